@@ -1,0 +1,1 @@
+"""Monty (pydantic-monty) sandbox runner for model-written Python. Not built yet."""

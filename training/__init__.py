@@ -1,0 +1,1 @@
+"""Datasets, LoRA fine-tuning through mlx-lm, and the evaluation harness. Not built yet."""
