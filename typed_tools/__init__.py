@@ -1,1 +1,1 @@
-"""Typed tools: Pydantic results for ty, ruff, pytest, LSP navigation, files and git. Not built yet."""
+"""Typed tools: Pydantic results for ty, ruff, pytest, LSP navigation, files and git."""

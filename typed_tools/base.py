@@ -1,0 +1,84 @@
+"""The contracts every typed tool is written against.
+
+A tool is an ``async`` function ``(ctx: ToolContext, /, **arguments) -> ToolResult`` whose
+result is a Pydantic model with ``success`` and ``error``. It never raises for a failure
+of the thing it runs (a missing file, a crashed ``ty``, a timeout): the failure is data
+the sandboxed code can branch on. It raises ``ToolArgumentError`` only for misuse
+(wrong argument types), which is a bug in the caller, not a result.
+
+``SemanticBackend`` is how navigation tools reach a language server without importing
+``punie_lsp``: the server implements it with its live ``ty`` child (so tools see the
+editor's unsaved buffers); standalone use (CLI, training) starts a ty client of its own.
+Messages cross it as JSON-shaped values, converted to lsprotocol types by the tools with
+``typed_tools.lsp_converter.converter()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+
+from pydantic import BaseModel
+
+__all__ = [
+    "JSON",
+    "PositionEncoding",
+    "SemanticBackend",
+    "ToolArgumentError",
+    "ToolContext",
+    "ToolResult",
+]
+
+JSON: TypeAlias = Any
+"""A JSON-shaped value (dict/list/str/int/float/bool/None) as exchanged over LSP."""
+
+PositionEncoding: TypeAlias = Literal["utf-8", "utf-16", "utf-32"]
+
+
+class ToolResult(BaseModel):
+    """Base of every tool result: whether the tool ran, and why not when it did not."""
+
+    success: bool
+    """True when the tool ran and its answer is complete (a type error found is still success)."""
+    error: str | None = None
+    """Why the tool could not run (timeout, path outside the workspace, ty crashed, …)."""
+
+
+class ToolArgumentError(TypeError):
+    """A tool was called with arguments of the wrong name or type (caller misuse)."""
+
+
+@runtime_checkable
+class SemanticBackend(Protocol):
+    """A language server answering semantic questions about the workspace."""
+
+    @property
+    def position_encoding(self) -> PositionEncoding:
+        """The encoding LSP ``character`` offsets are counted in."""
+        ...
+
+    async def request(self, method: str, params: JSON) -> JSON:
+        """Send an LSP request and return its raw ``result``; raise on an error response."""
+        ...
+
+    def open_document_text(self, uri: str) -> str | None:
+        """The editor's current text of ``uri`` when it is open (possibly unsaved), else None."""
+        ...
+
+
+@dataclass(kw_only=True)
+class ToolContext:
+    """What one run of tools sees: the workspace, the run's proposed edits, a semantic backend."""
+
+    root: Path
+    """The workspace folder; every path a tool touches must resolve inside it."""
+    overlay: dict[Path, str] = field(default_factory=dict)
+    """Files proposed by ``write_file`` in this run (absolute path → new text); reads see them."""
+    backend: SemanticBackend | None = None
+    """The live language server, or None to let navigation tools start their own ty client."""
+    timeout_seconds: float = 60.0
+    """Default time limit for one tool call that runs a subprocess or waits on ty."""
+    on_call: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+    """Optional hook awaited before each tool call (progress reporting, cancellation checks)."""
