@@ -1,1 +1,1 @@
-"""The Pydantic AI Code Mode agent and its model backends (mlx in-process, OpenAI-compatible). Not built yet."""
+"""The Pydantic AI Code Mode agent and its model backends. Not built yet (see the agent issue)."""
