@@ -1,0 +1,96 @@
+"""Command line: ``punie-lsp --stdio`` (the editor's entry point) and tool subcommands.
+
+Nothing but protocol is ever written to stdout in server mode: logs go to stderr or
+``--log-file``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from punie_lsp import __version__
+
+__all__ = ["main"]
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "tool": ("typed_tools.cli", "run one typed tool and print its JSON result"),
+}
+"""Subcommand -> (module with ``main(argv) -> int``, help). Imported only when used."""
+
+
+def _server_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="punie-lsp",
+        description=(
+            "Python language server: ty's semantics plus a local Code Mode agent. "
+            "Editors start it with --stdio. Subcommands: "
+            + ", ".join(f"'{name}' ({doc})" for name, (_, doc) in SUBCOMMANDS.items())
+        ),
+    )
+    transport = parser.add_mutually_exclusive_group()
+    transport.add_argument(
+        "--stdio", action="store_true", help="talk LSP on stdin/stdout (default)"
+    )
+    transport.add_argument("--tcp", metavar="HOST:PORT", help="listen for one editor on HOST:PORT")
+    parser.add_argument("--version", action="version", version=f"punie-lsp {__version__}")
+    parser.add_argument("--log-file", metavar="PATH", help="write logs here instead of stderr")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log verbosity (default INFO)",
+    )
+    return parser
+
+
+def _configure_logging(level: str, log_file: str | None) -> None:
+    handler: logging.Handler = (
+        logging.FileHandler(log_file, encoding="utf-8")
+        if log_file
+        else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # pygls logs every message body at INFO: keep it out of the user's log unless debugging.
+    quiet = max(logging.getLevelNamesMapping()[level], logging.WARNING)
+    logging.getLogger("pygls").setLevel(quiet)
+
+
+def _parse_tcp(value: str, parser: argparse.ArgumentParser) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        parser.error(f"--tcp expects HOST:PORT, got {value!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list and args_list[0] in SUBCOMMANDS:
+        import importlib
+
+        module = importlib.import_module(SUBCOMMANDS[args_list[0]][0])
+        return int(module.main(args_list[1:]))
+
+    parser = _server_parser()
+    args = parser.parse_args(args_list)
+    _configure_logging(args.log_level, args.log_file)
+
+    from punie_lsp.lifecycle import register
+    from punie_lsp.server import PunieLanguageServer
+
+    server = PunieLanguageServer()
+    register(server)
+    if args.tcp:
+        host, port = _parse_tcp(args.tcp, parser)
+        return asyncio.run(server.serve_tcp(host, port))
+    return asyncio.run(server.serve_stdio())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

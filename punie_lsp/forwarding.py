@@ -1,0 +1,126 @@
+"""Which LSP methods go to ty, derived from the capabilities ty advertises.
+
+A request is forwarded when ty advertised the capability that covers it; everything
+else is punie's (or unknown: ``MethodNotFound``). Document and workspace notifications
+always go to ty so its view of the editor matches ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "FORWARDED_NOTIFICATIONS",
+    "PYGLS_STATE_NOTIFICATIONS",
+    "forwarded_requests",
+]
+
+CAPABILITY_METHODS: Mapping[str, tuple[str, ...]] = {
+    "hoverProvider": ("textDocument/hover",),
+    "definitionProvider": ("textDocument/definition",),
+    "declarationProvider": ("textDocument/declaration",),
+    "typeDefinitionProvider": ("textDocument/typeDefinition",),
+    "implementationProvider": ("textDocument/implementation",),
+    "referencesProvider": ("textDocument/references",),
+    "documentHighlightProvider": ("textDocument/documentHighlight",),
+    "documentSymbolProvider": ("textDocument/documentSymbol",),
+    "workspaceSymbolProvider": ("workspace/symbol", "workspaceSymbol/resolve"),
+    "completionProvider": ("textDocument/completion", "completionItem/resolve"),
+    "signatureHelpProvider": ("textDocument/signatureHelp",),
+    "renameProvider": ("textDocument/rename", "textDocument/prepareRename"),
+    "inlayHintProvider": ("textDocument/inlayHint", "inlayHint/resolve"),
+    "semanticTokensProvider": (
+        "textDocument/semanticTokens/full",
+        "textDocument/semanticTokens/full/delta",
+        "textDocument/semanticTokens/range",
+    ),
+    "foldingRangeProvider": ("textDocument/foldingRange",),
+    "selectionRangeProvider": ("textDocument/selectionRange",),
+    "callHierarchyProvider": (
+        "textDocument/prepareCallHierarchy",
+        "callHierarchy/incomingCalls",
+        "callHierarchy/outgoingCalls",
+    ),
+    "typeHierarchyProvider": (
+        "textDocument/prepareTypeHierarchy",
+        "typeHierarchy/supertypes",
+        "typeHierarchy/subtypes",
+    ),
+    "codeActionProvider": ("textDocument/codeAction", "codeAction/resolve"),
+    "codeLensProvider": ("textDocument/codeLens", "codeLens/resolve"),
+    "documentLinkProvider": ("textDocument/documentLink", "documentLink/resolve"),
+    "colorProvider": ("textDocument/documentColor", "textDocument/colorPresentation"),
+    "documentFormattingProvider": ("textDocument/formatting",),
+    "documentRangeFormattingProvider": ("textDocument/rangeFormatting",),
+    "documentOnTypeFormattingProvider": ("textDocument/onTypeFormatting",),
+    "linkedEditingRangeProvider": ("textDocument/linkedEditingRange",),
+    "monikerProvider": ("textDocument/moniker",),
+    "inlineValueProvider": ("textDocument/inlineValue",),
+    "diagnosticProvider": ("textDocument/diagnostic", "workspace/diagnostic"),
+}
+
+FILE_OPERATION_METHODS: Mapping[str, str] = {
+    "willCreate": "workspace/willCreateFiles",
+    "willRename": "workspace/willRenameFiles",
+    "willDelete": "workspace/willDeleteFiles",
+}
+
+FORWARDED_NOTIFICATIONS = frozenset(
+    {
+        "textDocument/didOpen",
+        "textDocument/didChange",
+        "textDocument/didClose",
+        "textDocument/didSave",
+        "textDocument/willSave",
+        "notebookDocument/didOpen",
+        "notebookDocument/didChange",
+        "notebookDocument/didSave",
+        "notebookDocument/didClose",
+        "workspace/didChangeWorkspaceFolders",
+        "workspace/didChangeConfiguration",
+        "workspace/didChangeWatchedFiles",
+        "workspace/didCreateFiles",
+        "workspace/didRenameFiles",
+        "workspace/didDeleteFiles",
+        "$/setTrace",
+    }
+)
+"""Editor notifications ty always receives (when it is running; a restart replays state)."""
+
+PYGLS_STATE_NOTIFICATIONS = frozenset(
+    {
+        "textDocument/didOpen",
+        "textDocument/didChange",
+        "textDocument/didClose",
+        "notebookDocument/didOpen",
+        "notebookDocument/didChange",
+        "notebookDocument/didClose",
+        "workspace/didChangeWorkspaceFolders",
+        "workspace/didChangeConfiguration",
+        "$/setTrace",
+    }
+)
+"""Forwarded notifications that also update punie's own state (documents, folders, settings)."""
+
+
+def _advertised(value: Any) -> bool:
+    return value is not None and value is not False
+
+
+def forwarded_requests(capabilities: Mapping[str, Any]) -> frozenset[str]:
+    """The request methods ty serves, according to its ``ServerCapabilities``."""
+    methods: set[str] = set()
+    for capability, names in CAPABILITY_METHODS.items():
+        if _advertised(capabilities.get(capability)):
+            methods.update(names)
+    workspace = capabilities.get("workspace")
+    operations = workspace.get("fileOperations") if isinstance(workspace, Mapping) else None
+    if isinstance(operations, Mapping):
+        for key, method in FILE_OPERATION_METHODS.items():
+            if _advertised(operations.get(key)):
+                methods.add(method)
+    sync = capabilities.get("textDocumentSync")
+    if isinstance(sync, Mapping) and sync.get("willSaveWaitUntil"):
+        methods.add("textDocument/willSaveWaitUntil")
+    return frozenset(methods)

@@ -1,0 +1,162 @@
+"""Settings: the ``punie`` section of ``initializationOptions`` and ``workspace/configuration``.
+
+Editors send camelCase JSON. It is resolved once into frozen dataclasses by a strict
+cattrs converter, field by field: an unknown key or a value of the wrong type is
+dropped and named (the caller shows all of them in one ``window/showMessage``) and the
+default is used, so one typo never costs the user the rest of their settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_type_hints
+
+import cattrs
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "SandboxSettings",
+    "Settings",
+    "resolve",
+    "split_initialization_options",
+]
+
+DEFAULT_MODEL = "mlx:mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"
+"""The model used when none is configured (README lists alternatives by memory)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SandboxSettings:
+    """Limits for model-written and user code run in the Monty sandbox."""
+
+    timeout_seconds: float = 30.0
+    """Wall-clock limit of one run."""
+    memory_mb: int = 256
+    """Memory limit of one run."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the ``punie`` section configures."""
+
+    model: str = DEFAULT_MODEL
+    """``mlx:<hf-repo-or-path>`` runs in-process; ``openai:<name>`` uses ``base_url``."""
+    base_url: str | None = None
+    """Base URL of an OpenAI-compatible server, for ``openai:`` models."""
+    draft_model: str | None = None
+    """Optional smaller model for speculative decoding with ``mlx:`` models."""
+    temperature: float = 0.2
+    """Sampling temperature."""
+    max_tokens: int = 2048
+    """Most tokens one model turn may generate."""
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    """Sandbox limits."""
+    edits: Literal["ask", "auto", "never"] = "ask"
+    """Apply proposed edits automatically, after confirmation, or never (only return them)."""
+    capture_traces: bool = False
+    """Append each agent run to a JSONL trace file for training."""
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _strict(expected: type, describe: str) -> Any:
+    # cattrs would coerce ("false" -> True, "3" -> 3); a setting of the wrong JSON type
+    # is a user mistake we name instead of guessing.
+    def hook(value: Any, _: Any) -> Any:
+        if isinstance(value, bool) and expected is not bool:
+            raise TypeError(f"expected {describe}, got a boolean")
+        if not isinstance(value, expected):
+            raise TypeError(f"expected {describe}, got {type(value).__name__}")
+        return value
+
+    return hook
+
+
+def _converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    conv.register_structure_hook(bool, _strict(bool, "true or false"))
+    conv.register_structure_hook(str, _strict(str, "a string"))
+    conv.register_structure_hook(int, _strict(int, "an integer"))
+
+    def number(value: Any, _: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"expected a number, got {type(value).__name__}")
+        return float(value)
+
+    conv.register_structure_hook(float, number)
+    return conv
+
+
+_CONVERTER = _converter()
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        return "; ".join(cattrs.transform_error(exc, path=""))
+    return str(exc)
+
+
+def _resolve_into(cls: Any, raw: Mapping[str, Any], path: str, problems: list[str]) -> Any:
+    hints = get_type_hints(cls)
+    by_camel = {_camel(f.name): f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        spec = by_camel.get(key) or by_camel.get(_camel(_snake(key)))
+        where = f"{path}{key}"
+        if spec is None:
+            problems.append(f"unknown setting '{where}'")
+            continue
+        kind = hints[spec.name]
+        if dataclasses.is_dataclass(kind):
+            if isinstance(value, Mapping):
+                values[spec.name] = _resolve_into(kind, value, f"{where}.", problems)
+            else:
+                problems.append(f"'{where}' must be an object")
+            continue
+        try:
+            values[spec.name] = _CONVERTER.structure(value, kind)
+        except Exception as exc:  # any structuring failure is reported the same way
+            problems.append(f"invalid '{where}': {_describe(exc)}")
+    return cls(**values)
+
+
+def resolve(raw: Any, problems: list[str] | None = None) -> tuple[Settings, list[str]]:
+    """Resolve a raw ``punie`` section into ``Settings`` and the problems found in it."""
+    problems = [] if problems is None else problems
+    if raw is None:
+        return Settings(), problems
+    if not isinstance(raw, Mapping):
+        problems.append("the 'punie' settings must be an object")
+        return Settings(), problems
+    return _resolve_into(Settings, raw, "punie.", problems), problems
+
+
+def split_initialization_options(options: Any) -> tuple[Any, Any, list[str]]:
+    """Split ``initializationOptions`` into the ``punie`` and ``ty`` sections.
+
+    The documented form is ``{"punie": {...}, "ty": {...}}``. Punie's keys at the top
+    level are accepted too (some editors make nesting awkward); other keys are named.
+    """
+    if options is None:
+        return None, None, []
+    if not isinstance(options, Mapping):
+        return None, None, ["initializationOptions must be an object"]
+    punie = options.get("punie")
+    ty = options.get("ty")
+    flat = {k: v for k, v in options.items() if k not in ("punie", "ty")}
+    if flat:
+        if punie is None:
+            punie = flat
+        elif isinstance(punie, Mapping):
+            punie = {**flat, **punie}
+    return punie, ty, []

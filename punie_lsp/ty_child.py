@@ -1,0 +1,393 @@
+"""The ``ty server`` child process: spawn, talk raw JSON-RPC, restart after crashes, stop.
+
+Messages to and from ty stay bytes + one ``json.loads`` for routing: forwarding an
+editor's request never re-encodes it (see ``protocol.PunieProtocol``). Punie's own
+requests to ty (typed tools, restart replay) use string ids with a prefix no editor
+request is forwarded with.
+
+Lifecycle: ``start`` spawns ty and performs ``initialize``/``initialized``. If ty exits
+without being asked, it is restarted with backoff (immediately, then 0.25 s, 0.5 s, …
+up to 30 s; the count resets once a child has lived 30 s) and ``on_ready`` replays
+state (open documents) before anything new is forwarded. After ``MAX_FAILED_STARTS``
+consecutive failed starts it gives up and says so. ``stop`` asks ty to shut down, then
+terminates and finally kills it. On Linux the child also gets ``PR_SET_PDEATHSIG`` so
+even a SIGKILLed punie-lsp leaves no ty behind (ty also exits when its stdin closes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import itertools
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from punie_lsp.transport import frame, read_frame
+
+__all__ = ["OWN_ID_PREFIX", "ChildState", "TyChild", "TyError", "ty_command"]
+
+logger = logging.getLogger(__name__)
+
+OWN_ID_PREFIX = "punie:"
+"""Prefix of the ids of punie's own requests to ty."""
+
+BACKOFF_SECONDS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+STABLE_AFTER_SECONDS = 30.0
+MAX_FAILED_STARTS = 6
+INITIALIZE_TIMEOUT_SECONDS = 20.0
+
+ChildState = Literal["stopped", "starting", "running", "restarting", "failed", "stopping"]
+
+
+class TyError(Exception):
+    """ty answered with an error, could not be reached, or is not running."""
+
+    def __init__(self, message: str, code: int = -32803, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data
+
+
+def ty_command() -> list[str]:
+    """The ``ty server`` command from the installed ty wheel (PATH is not consulted)."""
+    from ty import find_ty_bin
+
+    return [find_ty_bin(), "server"]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class _Process:
+    proc: asyncio.subprocess.Process
+    started_at: float
+    reader_task: asyncio.Task[None] | None = None
+    stderr_task: asyncio.Task[None] | None = None
+
+
+class TyChild:
+    """One ty language server process at a time, restarted when it dies unasked."""
+
+    def __init__(
+        self,
+        *,
+        command: list[str] | None = None,
+        cwd: str | None = None,
+        initialize_params: Callable[[], dict[str, Any]],
+        on_message: Callable[[dict[str, Any], bytes], None],
+        on_ready: Callable[[bool], None],
+        on_crash: Callable[[str], None],
+        on_give_up: Callable[[str], Awaitable[None] | None] | None = None,
+    ) -> None:
+        self._command = command
+        self.cwd = cwd
+        self._initialize_params = initialize_params
+        self._on_message = on_message
+        self._on_ready = on_ready
+        self._on_crash = on_crash
+        self._on_give_up = on_give_up
+        self._process: _Process | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[str, asyncio.Future[Any]] = {}
+        self._ready = asyncio.Event()
+        self._failed_starts = 0
+        self._restart_task: asyncio.Task[None] | None = None
+        self.state: ChildState = "stopped"
+        self.restarts = 0
+        self.initialize_result: dict[str, Any] | None = None
+        self.last_error: str | None = None
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """True when messages written now reach an initialized ty."""
+        return self._ready.is_set()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.proc.pid if self._process else None
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Wait until ty is running; raise ``TyError`` when it is not back in time."""
+        if self._ready.is_set():
+            return
+        if self.state in ("failed", "stopped", "stopping"):
+            raise TyError(f"ty is not running ({self.state}): {self.last_error or 'stopped'}")
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            raise TyError(
+                f"ty is restarting and did not come back within {timeout:g} s"
+                f" (last error: {self.last_error or 'none'}); see the punie-lsp log"
+            ) from None
+
+    # -- start / stop --------------------------------------------------------------------
+
+    async def start(self) -> dict[str, Any]:
+        """Spawn ty and initialize it; return its ``InitializeResult``."""
+        self.state = "starting"
+        try:
+            result = await self._spawn_and_initialize()
+        except Exception as exc:
+            self.state = "failed"
+            self.last_error = str(exc)
+            raise
+        self._failed_starts = 0
+        return result
+
+    async def _spawn_and_initialize(self) -> dict[str, Any]:
+        command = self._command or ty_command()
+        proc = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=self.cwd,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            limit=1 << 24,
+        )
+        process = _Process(proc=proc, started_at=time.monotonic())
+        self._process = process
+        process.reader_task = asyncio.create_task(self._read_loop(process))
+        process.stderr_task = asyncio.create_task(self._drain_stderr(proc))
+        try:
+            result = await asyncio.wait_for(
+                self._request_unready("initialize", self._initialize_params()),
+                INITIALIZE_TIMEOUT_SECONDS,
+            )
+        except BaseException:
+            await self._kill(process)
+            raise
+        if not isinstance(result, dict):
+            await self._kill(process)
+            raise TyError(f"ty answered initialize with {result!r}")
+        self.initialize_result = result
+        self._write(process, {"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        restarted = self.restarts > 0
+        self.state = "running"
+        # Replay (documents) and the ready flag happen in one synchronous step, so no
+        # editor notification can slip between the replayed state and live forwarding.
+        try:
+            self._on_ready(restarted)
+        except Exception:
+            logger.exception("replaying state into ty failed")
+        self._ready.set()
+        logger.info("ty started (pid %s)%s", proc.pid, " after a restart" if restarted else "")
+        return result
+
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Shut ty down politely, then terminate, then kill. Idempotent."""
+        self.state = "stopping"
+        self._ready.clear()
+        if self._restart_task is not None:
+            self._restart_task.cancel()
+        process, self._process = self._process, None
+        if process is None:
+            self.state = "stopped"
+            return
+        proc = process.proc
+        if proc.returncode is None:
+            with contextlib.suppress(Exception):
+                shutdown = self._send_request(process, "shutdown", None)
+                await asyncio.wait_for(shutdown, timeout / 2)
+            with contextlib.suppress(Exception):
+                self._write(process, {"jsonrpc": "2.0", "method": "exit", "params": None})
+                if proc.stdin is not None:
+                    proc.stdin.close()
+            try:
+                await asyncio.wait_for(proc.wait(), timeout / 2)
+            except TimeoutError:
+                await self._kill(process)
+        await self._reap(process)
+        self._fail_pending("ty was stopped")
+        self.state = "stopped"
+
+    async def _kill(self, process: _Process) -> None:
+        proc = process.proc
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 1.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        await self._reap(process)
+
+    async def _reap(self, process: _Process) -> None:
+        for task in (process.reader_task, process.stderr_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        with contextlib.suppress(Exception):
+            await process.proc.wait()
+
+    def kill_for_test(self) -> None:
+        """SIGKILL the child (what a crash looks like); used by ``punie.debug.killTy``."""
+        if self._process is not None and self._process.proc.returncode is None:
+            self._process.proc.kill()
+
+    # -- messages ------------------------------------------------------------------------
+
+    def send_body(self, body: bytes) -> bool:
+        """Forward an already-encoded message; False when ty is not ready to take it."""
+        process = self._process
+        if process is None or not self._ready.is_set():
+            return False
+        stdin = process.proc.stdin
+        if stdin is None or stdin.is_closing():
+            return False
+        stdin.write(frame(body))
+        return True
+
+    def send(self, message: dict[str, Any]) -> bool:
+        """Encode and forward a message; False when ty is not ready to take it."""
+        return self.send_body(json.dumps(message, separators=(",", ":")).encode())
+
+    async def request(self, method: str, params: Any, timeout: float = 30.0) -> Any:
+        """Punie's own request to ty (waits for a restart to finish, bounded)."""
+        await self.wait_ready(timeout)
+        process = self._process
+        if process is None:
+            raise TyError("ty is not running")
+        return await asyncio.wait_for(self._send_request(process, method, params), timeout)
+
+    async def _request_unready(self, method: str, params: Any) -> Any:
+        process = self._process
+        if process is None:
+            raise TyError("ty is not running")
+        return await self._send_request(process, method, params)
+
+    def _send_request(self, process: _Process, method: str, params: Any) -> asyncio.Future[Any]:
+        msg_id = f"{OWN_ID_PREFIX}{next(self._ids)}"
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[msg_id] = future
+        message = {"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params}
+        self._write(process, message)
+        future.add_done_callback(lambda _: self._pending.pop(msg_id, None))
+        return future
+
+    def _write(self, process: _Process, message: dict[str, Any]) -> None:
+        stdin = process.proc.stdin
+        if stdin is None or stdin.is_closing():
+            raise TyError("ty's input is closed")
+        stdin.write(frame(json.dumps(message, separators=(",", ":")).encode()))
+
+    def _fail_pending(self, reason: str) -> None:
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(TyError(reason))
+
+    async def _read_loop(self, process: _Process) -> None:
+        stdout = process.proc.stdout
+        assert stdout is not None  # created with PIPE
+        while True:
+            body = await read_frame(stdout, lambda why: logger.warning("ty sent %s", why))
+            if body is None:
+                break
+            try:
+                message = json.loads(body)
+            except ValueError:
+                logger.warning("ty sent invalid JSON: %.200r", body)
+                continue
+            if not isinstance(message, dict):
+                continue
+            msg_id = message.get("id")
+            if (
+                "method" not in message
+                and isinstance(msg_id, str)
+                and msg_id.startswith(OWN_ID_PREFIX)
+            ):
+                self._resolve(msg_id, message)
+                continue
+            try:
+                self._on_message(message, body)
+            except Exception:
+                logger.exception("failed to route a message from ty")
+        await self._exited(process)
+
+    def _resolve(self, msg_id: str, message: dict[str, Any]) -> None:
+        future = self._pending.pop(msg_id, None)
+        if future is None or future.done():
+            return
+        if "error" in message and isinstance(message["error"], dict):
+            error = message["error"]
+            future.set_exception(
+                TyError(
+                    str(error.get("message")), int(error.get("code", -32603)), error.get("data")
+                )
+            )
+        else:
+            future.set_result(message.get("result"))
+
+    async def _drain_stderr(self, proc: asyncio.subprocess.Process) -> None:
+        stream = proc.stderr
+        assert stream is not None  # created with PIPE
+        while line := await stream.readline():
+            logger.debug("ty: %s", line.decode(errors="replace").rstrip())
+
+    # -- crashes -------------------------------------------------------------------------
+
+    async def _exited(self, process: _Process) -> None:
+        code = await process.proc.wait()
+        if self._process is not process:
+            return  # stopped or replaced on purpose
+        self._ready.clear()
+        self._process = None
+        lived = time.monotonic() - process.started_at
+        if lived >= STABLE_AFTER_SECONDS:
+            self._failed_starts = 0
+        reason = f"ty exited with code {code} after {lived:.1f} s"
+        self.last_error = reason
+        self._fail_pending(reason)
+        if self.state != "running":
+            return  # stopping, or a start in progress that will see its request fail
+        logger.warning("%s; restarting", reason)
+        self.state = "restarting"
+        self._on_crash(reason)
+        self._restart_task = asyncio.create_task(self._restart())
+
+    async def _restart(self) -> None:
+        while self.state == "restarting":
+            if self._failed_starts >= MAX_FAILED_STARTS:
+                self.state = "failed"
+                message = (
+                    f"ty failed to start {self._failed_starts} times in a row; giving up"
+                    f" (last error: {self.last_error})"
+                )
+                logger.error(message)
+                if self._on_give_up is not None:
+                    outcome = self._on_give_up(message)
+                    if outcome is not None:
+                        await outcome
+                return
+            delay = BACKOFF_SECONDS[min(self._failed_starts, len(BACKOFF_SECONDS) - 1)]
+            self._failed_starts += 1
+            if delay:
+                await asyncio.sleep(delay)
+            if self.state != "restarting":
+                return
+            self.restarts += 1
+            try:
+                await self._spawn_and_initialize()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.last_error = f"restart failed: {exc}"
+                logger.warning("%s", self.last_error)
+                self.state = "restarting"
