@@ -15,7 +15,7 @@ Messages cross it as JSON-shaped values, converted to lsprotocol types by the to
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 __all__ = [
     "JSON",
+    "DocumentSyncBackend",
     "PositionEncoding",
     "SemanticBackend",
     "ToolArgumentError",
@@ -68,6 +69,27 @@ class SemanticBackend(Protocol):
         ...
 
 
+@runtime_checkable
+class DocumentSyncBackend(SemanticBackend, Protocol):
+    """A backend that can be shown files the editor has not opened (optional extension).
+
+    ty answers pull diagnostics (``textDocument/diagnostic``) only for open documents and
+    answers ``workspace/diagnostic`` only in its ``workspace`` diagnostic mode. So before
+    ``typecheck`` asks about a file the editor has not opened, or one this run's overlay
+    changed, it hands the texts to ``sync_documents``. A backend without this method is
+    asked only about files it has open; ``typecheck`` runs ``ty check`` for the rest.
+    """
+
+    async def sync_documents(self, documents: Mapping[str, str]) -> None:
+        """Make the server analyse each ``uri -> text`` as the current content of that file.
+
+        Called with the disk text of files the editor has not opened, and with this run's
+        overlay texts, which win over an editor buffer for the run's questions. A backend
+        sharing its ty with the editor must give the editor's text back to ty afterwards.
+        """
+        ...
+
+
 @dataclass(kw_only=True)
 class ToolContext:
     """What one run of tools sees: the workspace, the run's proposed edits, a semantic backend."""
@@ -80,5 +102,7 @@ class ToolContext:
     """The live language server, or None to let navigation tools start their own ty client."""
     timeout_seconds: float = 60.0
     """Default time limit for one tool call that runs a subprocess or waits on ty."""
+    timeouts: dict[str, float] = field(default_factory=dict)
+    """Per-tool time limits by tool name (e.g. ``{"pytest_run": 300}``), overriding the default."""
     on_call: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
     """Optional hook awaited before each tool call (progress reporting, cancellation checks)."""

@@ -1,0 +1,78 @@
+"""A pytest plugin, loaded into the workspace's own test process, that reports as JSON.
+
+It is copied to a temporary folder and loaded with ``-p`` so the workspace's
+interpreter needs nothing of ours installed; it uses only pytest's hooks and the
+standard library. Outcomes come from pytest's report objects, never from its text.
+"""
+
+import json
+import os
+import time
+
+_results = {}
+_order = []
+_started = time.perf_counter()
+
+
+def _entry(nodeid):
+    if nodeid not in _results:
+        _order.append(nodeid)
+        _results[nodeid] = {
+            "name": nodeid,
+            "outcome": "passed",
+            "duration": 0.0,
+            "message": None,
+            "traceback": None,
+        }
+    return _results[nodeid]
+
+
+def _message(report):
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return crash.message
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        return str(report.longrepr[2])  # a skip: (file, line, reason)
+    text = getattr(report, "longreprtext", "") or ""
+    return text.strip().splitlines()[-1] if text.strip() else None
+
+
+def pytest_runtest_logreport(report):
+    entry = _entry(report.nodeid)
+    entry["duration"] += getattr(report, "duration", 0.0)
+    if hasattr(report, "wasxfail"):
+        if report.skipped:
+            entry["outcome"] = "skipped"
+            entry["message"] = "xfail: " + (report.wasxfail or "expected to fail")
+        return
+    if report.skipped and entry["outcome"] == "passed":
+        entry["outcome"] = "skipped"
+        entry["message"] = _message(report)
+    elif report.failed:
+        # A failing call is a failed test; a failing setup or teardown means it could not run.
+        entry["outcome"] = "failed" if report.when == "call" else "error"
+        entry["message"] = _message(report)
+        entry["traceback"] = report.longreprtext
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        entry = _entry(report.nodeid or "<collection>")
+        entry["outcome"] = "error"
+        entry["message"] = _message(report)
+        entry["traceback"] = report.longreprtext
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = os.environ.get("PUNIE_PYTEST_REPORT")
+    if not path:
+        return
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(
+            {
+                "exitstatus": int(exitstatus),
+                "duration": time.perf_counter() - _started,
+                "tests": [_results[nodeid] for nodeid in _order],
+            },
+            handle,
+        )

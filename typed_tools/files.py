@@ -1,0 +1,210 @@
+"""Files as the run sees them: read, list, search the workspace and propose writes.
+
+``write_file`` is the only way the model changes code, and it changes nothing on disk:
+it records the text in the run's overlay, which every later read, listing and search
+in the same run sees. The editor applies the collected edits at the end (with document
+versions), so a run that goes wrong leaves the user's files alone.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from pydantic import BaseModel, Field
+
+from typed_tools.base import ToolContext, ToolResult
+from typed_tools.tool import tool
+from typed_tools.workspace import (
+    ToolFailure,
+    display_path,
+    is_probably_text,
+    iter_files,
+    overlay_text,
+    read_text,
+    resolve,
+    split_lines,
+)
+
+__all__ = [
+    "ListFilesResult",
+    "ReadFileResult",
+    "SearchMatch",
+    "SearchResult",
+    "WriteFileResult",
+    "list_files",
+    "read_file",
+    "search",
+    "write_file",
+]
+
+
+class ReadFileResult(ToolResult):
+    """A file's text as this run sees it (the overlay's proposal wins over the disk)."""
+
+    path: str = ""
+    """Workspace-relative path of the file."""
+    content: str = ""
+    """The whole text."""
+    line_count: int = 0
+    """Number of lines, counted as editors and LSP count them."""
+
+
+class WriteFileResult(ToolResult):
+    """A proposed edit, recorded for the editor to apply; the disk is not touched."""
+
+    path: str = ""
+    """Workspace-relative path of the file."""
+    created: bool = False
+    """True when the file does not exist on disk (the edit would create it)."""
+    line_count: int = 0
+    """Number of lines in the proposed text."""
+
+
+class ListFilesResult(ToolResult):
+    """Files matching a glob, skipping what .gitignore ignores."""
+
+    files: list[str] = Field(default_factory=list)
+    """Workspace-relative paths, sorted."""
+    file_count: int = 0
+    """Number of files listed."""
+
+
+class SearchMatch(BaseModel):
+    """One line matching the pattern."""
+
+    file: str
+    """Workspace-relative path of the file."""
+    line: int
+    """1-based line number."""
+    column: int
+    """1-based character column where the match starts."""
+    text: str
+    """The whole matching line."""
+
+
+class SearchResult(ToolResult):
+    """Lines matching a regular expression in the text files under a path."""
+
+    matches: list[SearchMatch] = Field(default_factory=list)
+    """Matches in file and line order, at most ``max_results``."""
+    match_count: int = 0
+    """Number of matches returned."""
+    truncated: bool = False
+    """True when more matches exist than were returned."""
+
+
+@tool
+async def read_file(ctx: ToolContext, path: str) -> ReadFileResult:
+    """Read a text file of the workspace, including edits proposed earlier in this run."""
+    resolved = resolve(ctx, path)
+    text = read_text(ctx, resolved)
+    return ReadFileResult(
+        success=True,
+        path=display_path(ctx, resolved),
+        content=text,
+        line_count=len(split_lines(text)) if text else 0,
+    )
+
+
+@tool
+async def write_file(ctx: ToolContext, path: str, content: str) -> WriteFileResult:
+    """Propose new content for a file; later reads see it, the disk is not changed."""
+    resolved = resolve(ctx, path)
+    if resolved.is_dir():
+        raise ToolFailure(f"{display_path(ctx, resolved)} is a directory")
+    for key in list(ctx.overlay):
+        if key.resolve(strict=False) == resolved:
+            del ctx.overlay[key]
+    ctx.overlay[resolved] = content
+    return WriteFileResult(
+        success=True,
+        path=display_path(ctx, resolved),
+        created=not resolved.exists(),
+        line_count=len(split_lines(content)) if content else 0,
+    )
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob where ``**`` spans folders and ``*`` stays inside one, as in gitignore."""
+    parts: list[str] = []
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            parts.append("(?:.*/)?")
+            index += 3
+        elif pattern.startswith("**", index):
+            parts.append(".*")
+            index += 2
+        elif pattern[index] == "*":
+            parts.append("[^/]*")
+            index += 1
+        elif pattern[index] == "?":
+            parts.append("[^/]")
+            index += 1
+        else:
+            parts.append(re.escape(pattern[index]))
+            index += 1
+    return re.compile("".join(parts) + r"\Z")
+
+
+@tool
+async def list_files(ctx: ToolContext, glob: str = "**/*") -> ListFilesResult:
+    """List workspace files matching a glob (``**/*.py``, ``src/*.py``), honouring .gitignore.
+
+    A pattern without a slash matches file names in any folder, like ``.gitignore`` does.
+    """
+    root = resolve(ctx, ".")
+    matcher = _glob_regex(glob)
+    files = []
+    for path in iter_files(ctx, root):
+        relative = display_path(ctx, path)
+        if "/" in glob:
+            matched = matcher.match(relative) is not None
+        else:
+            matched = fnmatch.fnmatchcase(path.name, glob)
+        if matched:
+            files.append(relative)
+    files.sort()
+    return ListFilesResult(success=True, files=files, file_count=len(files))
+
+
+@tool
+async def search(
+    ctx: ToolContext, pattern: str, path: str = ".", max_results: int = 200
+) -> SearchResult:
+    """Find lines matching a Python regular expression in the text files under ``path``."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ToolFailure(f"invalid regular expression {pattern!r}: {exc}") from exc
+    under = resolve(ctx, path)
+    if not under.exists() and overlay_text(ctx, under) is None:
+        raise ToolFailure(f"no such file or folder: {display_path(ctx, under)}")
+    matches: list[SearchMatch] = []
+    truncated = False
+    for file in iter_files(ctx, under):
+        proposed = overlay_text(ctx, file)
+        if proposed is None and not is_probably_text(file):
+            continue
+        try:
+            text = proposed if proposed is not None else read_text(ctx, file)
+        except ToolFailure:
+            continue  # not UTF-8: not a text file for our purposes
+        for number, line in enumerate(split_lines(text), start=1):
+            found = regex.search(line)
+            if found is None:
+                continue
+            if len(matches) >= max_results:
+                truncated = True
+                break
+            matches.append(
+                SearchMatch(
+                    file=display_path(ctx, file), line=number, column=found.start() + 1, text=line
+                )
+            )
+        if truncated:
+            break
+    return SearchResult(
+        success=True, matches=matches, match_count=len(matches), truncated=truncated
+    )

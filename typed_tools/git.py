@@ -1,0 +1,280 @@
+"""Git status, diff and log, parsed from git's machine formats.
+
+Only ``--porcelain=v2 -z`` and ``-z`` output is parsed: the human formats quote names
+with spaces or non-ASCII characters, change with the user's config and locale, and
+hide whether a change is staged. Paths in results are relative to the workspace even
+when the repository's top level is above it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from typed_tools.base import ToolContext, ToolResult
+from typed_tools.process import run
+from typed_tools.tool import tool
+from typed_tools.workspace import ToolFailure, resolve
+
+__all__ = [
+    "GitChange",
+    "GitCommit",
+    "GitDiffFile",
+    "GitDiffResult",
+    "GitLogResult",
+    "GitStatusResult",
+    "git_diff",
+    "git_log",
+    "git_status",
+]
+
+ChangeKind = Literal[
+    "modified", "added", "deleted", "renamed", "copied", "type_changed", "unmerged", "untracked"
+]
+
+_KINDS: dict[str, ChangeKind] = {
+    "M": "modified",
+    "A": "added",
+    "D": "deleted",
+    "R": "renamed",
+    "C": "copied",
+    "T": "type_changed",
+    "U": "unmerged",
+}
+
+
+class GitChange(BaseModel):
+    """One change to one file, either in the index (staged) or in the working tree."""
+
+    file: str
+    """Workspace-relative path (the new name of a renamed file)."""
+    status: ChangeKind
+    """What happened to the file."""
+    staged: bool
+    """True for a change in the index (what ``git commit`` would record)."""
+    original_file: str | None = None
+    """The old name of a renamed or copied file."""
+
+
+class GitStatusResult(ToolResult):
+    """The repository's state: branch and every staged, unstaged and untracked change."""
+
+    branch: str | None = None
+    """The checked-out branch, or None when HEAD is detached."""
+    clean: bool = False
+    """True when there is nothing staged, unstaged or untracked."""
+    file_count: int = 0
+    """Number of distinct files with a change."""
+    files: list[GitChange] = Field(default_factory=list)
+    """A file changed both in the index and the working tree appears twice."""
+
+
+class GitDiffFile(BaseModel):
+    """One file in a diff."""
+
+    file: str
+    """Workspace-relative path (the new name of a renamed file)."""
+    status: ChangeKind
+    """What happened to the file."""
+    original_file: str | None = None
+    """The old name of a renamed or copied file."""
+    additions: int = 0
+    """Lines added (0 for binary files)."""
+    deletions: int = 0
+    """Lines deleted (0 for binary files)."""
+    binary: bool = False
+    """True when git treats the file as binary (no line counts)."""
+
+
+class GitDiffResult(ToolResult):
+    """Changes of the working tree against the index, or of the index against HEAD."""
+
+    file_count: int = 0
+    """Number of files changed."""
+    additions: int = 0
+    """Lines added in all files."""
+    deletions: int = 0
+    """Lines deleted in all files."""
+    files: list[GitDiffFile] = Field(default_factory=list)
+    """Per-file summary."""
+    diff: str = ""
+    """The unified diff itself."""
+
+
+class GitCommit(BaseModel):
+    """One commit."""
+
+    hash: str
+    """Full commit hash."""
+    author: str
+    """Author name."""
+    email: str
+    """Author e-mail."""
+    date: str
+    """Author date, ISO 8601 with offset."""
+    message: str
+    """The subject line."""
+
+
+class GitLogResult(ToolResult):
+    """Recent commits, newest first."""
+
+    commits: list[GitCommit] = Field(default_factory=list)
+    """The commits."""
+    commit_count: int = 0
+    """Number of commits returned."""
+
+
+async def _git(ctx: ToolContext, *args: str, check: bool = True) -> str:
+    git = shutil.which("git")
+    if git is None:
+        raise ToolFailure("git is not installed")
+    completed = await run(
+        [git, "-c", "core.quotepath=off", "--no-pager", *args],
+        cwd=resolve(ctx, "."),
+        env={"GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
+    )
+    if check and completed.returncode != 0:
+        raise ToolFailure(f"git {args[0]} failed: {completed.stderr.strip()}")
+    return completed.stdout
+
+
+async def _prefix(ctx: ToolContext) -> str:
+    """The workspace's folder inside the repository ('' at the top level, else 'sub/')."""
+    return (await _git(ctx, "rev-parse", "--show-prefix")).strip()
+
+
+def _relative(prefix: str, repo_path: str) -> str:
+    return repo_path.removeprefix(prefix)
+
+
+@tool
+async def git_status(ctx: ToolContext) -> GitStatusResult:
+    """Branch and changed files (staged, unstaged, untracked) under the workspace."""
+    prefix = await _prefix(ctx)
+    out = await _git(ctx, "status", "--porcelain=v2", "-z", "--branch", "-uall", "--", ".")
+    fields = out.split("\0")
+    branch: str | None = None
+    changes: list[GitChange] = []
+    index = 0
+    while index < len(fields):
+        entry = fields[index]
+        index += 1
+        if not entry:
+            continue
+        if entry.startswith("# branch.head "):
+            head = entry.removeprefix("# branch.head ")
+            branch = None if head == "(detached)" else head
+        elif entry.startswith("? "):
+            changes.append(
+                GitChange(file=_relative(prefix, entry[2:]), status="untracked", staged=False)
+            )
+        elif entry[0] in "12u":
+            # "1 XY sub mH mI mW hH hI path"; "2 ... Xscore path" + NUL + origPath; "u ... path"
+            parts = entry.split(" ", {"1": 8, "2": 9, "u": 10}[entry[0]])
+            xy, path = parts[1], parts[-1]
+            original = None
+            if entry[0] == "2":
+                original = _relative(prefix, fields[index])
+                index += 1
+            for staged, code in ((True, xy[0]), (False, xy[1])):
+                if code == ".":
+                    continue
+                kind = "unmerged" if entry[0] == "u" else _KINDS.get(code, "modified")
+                changes.append(
+                    GitChange(
+                        file=_relative(prefix, path),
+                        status=kind,
+                        staged=staged,
+                        original_file=original
+                        if staged and kind in ("renamed", "copied")
+                        else None,
+                    )
+                )
+    distinct = {change.file for change in changes}
+    return GitStatusResult(
+        success=True, branch=branch, clean=not changes, file_count=len(distinct), files=changes
+    )
+
+
+@tool
+async def git_diff(ctx: ToolContext, staged: bool = False, path: str = ".") -> GitDiffResult:
+    """The unstaged diff (or the staged one with ``staged=True``), limited to ``path``."""
+    target = resolve(ctx, path)
+    prefix = await _prefix(ctx)
+    base = ["diff", "--no-color", "--no-ext-diff", "-M", *(["--cached"] if staged else [])]
+    names = (await _git(ctx, *base, "--name-status", "-z", "--", str(target))).split("\0")
+    numbers = (await _git(ctx, *base, "--numstat", "-z", "--", str(target))).split("\0")
+    patch = await _git(ctx, *base, "--", str(target))
+
+    files: list[GitDiffFile] = []
+    index = 0
+    while index < len(names) and names[index]:
+        code = names[index]
+        if code[0] in "RC":
+            original, new = names[index + 1], names[index + 2]
+            index += 3
+        else:
+            original, new = None, names[index + 1]
+            index += 2
+        files.append(
+            GitDiffFile(
+                file=_relative(prefix, new),
+                status=_KINDS.get(code[0], "modified"),
+                original_file=_relative(prefix, original) if original else None,
+            )
+        )
+    # numstat -z: "added<TAB>deleted<TAB>path" NUL, or for a rename
+    # "added<TAB>deleted<TAB>" NUL old NUL new NUL.
+    by_name = {f.file: f for f in files}
+    index = 0
+    while index < len(numbers) and numbers[index]:
+        added, deleted, path_field = numbers[index].split("\t", 2)
+        if path_field:
+            new = path_field
+            index += 1
+        else:
+            new = numbers[index + 2]
+            index += 3
+        entry = by_name.get(_relative(prefix, new))
+        if entry is None:
+            continue
+        if added == "-":
+            entry.binary = True
+        else:
+            entry.additions, entry.deletions = int(added), int(deleted)
+    return GitDiffResult(
+        success=True,
+        file_count=len(files),
+        additions=sum(f.additions for f in files),
+        deletions=sum(f.deletions for f in files),
+        files=files,
+        diff=patch,
+    )
+
+
+@tool
+async def git_log(ctx: ToolContext, count: int = 10, path: str = ".") -> GitLogResult:
+    """The last ``count`` commits touching ``path``, newest first."""
+    target = resolve(ctx, path)
+    await _prefix(ctx)  # fails clearly outside a repository
+    if not (await _git(ctx, "rev-parse", "--verify", "-q", "HEAD", check=False)).strip():
+        return GitLogResult(success=True)  # a repository without commits yet
+    out = await _git(
+        ctx,
+        "log",
+        "-z",
+        f"-n{max(count, 0)}",
+        "--format=%H%x1f%an%x1f%ae%x1f%aI%x1f%s",
+        "--",
+        str(target),
+    )
+    commits = []
+    for record in out.split("\0"):
+        if not record.strip():
+            continue
+        sha, author, email, date, subject = record.strip("\n").split("\x1f", 4)
+        commits.append(GitCommit(hash=sha, author=author, email=email, date=date, message=subject))
+    return GitLogResult(success=True, commits=commits, commit_count=len(commits))

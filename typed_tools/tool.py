@@ -1,0 +1,101 @@
+"""The ``@tool`` decorator: what every typed tool does besides its own work.
+
+Doing these in one place keeps the tools honest to the contract in ``base``:
+arguments are checked (misuse raises ``ToolArgumentError`` with the parameter's name
+and expected type), the run's ``on_call`` hook is awaited, the per-tool time limit is
+enforced, and any failure to run becomes ``success=False`` with ``error`` instead of an
+exception the sandboxed code would have to catch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import typing
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
+
+import pydantic
+
+from typed_tools.base import ToolArgumentError, ToolContext, ToolResult
+from typed_tools.workspace import ToolFailure
+
+__all__ = ["ToolFunction", "result_model", "tool", "tool_parameters"]
+
+logger = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=ToolResult)
+ToolFunction = Callable[..., Awaitable[ToolResult]]
+
+
+def tool_parameters(function: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    """The tool's own parameters (everything after ``ctx``), with resolved annotations."""
+    hints = typing.get_type_hints(function)
+    signature = inspect.signature(function)
+    parameters = list(signature.parameters.values())[1:]
+    return {p.name: p.replace(annotation=hints.get(p.name, Any)) for p in parameters}
+
+
+def result_model(function: Callable[..., Any]) -> type[ToolResult]:
+    """The result model a tool declares as its return annotation."""
+    model = typing.get_type_hints(function).get("return")
+    if not (isinstance(model, type) and issubclass(model, ToolResult)):
+        name = getattr(function, "__name__", repr(function))
+        raise TypeError(f"{name} must be annotated to return a ToolResult model")
+    return model
+
+
+def _describe(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def tool(function: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+    """Wrap ``async def name(ctx, ...) -> Model`` into a typed tool (see module docstring)."""
+    name: str = getattr(function, "__name__", repr(function))
+    # R is the function's declared return type, which result_model() reads back as a class.
+    model = cast("type[R]", result_model(function))
+    parameters = tool_parameters(function)
+    adapters = {
+        pname: pydantic.TypeAdapter(p.annotation, config=pydantic.ConfigDict(strict=True))
+        for pname, p in parameters.items()
+    }
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    async def wrapper(ctx: ToolContext, /, *args: Any, **kwargs: Any) -> R:
+        if not isinstance(ctx, ToolContext):
+            raise ToolArgumentError(f"{name}: first argument must be a ToolContext")
+        try:
+            bound = signature.bind(ctx, *args, **kwargs)
+        except TypeError as exc:
+            raise ToolArgumentError(f"{name}: {exc}") from None
+        for pname, value in list(bound.arguments.items())[1:]:
+            try:
+                bound.arguments[pname] = adapters[pname].validate_python(value)
+            except pydantic.ValidationError:
+                expected = _describe(parameters[pname].annotation)
+                raise ToolArgumentError(
+                    f"{name}: argument {pname!r} must be {expected}, "
+                    f"got {type(value).__name__} {value!r}"
+                ) from None
+        if ctx.on_call is not None:
+            await ctx.on_call(name, dict(list(bound.arguments.items())[1:]))
+        timeout = ctx.timeouts.get(name, ctx.timeout_seconds)
+        try:
+            return await asyncio.wait_for(function(*bound.args, **bound.kwargs), timeout)
+        except ToolArgumentError:
+            raise
+        except ToolFailure as exc:
+            return model(success=False, error=str(exc))
+        except TimeoutError:
+            return model(success=False, error=f"{name} did not finish within {timeout:g} s")
+        except OSError as exc:
+            return model(success=False, error=f"{name}: {exc}")
+        except Exception as exc:
+            # A bug in the tool itself: logged in full for us, reported briefly to the model.
+            logger.exception("typed tool %s crashed", name)
+            return model(success=False, error=f"{name} crashed: {type(exc).__name__}: {exc}")
+
+    return wrapper

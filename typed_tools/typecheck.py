@@ -1,0 +1,158 @@
+"""``typecheck``: ty's diagnostics, from the live server when there is one.
+
+Under the LSP server, ``ctx.backend`` is the editor's ty child: asking it through pull
+diagnostics (``textDocument/diagnostic``) answers in milliseconds from ty's warm
+database and sees the editor's unsaved buffers. ty answers pull requests only for
+open documents, so files the editor has not opened (and this run's overlay) are
+handed to the backend first when it supports ``sync_documents``; otherwise ``ty
+check`` answers for them. Without a backend, ``ty check --output-format gitlab`` (the
+JSON format ty has; there is no plain ``json``) runs in a subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from ty import find_ty_bin
+
+from typed_tools.base import DocumentSyncBackend, SemanticBackend, ToolContext
+from typed_tools.models import Severity, TypeCheckError, TypeCheckResult
+from typed_tools.positions import from_lsp_character
+from typed_tools.process import run
+from typed_tools.tool import tool
+from typed_tools.workspace import (
+    ToolFailure,
+    display_path,
+    iter_files,
+    overlay_text,
+    read_text,
+    resolve,
+    split_lines,
+)
+
+__all__ = ["parse_gitlab_json", "typecheck"]
+
+_GITLAB_SEVERITY: dict[str, Severity] = {
+    "blocker": "error",
+    "critical": "error",
+    "major": "error",
+    "minor": "warning",
+    "info": "info",
+}
+_LSP_SEVERITY: dict[int, Severity] = {1: "error", 2: "warning", 3: "info", 4: "info"}
+
+
+def parse_gitlab_json(ctx: ToolContext, output: str, cwd: Path) -> list[TypeCheckError]:
+    """Diagnostics from ``ty check --output-format gitlab`` (1-based character columns)."""
+    try:
+        items: list[dict[str, Any]] = json.loads(output or "[]")
+    except json.JSONDecodeError as exc:
+        raise ToolFailure(f"ty printed something that is not JSON: {output[:200]!r}") from exc
+    errors = []
+    for item in items:
+        location = item["location"]
+        begin = location.get("positions", {}).get("begin", {"line": 1, "column": 1})
+        code = item.get("check_name", "")
+        errors.append(
+            TypeCheckError(
+                file=display_path(ctx, cwd / location["path"]),
+                line=begin["line"],
+                column=begin["column"],
+                severity=_GITLAB_SEVERITY.get(item.get("severity", ""), "error"),
+                code=code,
+                message=item.get("description", "").removeprefix(f"{code}: "),
+            )
+        )
+    return errors
+
+
+def _result(errors: list[TypeCheckError]) -> TypeCheckResult:
+    errors.sort(key=lambda e: (e.file, e.line, e.column))
+    return TypeCheckResult(
+        success=True,
+        error_count=sum(e.severity == "error" for e in errors),
+        warning_count=sum(e.severity == "warning" for e in errors),
+        errors=errors,
+    )
+
+
+async def _via_cli(ctx: ToolContext, targets: list[Path]) -> list[TypeCheckError]:
+    root = resolve(ctx, ".")
+    completed = await run(
+        [find_ty_bin(), "check", "--output-format", "gitlab", "--no-progress"]
+        + [str(t) for t in targets],
+        cwd=root,
+    )
+    if completed.returncode not in (0, 1):
+        raise ToolFailure(f"ty check failed: {completed.stderr.strip()[:2000]}")
+    return parse_gitlab_json(ctx, completed.stdout, root)
+
+
+async def _pull(
+    ctx: ToolContext, backend: SemanticBackend, path: Path, text: str
+) -> list[TypeCheckError]:
+    report = await backend.request(
+        "textDocument/diagnostic", {"textDocument": {"uri": path.as_uri()}}
+    )
+    lines = split_lines(text)
+    errors = []
+    for item in (report or {}).get("items", []):
+        start = item["range"]["start"]
+        line_text = lines[start["line"]] if start["line"] < len(lines) else ""
+        code = item.get("code")
+        errors.append(
+            TypeCheckError(
+                file=display_path(ctx, path),
+                line=start["line"] + 1,
+                column=from_lsp_character(line_text, start["character"], backend.position_encoding),
+                severity=_LSP_SEVERITY.get(item.get("severity") or 1, "error"),
+                code=str(code) if code is not None else "",
+                message=item["message"],
+            )
+        )
+    return errors
+
+
+async def _via_backend(
+    ctx: ToolContext, backend: SemanticBackend, target: Path
+) -> list[TypeCheckError]:
+    can_sync = isinstance(backend, DocumentSyncBackend)
+    texts: dict[Path, str] = {}
+    to_sync: dict[str, str] = {}
+    unopened: list[Path] = []
+    for path in iter_files(ctx, target):
+        if path.suffix not in (".py", ".pyi"):
+            continue
+        uri = path.as_uri()
+        proposed = overlay_text(ctx, path)
+        editor = backend.open_document_text(uri)
+        if proposed is not None or editor is None:
+            if not can_sync:
+                unopened.append(path)
+                continue
+            text = proposed if proposed is not None else read_text(ctx, path)
+            to_sync[uri] = text
+        else:
+            text = editor
+        texts[path] = text
+    if to_sync and isinstance(backend, DocumentSyncBackend):
+        await backend.sync_documents(to_sync)
+    batches = await asyncio.gather(*(_pull(ctx, backend, p, t) for p, t in texts.items()))
+    errors = [error for batch in batches for error in batch]
+    if unopened:
+        errors.extend(await _via_cli(ctx, unopened))
+    return errors
+
+
+@tool
+async def typecheck(ctx: ToolContext, path: str = ".") -> TypeCheckResult:
+    """Type-check ``path`` (a file or folder) with ty; unsaved editor buffers are seen."""
+    target = resolve(ctx, path)
+    if not target.exists() and overlay_text(ctx, target) is None:
+        raise ToolFailure(f"no such file or folder: {display_path(ctx, target)}")
+    if ctx.backend is not None:
+        return _result(await _via_backend(ctx, ctx.backend, target))
+    return _result(await _via_cli(ctx, [target]))
