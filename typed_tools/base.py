@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "JSON",
     "DocumentSyncBackend",
     "PositionEncoding",
+    "ResultItem",
     "SemanticBackend",
     "ToolArgumentError",
     "ToolContext",
@@ -38,8 +39,20 @@ JSON: TypeAlias = Any
 PositionEncoding: TypeAlias = Literal["utf-8", "utf-16", "utf-32"]
 
 
+class ResultItem(BaseModel):
+    """Base of the models nested in results (a diagnostic, a test, a location).
+
+    Field docstrings become field descriptions, so the JSON schema and the generated
+    stubs document every field without repeating the text.
+    """
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
 class ToolResult(BaseModel):
     """Base of every tool result: whether the tool ran, and why not when it did not."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     success: bool
     """True when the tool ran and its answer is complete (a type error found is still success)."""

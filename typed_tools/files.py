@@ -11,9 +11,9 @@ from __future__ import annotations
 import fnmatch
 import re
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from typed_tools.base import ToolContext, ToolResult
+from typed_tools.base import ResultItem, ToolContext, ToolResult
 from typed_tools.tool import tool
 from typed_tools.workspace import (
     ToolFailure,
@@ -70,7 +70,7 @@ class ListFilesResult(ToolResult):
     """Number of files listed."""
 
 
-class SearchMatch(BaseModel):
+class SearchMatch(ResultItem):
     """One line matching the pattern."""
 
     file: str

@@ -11,9 +11,9 @@ from __future__ import annotations
 import shutil
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from typed_tools.base import ToolContext, ToolResult
+from typed_tools.base import ResultItem, ToolContext, ToolResult
 from typed_tools.process import run
 from typed_tools.tool import tool
 from typed_tools.workspace import ToolFailure, resolve
@@ -45,7 +45,7 @@ _KINDS: dict[str, ChangeKind] = {
 }
 
 
-class GitChange(BaseModel):
+class GitChange(ResultItem):
     """One change to one file, either in the index (staged) or in the working tree."""
 
     file: str
@@ -71,7 +71,7 @@ class GitStatusResult(ToolResult):
     """A file changed both in the index and the working tree appears twice."""
 
 
-class GitDiffFile(BaseModel):
+class GitDiffFile(ResultItem):
     """One file in a diff."""
 
     file: str
@@ -103,7 +103,7 @@ class GitDiffResult(ToolResult):
     """The unified diff itself."""
 
 
-class GitCommit(BaseModel):
+class GitCommit(ResultItem):
     """One commit."""
 
     hash: str

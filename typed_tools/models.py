@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from typed_tools.base import ToolResult
+from typed_tools.base import ResultItem, ToolResult
 
 __all__ = [
     "FileFix",
@@ -29,7 +29,7 @@ __all__ = [
 Severity = Literal["error", "warning", "info"]
 
 
-class TypeCheckError(BaseModel):
+class TypeCheckError(ResultItem):
     """One diagnostic from ty."""
 
     file: str
@@ -57,7 +57,7 @@ class TypeCheckResult(ToolResult):
     """Every diagnostic (errors, warnings and infos), in file and line order."""
 
 
-class RuffViolation(BaseModel):
+class RuffViolation(ResultItem):
     """One lint violation from ruff."""
 
     file: str
@@ -85,7 +85,7 @@ class RuffResult(ToolResult):
     """Every violation, in file and line order."""
 
 
-class FileFix(BaseModel):
+class FileFix(ResultItem):
     """Ruff's proposed new text for one file."""
 
     file: str
@@ -112,7 +112,7 @@ class RuffFixResult(ToolResult):
 Outcome = Literal["passed", "failed", "error", "skipped"]
 
 
-class TestCase(BaseModel):
+class TestCase(ResultItem):
     """One collected test and how it went."""
 
     __test__ = False  # a result model, not something for pytest to collect

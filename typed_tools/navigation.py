@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pygls.uris import to_fs_path
 
 from typed_tools.base import (
     JSON,
     DocumentSyncBackend,
+    ResultItem,
     SemanticBackend,
     ToolArgumentError,
     ToolContext,
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 
-class Location(BaseModel):
+class Location(ResultItem):
     """A range in a file."""
 
     file: str
@@ -101,7 +102,7 @@ class HoverResult(ToolResult):
     """The hover text (Markdown); empty when the server has nothing to say."""
 
 
-class DocumentSymbol(BaseModel):
+class DocumentSymbol(ResultItem):
     """A class, function, variable … defined in a file, with what it contains."""
 
     name: str
@@ -127,7 +128,7 @@ class DocumentSymbolsResult(ToolResult):
     """Top-level symbols with their children."""
 
 
-class WorkspaceSymbol(BaseModel):
+class WorkspaceSymbol(ResultItem):
     """A symbol found by name anywhere in the workspace."""
 
     name: str
