@@ -68,9 +68,7 @@ def _tool_parser(spec: ToolSpec) -> argparse.ArgumentParser:
     for p in spec.parameters:
         required = p.default is inspect.Parameter.empty
         option = "--" + p.name.replace("_", "-")
-        help_text = (
-            f"{p.annotation if not isinstance(p.annotation, type) else p.annotation.__name__}"
-        )
+        help_text = getattr(p.annotation, "__name__", str(p.annotation))
         if not required:
             help_text += f" (default: {p.default!r})"
         if _is_bool(p.annotation):

@@ -180,9 +180,8 @@ def _docstring(text: str, indent: str) -> list[str]:
     lines = body.splitlines() or [""]
     if len(lines) == 1:
         return [f'{indent}"""{lines[0]}"""']
-    return [f'{indent}"""{lines[0]}', *(f"{indent}{ln}" if ln else "" for ln in lines[1:])] + [
-        f'{indent}"""'
-    ]
+    rest = (f"{indent}{line}" if line else "" for line in lines[1:])
+    return [f'{indent}"""{lines[0]}', *rest, f'{indent}"""']
 
 
 def _class_stub(model: type[BaseModel]) -> list[str]:
@@ -214,7 +213,7 @@ def _function_stub(spec: ToolSpec) -> list[str]:
 
 
 def stubs(tools: Mapping[str, ToolSpec]) -> str:
-    """Python source declaring the result models and the tools as the sandbox sees them.
+    """Stub (``.pyi``) source of the result models and the tools as the sandbox sees them.
 
     Tools appear without ``ctx`` (the sandbox binds it) and as plain functions: the
     model writes ``typecheck("src").errors``, not ``await``.
