@@ -1,0 +1,133 @@
+"""Monty's exceptions turned into ``RunError``: the kind, the limit, the line.
+
+Monty reports a tripped guard as an ordinary exception inside the sandbox
+(``MemoryError: memory limit exceeded …``); the model should instead learn *which*
+limit stopped it and that rewriting, not retrying, is the fix. The mapping lives here
+so the runner never inspects exception text itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic_monty import (
+    MontyCrashedError,
+    MontyError,
+    MontyRuntimeError,
+    MontySyntaxError,
+    MontyTypingError,
+)
+
+from sandbox._limits import LimitName, SandboxLimits
+from sandbox._result import ErrorKind, RunError
+
+__all__ = ["from_monty_error", "limit_error"]
+
+_SCRIPT_FILENAMES = frozenset({"<python-input-0>", "main.py"})
+"""How Monty names the submitted code in frames (first feed of a session) and diagnostics."""
+
+_CONCISE_DIAGNOSTIC = re.compile(
+    r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>\w+)\[(?P<code>[\w-]+)\] "
+)
+"""One line of ty's ``concise`` output: ``main.py:2:5: error[code] message``."""
+
+_GUARDS: tuple[tuple[str, str, ErrorKind, LimitName], ...] = (
+    ("TimeoutError", "time limit exceeded", "timeout", "timeout_seconds"),
+    ("TimeoutError", "sleep limit exceeded", "timeout", "timeout_seconds"),
+    ("MemoryError", "memory limit exceeded", "memory", "memory_mb"),
+    ("RecursionError", "maximum recursion depth exceeded", "limit", "max_recursion_depth"),
+    ("RuntimeError", "suspension", "limit", "max_tool_calls"),
+)
+"""(exception type, message fragment) Monty uses for each guard it enforces itself."""
+
+
+def limit_error(
+    limit: LimitName, limits: SandboxLimits, detail: str, *, kind: ErrorKind = "limit"
+) -> RunError:
+    """An error naming the limit, its value and what to do about it."""
+    value = getattr(limits, limit)
+    return RunError(
+        kind=kind,
+        limit=limit,
+        message=f"{detail} ({limit}={value}); make the program do less, do not retry as is",
+    )
+
+
+def from_monty_error(error: MontyError, limits: SandboxLimits) -> RunError:
+    """Classify a Monty exception raised by a feed (never called for host-side aborts)."""
+    if isinstance(error, MontyTypingError):
+        return _from_diagnostics(error.display())
+    if isinstance(error, MontySyntaxError):
+        line, column = _position(error)
+        return RunError(
+            kind="syntax",
+            message=error.display("type-msg"),
+            line=line,
+            column=column,
+            traceback=error.display("traceback"),
+        )
+    if isinstance(error, MontyRuntimeError):
+        line, column = _position(error)
+        inner = error.exception()
+        type_name = type(inner).__name__
+        message = error.display("type-msg")
+        for guard_type, fragment, kind, limit in _GUARDS:
+            if type_name == guard_type and fragment in str(inner):
+                value = getattr(limits, limit)
+                message = f"{message} ({limit}={value})"
+                return RunError(
+                    kind=kind,
+                    limit=limit,
+                    message=message,
+                    line=line,
+                    column=column,
+                    traceback=error.display("traceback"),
+                )
+        return RunError(
+            kind="runtime",
+            message=message,
+            line=line,
+            column=column,
+            traceback=error.display("traceback"),
+        )
+    if isinstance(error, MontyCrashedError):
+        return RunError(
+            kind="runtime",
+            message=f"the sandbox worker died ({error}); it has been replaced, the run was lost",
+        )
+    return RunError(kind="runtime", message=f"{type(error).__name__}: {error}")
+
+
+def _position(error: MontyRuntimeError | MontySyntaxError) -> tuple[int | None, int | None]:
+    """Line and column of the innermost frame in the submitted code, if any."""
+    for frame in reversed(error.traceback()):
+        if frame.filename in _SCRIPT_FILENAMES:
+            return frame.line, frame.column
+    return None, None
+
+
+def _from_diagnostics(text: str) -> RunError:
+    """A type-check rejection: position of the first diagnostic in the submitted code.
+
+    With type checking on, a parse error also arrives as a diagnostic
+    (``invalid-syntax``); it is reported as kind ``syntax`` so the two paths agree.
+    """
+    first: re.Match[str] | None = None
+    for row in text.splitlines():
+        match = _CONCISE_DIAGNOSTIC.match(row)
+        if match and match["file"] in _SCRIPT_FILENAMES and match["severity"] == "error":
+            first = match
+            break
+    if first is None:
+        return RunError(kind="typing", message=text.strip() or "type check failed", traceback=text)
+    kind: ErrorKind = "syntax" if first["code"] == "invalid-syntax" else "typing"
+    errors = [row for row in text.splitlines() if _CONCISE_DIAGNOSTIC.match(row)]
+    summary = errors[0].split("] ", 1)[-1]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return RunError(
+        kind=kind,
+        message=f"{first['code']}: {summary}{more}",
+        line=int(first["line"]),
+        column=int(first["column"]),
+        traceback=text,
+    )

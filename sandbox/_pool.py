@@ -1,0 +1,217 @@
+"""The warm worker pool a server owns: started lazily, probed, stopped; never a global.
+
+A Monty worker costs a process spawn (tens of milliseconds) and warms up on its first
+run; keeping ``min_workers`` alive makes a Code Mode turn cost a fraction of a
+millisecond of sandbox overhead. The pool belongs to whoever creates it (the LSP
+server, the CLI, a test), which also means its lifetime is explicit: ``stop()`` (or
+leaving ``async with``) ends the workers, and in-flight runs end as ``cancelled``.
+
+Monty replaces a crashed worker by itself; the run that was on it reports kind
+``runtime`` and the next run gets a fresh worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+from pydantic_monty import AsyncMonty
+
+from sandbox._limits import SandboxLimits
+from sandbox._result import RunError, RunResult
+from sandbox._runner import CancelSignal, External, execute
+
+__all__ = ["PoolHealth", "SandboxPool"]
+
+_HEALTH_LIMITS = SandboxLimits(timeout_seconds=5, memory_mb=16, max_tool_calls=0)
+
+
+class PoolHealth(BaseModel):
+    """What ``punie.status`` reports about the sandbox (camelCase on the wire)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, frozen=True
+    )
+
+    running: bool
+    """Whether workers are up (the pool starts on first use)."""
+    ok: bool
+    """Whether a trivial program ran correctly just now."""
+    latency_ms: float | None = None
+    """How long that trivial run took, in milliseconds."""
+    runs: int = 0
+    """Runs completed since the pool started."""
+    active: int = 0
+    """Runs in flight right now."""
+    error: str | None = None
+    """Why the probe failed, when it did."""
+
+
+class SandboxPool:
+    """A pool of Monty workers and the one entry point that runs code in it.
+
+    ``async with SandboxPool() as pool: await pool.run(...)``, or call ``start()`` /
+    ``stop()`` explicitly from a server's lifecycle hooks; ``run`` starts the pool on
+    first use either way.
+    """
+
+    def __init__(
+        self,
+        *,
+        min_workers: int = 1,
+        max_workers: int = 2,
+        binary_path: str | Path | None = None,
+    ) -> None:
+        """Configure the pool; nothing is spawned until ``start()`` or the first run.
+
+        ``max_workers`` bounds concurrent runs (others wait for a worker); keep it at
+        or below the number of cores, since a worker busy in a loop burns a whole one.
+        """
+        self._min_workers = min_workers
+        self._max_workers = max_workers
+        self._binary_path = binary_path
+        self._monty: AsyncMonty | None = None
+        self._stack: AsyncExitStack | None = None
+        self._lock = asyncio.Lock()
+        self._active: set[asyncio.Event] = set()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._runs = 0
+
+    @property
+    def running(self) -> bool:
+        """Whether the workers are up."""
+        return self._monty is not None
+
+    async def start(self) -> None:
+        """Spawn the warm workers; idempotent and safe to race with ``run``."""
+        async with self._lock:
+            if self._monty is not None:
+                return
+            stack = AsyncExitStack()
+            monty = AsyncMonty(
+                binary_path=self._binary_path,
+                min_processes=self._min_workers,
+                max_processes=self._max_workers,
+            )
+            await stack.enter_async_context(monty)
+            self._stack, self._monty, self._runs = stack, monty, 0
+
+    async def stop(self) -> None:
+        """Cancel in-flight runs, then end the workers; the pool can be started again."""
+        async with self._lock:
+            stack, self._stack, self._monty = self._stack, None, None
+            for cancel in list(self._active):
+                cancel.set()
+            await self._drained.wait()
+            if stack is not None:
+                await stack.aclose()
+
+    async def health(self) -> PoolHealth:
+        """Run a trivial program and report; starts the pool if it was not running."""
+        started = time.perf_counter()
+        result = await self.run("1 + 1", limits=_HEALTH_LIMITS, type_check=False)
+        latency_ms = (time.perf_counter() - started) * 1000
+        ok = result.error is None and result.value == 2
+        return PoolHealth(
+            running=self.running,
+            ok=ok,
+            latency_ms=latency_ms,
+            runs=self._runs,
+            active=len(self._active),
+            error=None if ok else (result.error.message if result.error else repr(result.value)),
+        )
+
+    def status(self) -> PoolHealth:
+        """What is known without running anything (for a status request that must not wait)."""
+        return PoolHealth(
+            running=self.running, ok=self.running, runs=self._runs, active=len(self._active)
+        )
+
+    async def run(
+        self,
+        code: str,
+        *,
+        externals: Mapping[str, External] | None = None,
+        stubs: str = "",
+        limits: SandboxLimits | None = None,
+        cancel: CancelSignal | None = None,
+        type_check: bool = True,
+    ) -> RunResult:
+        """Run ``code`` in a fresh session of a warm worker and report what happened.
+
+        ``externals`` are the only way out of the sandbox: async functions the program
+        calls by name like plain functions. ``stubs`` declares them (and their result
+        models) for the type check, which runs first unless ``type_check=False``; it
+        must declare every external, or the check rejects calls to them. Setting
+        ``cancel`` stops the run within a second with kind ``cancelled``.
+        """
+        if self._monty is None:
+            await self.start()
+        monty = self._monty
+        if monty is None:  # stopped while we waited for the start lock
+            return RunResult(error=RunError(kind="cancelled", message="the pool was stopped"))
+        own_cancel = asyncio.Event()
+        self._active.add(own_cancel)
+        self._drained.clear()
+        try:
+            return await execute(
+                monty,
+                code,
+                externals=externals or {},
+                stubs=stubs,
+                limits=limits or SandboxLimits(),
+                cancel=_either(cancel, own_cancel),
+                type_check=type_check,
+            )
+        finally:
+            self._active.discard(own_cancel)
+            self._runs += 1
+            if not self._active:
+                self._drained.set()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+class _Either:
+    """Set when either the caller's signal or the pool's own stop signal is set."""
+
+    def __init__(self, first: CancelSignal, second: asyncio.Event) -> None:
+        self._first = first
+        self._second = second
+
+    def is_set(self) -> bool:
+        return self._first.is_set() or self._second.is_set()
+
+    async def wait(self) -> None:
+        waits = [
+            asyncio.ensure_future(self._first.wait()),
+            asyncio.ensure_future(self._second.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits:
+                waiter.cancel()
+
+
+def _either(caller: CancelSignal | None, own: asyncio.Event) -> CancelSignal:
+    """The caller's cancel signal combined with the pool's, without a task when possible."""
+    return own if caller is None else _Either(caller, own)

@@ -1,0 +1,266 @@
+"""One run of a program in a checked-out Monty session, driven snapshot by snapshot.
+
+Externals are ``async`` host functions, but the program calls them like plain functions
+(``r = typecheck("src")``), matching the generated stubs and Punie's training data.
+So the runner does not hand coroutines to Monty: it starts the feed with
+``feed_start`` and answers each suspension itself, awaiting the external on the host
+loop and resuming with its (converted) result. That loop is also where the per-run
+trace is recorded, the tool-call budget is enforced and unknown names are refused.
+
+Stopping a run from outside (cancel, wall clock, output flood) cancels the awaiting
+task; Monty then discards the worker, so a program stuck in a tight loop stops at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeAlias, get_args
+
+from pydantic_monty import (
+    AsyncFunctionSnapshot,
+    AsyncMonty,
+    AsyncNameLookupSnapshot,
+    AsyncSnapshot,
+    ExcType,
+    ExternalResult,
+    MontyComplete,
+    MontyError,
+)
+
+from sandbox._convert import to_json, to_monty
+from sandbox._errors import from_monty_error, limit_error
+from sandbox._limits import SandboxLimits
+from sandbox._result import RunError, RunResult, ToolCall
+from sandbox._upstream import OutputSink
+
+__all__ = ["CancelSignal", "External", "execute"]
+
+External: TypeAlias = Callable[..., Awaitable[Any]]
+"""A host function the program may call: async, returning a Pydantic model or JSON."""
+
+_EXC_TYPES: dict[str, ExcType] = {name: name for name in get_args(ExcType)}
+"""Exception names Monty can raise in the sandbox, for mapping host exceptions."""
+
+
+class CancelSignal(Protocol):
+    """What ``cancel=`` accepts: ``asyncio.Event`` or anything awaitable the same way."""
+
+    def is_set(self) -> bool:
+        """True once cancellation was requested."""
+        ...
+
+    async def wait(self) -> Any:
+        """Return once cancellation is requested."""
+        ...
+
+
+class _Stop(Exception):
+    """Raised inside the drive to end the run with a prepared error (a host-side limit)."""
+
+    def __init__(self, error: RunError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class _Run:
+    """The state of one run: its trace, output and why it was stopped, if it was."""
+
+    def __init__(
+        self, externals: Mapping[str, External], limits: SandboxLimits, sink: OutputSink
+    ) -> None:
+        self.externals = externals
+        self.limits = limits
+        self.sink = sink
+        self.calls: list[ToolCall] = []
+        self.stop_reason: RunError | None = None
+        self._signatures: dict[str, inspect.Signature | None] = {}
+
+    async def drive(
+        self, monty: AsyncMonty, code: str, *, stubs: str, type_check: bool
+    ) -> MontyComplete:
+        """Feed the code into a fresh session and answer suspensions until it completes."""
+        async with monty.checkout(
+            script_name="main.py",
+            limits=self.limits.resource_limits(),
+            type_check=type_check,
+            type_check_stubs=stubs or None,
+            type_check_format="concise",
+        ) as session:
+            snapshot = await session.feed_start(code, print_callback=self.sink)
+            while not isinstance(snapshot, MontyComplete):
+                snapshot = await self._answer(snapshot)
+            return snapshot
+
+    async def _answer(self, snapshot: AsyncSnapshot) -> AsyncSnapshot:
+        """Resume one suspension: an external call, an OS call, a name or attribute lookup."""
+        if isinstance(snapshot, AsyncFunctionSnapshot):
+            if snapshot.is_os_function:
+                # No mounts and no OS handler: Monty's default refuses files, env, imports
+                # of unknown modules. This is the whole of the filesystem/network policy.
+                return await snapshot.resume_not_handled()
+            if snapshot.object_id is not None:
+                # A method call on a wrapped model; its policy exposes no methods.
+                return await snapshot.resume_auto()
+            name = snapshot.function_name
+            external = self.externals.get(name)
+            if external is None:
+                return await snapshot.resume(
+                    {"exc_type": "NameError", "message": f"name {name!r} is not defined"}
+                )
+            result = await self._call(name, external, snapshot.args, snapshot.kwargs)
+            return await snapshot.resume(result)
+        if isinstance(snapshot, AsyncNameLookupSnapshot):
+            if snapshot.object_id is not None:
+                return await snapshot.resume_auto()
+            if snapshot.variable_name in self.externals:
+                return await snapshot.resume(value=self.externals[snapshot.variable_name])
+            return await snapshot.resume()
+        # Only reachable if a future was handed to Monty, which this runner never does.
+        raise _Stop(RunError(kind="runtime", message=f"unsupported suspension {snapshot!r}"))
+
+    async def _call(
+        self, name: str, external: External, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> ExternalResult:
+        """Await one external, record it in the trace, and turn its outcome into a resume."""
+        if len(self.calls) >= self.limits.max_tool_calls:
+            raise _Stop(
+                limit_error(
+                    "max_tool_calls",
+                    self.limits,
+                    f"the program made more than {self.limits.max_tool_calls} tool calls",
+                )
+            )
+        try:
+            named = self._named_arguments(name, external, args, kwargs)
+        except TypeError as error:
+            self.calls.append(
+                ToolCall(tool=name, args=_positional(args, kwargs), duration_ms=0, success=False)
+            )
+            return {"exc_type": "TypeError", "message": f"{name}(): {error}"}
+        started = time.perf_counter()
+        success = False
+        try:
+            value = await external(*args, **kwargs)
+            success = getattr(value, "success", True) is not False
+            return {"return_value": to_monty(value)}
+        except Exception as error:
+            success = False
+            return {"exc_type": _exc_type(error), "message": str(error)}
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            self.calls.append(
+                ToolCall(tool=name, args=named, duration_ms=elapsed_ms, success=success)
+            )
+
+    def _named_arguments(
+        self, name: str, external: External, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Arguments by parameter name for the trace; raises TypeError on a bad call.
+
+        Checking the call against the signature host-side gives the program Python's own
+        ``TypeError`` message instead of whatever the external would do with bad input.
+        """
+        if name not in self._signatures:
+            try:
+                self._signatures[name] = inspect.signature(external)
+            except (TypeError, ValueError):
+                self._signatures[name] = None
+        signature = self._signatures[name]
+        if signature is None:
+            return _positional(args, kwargs)
+        bound = signature.bind(*args, **kwargs)
+        return {key: to_json(value) for key, value in bound.arguments.items()}
+
+
+def _positional(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Trace form of a call whose signature is unknown: ``{"0": …, "1": …, **kwargs}``."""
+    named: dict[str, Any] = {str(index): to_json(value) for index, value in enumerate(args)}
+    named.update({key: to_json(value) for key, value in kwargs.items()})
+    return named
+
+
+def _exc_type(error: BaseException) -> ExcType:
+    """The closest exception type Monty can raise inside the sandbox for a host error."""
+    for klass in type(error).__mro__:
+        if (exc_type := _EXC_TYPES.get(klass.__name__)) is not None:
+            return exc_type
+    return "RuntimeError"
+
+
+async def execute(
+    monty: AsyncMonty,
+    code: str,
+    *,
+    externals: Mapping[str, External],
+    stubs: str,
+    limits: SandboxLimits,
+    cancel: CancelSignal | None,
+    type_check: bool,
+) -> RunResult:
+    """Run ``code`` once; always returns a ``RunResult`` unless the caller's task is cancelled.
+
+    Cancelling the *calling task* propagates ``CancelledError`` as asyncio expects (the
+    worker is discarded); setting ``cancel`` instead returns a result of kind ``cancelled``.
+    """
+    loop = asyncio.get_running_loop()
+    timeout = asyncio.timeout(limits.wall_clock_seconds)
+    run: _Run
+
+    def stop(error: RunError) -> None:
+        """End the run now with ``error`` (first reason wins); a no-op once it ended."""
+        if run.stop_reason is None and timeout.expired() is False and running:
+            run.stop_reason = error
+            timeout.reschedule(loop.time())
+
+    output_error = limit_error(
+        "max_output_bytes", limits, "the program printed more than max_output_bytes"
+    )
+    sink = OutputSink(
+        limits.max_output_bytes,
+        on_overflow=lambda: loop.call_soon_threadsafe(stop, output_error),
+    )
+    run = _Run(externals, limits, sink)
+    running = False
+    cancelled = RunError(kind="cancelled", message="the run was cancelled; its effects are void")
+    if cancel is not None and cancel.is_set():
+        return RunResult(error=cancelled)
+    watcher = None
+    if cancel is not None:
+
+        async def watch(signal: CancelSignal) -> None:
+            await signal.wait()
+            stop(cancelled)
+
+        watcher = asyncio.create_task(watch(cancel))
+    error: RunError | None = None
+    value: Any = None
+    try:
+        async with timeout:
+            running = True
+            complete = await run.drive(monty, code, stubs=stubs, type_check=type_check)
+        value = to_json(complete.output)
+    except TimeoutError:
+        error = run.stop_reason or limit_error(
+            "timeout_seconds",
+            limits,
+            "the run took longer than timeout_seconds (wall clock, tool calls included)",
+            kind="timeout",
+        )
+    except _Stop as stopped:
+        error = stopped.error
+    except MontyError as monty_error:
+        error = from_monty_error(monty_error, limits)
+    finally:
+        running = False
+        if watcher is not None:
+            watcher.cancel()
+    if error is None and len(json.dumps(value)) > limits.max_output_bytes:
+        value = None
+        error = limit_error(
+            "max_output_bytes", limits, "the returned value is larger than max_output_bytes"
+        )
+    return RunResult(stdout=sink.text, value=value, error=error, calls=run.calls)
