@@ -95,7 +95,7 @@ def is_probably_text(path: Path) -> bool:
         return False
 
 
-def _gitignore(root: Path) -> pathspec.PathSpec:
+def _gitignore(root: Path) -> pathspec.GitIgnoreSpec:
     """Patterns from every .gitignore under the root, rebased onto root-relative paths."""
     lines: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -115,7 +115,7 @@ def _gitignore(root: Path) -> pathspec.PathSpec:
             pattern = pattern.lstrip("/")
             rebased = prefix + pattern if anchored or not prefix else f"{prefix}**/{pattern}"
             lines.append(("!" if negate else "") + rebased)
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def iter_files(ctx: ToolContext, under: Path) -> Iterator[Path]:

@@ -1,0 +1,117 @@
+"""read_file, write_file (overlay only), list_files, search, and the workspace boundary."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from typed_tools import ToolArgumentError, ToolContext
+from typed_tools.files import list_files, read_file, search, write_file
+
+
+async def test_read_file_counts_lsp_lines(ctx: ToolContext) -> None:
+    result = await read_file(ctx, "demo/calc.py")
+    assert result.success
+    assert result.path == "demo/calc.py"
+    assert result.content.startswith("def add(")
+    assert result.line_count == 6  # five lines plus the empty one after the final newline
+
+
+async def test_write_file_is_seen_by_later_reads_but_not_written(ctx: ToolContext) -> None:
+    before = (ctx.root / "demo/calc.py").read_text()
+    written = await write_file(ctx, "demo/calc.py", "VALUE = 1\n")
+    created = await write_file(ctx, "demo/new.py", "NEW_NAME = 2\n")
+    assert written.success and not written.created
+    assert created.success and created.created
+
+    assert (await read_file(ctx, "demo/calc.py")).content == "VALUE = 1\n"
+    assert (await read_file(ctx, "demo/new.py")).content == "NEW_NAME = 2\n"
+    assert "demo/new.py" in (await list_files(ctx, "*.py")).files
+    hits = await search(ctx, r"NEW_NAME|VALUE")
+    assert [(m.file, m.line) for m in hits.matches] == [("demo/calc.py", 1), ("demo/new.py", 1)]
+
+    assert (ctx.root / "demo/calc.py").read_text() == before
+    assert not (ctx.root / "demo/new.py").exists()
+    fresh = ToolContext(root=ctx.root)
+    assert (await read_file(fresh, "demo/calc.py")).content == before
+
+
+@pytest.mark.parametrize("path", ["../outside.txt", "demo/../../outside.txt", "/etc/hostname"])
+async def test_paths_outside_the_workspace_are_refused(ctx: ToolContext, path: str) -> None:
+    (ctx.root.parent / "outside.txt").write_text("secret")
+    for result in (await read_file(ctx, path), await write_file(ctx, path, "x")):
+        assert not result.success
+        assert result.error is not None and "outside the workspace" in result.error
+    assert (ctx.root.parent / "outside.txt").read_text() == "secret"
+
+
+async def test_symlink_escaping_the_workspace_is_refused(ctx: ToolContext) -> None:
+    secret = ctx.root.parent / "secret.txt"
+    secret.write_text("top secret")
+    os.symlink(secret, ctx.root / "link.txt")
+    os.symlink(ctx.root.parent, ctx.root / "linkdir")
+    for path in ("link.txt", "linkdir/secret.txt"):
+        result = await read_file(ctx, path)
+        assert not result.success and "outside the workspace" in (result.error or "")
+    assert "link.txt" not in (await list_files(ctx)).files
+    assert (await search(ctx, "top secret")).match_count == 0
+
+
+async def test_absolute_path_inside_the_workspace_is_fine(ctx: ToolContext) -> None:
+    result = await read_file(ctx, str(ctx.root / "demo" / "use.py"))
+    assert result.success and result.path == "demo/use.py"
+
+
+async def test_missing_file_is_a_result_not_an_exception(ctx: ToolContext) -> None:
+    result = await read_file(ctx, "nope.py")
+    assert not result.success and result.error == "no such file: nope.py"
+
+
+async def test_listing_and_search_honour_gitignore(ctx: ToolContext) -> None:
+    (ctx.root / ".gitignore").write_text("build/\n*.log\n")
+    (ctx.root / "build").mkdir()
+    (ctx.root / "build" / "gen.py").write_text("add = 1\n")
+    (ctx.root / "debug.log").write_text("add\n")
+    (ctx.root / "demo" / "nested.log").write_text("add\n")
+    (ctx.root / "blob.bin").write_bytes(b"add\0\x01")
+    files = (await list_files(ctx)).files
+    assert "build/gen.py" not in files
+    assert "debug.log" not in files and "demo/nested.log" not in files
+    assert (await list_files(ctx, "demo/*.py")).files == [
+        "demo/__init__.py",
+        "demo/calc.py",
+        "demo/use.py",
+    ]
+    result = await search(ctx, r"\badd\(")
+    assert {(m.file, m.line, m.column) for m in result.matches} == {
+        ("demo/calc.py", 1, 5),
+        ("demo/use.py", 4, 9),
+        ("tests/test_calc.py", 5, 12),
+        ("tests/test_calc.py", 9, 12),
+    }
+
+
+async def test_search_truncates_and_reports_bad_patterns(ctx: ToolContext) -> None:
+    limited = await search(ctx, "a", max_results=2)
+    assert limited.success and limited.match_count == 2 and limited.truncated
+    bad = await search(ctx, "(unclosed")
+    assert not bad.success and "invalid regular expression" in (bad.error or "")
+
+
+async def test_search_columns_count_characters(ctx: ToolContext) -> None:
+    (ctx.root / "uni.txt").write_text("😀é target\n")
+    [match] = (await search(ctx, "target", "uni.txt")).matches
+    assert (match.line, match.column) == (1, 4)
+
+
+async def test_wrong_argument_types_raise(ctx: ToolContext) -> None:
+    with pytest.raises(ToolArgumentError, match="argument 'path' must be str, got int 3"):
+        await read_file(ctx, 3)
+    with pytest.raises(ToolArgumentError, match="max_results"):
+        await search(ctx, "x", ".", "many")
+    with pytest.raises(ToolArgumentError, match="unexpected keyword"):
+        await read_file(ctx, path="a", mode="r")
+    with pytest.raises(ToolArgumentError, match="ToolContext"):
+        await read_file(Path("."), "a")  # type: ignore[arg-type]
