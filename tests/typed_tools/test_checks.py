@@ -1,0 +1,141 @@
+"""typecheck, ruff_check, ruff_fix and pytest_run on real files with the real tools."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import iniconfig
+import pytest
+
+from typed_tools import ToolContext, TyBackend
+from typed_tools.lint import ruff_check, ruff_fix
+from typed_tools.testing import pytest_run
+from typed_tools.typecheck import typecheck
+
+TYPE_ERROR = ("demo/calc.py", 5, 14, "error", "invalid-assignment")
+
+
+async def test_typecheck_cli_finds_the_type_error(ctx: ToolContext) -> None:
+    result = await typecheck(ctx, ".")
+    assert result.success and result.error_count == 1
+    [error] = result.errors
+    assert (error.file, error.line, error.column, error.severity, error.code) == TYPE_ERROR
+    assert "not assignable to `int`" in error.message
+
+
+async def test_typecheck_through_the_live_server_matches_and_sees_changes(
+    ctx: ToolContext, backend: TyBackend
+) -> None:
+    ctx.backend = backend
+    result = await typecheck(ctx, ".")
+    assert result.success
+    assert [(e.file, e.line, e.column, e.severity, e.code) for e in result.errors] == [TYPE_ERROR]
+    # An overlay edit (what an unsaved buffer is to the server) is seen, the disk is not read.
+    ctx.overlay[ctx.root / "demo" / "use.py"] = "from demo.calc import add\n\nX: str = add(1, 2)\n"
+    changed = await typecheck(ctx, "demo")
+    assert {(e.file, e.line, e.column) for e in changed.errors} == {
+        ("demo/calc.py", 5, 14),
+        ("demo/use.py", 3, 10),
+    }
+    # A change on disk is picked up on the next call too.
+    ctx.overlay.clear()
+    (ctx.root / "demo" / "calc.py").write_text("def add(a: int, b: int) -> int:\n    return a\n")
+    assert (await typecheck(ctx, ".")).error_count == 0
+
+
+async def test_typecheck_missing_path_and_timeout_are_results(ctx: ToolContext) -> None:
+    missing = await typecheck(ctx, "nope")
+    assert not missing.success and missing.error == "no such file or folder: nope"
+    ctx.timeouts["typecheck"] = 0.001
+    slow = await typecheck(ctx, ".")
+    assert not slow.success and slow.error == "typecheck did not finish within 0.001 s"
+
+
+async def test_ruff_check_reports_fixable_violation(ctx: ToolContext) -> None:
+    result = await ruff_check(ctx)
+    assert result.success and result.violation_count == 1 and result.fixable_count == 1
+    [violation] = result.violations
+    assert (violation.file, violation.line, violation.column, violation.code) == (
+        "demo/use.py",
+        1,
+        8,
+        "F401",
+    )
+    assert violation.fixable
+
+
+async def test_ruff_sees_the_overlay(ctx: ToolContext) -> None:
+    ctx.overlay[ctx.root / "demo" / "use.py"] = "from demo.calc import add\n"
+    ctx.overlay[ctx.root / "demo" / "fresh.py"] = "import sys\nimport json\n"
+    result = await ruff_check(ctx, "demo")
+    assert [(v.file, v.line, v.code) for v in result.violations] == [
+        ("demo/fresh.py", 1, "F401"),
+        ("demo/fresh.py", 2, "F401"),
+        ("demo/use.py", 1, "F401"),
+    ]
+
+
+async def test_ruff_fix_proposes_without_writing(ctx: ToolContext) -> None:
+    before = (ctx.root / "demo" / "use.py").read_text()
+    result = await ruff_fix(ctx)
+    assert result.success and result.fixed_count == 1 and result.remaining_count == 0
+    [fix] = result.fixes
+    assert fix.file == "demo/use.py"
+    assert fix.new_content == "from demo.calc import add\n\nTOTAL = add(1, 2)\n"
+    assert "-import os\n" in fix.diff
+    assert (ctx.root / "demo" / "use.py").read_text() == before
+
+
+async def test_pytest_run_reports_each_test(ctx: ToolContext) -> None:
+    result = await pytest_run(ctx, "tests")
+    assert result.success, result.error
+    assert (result.passed, result.failed, result.errors, result.skipped) == (1, 1, 0, 0)
+    by_name = {t.name: t for t in result.tests}
+    passed = by_name["tests/test_calc.py::test_passes"]
+    failed = by_name["tests/test_calc.py::test_fails"]
+    assert passed.outcome == "passed" and passed.message is None and passed.duration >= 0
+    assert failed.outcome == "failed"
+    assert failed.message is not None and "assert 4 == 5" in failed.message
+    assert failed.traceback is not None and "def test_fails" in failed.traceback
+    assert not (ctx.root / ".pytest_cache").exists()
+
+
+async def test_pytest_run_collection_error_and_keyword(ctx: ToolContext) -> None:
+    (ctx.root / "tests" / "test_broken.py").write_text("import does_not_exist\n")
+    broken = await pytest_run(ctx, "tests")
+    assert broken.success and broken.errors == 1
+    assert any(t.name == "tests/test_broken.py" and t.outcome == "error" for t in broken.tests)
+    only = await pytest_run(ctx, "tests/test_calc.py", keyword="passes")
+    assert [(t.name, t.outcome) for t in only.tests] == [
+        ("tests/test_calc.py::test_passes", "passed")
+    ]
+
+
+@pytest.fixture
+def installed_source(tmp_path: Path) -> Path:
+    """An installed package's own source (iniconfig from site-packages): real-world code."""
+    source = Path(iniconfig.__file__).parent
+    target = tmp_path / "iniconfig"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    (target / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["ALL"]\n')
+    return target
+
+
+async def test_parsers_on_an_installed_package(installed_source: Path) -> None:
+    ctx = ToolContext(root=installed_source, timeout_seconds=60)
+    lint = await ruff_check(ctx)
+    assert lint.success and lint.violation_count > 10
+    files = {p.relative_to(installed_source).as_posix() for p in installed_source.rglob("*.py")}
+    for v in lint.violations:
+        assert v.file in files and v.line >= 1 and v.column >= 1 and v.code
+    assert lint.fixable_count == sum(v.fixable for v in lint.violations) > 0
+
+    types_ = await typecheck(ctx)
+    assert types_.success
+    for e in types_.errors:
+        assert e.file in files and e.line >= 1 and e.column >= 1 and e.code
+
+    fixes = await ruff_fix(ctx)
+    assert fixes.success and fixes.fixed_count > 0
+    assert all(f.diff.startswith("--- a/") for f in fixes.fixes)
