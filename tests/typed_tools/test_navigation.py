@@ -1,0 +1,119 @@
+"""Navigation through the standalone ty backend, in each position encoding ty can speak."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.typed_tools.conftest import write_tree
+from typed_tools import PositionEncoding, ToolArgumentError, ToolContext, TyBackendPool
+from typed_tools.navigation import (
+    document_symbols,
+    find_references,
+    goto_definition,
+    hover,
+    workspace_symbols,
+)
+from typed_tools.positions import from_lsp_character, to_lsp_character, units
+
+# Non-ASCII before every name: a wrong encoding conversion lands on the wrong character.
+NAV = {
+    "pyproject.toml": '[project]\nname = "nav"\nversion = "0"\n',
+    "nav/__init__.py": "",
+    "nav/shapes.py": (
+        'LABEL = "😀é"; AREA_UNIT = "m²"\n\n\n'
+        "class Square:\n"
+        '    """A square."""\n\n'
+        "    def area(self) -> float:\n"
+        "        return 1.0\n"
+    ),
+    "nav/main.py": (
+        "from nav.shapes import Square\n\n"
+        'greeting = "😀😀"; shape = Square()\n'
+        "print(shape.area())\n"
+    ),
+}
+
+
+@pytest.fixture(params=["utf-8", "utf-16", "utf-32"])
+async def nav_ctx(request: pytest.FixtureRequest, tmp_path: Path):
+    encoding: PositionEncoding = request.param
+    root = write_tree(tmp_path / "nav", NAV)
+    pool = TyBackendPool(position_encodings=(encoding,))
+    backend = await pool.get(root)
+    assert backend.position_encoding == encoding
+    yield ToolContext(root=root, backend=backend)
+    await pool.stop_all()
+
+
+async def test_goto_definition_by_position_and_by_symbol(nav_ctx: ToolContext) -> None:
+    # 'greeting = "😀😀"; shape = Square()': the S of Square is the 26th character.
+    by_position = await goto_definition(nav_ctx, "nav/main.py", line=3, column=26)
+    by_symbol = await goto_definition(nav_ctx, "nav/main.py", symbol="Square", line=3)
+    for result in (by_position, by_symbol):
+        assert result.success, result.error
+        [location] = result.locations
+        assert (location.file, location.line, location.column) == ("nav/shapes.py", 4, 7)
+        assert location.end_column == 13 and location.preview == "class Square:"
+
+
+async def test_references_and_hover(nav_ctx: ToolContext) -> None:
+    refs = await find_references(nav_ctx, "nav/main.py", symbol="shape.area")
+    assert refs.success, refs.error
+    assert [(r.file, r.line, r.column) for r in refs.references] == [
+        ("nav/main.py", 4, 13),
+        ("nav/shapes.py", 7, 9),
+    ]
+    info = await hover(nav_ctx, "nav/shapes.py", symbol="Square")
+    assert info.success and "A square." in info.content and "Square" in info.content
+
+
+async def test_symbols(nav_ctx: ToolContext) -> None:
+    outline = await document_symbols(nav_ctx, "nav/shapes.py")
+    assert [(s.name, s.kind, s.line) for s in outline.symbols] == [
+        ("LABEL", "constant", 1),
+        ("AREA_UNIT", "constant", 1),
+        ("Square", "class", 4),
+    ]
+    assert [(c.name, c.kind, c.line) for c in outline.symbols[2].children] == [
+        ("area", "method", 7)
+    ]
+    found = await workspace_symbols(nav_ctx, "AREA_UNIT")
+    assert [(s.name, s.file, s.line, s.column) for s in found.symbols] == [
+        ("AREA_UNIT", "nav/shapes.py", 1, 15)
+    ]
+
+
+async def test_overlay_text_is_what_the_server_sees(nav_ctx: ToolContext) -> None:
+    nav_ctx.overlay[nav_ctx.root / "nav" / "main.py"] = "\n\nfrom nav.shapes import Square\n"
+    result = await goto_definition(nav_ctx, "nav/main.py", symbol="Square")
+    assert [(loc.file, loc.line) for loc in result.locations] == [("nav/shapes.py", 4)]
+
+
+async def test_missing_symbol_and_position_misuse(nav_ctx: ToolContext) -> None:
+    missing = await hover(nav_ctx, "nav/main.py", symbol="Circle")
+    assert not missing.success and "does not occur" in (missing.error or "")
+    with pytest.raises(ToolArgumentError, match="line and column, or the symbol"):
+        await hover(nav_ctx, "nav/main.py", line=1)
+    outside = await hover(nav_ctx, "../x.py", line=1, column=1)
+    assert not outside.success and "outside the workspace" in (outside.error or "")
+
+
+async def test_default_pool_starts_its_own_ty(tmp_path: Path, stop_default_pool: None) -> None:
+    root = write_tree(tmp_path / "nav", NAV)
+    result = await goto_definition(ToolContext(root=root), "nav/main.py", symbol="Square")
+    assert [(loc.file, loc.line, loc.column) for loc in result.locations] == [
+        ("nav/shapes.py", 4, 7)
+    ]
+
+
+@given(st.text(), st.sampled_from(["utf-8", "utf-16", "utf-32"]))
+def test_column_conversion_round_trips(line: str, encoding: PositionEncoding) -> None:
+    line = line.replace("\n", "").replace("\r", "")
+    for column in range(1, len(line) + 2):
+        character = to_lsp_character(line, column, encoding)
+        assert from_lsp_character(line, character, encoding) == column
+    assert to_lsp_character(line, len(line) + 1, encoding) == units(line, encoding)
