@@ -1,0 +1,71 @@
+"""Shared fixtures: a copy of the fixture project and pytest-lsp clients of punie-lsp.
+
+Clients use ``typed_tools.lsp_converter.converter()``: with the stock pygls converter a
+client cannot structure ty's ``notebookDocumentSync`` (which punie advertises as ty's
+own) and waits forever for the initialize result.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp.client import register_lsp_features
+
+from typed_tools.lsp_converter import converter
+
+FIXTURE_PROJECT = Path(__file__).parent / "fixtures" / "project"
+SERVER_COMMAND = [sys.executable, "-m", "punie_lsp", "--stdio", "--log-level", "DEBUG"]
+CLIENT_PROFILES = ["visual-studio-code", "neovim"]
+"""VS Code 1.65 takes pushed diagnostics and UTF-16; Neovim 0.11 pulls and offers UTF-8."""
+
+
+def make_client() -> LanguageClient:
+    client = LanguageClient(converter_factory=converter)
+    register_lsp_features(client)
+    client.registrations = []  # ty: ignore[unresolved-attribute]
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register_capability(params: types.RegistrationParams) -> None:
+        # Editors accept ty's file-watcher registration; pytest-lsp has no handler for it.
+        client.registrations.extend(params.registrations)  # ty: ignore[unresolved-attribute]
+
+    return client
+
+
+def initialize_params(profile: str, root: Path, options: object = None) -> types.InitializeParams:
+    return types.InitializeParams(
+        capabilities=client_capabilities(profile),
+        root_uri=root.as_uri(),
+        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
+        initialization_options=options,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A fresh, writable copy of tests/fixtures/project."""
+    root = tmp_path / "project"
+    shutil.copytree(FIXTURE_PROJECT, root)
+    return root
+
+
+@pytest_lsp.fixture(
+    params=CLIENT_PROFILES,
+    config=ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client),
+)
+async def client(
+    request: pytest.FixtureRequest, lsp_client: LanguageClient, project: Path
+) -> AsyncIterator[LanguageClient]:
+    """An initialized punie-lsp session on the fixture project, per client profile."""
+    lsp_client.root = project  # ty: ignore[unresolved-attribute]  # test convenience
+    lsp_client.profile = request.param  # ty: ignore[unresolved-attribute]
+    await lsp_client.initialize_session(initialize_params(request.param, project))
+    yield lsp_client
+    await lsp_client.shutdown_session()

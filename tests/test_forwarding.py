@@ -1,0 +1,304 @@
+"""Every feature ty serves, asked of punie-lsp and of a direct ``ty server``: same answers.
+
+Each row also checks something concrete in the answer, so a forwarding bug that made
+both sides empty (or both errors) would still fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+from ty import find_ty_bin
+
+from tests.conftest import initialize_params, make_client
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest_asyncio.fixture
+async def ty_direct(client: LanguageClient) -> AsyncIterator[LanguageClient]:
+    """A session with ``ty server`` itself: same project, same client profile."""
+    direct = make_client()
+    await direct.start_io(find_ty_bin(), "server", cwd=str(client.root))  # ty: ignore[unresolved-attribute]
+    await direct.initialize_session(initialize_params(client.profile, client.root))  # ty: ignore[unresolved-attribute]
+    yield direct
+    await direct.shutdown_session()
+    await direct.stop()
+
+
+def open_file(client: LanguageClient, path: Path) -> str:
+    uri = path.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=1, text=path.read_text()
+            )
+        )
+    )
+    return uri
+
+
+async def ask(client: LanguageClient, method: str, params: dict[str, Any]) -> Any:
+    conv = client.protocol._converter
+    params_type = types.METHOD_TO_TYPES[method][2]
+    result = await client.protocol.send_request_async(method, conv.structure(params, params_type))
+    return conv.unstructure(result)
+
+
+def pos(line: int, character: int) -> dict[str, int]:
+    return {"line": line, "character": character}
+
+
+def text_of(result: Any) -> str:
+    return repr(result)
+
+
+# (name, method, params(app_uri, shapes_uri), check(result))
+Row = tuple[str, str, Callable[[str, str], dict[str, Any]], Callable[[Any], bool]]
+
+ROWS: list[Row] = [
+    (
+        "hover",
+        "textDocument/hover",
+        lambda app, _: {"textDocument": {"uri": app}, "position": pos(7, 23)},
+        lambda r: "Point" in text_of(r["contents"]),
+    ),
+    (
+        "definition",
+        "textDocument/definition",
+        lambda app, _: {"textDocument": {"uri": app}, "position": pos(8, 13)},
+        lambda r: "shapes.py" in text_of(r),
+    ),
+    (
+        "declaration",
+        "textDocument/declaration",
+        lambda app, _: {"textDocument": {"uri": app}, "position": pos(16, 12)},
+        lambda r: "shapes.py" in text_of(r),
+    ),
+    (
+        "typeDefinition",
+        "textDocument/typeDefinition",
+        lambda app, _: {"textDocument": {"uri": app}, "position": pos(8, 11)},
+        lambda r: "shapes.py" in text_of(r),
+    ),
+    (
+        "implementation",
+        "textDocument/implementation",
+        lambda _, shapes: {"textDocument": {"uri": shapes}, "position": pos(16, 8)},
+        lambda r: r is None or isinstance(r, list),
+    ),
+    (
+        "references",
+        "textDocument/references",
+        lambda app, _: {
+            "textDocument": {"uri": app},
+            "position": pos(7, 23),
+            "context": {"includeDeclaration": True},
+        },
+        lambda r: len(r) >= 3 and "shapes.py" in text_of(r),
+    ),
+    (
+        "documentHighlight",
+        "textDocument/documentHighlight",
+        lambda app, _: {"textDocument": {"uri": app}, "position": pos(8, 11)},
+        lambda r: len(r) == 2,
+    ),
+    (
+        "documentSymbol",
+        "textDocument/documentSymbol",
+        lambda app, _: {"textDocument": {"uri": app}},
+        lambda r: {"total_area", "origin_distance", "broken", "main"} <= set(_names(r)),
+    ),
+    (
+        "workspaceSymbol",
+        "workspace/symbol",
+        lambda *_: {"query": "Square"},
+        lambda r: any(s["name"] == "Square" for s in r),
+    ),
+    (
+        "completion",
+        "textDocument/completion",
+        lambda app, _: {
+            "textDocument": {"uri": app},
+            "position": pos(8, 17),
+            "context": {"triggerKind": 1},
+        },
+        lambda r: "norm" in text_of(r),
+    ),
+    (
+        "signatureHelp",
+        "textDocument/signatureHelp",
+        lambda app, _: {"textDocument": {"uri": app}, "position": pos(16, 18)},
+        lambda r: "x: float" in text_of(r),
+    ),
+    (
+        "prepareRename",
+        "textDocument/prepareRename",
+        lambda app, _: {"textDocument": {"uri": app}, "position": pos(7, 4)},
+        lambda r: r is not None,
+    ),
+    (
+        "rename",
+        "textDocument/rename",
+        lambda app, _: {
+            "textDocument": {"uri": app},
+            "position": pos(7, 4),
+            "newName": "distance_from_origin",
+        },
+        lambda r: "distance_from_origin" in text_of(r),
+    ),
+    (
+        "inlayHint",
+        "textDocument/inlayHint",
+        lambda app, _: {
+            "textDocument": {"uri": app},
+            "range": {"start": pos(0, 0), "end": pos(18, 0)},
+        },
+        lambda r: isinstance(r, list) and len(r) > 0,
+    ),
+    (
+        "semanticTokensFull",
+        "textDocument/semanticTokens/full",
+        lambda app, _: {"textDocument": {"uri": app}},
+        lambda r: len(r["data"]) > 20,
+    ),
+    (
+        "semanticTokensRange",
+        "textDocument/semanticTokens/range",
+        lambda app, _: {
+            "textDocument": {"uri": app},
+            "range": {"start": pos(0, 0), "end": pos(5, 0)},
+        },
+        lambda r: len(r["data"]) > 5,
+    ),
+    (
+        "foldingRange",
+        "textDocument/foldingRange",
+        lambda app, _: {"textDocument": {"uri": app}},
+        lambda r: len(r) >= 3,
+    ),
+    (
+        "selectionRange",
+        "textDocument/selectionRange",
+        lambda app, _: {"textDocument": {"uri": app}, "positions": [pos(8, 13)]},
+        lambda r: len(r) == 1 and "parent" in r[0],
+    ),
+    (
+        "prepareCallHierarchy",
+        "textDocument/prepareCallHierarchy",
+        lambda app, _: {"textDocument": {"uri": app}, "position": pos(7, 4)},
+        lambda r: r[0]["name"] == "origin_distance",
+    ),
+    (
+        "prepareTypeHierarchy",
+        "textDocument/prepareTypeHierarchy",
+        lambda _, shapes: {"textDocument": {"uri": shapes}, "position": pos(19, 6)},
+        lambda r: r[0]["name"] == "Square",
+    ),
+]
+
+
+def _names(symbols: list[dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    for symbol in symbols:
+        out.append(symbol["name"])
+        out.extend(_names(symbol.get("children") or []))
+    return out
+
+
+def _comparable(method: str, result: Any) -> Any:
+    if method.startswith("textDocument/semanticTokens") and isinstance(result, dict):
+        return result["data"]  # resultId is a per-server counter
+    return result
+
+
+@pytest.mark.parametrize(("name", "method", "params", "check"), ROWS, ids=[r[0] for r in ROWS])
+async def test_feature_matches_ty(
+    client: LanguageClient,
+    ty_direct: LanguageClient,
+    name: str,
+    method: str,
+    params: Callable[[str, str], dict[str, Any]],
+    check: Callable[[Any], bool],
+) -> None:
+    root: Path = client.root  # ty: ignore[unresolved-attribute]
+    for c in (client, ty_direct):
+        app = open_file(c, root / "pkg" / "app.py")
+        shapes = open_file(c, root / "pkg" / "shapes.py")
+    through_punie = await ask(client, method, params(app, shapes))
+    from_ty = await ask(ty_direct, method, params(app, shapes))
+    assert _comparable(method, through_punie) == _comparable(method, from_ty)
+    assert check(through_punie), through_punie
+
+
+async def test_hierarchy_follow_ups_match_ty(
+    client: LanguageClient, ty_direct: LanguageClient
+) -> None:
+    root: Path = client.root  # ty: ignore[unresolved-attribute]
+    answers = []
+    for c in (client, ty_direct):
+        app = open_file(c, root / "pkg" / "app.py")
+        shapes = open_file(c, root / "pkg" / "shapes.py")
+        call = (
+            await ask(
+                c,
+                "textDocument/prepareCallHierarchy",
+                {"textDocument": {"uri": app}, "position": pos(7, 4)},
+            )
+        )[0]
+        square = (
+            await ask(
+                c,
+                "textDocument/prepareTypeHierarchy",
+                {"textDocument": {"uri": shapes}, "position": pos(19, 6)},
+            )
+        )[0]
+        answers.append(
+            (
+                await ask(c, "callHierarchy/incomingCalls", {"item": call}),
+                await ask(c, "callHierarchy/outgoingCalls", {"item": call}),
+                await ask(c, "typeHierarchy/supertypes", {"item": square}),
+            )
+        )
+    assert answers[0] == answers[1]
+    incoming, outgoing, supertypes = answers[0]
+    assert incoming[0]["from"]["name"] == "main"
+    assert any(o["to"]["name"] == "norm" for o in outgoing)
+    assert supertypes[0]["name"] == "Shape"
+
+
+async def test_code_actions_are_ty_quick_fixes(client: LanguageClient) -> None:
+    root: Path = client.root  # ty: ignore[unresolved-attribute]
+    path = root / "pkg" / "app.py"
+    path.write_text(path.read_text() + "\n\nvalue = undefined_name\n")
+    app = open_file(client, path)
+    report = (
+        await ask(client, "textDocument/diagnostic", {"textDocument": {"uri": app}})
+        if (
+            client.profile == "neovim"  # ty: ignore[unresolved-attribute]
+        )
+        else None
+    )
+    if report is None:
+        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        diagnostics = [client.protocol._converter.unstructure(d) for d in client.diagnostics[app]]
+    else:
+        diagnostics = report["items"]
+    unresolved = [d for d in diagnostics if d.get("code") == "unresolved-reference"]
+    assert unresolved, diagnostics
+    actions = await ask(
+        client,
+        "textDocument/codeAction",
+        {
+            "textDocument": {"uri": app},
+            "range": unresolved[0]["range"],
+            "context": {"diagnostics": unresolved},
+        },
+    )
+    assert actions and all(a.get("kind") == "quickfix" for a in actions), actions
