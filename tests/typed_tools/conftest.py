@@ -12,13 +12,12 @@ from typed_tools import ToolContext, TyBackend, TyBackendPool, default_pool
 
 PROJECT = {
     "pyproject.toml": (
-        '[project]\nname = "demo"\nversion = "0"\n\n'
-        '[tool.ruff.lint]\nselect = ["F"]\n'
+        '[project]\nname = "demo"\nversion = "0"\n\n[tool.ruff.lint]\nselect = ["F"]\n'
     ),
     "demo/__init__.py": "",
     # Line 5: a type error after non-ASCII text, so columns must count characters.
     "demo/calc.py": (
-        'def add(a: int, b: int) -> int:\n'
+        "def add(a: int, b: int) -> int:\n"
         '    """Add two numbers."""\n'
         "    return a + b\n\n"
         'label: int = "é😀"\n'

@@ -1,0 +1,142 @@
+"""The registry: entry-point plug-ins, stubs that type-check, JSON schema, call_tool, CLI."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ty import find_ty_bin
+
+from typed_tools import (
+    ENTRY_POINT_GROUP,
+    ToolArgumentError,
+    ToolContext,
+    builtin_tools,
+    call_tool,
+    json_schema,
+    load_tools,
+    stubs,
+)
+from typed_tools.cli import main
+
+PLUGIN = '''
+from typed_tools import ToolContext, ToolResult
+
+
+class ShoutResult(ToolResult):
+    """A shouted text."""
+
+    text: str = ""
+    """The text in capitals."""
+
+
+async def shout(ctx: ToolContext, text: str, times: int = 1) -> ShoutResult:
+    """Repeat ``text`` in capitals (a plug-in shown through entry points)."""
+    return ShoutResult(success=True, text=" ".join([text.upper()] * times))
+'''
+
+
+@pytest.fixture
+def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A distribution installed on sys.path with a ``punie.tools`` entry point."""
+    site = tmp_path / "site"
+    dist = site / "punie_shout-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (site / "punie_shout.py").write_text(PLUGIN)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: punie-shout\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nshout = punie_shout:shout\n")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+
+
+async def test_plugin_is_loaded_validated_and_called(plugin: None, tmp_path: Path) -> None:
+    tools = load_tools()
+    assert set(builtin_tools()) < set(tools) and "shout" in tools
+    spec = tools["shout"]
+    assert spec.result_model.__name__ == "ShoutResult"
+    assert [p.name for p in spec.parameters] == ["text", "times"]
+    ctx = ToolContext(root=tmp_path)
+    result = await call_tool("shout", ctx, {"text": "hi", "times": 2}, tools)
+    assert result.model_dump() == {"success": True, "error": None, "text": "HI HI"}
+    with pytest.raises(ToolArgumentError, match="'times' must be int"):
+        await call_tool("shout", ctx, {"text": "hi", "times": "2"}, tools)
+    assert "def shout(text: str, times: int = 1) -> ShoutResult:" in stubs(tools)
+
+
+async def test_call_tool_misuse(tmp_path: Path) -> None:
+    ctx = ToolContext(root=tmp_path)
+    with pytest.raises(ToolArgumentError, match="unknown tool 'nope'"):
+        await call_tool("nope", ctx, {})
+    with pytest.raises(ToolArgumentError, match="missing a required argument: 'path'"):
+        await call_tool("read_file", ctx, {})
+
+
+def test_import_has_no_side_effects() -> None:
+    code = (
+        "import typed_tools, typed_tools.ty_client as t, psutil;"
+        "print(t._default is None, psutil.Process().children())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True []"  # no pool, no ty child, no plug-in loaded
+
+
+def test_stubs_type_check_and_catch_misuse(tmp_path: Path) -> None:
+    source = stubs(builtin_tools())
+    assert "ctx" not in source.split("def typecheck(")[1].split(")")[0]
+    (tmp_path / "tools.pyi").write_text(source)
+    (tmp_path / "good.py").write_text(
+        "from tools import typecheck, goto_definition\n"
+        "result = typecheck('src')\n"
+        "line: int = result.errors[0].line\n"
+        "where: str = goto_definition('a.py', symbol='f').locations[0].file\n"
+    )
+    ok = subprocess.run(
+        [find_ty_bin(), "check", "tools.pyi", "good.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    (tmp_path / "bad.py").write_text(
+        "from tools import typecheck\ntypecheck('x').errors[0].lines\n"
+    )
+    bad = subprocess.run(
+        [find_ty_bin(), "check", "bad.py"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert bad.returncode == 1 and "missing-attribute" in bad.stdout
+
+
+def test_json_schema_describes_arguments_and_results() -> None:
+    schema = json_schema(builtin_tools())
+    hover = schema["hover"]
+    assert hover["parameters"]["required"] == ["file_path"]
+    assert set(hover["parameters"]["properties"]) == {"file_path", "line", "column", "symbol"}
+    check = schema["typecheck"]["result"]
+    assert check["properties"]["errors"]["description"].startswith("Every diagnostic")
+    assert "TypeCheckError" in check["$defs"]
+    json.dumps(schema)
+
+
+def test_cli_runs_a_tool_and_prints_json(
+    ctx: ToolContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["search", "--pattern", r"def \w+", "--workspace", str(ctx.root), "--path", "demo"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["success"] and out["match_count"] == 1
+    assert out["matches"][0] == {
+        "file": "demo/calc.py",
+        "line": 1,
+        "column": 1,
+        "text": out["matches"][0]["text"],
+    }
+
+    code = main(["read_file", "--path", "../x", "--workspace", str(ctx.root)])
+    assert code == 1 and "outside the workspace" in json.loads(capsys.readouterr().out)["error"]
+
+    assert main(["search", "--pattern", "x", "--max-results", "many"]) == 2
+    assert main(["--list"]) == 0 and "typecheck" in capsys.readouterr().out
+    assert main(["git_diff", "--help"]) == 0 and "--staged" in capsys.readouterr().out
