@@ -122,11 +122,15 @@ def installed_source(tmp_path: Path) -> Path:
     return target
 
 
+def python_files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*.py")}
+
+
 async def test_parsers_on_an_installed_package(installed_source: Path) -> None:
     ctx = ToolContext(root=installed_source, timeout_seconds=60)
     lint = await ruff_check(ctx)
     assert lint.success and lint.violation_count > 10
-    files = {p.relative_to(installed_source).as_posix() for p in installed_source.rglob("*.py")}
+    files = python_files(installed_source)
     for v in lint.violations:
         assert v.file in files and v.line >= 1 and v.column >= 1 and v.code
     assert lint.fixable_count == sum(v.fixable for v in lint.violations) > 0
