@@ -45,6 +45,9 @@ External: TypeAlias = Callable[..., Awaitable[Any]]
 _EXC_TYPES: dict[str, ExcType] = {name: name for name in get_args(ExcType)}
 """Exception names Monty can raise in the sandbox, for mapping host exceptions."""
 
+_SLEEPS = frozenset({"system.sleep", "system.async_sleep"})
+"""OS calls for ``time.sleep`` / ``asyncio.sleep`` under the default ``'system'`` policy."""
+
 
 class CancelSignal(Protocol):
     """What ``cancel=`` accepts: ``asyncio.Event`` or anything awaitable the same way."""
@@ -99,8 +102,13 @@ class _Run:
         """Resume one suspension: an external call, an OS call, a name or attribute lookup."""
         if isinstance(snapshot, AsyncFunctionSnapshot):
             if snapshot.is_os_function:
-                # No mounts and no OS handler: Monty's default refuses files, env, imports
-                # of unknown modules. This is the whole of the filesystem/network policy.
+                if snapshot.function_name in _SLEEPS:
+                    # Monty already charged it against max_total_sleep_secs (capped per
+                    # call); under feed_start the waiting itself is the host's job.
+                    await asyncio.sleep(min(float(snapshot.args[0]), self.limits.timeout_seconds))
+                    return await snapshot.resume({"return_value": None})
+                # No mounts and no OS handler: Monty's default refuses files, environment
+                # and unknown imports. This is the whole filesystem/network policy.
                 return await snapshot.resume_not_handled()
             if snapshot.object_id is not None:
                 # A method call on a wrapped model; its policy exposes no methods.
