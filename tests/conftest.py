@@ -26,15 +26,24 @@ CLIENT_PROFILES = ["visual-studio-code", "neovim"]
 """VS Code 1.65 takes pushed diagnostics and UTF-16; Neovim 0.11 pulls and offers UTF-8."""
 
 
-def make_client() -> LanguageClient:
-    client = LanguageClient(converter_factory=converter)
+class Client(LanguageClient):
+    """pytest-lsp's client, knowing its project and profile, accepting registrations."""
+
+    def __init__(self) -> None:
+        super().__init__(converter_factory=converter)
+        self.root = FIXTURE_PROJECT
+        self.profile = CLIENT_PROFILES[0]
+        self.registrations: list[types.Registration] = []
+
+
+def make_client() -> Client:
+    client = Client()
     register_lsp_features(client)
-    client.registrations = []  # ty: ignore[unresolved-attribute]
 
     @client.feature(types.CLIENT_REGISTER_CAPABILITY)
     def register_capability(params: types.RegistrationParams) -> None:
         # Editors accept ty's file-watcher registration; pytest-lsp has no handler for it.
-        client.registrations.extend(params.registrations)  # ty: ignore[unresolved-attribute]
+        client.registrations.extend(params.registrations)
 
     return client
 
@@ -61,11 +70,11 @@ def project(tmp_path: Path) -> Path:
     config=ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client),
 )
 async def client(
-    request: pytest.FixtureRequest, lsp_client: LanguageClient, project: Path
-) -> AsyncIterator[LanguageClient]:
+    request: pytest.FixtureRequest, lsp_client: Client, project: Path
+) -> AsyncIterator[Client]:
     """An initialized punie-lsp session on the fixture project, per client profile."""
-    lsp_client.root = project  # ty: ignore[unresolved-attribute]  # test convenience
-    lsp_client.profile = request.param  # ty: ignore[unresolved-attribute]
+    lsp_client.root = project
+    lsp_client.profile = request.param
     await lsp_client.initialize_session(initialize_params(request.param, project))
     yield lsp_client
     await lsp_client.shutdown_session()
