@@ -125,7 +125,7 @@ class _Run:
             if snapshot.object_id is not None:
                 return await snapshot.resume_auto()
             if snapshot.variable_name in self.externals:
-                return await snapshot.resume(value=self.externals[snapshot.variable_name])
+                return await snapshot.resume(value=_handle(snapshot.variable_name))
             return await snapshot.resume()
         # Only reachable if a future was handed to Monty, which this runner never does.
         raise _Stop(RunError(kind="runtime", message=f"unsupported suspension {snapshot!r}"))
@@ -182,6 +182,21 @@ class _Run:
             return _positional(args, kwargs)
         bound = signature.bind(*args, **kwargs)
         return {key: to_json(value) for key, value in bound.arguments.items()}
+
+
+def _handle(name: str) -> Callable[..., None]:
+    """A stand-in for external ``name`` when the program uses it as a value (``f = tool``).
+
+    Monty calls a host function back by its ``__name__``, which need not be the name
+    it was registered under; the stand-in carries the registered name, and the call
+    is dispatched (and traced) like any other. It is never invoked itself.
+    """
+
+    def handle(*args: object, **kwargs: object) -> None:
+        raise AssertionError("external stand-ins are dispatched by name, never called")
+
+    handle.__name__ = handle.__qualname__ = name
+    return handle
 
 
 def _positional(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
