@@ -40,11 +40,19 @@ class TyBackend:
         *,
         position_encodings: Sequence[PositionEncoding] = ("utf-8", "utf-16", "utf-32"),
         settings: Mapping[str, Any] | None = None,
+        workspace_diagnostics: bool = True,
     ) -> None:
         self.root = root.resolve()
         """The workspace folder ty analyses."""
         self._offered = list(position_encodings)
-        self._settings = dict(settings or {})
+        self._settings = {
+            "diagnosticMode": "workspace" if workspace_diagnostics else "openFilesOnly",
+            **(settings or {}),
+        }
+        self.workspace_diagnostics = self._settings["diagnosticMode"] == "workspace"
+        """Whether ty runs in ``workspace`` diagnostic mode, so ``workspace/diagnostic``
+        answers for every file in one request (``typecheck`` then asks once, not per file)."""
+        self._next_id = 0
         self._client: LanguageClient | None = None
         self._encoding: PositionEncoding = "utf-16"
         self._documents: dict[str, tuple[int, str]] = {}
@@ -126,7 +134,11 @@ class TyBackend:
         typed: Any = types.METHOD_TO_TYPES.get(method, (None, None, None, None))[2]
         if not isinstance(typed, type):
             raise ValueError(f"{method} is not an LSP request with parameters")
-        result = await client.protocol.send_request_async(method, conv.structure(params, typed))
+        # Our own ids: pygls' default uuid4 costs more than ty's answer to a warm request.
+        self._next_id += 1
+        result = await client.protocol.send_request_async(
+            method, conv.structure(params, typed), msg_id=f"tt{self._next_id}"
+        )
         return conv.unstructure(result)
 
     def open_document_text(self, uri: str) -> str | None:

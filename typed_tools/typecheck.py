@@ -5,7 +5,9 @@ diagnostics (``textDocument/diagnostic``) answers in milliseconds from ty's warm
 database and sees the editor's unsaved buffers. ty answers pull requests only for
 open documents, so files the editor has not opened (and this run's overlay) are
 handed to the backend first when it supports ``sync_documents``; otherwise ``ty
-check`` answers for them. Without a backend, ``ty check --output-format gitlab`` (the
+check`` answers for them. A backend whose ty runs in ``workspace`` diagnostic mode
+(attribute ``workspace_diagnostics = True``) is asked once with ``workspace/diagnostic``
+instead of once per file. Without a backend, ``ty check --output-format gitlab`` (the
 JSON format ty has; there is no plain ``json``) runs in a subprocess.
 """
 
@@ -97,9 +99,18 @@ async def _pull(
     report = await backend.request(
         "textDocument/diagnostic", {"textDocument": {"uri": path.as_uri()}}
     )
+    return _convert(ctx, backend, path, text, (report or {}).get("items", []))
+
+
+def _convert(
+    ctx: ToolContext, backend: SemanticBackend, path: Path, text: str, items: list[Any]
+) -> list[TypeCheckError]:
+    """LSP diagnostics of one file as results, columns converted against the analysed text."""
+    if not items:
+        return []
     lines = split_lines(text)
     errors = []
-    for item in (report or {}).get("items", []):
+    for item in items:
         start = item["range"]["start"]
         line_text = lines[start["line"]] if start["line"] < len(lines) else ""
         code = item.get("code")
@@ -140,7 +151,15 @@ async def _via_backend(
         texts[path] = text
     if to_sync and isinstance(backend, DocumentSyncBackend):
         await backend.sync_documents(to_sync)
-    batches = await asyncio.gather(*(_pull(ctx, backend, p, t) for p, t in texts.items()))
+    if getattr(backend, "workspace_diagnostics", False):
+        # One request for the whole workspace; the files asked about were synced above.
+        report = await backend.request("workspace/diagnostic", {"previousResultIds": []})
+        by_uri = {item["uri"]: item.get("items", []) for item in (report or {}).get("items", [])}
+        batches = [
+            _convert(ctx, backend, p, t, by_uri.get(p.as_uri(), [])) for p, t in texts.items()
+        ]
+    else:
+        batches = await asyncio.gather(*(_pull(ctx, backend, p, t) for p, t in texts.items()))
     errors = [error for batch in batches for error in batch]
     if unopened:
         errors.extend(await _via_cli(ctx, unopened))

@@ -13,6 +13,7 @@ disk stays untouched until the editor applies the edits.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,23 +157,13 @@ def iter_files(ctx: ToolContext, under: Path) -> Iterator[Path]:
             yield path
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def split_lines(text: str) -> list[str]:
     """Lines as LSP counts them: only ``\\n``, ``\\r\\n`` and ``\\r`` end a line.
 
     ``str.splitlines`` also splits on form feeds, ``\\u2028`` and others, which would
     shift every line number after them relative to ty, ruff and the editor.
     """
-    lines: list[str] = []
-    start = 0
-    index = 0
-    length = len(text)
-    while index < length:
-        char = text[index]
-        if char == "\n" or char == "\r":
-            lines.append(text[start:index])
-            if char == "\r" and index + 1 < length and text[index + 1] == "\n":
-                index += 1
-            start = index + 1
-        index += 1
-    lines.append(text[start:])
-    return lines
+    return _LINE_BREAK.split(text)

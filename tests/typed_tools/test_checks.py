@@ -8,7 +8,7 @@ from pathlib import Path
 import iniconfig
 import pytest
 
-from typed_tools import ToolContext, TyBackend
+from typed_tools import ToolContext, TyBackendPool
 from typed_tools.lint import ruff_check, ruff_fix
 from typed_tools.testing import pytest_run
 from typed_tools.typecheck import typecheck
@@ -24,10 +24,19 @@ async def test_typecheck_cli_finds_the_type_error(ctx: ToolContext) -> None:
     assert "not assignable to `int`" in error.message
 
 
+@pytest.mark.parametrize("workspace_mode", [True, False], ids=["workspace", "per-file"])
 async def test_typecheck_through_the_live_server_matches_and_sees_changes(
-    ctx: ToolContext, backend: TyBackend
+    ctx: ToolContext, workspace_mode: bool
 ) -> None:
-    ctx.backend = backend
+    pool = TyBackendPool(workspace_diagnostics=workspace_mode)
+    try:
+        ctx.backend = await pool.get(ctx.root)
+        await _live_typecheck(ctx)
+    finally:
+        await pool.stop_all()
+
+
+async def _live_typecheck(ctx: ToolContext) -> None:
     result = await typecheck(ctx, ".")
     assert result.success
     assert [(e.file, e.line, e.column, e.severity, e.code) for e in result.errors] == [TYPE_ERROR]
