@@ -1,10 +1,9 @@
-"""punie-lsp: a language server that forwards ty's semantics and hosts a Code Mode agent."""
+"""punie-lsp: a language server that forwards ty's semantics and hosts a Code Mode agent.
 
-from importlib.metadata import PackageNotFoundError, version
+Importing this package must stay cheap (editors wait on start-up): no pygls here.
+"""
 
-try:
-    __version__ = version("punie-lsp")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0.0.0"
+__version__ = "0.1.0"
+"""The distribution's version (hatch reads it from here)."""
 
 __all__ = ["__version__"]

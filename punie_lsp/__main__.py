@@ -81,15 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     _configure_logging(args.log_level, args.log_file)
 
-    from punie_lsp.lifecycle import register
-    from punie_lsp.server import PunieLanguageServer
+    from punie_lsp import runner
 
-    server = PunieLanguageServer()
-    register(server)
     if args.tcp:
         host, port = _parse_tcp(args.tcp, parser)
-        return asyncio.run(server.serve_tcp(host, port))
-    return asyncio.run(server.serve_stdio())
+        return asyncio.run(runner.serve_tcp(host, port))
+    return asyncio.run(runner.serve_stdio())
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""After ``initialize``: report settings problems, pull configuration, watch the editor.
+"""After ``initialize``: report settings problems and pull configuration.
 
 Settings come first from ``initializationOptions``; when the editor supports
 ``workspace/configuration`` the ``punie`` section is pulled after ``initialized`` and
@@ -43,7 +43,6 @@ async def pull_configuration(ls: PunieLanguageServer) -> None:
 
 async def initialized(ls: PunieLanguageServer, params: types.InitializedParams) -> None:
     ls.show_problems(ls.settings_problems, "initializationOptions")
-    ls.watch_parent(ls.process_id)
     await pull_configuration(ls)
 
 

@@ -88,6 +88,7 @@ class TyChild:
         on_ready: Callable[[bool], None],
         on_crash: Callable[[str], None],
         on_give_up: Callable[[str], Awaitable[None] | None] | None = None,
+        before_restart: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self._command = command
         self.cwd = cwd
@@ -96,6 +97,7 @@ class TyChild:
         self._on_ready = on_ready
         self._on_crash = on_crash
         self._on_give_up = on_give_up
+        self._before_restart = before_restart
         self._process: _Process | None = None
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[Any]] = {}
@@ -362,6 +364,8 @@ class TyChild:
         self._restart_task = asyncio.create_task(self._restart())
 
     async def _restart(self) -> None:
+        if self._before_restart is not None:
+            await self._before_restart()  # e.g. the documents to replay are known
         while self.state == "restarting":
             if self._failed_starts >= MAX_FAILED_STARTS:
                 self.state = "failed"

@@ -1,0 +1,449 @@
+"""Routing between the editor, ty and punie's own (pygls) server.
+
+Every editor message is decoded once (``json.loads``) to read its ``method`` and ``id``.
+Requests ty serves are written to ty as the *same bytes* the editor sent, and ty's
+responses go back as the same bytes ty sent (the ids are the editor's own), so nothing
+is re-encoded. Requests that ty makes of the editor (configuration, registrations,
+progress, refreshes) are relayed under ids of our own and their answers routed back.
+Everything else goes to punie's pygls server (``Backend``), which alone pays for cattrs.
+
+This module must not import pygls or lsprotocol: importing them costs ~0.8 s, so the
+router answers ``initialize`` with ty's capabilities while pygls loads in a thread;
+messages for pygls wait in order until it is attached (``attach``).
+
+Malformed input never kills the server and never leaves a request unanswered: bad JSON
+is a ``ParseError``, a non-conforming message an ``InvalidRequest``, params pygls cannot
+structure ``InvalidParams``, an unknown method ``MethodNotFound``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from punie_lsp import __version__
+from punie_lsp.forwarding import (
+    FORWARDED_NOTIFICATIONS,
+    PYGLS_STATE_NOTIFICATIONS,
+    forwarded_requests,
+)
+from punie_lsp.transport import FrameWriter
+from punie_lsp.ty_child import OWN_ID_PREFIX, TyChild
+
+__all__ = ["Backend", "Router"]
+
+logger = logging.getLogger(__name__)
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+INVALID_PARAMS = -32602
+SERVER_NOT_INITIALIZED = -32002
+REQUEST_CANCELLED = -32800
+REQUEST_FAILED = -32803
+
+RESTART_WAIT_SECONDS = float(os.environ.get("PUNIE_LSP_TY_WAIT_SECONDS", "10"))
+"""How long a request waits for a restarting ty before it is answered with an error."""
+
+PUNIE_COMMANDS: tuple[str, ...] = ("punie.status",)
+"""``workspace/executeCommand`` commands punie serves itself (advertised with ty's)."""
+
+FALLBACK_CAPABILITIES: dict[str, Any] = {
+    "textDocumentSync": {"openClose": True, "change": 2, "save": {"includeText": False}},
+}
+"""What punie advertises when ty cannot start: it still tracks documents for the agent."""
+
+_RELAY_PREFIX = "ty:"
+_REMAP_PREFIX = "editor:"
+
+
+class Backend(Protocol):
+    """punie's own pygls server, as the router sees it."""
+
+    def dispatch(self, message: dict[str, Any]) -> None:
+        """Handle one editor message that is not forwarded (already validated)."""
+        ...
+
+    def document_snapshots(self) -> list[dict[str, Any]]:
+        """``TextDocumentItem``s of the open documents (current text and version)."""
+        ...
+
+    def workspace_folders(self) -> list[dict[str, str]]:
+        """The editor's current workspace folders (after any folder changes)."""
+        ...
+
+
+@dataclass
+class _Pending:
+    """An editor request forwarded (or queued) to ty."""
+
+    client_id: int | str
+    method: str
+    body: bytes
+    sent: bool = False
+    resent: bool = False
+
+
+def _valid_id(value: object) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+class Router:
+    """Owns the ty child and decides, per message, who answers it."""
+
+    def __init__(
+        self,
+        writer: FrameWriter,
+        *,
+        on_exit: Callable[[int], None],
+        on_initialize: Callable[[dict[str, Any]], None] | None = None,
+        ty_command: list[str] | None = None,
+    ) -> None:
+        self.writer = writer
+        self._on_exit = on_exit
+        self._on_initialize = on_initialize
+        self.ty_start_error: str | None = None
+        self.raw_initialize_params: dict[str, Any] | None = None
+        self.capabilities: dict[str, Any] = {}
+        self.forwarded: frozenset[str] = frozenset()
+        self.ty_commands: frozenset[str] = frozenset()
+        self.shutdown_requested = False
+        self.backend: Backend | None = None
+        self._backend_queue: list[dict[str, Any]] = []
+        self.backend_attached = asyncio.Event()
+        self._pending: dict[int | str, _Pending] = {}
+        self._relayed: dict[str, tuple[int, int | str]] = {}
+        self._relay_ids = itertools.count(1)
+        self._remap_ids = itertools.count(1)
+        self._ty_progress_tokens: set[Any] = set()
+        self._registered: set[str] = set()
+        self._held: list[bytes] | None = []  # ty -> editor traffic held until initialized
+        self.ty = TyChild(
+            command=ty_command,
+            initialize_params=self._ty_initialize_params,
+            on_message=self.on_ty_message,
+            on_ready=self.on_ty_ready,
+            on_crash=self.on_ty_crash,
+            before_restart=self.backend_attached.wait,
+        )
+
+    # -- editor -> ty / backend ----------------------------------------------------------
+
+    def handle_body(self, body: bytes) -> None:
+        """Handle one message body from the editor. Never raises."""
+        try:
+            self._handle_body(body)
+        except Exception:
+            logger.exception("unexpected error while handling %.200r", body)
+
+    def _handle_body(self, body: bytes) -> None:
+        try:
+            message = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.send_error(None, PARSE_ERROR, f"Parse error: {exc}")
+            return
+        if not isinstance(message, dict):
+            self.send_error(None, INVALID_REQUEST, "Invalid request: not a JSON object")
+            return
+        has_id = "id" in message
+        msg_id = message.get("id")
+        if has_id and not _valid_id(msg_id):
+            self.send_error(None, INVALID_REQUEST, "Invalid request: id must be int or string")
+            return
+        method = message.get("method")
+        if message.get("jsonrpc") != "2.0" or (method is None and not has_id):
+            if has_id:
+                self.send_error(msg_id, INVALID_REQUEST, 'Invalid request: "jsonrpc" must be "2.0"')
+            return
+        if method is None:
+            self._client_response(msg_id, message)
+            return
+        if not isinstance(method, str):
+            if has_id:
+                self.send_error(msg_id, INVALID_REQUEST, "Invalid request: method must be a string")
+            return
+        params = message.get("params")
+        if params is not None and not isinstance(params, dict | list):
+            if has_id:
+                self.send_error(msg_id, INVALID_PARAMS, "Invalid params: not an object or array")
+            return
+        if has_id:
+            self._client_request(msg_id, method, message, body)
+        else:
+            self._client_notification(method, params, message, body)
+
+    def _client_request(
+        self, msg_id: int | str, method: str, message: dict[str, Any], body: bytes
+    ) -> None:
+        if method == "initialize":
+            if self.raw_initialize_params is not None:
+                self.send_error(msg_id, INVALID_REQUEST, "Server is already initialized")
+            elif not isinstance(message.get("params"), dict):
+                self.send_error(msg_id, INVALID_PARAMS, "initialize needs an object of params")
+            else:
+                self.raw_initialize_params = message["params"]
+                if self._on_initialize is not None:
+                    self._on_initialize(message["params"])
+                asyncio.get_running_loop().create_task(self._initialize(msg_id))
+            return
+        if self.raw_initialize_params is None:
+            self.send_error(msg_id, SERVER_NOT_INITIALIZED, "Server not initialized")
+            return
+        if self.shutdown_requested:
+            self.send_error(msg_id, INVALID_REQUEST, "Server is shutting down")
+            return
+        if method == "shutdown":
+            self.shutdown_requested = True
+        elif method in self.forwarded or (
+            method == "workspace/executeCommand" and self._is_ty_command(message)
+        ):
+            self._forward_request(msg_id, method, message, body)
+            return
+        self.to_backend(message)
+
+    def _client_notification(
+        self, method: str, params: Any, message: dict[str, Any], body: bytes
+    ) -> None:
+        if method == "exit":
+            self._on_exit(0 if self.shutdown_requested else 1)
+            return
+        if self.raw_initialize_params is None or self.shutdown_requested:
+            return
+        if method == "$/cancelRequest":
+            if self._cancel_forwarded(params, body):
+                return
+        elif method == "window/workDoneProgress/cancel":
+            token = params.get("token") if isinstance(params, dict) else None
+            if token in self._ty_progress_tokens:
+                self.ty.send_body(body)
+                return
+        elif method in FORWARDED_NOTIFICATIONS:
+            # While ty restarts this is dropped on purpose: the replay sends current state.
+            self.ty.send_body(body)
+            if method not in PYGLS_STATE_NOTIFICATIONS:
+                return
+        self.to_backend(message)
+
+    def to_backend(self, message: dict[str, Any]) -> None:
+        """Give a message to pygls, or queue it (in order) until pygls is attached."""
+        if self.backend is None:
+            self._backend_queue.append(message)
+        else:
+            self.backend.dispatch(message)
+
+    def attach(self, backend: Backend) -> None:
+        """pygls has loaded: hand it everything that waited for it, in order."""
+        self.backend = backend
+        queued, self._backend_queue = self._backend_queue, []
+        for message in queued:
+            backend.dispatch(message)
+        self.backend_attached.set()
+
+    def _is_ty_command(self, message: dict[str, Any]) -> bool:
+        params = message.get("params")
+        return isinstance(params, dict) and params.get("command") in self.ty_commands
+
+    def _forward_request(
+        self, msg_id: int | str, method: str, message: dict[str, Any], body: bytes
+    ) -> None:
+        ty_id: int | str = msg_id
+        if isinstance(msg_id, str) and msg_id.startswith((OWN_ID_PREFIX, _REMAP_PREFIX)):
+            # The editor chose an id in our namespace: give ty another one (rare; re-encodes).
+            ty_id = f"{_REMAP_PREFIX}{next(self._remap_ids)}"
+            body = json.dumps({**message, "id": ty_id}).encode()
+        pending = _Pending(client_id=msg_id, method=method, body=body)
+        self._pending[ty_id] = pending
+        if self.ty.send_body(body):
+            pending.sent = True
+        else:
+            self._expire_later(ty_id, pending)
+
+    def _expire_later(self, ty_id: int | str, pending: _Pending) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(RESTART_WAIT_SECONDS, self._expire_queued, ty_id, pending)
+
+    def _expire_queued(self, ty_id: int | str, pending: _Pending) -> None:
+        if self._pending.get(ty_id) is pending and not pending.sent:
+            del self._pending[ty_id]
+            self.send_error(
+                pending.client_id,
+                REQUEST_FAILED,
+                f"ty is {self.ty.state} and did not answer within {RESTART_WAIT_SECONDS:g} s"
+                f" ({self.ty.last_error or 'no error recorded'}); punie-lsp keeps retrying",
+            )
+
+    def _cancel_forwarded(self, params: Any, body: bytes) -> bool:
+        if not isinstance(params, dict) or not _valid_id(params.get("id")):
+            return False
+        client_id = params["id"]
+        for ty_id, pending in self._pending.items():
+            if pending.client_id == client_id:
+                if pending.sent:
+                    if ty_id != client_id:
+                        body = json.dumps({**json.loads(body), "params": {"id": ty_id}}).encode()
+                    self.ty.send_body(body)
+                else:
+                    del self._pending[ty_id]
+                    self.send_error(client_id, REQUEST_CANCELLED, "Request cancelled")
+                return True
+        return False
+
+    def _client_response(self, msg_id: int | str, message: dict[str, Any]) -> None:
+        relay = self._relayed.pop(msg_id, None) if isinstance(msg_id, str) else None
+        if relay is None:
+            self.to_backend(message)  # an answer to one of pygls' own requests
+            return
+        generation, ty_id = relay
+        if generation == self.ty.restarts:  # else: the ty that asked has been replaced
+            self.ty.send({**message, "id": ty_id})
+
+    # -- initialize ----------------------------------------------------------------------
+
+    def _ty_initialize_params(self) -> dict[str, Any]:
+        raw = dict(self.raw_initialize_params or {})
+        raw["processId"] = os.getpid()
+        options = raw.get("initializationOptions")
+        raw["initializationOptions"] = options.get("ty") if isinstance(options, dict) else None
+        if self.backend is not None:  # a restart: folders may have changed since
+            raw["workspaceFolders"] = self.backend.workspace_folders() or None
+        return raw
+
+    def _ty_cwd(self) -> str | None:
+        from urllib.parse import unquote, urlparse
+
+        for folder in (self.raw_initialize_params or {}).get("workspaceFolders") or []:
+            uri = folder.get("uri", "") if isinstance(folder, dict) else ""
+            parsed = urlparse(uri)
+            if parsed.scheme == "file" and os.path.isdir(unquote(parsed.path)):
+                return unquote(parsed.path)
+        root = (self.raw_initialize_params or {}).get("rootPath")
+        return root if isinstance(root, str) and os.path.isdir(root) else None
+
+    async def _initialize(self, msg_id: int | str) -> None:
+        self.ty.cwd = self._ty_cwd()
+        try:
+            ty_result = await self.ty.start()
+            capabilities = dict(ty_result.get("capabilities") or {})
+        except Exception as exc:
+            logger.error("could not start ty: %s", exc)
+            self.ty_start_error = f"ty could not start ({exc}); only punie's own features work"
+            capabilities = dict(FALLBACK_CAPABILITIES)
+        self.forwarded = forwarded_requests(capabilities)
+        commands = (capabilities.get("executeCommandProvider") or {}).get("commands") or []
+        self.ty_commands = frozenset(c for c in commands if isinstance(c, str))
+        capabilities["executeCommandProvider"] = {
+            "commands": [*self.ty_commands, *PUNIE_COMMANDS],
+            "workDoneProgress": True,
+        }
+        self.capabilities = capabilities
+        result = {
+            "capabilities": capabilities,
+            "serverInfo": {"name": "punie-lsp", "version": __version__},
+        }
+        self.send_result(msg_id, result)
+        self.release_held()
+        # pygls learns about the session too (workspace, client capabilities), in order.
+        self.to_backend(
+            {"jsonrpc": "2.0", "method": "initialize", "params": self.raw_initialize_params}
+        )
+
+    # -- ty -> editor --------------------------------------------------------------------
+
+    def on_ty_message(self, message: dict[str, Any], body: bytes) -> None:
+        """Route one message from ty (called by ``TyChild``'s reader)."""
+        method = message.get("method")
+        if method is None:
+            msg_id = message.get("id")
+            pending = self._pending.pop(msg_id, None) if _valid_id(msg_id) else None
+            if pending is None:
+                return
+            if pending.client_id != msg_id:
+                body = json.dumps({**message, "id": pending.client_id}).encode()
+            self._to_client(body)
+        elif "id" in message:
+            self._relay_request(message)
+        else:
+            self._to_client(body)
+
+    def _relay_request(self, message: dict[str, Any]) -> None:
+        method = message["method"]
+        params = message.get("params")
+        if method == "window/workDoneProgress/create" and isinstance(params, dict):
+            self._ty_progress_tokens.add(params.get("token"))
+        elif method == "client/registerCapability" and isinstance(params, dict):
+            ids = {r.get("id") for r in params.get("registrations", []) if isinstance(r, dict)}
+            if ids and ids <= self._registered:
+                # Replayed by a restarted ty: the editor already has these registrations.
+                self.ty.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+                return
+            self._registered |= {i for i in ids if isinstance(i, str)}
+        relay_id = f"{_RELAY_PREFIX}{next(self._relay_ids)}"
+        self._relayed[relay_id] = (self.ty.restarts, message["id"])
+        self._to_client(json.dumps({**message, "id": relay_id}).encode())
+
+    def _to_client(self, body: bytes) -> None:
+        if self._held is not None:
+            self._held.append(body)
+        else:
+            self.writer.write_body(body)
+
+    def release_held(self) -> None:
+        """Send ty's messages held back until the editor had our initialize result."""
+        held, self._held = self._held, None
+        for body in held or ():
+            self.writer.write_body(body)
+
+    # -- ty lifecycle hooks ------------------------------------------------------------
+
+    def on_ty_ready(self, restarted: bool) -> None:
+        """Replay open documents into a restarted ty, then send queued requests."""
+        if restarted and self.backend is not None:
+            for item in self.backend.document_snapshots():
+                self.ty.send(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "textDocument/didOpen",
+                        "params": {"textDocument": item},
+                    }
+                )
+        for pending in self._pending.values():
+            if not pending.sent:
+                pending.sent = self.ty.send_body(pending.body)
+
+    def on_ty_crash(self, reason: str) -> None:
+        """Requests ty was answering are sent again once; a second crash fails them."""
+        self._ty_progress_tokens.clear()
+        for ty_id, pending in list(self._pending.items()):
+            if not pending.sent:
+                continue
+            if pending.resent:
+                del self._pending[ty_id]
+                self.send_error(
+                    pending.client_id, REQUEST_FAILED, f"ty crashed twice answering this: {reason}"
+                )
+            else:
+                pending.sent, pending.resent = False, True
+                self._expire_later(ty_id, pending)
+        self.log_to_client(2, f"{reason}; restarting ty")
+
+    # -- output ------------------------------------------------------------------------
+
+    def send_result(self, msg_id: int | str, result: Any) -> None:
+        response = {"jsonrpc": "2.0", "id": msg_id, "result": result}
+        self.writer.write_body(json.dumps(response).encode())
+
+    def send_error(self, msg_id: int | str | None, code: int, message: str) -> None:
+        """Answer a request with a JSON-RPC error (``id`` null when it was unreadable)."""
+        error = {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
+        self.writer.write_body(json.dumps(error).encode())
+
+    def log_to_client(self, kind: int, message: str) -> None:
+        """``window/logMessage`` (1 error, 2 warning, 3 info, 4 log)."""
+        params = {"type": kind, "message": message}
+        note = {"jsonrpc": "2.0", "method": "window/logMessage", "params": params}
+        self._to_client(json.dumps(note).encode())
