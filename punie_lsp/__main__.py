@@ -1,7 +1,8 @@
 """Command line: ``punie-lsp --stdio`` (the editor's entry point) and tool subcommands.
 
 Nothing but protocol is ever written to stdout in server mode: logs go to stderr or
-``--log-file``.
+``--log-file``. ``PUNIE_LSP_TY_COMMAND`` replaces the ``ty server`` command (for a ty
+other than the bundled wheel's).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import shlex
 import sys
 
 from punie_lsp import __version__
@@ -83,10 +86,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from punie_lsp import runner
 
+    override = os.environ.get("PUNIE_LSP_TY_COMMAND")
+    ty_command = shlex.split(override) if override else None
     if args.tcp:
         host, port = _parse_tcp(args.tcp, parser)
-        return asyncio.run(runner.serve_tcp(host, port))
-    return asyncio.run(runner.serve_stdio())
+        return asyncio.run(runner.serve_tcp(host, port, ty_command=ty_command))
+    return asyncio.run(runner.serve_stdio(ty_command=ty_command))
 
 
 if __name__ == "__main__":

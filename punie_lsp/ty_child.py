@@ -178,13 +178,14 @@ class TyChild:
         self._write(process, {"jsonrpc": "2.0", "method": "initialized", "params": {}})
         restarted = self.restarts > 0
         self.state = "running"
-        # Replay (documents) and the ready flag happen in one synchronous step, so no
-        # editor notification can slip between the replayed state and live forwarding.
+        # The ready flag and the replay (documents, queued requests) happen in one
+        # synchronous step, so no editor message can slip between replayed state and
+        # live forwarding.
+        self._ready.set()
         try:
             self._on_ready(restarted)
         except Exception:
             logger.exception("replaying state into ty failed")
-        self._ready.set()
         logger.info("ty started (pid %s)%s", proc.pid, " after a restart" if restarted else "")
         return result
 
