@@ -30,9 +30,11 @@ FRESH = "\n\ndef fresh_only_in_buffer(count: int) -> list[int]:\n    return [cou
 
 
 async def status(client: Client) -> dict[str, Any]:
-    return await client.workspace_execute_command_async(
+    result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="punie.status", arguments=[{}])
     )
+    assert isinstance(result, dict)
+    return result
 
 
 def open_with_unsaved_change(client: Client) -> tuple[str, int]:
