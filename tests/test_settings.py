@@ -1,0 +1,131 @@
+"""Settings: camelCase JSON resolved field by field; every problem named, defaults kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lsprotocol import types
+
+from punie_lsp.settings import (
+    DEFAULT_MODEL,
+    SandboxSettings,
+    Settings,
+    resolve,
+    split_initialization_options,
+)
+from tests.conftest import Client, initialize_params
+
+CASES: list[tuple[str, Any, Settings, list[str]]] = [
+    ("absent", None, Settings(), []),
+    ("empty", {}, Settings(), []),
+    (
+        "all valid",
+        {
+            "model": "openai:qwen",
+            "baseUrl": "http://127.0.0.1:8080/v1",
+            "temperature": 0,
+            "maxTokens": 512,
+            "sandbox": {"timeoutSeconds": 5, "memoryMb": 64},
+            "edits": "auto",
+            "captureTraces": True,
+        },
+        Settings(
+            model="openai:qwen",
+            base_url="http://127.0.0.1:8080/v1",
+            temperature=0.0,
+            max_tokens=512,
+            sandbox=SandboxSettings(timeout_seconds=5.0, memory_mb=64),
+            edits="auto",
+            capture_traces=True,
+        ),
+        [],
+    ),
+    ("snake_case accepted", {"max_tokens": 9}, Settings(max_tokens=9), []),
+    (
+        "unknown key",
+        {"modle": "x", "edits": "never"},
+        Settings(edits="never"),
+        ["unknown setting 'punie.modle'"],
+    ),
+    (
+        "wrong types are not coerced",
+        {"captureTraces": "false", "maxTokens": "12", "temperature": True},
+        Settings(),
+        [
+            "invalid 'punie.captureTraces': expected true or false, got str",
+            "invalid 'punie.maxTokens': expected an integer, got str",
+            "invalid 'punie.temperature': expected a number, got bool",
+        ],
+    ),
+    ("literal", {"edits": "sometimes"}, Settings(), ["invalid 'punie.edits'"]),
+    (
+        "nested problems keep the good siblings",
+        {"sandbox": {"memoryMb": 32, "timeoutSeconds": "soon", "cpu": 2}},
+        Settings(sandbox=SandboxSettings(memory_mb=32)),
+        [
+            "invalid 'punie.sandbox.timeoutSeconds': expected a number, got str",
+            "unknown setting 'punie.sandbox.cpu'",
+        ],
+    ),
+    ("nested not an object", {"sandbox": 3}, Settings(), ["'punie.sandbox' must be an object"]),
+    ("not an object", [1, 2], Settings(), ["the 'punie' settings must be an object"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "problems"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_resolve(raw: Any, expected: Settings, problems: list[str]) -> None:
+    settings, found = resolve(raw)
+    assert settings == expected
+    assert len(found) == len(problems)
+    for message, start in zip(found, problems, strict=True):
+        assert message.startswith(start)
+
+
+def test_default_model_is_documented_in_the_readme() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert DEFAULT_MODEL in readme
+
+
+@pytest.mark.parametrize(
+    ("options", "punie", "ty"),
+    [
+        (None, None, None),
+        (
+            {"punie": {"edits": "auto"}, "ty": {"diagnosticMode": "workspace"}},
+            {"edits": "auto"},
+            {"diagnosticMode": "workspace"},
+        ),
+        ({"edits": "auto"}, {"edits": "auto"}, None),
+        ({"edits": "never", "punie": {"edits": "auto"}}, {"edits": "auto"}, None),
+    ],
+)
+def test_split_initialization_options(options: Any, punie: Any, ty: Any) -> None:
+    assert split_initialization_options(options)[:2] == (punie, ty)
+
+
+@pytest.mark.parametrize("profile", ["neovim"])
+async def test_bad_settings_are_named_in_one_message(profile: str, project: Any) -> None:
+    import sys
+
+    from tests.conftest import make_client
+
+    client: Client = make_client()
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio")
+    options = {"punie": {"modle": "x", "maxTokens": "many", "sandbox": {"memoryMb": 32}}}
+    await client.initialize_session(initialize_params(profile, project, options))
+    await client.wait_for_notification(types.WINDOW_SHOW_MESSAGE)
+    [message] = [m for m in client.messages if "punie-lsp" in m.message]
+    assert message.type == types.MessageType.Warning
+    assert "unknown setting 'punie.modle'" in message.message
+    assert "invalid 'punie.maxTokens'" in message.message
+    status = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="punie.status", arguments=[{}])
+    )
+    assert status["settings"]["sandbox"]["memoryMb"] == 32
+    await client.shutdown_session()
+    await client.stop()
