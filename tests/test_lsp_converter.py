@@ -51,7 +51,9 @@ async def test_stock_converter_fails_and_ours_structures_tys_capabilities() -> N
     structured = converter().structure(capabilities, types.ServerCapabilities)
     sync = structured.notebook_document_sync
     assert isinstance(sync, types.NotebookDocumentSyncOptions)
-    assert sync.notebook_selector[0].cells[0].language == "python"
+    cells = sync.notebook_selector[0].cells
+    assert cells is not None
+    assert cells[0].language == "python"
 
 
 @pytest.mark.parametrize(

@@ -126,6 +126,7 @@ async def test_bad_settings_are_named_in_one_message(profile: str, project: Any)
     status = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="punie.status", arguments=[{}])
     )
+    assert isinstance(status, dict)
     assert status["settings"]["sandbox"]["memoryMb"] == 32
     await client.shutdown_session()
     await client.stop()
