@@ -10,8 +10,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from pygls.exceptions import JsonRpcInvalidParams
+
 from punie_lsp import __version__
 from punie_lsp.server import PunieLanguageServer  # at run time: pygls reads the hints
+from typed_tools import ToolArgumentError, call_tool
 
 __all__ = ["register", "status"]
 
@@ -42,7 +45,33 @@ def status(ls: PunieLanguageServer, *args: Any) -> dict[str, Any]:
     }
 
 
-COMMANDS = {"punie.status": status}
+async def tool(ls: PunieLanguageServer, args: dict[str, Any] | None = None) -> Any:
+    """``punie.tool {name, args, uri?}``: run one typed tool; its result as JSON.
+
+    ``uri`` picks the workspace folder in a multi-root workspace (default: the first).
+    A tool that could not run is a result with ``success: false``; a wrong name or
+    argument is ``InvalidParams`` saying what is wrong.
+    """
+    request = args or {}
+    name = request.get("name")
+    if not isinstance(name, str) or name not in ls.tools:
+        known = ", ".join(sorted(ls.tools))
+        raise JsonRpcInvalidParams(f"punie.tool: unknown tool {name!r}; known tools: {known}")
+    arguments = request.get("args") or {}
+    if not isinstance(arguments, dict):
+        raise JsonRpcInvalidParams("punie.tool: 'args' must be an object of named arguments")
+    try:
+        root = ls.workspace_root(request.get("uri"))
+    except ValueError as exc:
+        raise JsonRpcInvalidParams(f"punie.tool: {exc}") from None
+    try:
+        result = await call_tool(name, ls.tool_context(root), arguments, ls.tools)
+    except ToolArgumentError as exc:
+        raise JsonRpcInvalidParams(f"punie.tool {name}: {exc}") from None
+    return result.model_dump(mode="json")
+
+
+COMMANDS = {"punie.status": status, "punie.tool": tool}
 
 
 def register(ls: PunieLanguageServer) -> None:

@@ -7,16 +7,20 @@ attached to the router, which then hands it every message that is not forwarded.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
 
 from punie_lsp import __version__
 from punie_lsp.protocol import PunieProtocol
 from punie_lsp.router import Router
+from punie_lsp.semantic import EditorTyBackend, PrivateTyPool
 from punie_lsp.settings import Settings, resolve, split_initialization_options
 from punie_lsp.ty_child import TyChild
+from typed_tools import ToolContext, ToolSpec, load_tools
 from typed_tools.lsp_converter import converter
 
 __all__ = ["PunieLanguageServer", "build"]
@@ -39,11 +43,41 @@ class PunieLanguageServer(LanguageServer):
         self.router = router
         self.settings = Settings()
         self.settings_problems: list[str] = []
+        self.private_ty = PrivateTyPool()
+        self._tools: dict[str, ToolSpec] | None = None
         self.protocol.set_writer(router.writer, include_headers=True)
 
     @property
     def ty(self) -> TyChild:
         return self.router.ty
+
+    @property
+    def tools(self) -> dict[str, ToolSpec]:
+        """Built-in typed tools and ``punie.tools`` plug-ins, loaded on first use."""
+        if self._tools is None:
+            self._tools = load_tools()
+        return self._tools
+
+    def workspace_root(self, uri: str | None = None) -> Path:
+        """The workspace folder holding ``uri`` (else the first one); ValueError if none."""
+        workspace = self.protocol._workspace
+        uris = [f.uri for f in workspace.folders.values()] if workspace else []
+        if not uris and workspace is not None and workspace.root_uri:
+            uris = [workspace.root_uri]
+        folders = [Path(path) for u in uris if (path := to_fs_path(u))]
+        if uri is None:
+            if folders:
+                return folders[0]
+            raise ValueError("the editor opened no workspace folder")
+        target = Path(to_fs_path(uri) or uri)
+        for folder in folders:
+            if target.is_relative_to(folder):
+                return folder
+        raise ValueError(f"{uri} is not inside a workspace folder")
+
+    def tool_context(self, root: Path) -> ToolContext:
+        """What one tool run sees: this folder, the editor's buffers through ty."""
+        return ToolContext(root=root, backend=EditorTyBackend(self, root))
 
     # -- the router's Backend protocol ---------------------------------------------------
 
@@ -84,6 +118,7 @@ class PunieLanguageServer(LanguageServer):
 
     async def stop(self) -> None:
         """Stop owned children (ty now; the model and sandbox pool in later features)."""
+        await self.private_ty.stop()
         await self.router.ty.stop()
 
     # -- settings and messages -----------------------------------------------------------

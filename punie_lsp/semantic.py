@@ -1,0 +1,79 @@
+"""The typed tools' ``SemanticBackend`` inside the server: the editor's own ty, kept pristine.
+
+Questions about files the editor has open go to the editor's ty child, so tools see
+unsaved buffers. Files the editor has not opened, and the texts a run proposes
+(``write_file``'s overlay), must be shown to ty with ``didOpen``/``didChange`` before it
+answers about them; doing that in the editor's ty would push diagnostics for files the
+user never opened and make hovers see text that is only proposed. So those go to a
+private ty per workspace folder (``typed_tools.TyBackend``), negotiated to the same
+position encoding, started on first use and stopped with the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from typed_tools import PositionEncoding, TyBackend
+
+if TYPE_CHECKING:
+    from punie_lsp.server import PunieLanguageServer
+
+__all__ = ["EditorTyBackend", "PrivateTyPool"]
+
+
+class PrivateTyPool:
+    """One private ty per workspace folder, for texts the editor's ty must not see."""
+
+    def __init__(self) -> None:
+        self._backends: dict[Path, TyBackend] = {}
+
+    async def get(self, root: Path, encoding: PositionEncoding) -> TyBackend:
+        backend = self._backends.get(root)
+        if backend is None or not backend.running:
+            backend = TyBackend(root, position_encodings=[encoding], workspace_diagnostics=False)
+            await backend.start()
+            self._backends[root] = backend
+        return backend
+
+    async def stop(self) -> None:
+        backends, self._backends = list(self._backends.values()), {}
+        for backend in backends:
+            await backend.stop()
+
+
+class EditorTyBackend:
+    """A ``DocumentSyncBackend`` for one tool run (create one per run)."""
+
+    workspace_diagnostics = False
+    """The editor's ty answers pull diagnostics per open file, not for the workspace."""
+
+    def __init__(self, server: PunieLanguageServer, root: Path) -> None:
+        self._server = server
+        self._root = root
+        self._synced: set[str] = set()
+
+    @property
+    def position_encoding(self) -> PositionEncoding:
+        encoding = self._server.router.capabilities.get("positionEncoding")
+        return encoding if encoding in ("utf-8", "utf-32") else "utf-16"
+
+    async def request(self, method: str, params: Any) -> Any:
+        text_document = params.get("textDocument") if isinstance(params, dict) else None
+        uri = text_document.get("uri") if isinstance(text_document, dict) else None
+        if uri in self._synced:
+            private = await self._server.private_ty.get(self._root, self.position_encoding)
+            return await private.request(method, params)
+        return await self._server.ty.request(method, params)
+
+    def open_document_text(self, uri: str) -> str | None:
+        workspace = self._server.protocol._workspace
+        if workspace is None or uri not in workspace.text_documents:
+            return None
+        return workspace.get_text_document(uri).source
+
+    async def sync_documents(self, documents: Mapping[str, str]) -> None:
+        private = await self._server.private_ty.get(self._root, self.position_encoding)
+        await private.sync_documents(documents)
+        self._synced.update(documents)

@@ -1,0 +1,97 @@
+"""``punie.tool``: typed tools run inside the server, seeing the editor's unsaved buffers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+from punie_lsp import commands, router
+from tests.conftest import Client
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def run_tool(client: Client, name: str, **args: Any) -> dict[str, Any]:
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="punie.tool", arguments=[{"name": name, "args": args}])
+    )
+    assert isinstance(result, dict)
+    return result
+
+
+def edit_buffer(client: Client, relative: str, new_text: str) -> str:
+    """Open a file and replace its buffer text without saving (disk keeps the old text)."""
+    path = client.root / relative
+    uri = path.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=1, text=path.read_text()
+            )
+        )
+    )
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=new_text)],
+        )
+    )
+    return uri
+
+
+def test_advertised_commands_are_the_registered_ones() -> None:
+    assert set(router.PUNIE_COMMANDS) == set(commands.COMMANDS)
+
+
+async def test_typecheck_sees_the_unsaved_buffer(client: Client) -> None:
+    on_disk = await run_tool(client, "typecheck", path="pkg/app.py")
+    assert [(e["line"], e["code"]) for e in on_disk["errors"]] == [(13, "invalid-explicit-return")]
+
+    text = (client.root / "pkg" / "app.py").read_text()
+    edited = text.replace('return "not an int"', "return 1") + "\n\nbad: int = 'buffer only'\n"
+    edit_buffer(client, "pkg/app.py", edited)
+    in_buffer = await run_tool(client, "typecheck", path="pkg/app.py")
+    assert in_buffer["success"] is True
+    assert [(e["line"], e["code"]) for e in in_buffer["errors"]] == [
+        (len(edited.splitlines()), "invalid-assignment")
+    ]
+
+
+async def test_folder_typecheck_leaves_the_editor_view_alone(client: Client) -> None:
+    result = await run_tool(client, "typecheck", path="pkg")
+    assert {(e["file"], e["code"]) for e in result["errors"]} == {
+        ("pkg/app.py", "invalid-explicit-return")
+    }
+    shapes = (client.root / "pkg" / "shapes.py").as_uri()
+    assert shapes not in client.diagnostics  # the editor never opened it: no diagnostics pushed
+
+
+async def test_navigation_sees_the_unsaved_buffer(client: Client) -> None:
+    text = (
+        client.root / "pkg" / "app.py"
+    ).read_text() + "\n\ndef helper() -> int:\n    return 2\n\n\nx = helper()\n"
+    edit_buffer(client, "pkg/app.py", text)
+    result = await run_tool(
+        client,
+        "goto_definition",
+        file_path="pkg/app.py",
+        symbol="helper",
+        line=len(text.splitlines()),
+    )
+    assert result["success"] is True
+    assert [(loc["file"], loc["line"]) for loc in result["locations"]] == [
+        ("pkg/app.py", len(text.splitlines()) - 4)
+    ]
+
+
+async def test_failures_are_results_and_misuse_is_invalid_params(client: Client) -> None:
+    outside = await run_tool(client, "read_file", path="../../etc/passwd")
+    assert outside["success"] is False
+    assert "outside the workspace" in outside["error"]
+    with pytest.raises(JsonRpcInvalidParams, match="unknown tool 'nope'"):
+        await run_tool(client, "nope")
+    with pytest.raises(JsonRpcInvalidParams, match="punie.tool read_file"):
+        await run_tool(client, "read_file", path=3)
