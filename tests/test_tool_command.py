@@ -93,5 +93,5 @@ async def test_failures_are_results_and_misuse_is_invalid_params(client: Client)
     assert "outside the workspace" in outside["error"]
     with pytest.raises(JsonRpcInvalidParams, match="unknown tool 'nope'"):
         await run_tool(client, "nope")
-    with pytest.raises(JsonRpcInvalidParams, match="punie.tool read_file"):
+    with pytest.raises(JsonRpcInvalidParams, match=r"punie\.tool read_file"):
         await run_tool(client, "read_file", path=3)
