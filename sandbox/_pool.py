@@ -27,6 +27,7 @@ from pydantic_monty import AsyncMonty
 from sandbox._limits import SandboxLimits
 from sandbox._result import RunError, RunResult
 from sandbox._runner import CancelSignal, External, execute
+from sandbox._upstream import settle_after_close
 
 __all__ = ["PoolHealth", "SandboxPool"]
 
@@ -105,7 +106,11 @@ class SandboxPool:
             self._stack, self._monty, self._runs = stack, monty, 0
 
     async def stop(self) -> None:
-        """Cancel in-flight runs, then end the workers; the pool can be started again."""
+        """Cancel in-flight runs, then end the workers; the pool can be started again.
+
+        Owners must call this (or leave ``async with``) before the process exits: see
+        ``sandbox._upstream`` workaround 2 for what happens otherwise.
+        """
         async with self._lock:
             stack, self._stack, self._monty = self._stack, None, None
             for cancel in list(self._active):
@@ -113,6 +118,7 @@ class SandboxPool:
             await self._drained.wait()
             if stack is not None:
                 await stack.aclose()
+                await settle_after_close()
 
     async def health(self) -> PoolHealth:
         """Run a trivial program and report; starts the pool if it was not running."""
