@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
-from pytest_lsp.client import register_lsp_features
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 from typed_tools.lsp_converter import converter
 
@@ -36,9 +37,10 @@ class Client(LanguageClient):
         self.registrations: list[types.Registration] = []
 
 
-def make_client() -> Client:
+def make_client(overrides: dict[str, Callable[..., Any]] | None = None) -> Client:
+    """A test client; ``overrides`` replace pytest-lsp's default handlers by method."""
     client = Client()
-    register_lsp_features(client)
+    register_lsp_features(client, {**DEFAULT_CLIENT_FEATURES, **(overrides or {})})
 
     @client.feature(types.CLIENT_REGISTER_CAPABILITY)
     def register_capability(params: types.RegistrationParams) -> None:

@@ -1,0 +1,127 @@
+"""ty's configuration and workspace folders reach it through punie-lsp.
+
+ty asks the editor for its ``ty`` section (``workspace/configuration``, relayed by
+punie); editors without that capability pass it as ``initializationOptions.ty``.
+Folder changes are forwarded, and a restarted ty is initialized with the current ones.
+(ty 0.0.105 does not re-read its settings on ``didChangeConfiguration``; that the
+notification reaches ty is shown in ``test_what_ty_receives.py``.)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import client_capabilities
+
+from tests.conftest import FIXTURE_PROJECT, Client, initialize_params, make_client
+
+pytestmark = pytest.mark.timeout(90)
+
+IGNORE_RETURN_RULE = {"configuration": {"rules": {"invalid-explicit-return": "ignore"}}}
+
+
+async def codes(client: Client, uri: str) -> set[str]:
+    report = await client.text_document_diagnostic_async(
+        types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert isinstance(report, types.RelatedFullDocumentDiagnosticReport)
+    return {str(d.code) for d in report.items}
+
+
+def open_app(client: Client, root: Path) -> str:
+    path = root / "pkg" / "app.py"
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=path.as_uri(), language_id="python", version=1, text=path.read_text()
+            )
+        )
+    )
+    return path.as_uri()
+
+
+async def start(root: Path, params: types.InitializeParams) -> Client:
+    client = make_client()
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio")
+    await client.initialize_session(params)
+    return client
+
+
+async def stop(client: Client) -> None:
+    await client.shutdown_session()
+    await client.stop()
+
+
+async def test_ty_section_from_workspace_configuration(project: Path) -> None:
+    asked: list[str | None] = []
+
+    def configuration(client: Client, params: types.ConfigurationParams) -> list[Any]:
+        asked.extend(item.section for item in params.items)
+        return [client.get_configuration(section=item.section) for item in params.items]
+
+    client = make_client({types.WORKSPACE_CONFIGURATION: configuration})
+    client.set_configuration(IGNORE_RETURN_RULE, section="ty")
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio")
+    await client.initialize_session(initialize_params("neovim", project))
+    try:
+        assert "invalid-explicit-return" not in await codes(client, open_app(client, project))
+        assert "ty" in asked  # ty's own request, relayed to the editor by punie
+    finally:
+        await stop(client)
+
+
+async def test_ty_section_from_initialization_options(project: Path) -> None:
+    capabilities = client_capabilities("neovim")
+    assert capabilities.workspace is not None
+    capabilities.workspace.configuration = False  # an editor that cannot answer ty
+    params = initialize_params("neovim", project, {"ty": IGNORE_RETURN_RULE})
+    params.capabilities = capabilities
+    client = await start(project, params)
+    try:
+        assert "invalid-explicit-return" not in await codes(client, open_app(client, project))
+    finally:
+        await stop(client)
+
+
+async def test_added_folder_is_served_and_survives_a_ty_restart(
+    project: Path, tmp_path: Path
+) -> None:
+    second = tmp_path / "second"
+    shutil.copytree(FIXTURE_PROJECT, second)
+    (second / "pkg" / "extra.py").write_text("class OnlyInSecondFolder:\n    pass\n")
+    client = await start(project, initialize_params("neovim", project))
+    try:
+        client.workspace_did_change_workspace_folders(
+            types.DidChangeWorkspaceFoldersParams(
+                event=types.WorkspaceFoldersChangeEvent(
+                    added=[types.WorkspaceFolder(uri=second.as_uri(), name="second")], removed=[]
+                )
+            )
+        )
+
+        async def found() -> list[str]:
+            symbols = await client.workspace_symbol_async(
+                types.WorkspaceSymbolParams(query="OnlyInSecondFolder")
+            )
+            return [s.location.uri for s in symbols or [] if isinstance(s.location, types.Location)]
+
+        assert found_in_second(await found(), second)
+        status = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="punie.status", arguments=[{}])
+        )
+        assert isinstance(status, dict)
+        os.kill(status["ty"]["pid"], signal.SIGKILL)
+        assert found_in_second(await found(), second)
+    finally:
+        await stop(client)
+
+
+def found_in_second(uris: list[str], second: Path) -> bool:
+    return any(uri.startswith(second.as_uri()) for uri in uris)
