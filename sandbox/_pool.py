@@ -19,6 +19,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -26,7 +27,7 @@ from pydantic_monty import AsyncMonty
 
 from sandbox._limits import SandboxLimits
 from sandbox._result import RunError, RunResult
-from sandbox._runner import CancelSignal, External, execute
+from sandbox._runner import CancelSignal, Execution, External, SignatureCache
 from sandbox._upstream import settle_after_close
 
 __all__ = ["PoolHealth", "SandboxPool"]
@@ -81,7 +82,8 @@ class SandboxPool:
         self._monty: AsyncMonty | None = None
         self._stack: AsyncExitStack | None = None
         self._lock = asyncio.Lock()
-        self._active: set[asyncio.Event] = set()
+        self._active: set[Execution] = set()
+        self._signatures: SignatureCache = WeakKeyDictionary()
         self._drained = asyncio.Event()
         self._drained.set()
         self._runs = 0
@@ -113,8 +115,8 @@ class SandboxPool:
         """
         async with self._lock:
             stack, self._stack, self._monty = self._stack, None, None
-            for cancel in list(self._active):
-                cancel.set()
+            for execution in list(self._active):
+                execution.stop()
             await self._drained.wait()
             if stack is not None:
                 await stack.aclose()
@@ -164,21 +166,21 @@ class SandboxPool:
         monty = self._monty
         if monty is None:  # stopped while we waited for the start lock
             return RunResult(error=RunError(kind="cancelled", message="the pool was stopped"))
-        own_cancel = asyncio.Event()
-        self._active.add(own_cancel)
+        execution = Execution(
+            monty,
+            code,
+            externals=externals or {},
+            stubs=stubs,
+            limits=limits or SandboxLimits(),
+            type_check=type_check,
+            signatures=self._signatures,
+        )
+        self._active.add(execution)
         self._drained.clear()
         try:
-            return await execute(
-                monty,
-                code,
-                externals=externals or {},
-                stubs=stubs,
-                limits=limits or SandboxLimits(),
-                cancel=_either(cancel, own_cancel),
-                type_check=type_check,
-            )
+            return await execution.run(cancel)
         finally:
-            self._active.discard(own_cancel)
+            self._active.discard(execution)
             self._runs += 1
             if not self._active:
                 self._drained.set()
@@ -194,30 +196,3 @@ class SandboxPool:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
-
-
-class _Either:
-    """Set when either the caller's signal or the pool's own stop signal is set."""
-
-    def __init__(self, first: CancelSignal, second: asyncio.Event) -> None:
-        self._first = first
-        self._second = second
-
-    def is_set(self) -> bool:
-        return self._first.is_set() or self._second.is_set()
-
-    async def wait(self) -> None:
-        waits = [
-            asyncio.ensure_future(self._first.wait()),
-            asyncio.ensure_future(self._second.wait()),
-        ]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waits:
-                waiter.cancel()
-
-
-def _either(caller: CancelSignal | None, own: asyncio.Event) -> CancelSignal:
-    """The caller's cancel signal combined with the pool's, without a task when possible."""
-    return own if caller is None else _Either(caller, own)

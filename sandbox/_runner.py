@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeAlias, get_args
+from weakref import WeakKeyDictionary
 
 from pydantic_monty import (
     AsyncFunctionSnapshot,
@@ -37,10 +38,13 @@ from sandbox._limits import SandboxLimits
 from sandbox._result import RunError, RunResult, ToolCall
 from sandbox._upstream import OutputSink
 
-__all__ = ["CancelSignal", "External", "execute"]
+__all__ = ["CANCELLED", "CancelSignal", "Execution", "External", "SignatureCache"]
 
 External: TypeAlias = Callable[..., Awaitable[Any]]
 """A host function the program may call: async, returning a Pydantic model or JSON."""
+
+SignatureCache: TypeAlias = "WeakKeyDictionary[Callable[..., Any], inspect.Signature | None]"
+"""Signatures of externals, kept by their owner (the pool) across runs, dropped with them."""
 
 _EXC_TYPES: dict[str, ExcType] = {name: name for name in get_args(ExcType)}
 """Exception names Monty can raise in the sandbox, for mapping host exceptions."""
@@ -73,14 +77,18 @@ class _Run:
     """The state of one run: its trace, output and why it was stopped, if it was."""
 
     def __init__(
-        self, externals: Mapping[str, External], limits: SandboxLimits, sink: OutputSink
+        self,
+        externals: Mapping[str, External],
+        limits: SandboxLimits,
+        sink: OutputSink,
+        signatures: SignatureCache,
     ) -> None:
         self.externals = externals
         self.limits = limits
         self.sink = sink
         self.calls: list[ToolCall] = []
         self.stop_reason: RunError | None = None
-        self._signatures: dict[str, inspect.Signature | None] = {}
+        self._signatures = signatures
 
     async def drive(
         self, monty: AsyncMonty, code: str, *, stubs: str, type_check: bool
@@ -172,16 +180,30 @@ class _Run:
         Checking the call against the signature host-side gives the program Python's own
         ``TypeError`` message instead of whatever the external would do with bad input.
         """
-        if name not in self._signatures:
-            try:
-                self._signatures[name] = inspect.signature(external)
-            except (TypeError, ValueError):
-                self._signatures[name] = None
-        signature = self._signatures[name]
+        signature = _signature(self._signatures, external)
         if signature is None:
             return _positional(args, kwargs)
         bound = signature.bind(*args, **kwargs)
         return {key: to_json(value) for key, value in bound.arguments.items()}
+
+
+def _signature(cache: SignatureCache, external: External) -> inspect.Signature | None:
+    """``inspect.signature`` of an external, cached while the external lives."""
+    try:
+        return cache[external]
+    except KeyError:
+        pass
+    except TypeError:  # cannot be weakly referenced: fine, just not cached
+        return _inspect(external)
+    signature = cache[external] = _inspect(external)
+    return signature
+
+
+def _inspect(external: External) -> inspect.Signature | None:
+    try:
+        return inspect.signature(external)
+    except (TypeError, ValueError):
+        return None
 
 
 def _handle(name: str) -> Callable[..., None]:
@@ -214,76 +236,100 @@ def _exc_type(error: BaseException) -> ExcType:
     return "RuntimeError"
 
 
-async def execute(
-    monty: AsyncMonty,
-    code: str,
-    *,
-    externals: Mapping[str, External],
-    stubs: str,
-    limits: SandboxLimits,
-    cancel: CancelSignal | None,
-    type_check: bool,
-) -> RunResult:
-    """Run ``code`` once; always returns a ``RunResult`` unless the caller's task is cancelled.
+CANCELLED = RunError(kind="cancelled", message="the run was cancelled; its effects are void")
 
-    Cancelling the *calling task* propagates ``CancelledError`` as asyncio expects (the
-    worker is discarded); setting ``cancel`` instead returns a result of kind ``cancelled``.
+
+class Execution:
+    """One run, stoppable from outside: ``await execution.run(cancel)``, ``stop(error)``.
+
+    Everything that ends a run early (the caller's cancel signal, the owner stopping the
+    pool, the output cap from Monty's reader thread, the wall clock) goes through one
+    ``asyncio.timeout`` that is rescheduled to "now": the awaiting task is cancelled
+    wherever it is (in the worker, in a tool) and the reason decides the error kind.
     """
-    loop = asyncio.get_running_loop()
-    timeout = asyncio.timeout(limits.wall_clock_seconds)
-    run: _Run
 
-    def stop(error: RunError) -> None:
-        """End the run now with ``error`` (first reason wins); a no-op once it ended."""
-        if run.stop_reason is None and timeout.expired() is False and running:
-            run.stop_reason = error
-            timeout.reschedule(loop.time())
-
-    output_error = limit_error(
-        "max_output_bytes", limits, "the program printed more than max_output_bytes"
-    )
-    sink = OutputSink(
-        limits.max_output_bytes,
-        on_overflow=lambda: loop.call_soon_threadsafe(stop, output_error),
-    )
-    run = _Run(externals, limits, sink)
-    running = False
-    cancelled = RunError(kind="cancelled", message="the run was cancelled; its effects are void")
-    if cancel is not None and cancel.is_set():
-        return RunResult(error=cancelled)
-    watcher = None
-    if cancel is not None:
-
-        async def watch(signal: CancelSignal) -> None:
-            await signal.wait()
-            stop(cancelled)
-
-        watcher = asyncio.create_task(watch(cancel))
-    error: RunError | None = None
-    value: Any = None
-    try:
-        async with timeout:
-            running = True
-            complete = await run.drive(monty, code, stubs=stubs, type_check=type_check)
-        value = to_json(complete.output)
-    except TimeoutError:
-        error = run.stop_reason or limit_error(
-            "timeout_seconds",
-            limits,
-            "the run took longer than timeout_seconds (wall clock, tool calls included)",
-            kind="timeout",
+    def __init__(
+        self,
+        monty: AsyncMonty,
+        code: str,
+        *,
+        externals: Mapping[str, External],
+        stubs: str,
+        limits: SandboxLimits,
+        type_check: bool,
+        signatures: SignatureCache,
+    ) -> None:
+        self._monty = monty
+        self._code = code
+        self._stubs = stubs
+        self._limits = limits
+        self._type_check = type_check
+        self._loop = asyncio.get_running_loop()
+        self._timeout = asyncio.timeout(limits.wall_clock_seconds)
+        self._running = False
+        output_error = limit_error(
+            "max_output_bytes", limits, "the program printed more than max_output_bytes"
         )
-    except _Stop as stopped:
-        error = stopped.error
-    except MontyError as monty_error:
-        error = from_monty_error(monty_error, limits)
-    finally:
-        running = False
-        if watcher is not None:
-            watcher.cancel()
-    if error is None and len(json.dumps(value)) > limits.max_output_bytes:
-        value = None
-        error = limit_error(
-            "max_output_bytes", limits, "the returned value is larger than max_output_bytes"
+        sink = OutputSink(
+            limits.max_output_bytes,
+            on_overflow=lambda: self._loop.call_soon_threadsafe(self.stop, output_error),
         )
-    return RunResult(stdout=sink.text, value=value, error=error, calls=run.calls)
+        self._run = _Run(externals, limits, sink, signatures)
+
+    def stop(self, error: RunError = CANCELLED) -> None:
+        """End the run now with ``error`` (first reason wins); a no-op once it ended.
+
+        Call it on the event loop's thread.
+        """
+        if self._running and self._run.stop_reason is None and not self._timeout.expired():
+            self._run.stop_reason = error
+            self._timeout.reschedule(self._loop.time())
+
+    async def run(self, cancel: CancelSignal | None = None) -> RunResult:
+        """Run the code once; always returns a result unless the calling task is cancelled.
+
+        Cancelling the *calling task* propagates ``CancelledError`` as asyncio expects (the
+        worker is discarded); setting ``cancel`` returns a result of kind ``cancelled``.
+        """
+        if cancel is not None and cancel.is_set():
+            return RunResult(error=CANCELLED)
+        watcher = None
+        if cancel is not None:
+            watcher = asyncio.create_task(self._watch(cancel))
+        run = self._run
+        error: RunError | None = None
+        value: Any = None
+        try:
+            async with self._timeout:
+                self._running = True
+                complete = await run.drive(
+                    self._monty, self._code, stubs=self._stubs, type_check=self._type_check
+                )
+            value = to_json(complete.output)
+        except TimeoutError:
+            error = run.stop_reason or limit_error(
+                "timeout_seconds",
+                self._limits,
+                "the run took longer than timeout_seconds (wall clock, tool calls included)",
+                kind="timeout",
+            )
+        except _Stop as stopped:
+            error = stopped.error
+        except MontyError as monty_error:
+            error = from_monty_error(monty_error, self._limits)
+        finally:
+            self._running = False
+            if watcher is not None:
+                watcher.cancel()
+        if error is None and len(json.dumps(value)) > self._limits.max_output_bytes:
+            value = None
+            error = limit_error(
+                "max_output_bytes",
+                self._limits,
+                "the returned value is larger than max_output_bytes",
+            )
+        return RunResult(stdout=run.sink.text, value=value, error=error, calls=run.calls)
+
+    async def _watch(self, cancel: CancelSignal) -> None:
+        await cancel.wait()
+        self.stop(CANCELLED)
