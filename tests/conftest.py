@@ -37,16 +37,20 @@ class Client(LanguageClient):
         self.registrations: list[types.Registration] = []
 
 
+def accept_registrations(client: Client, params: types.RegistrationParams) -> None:
+    """Editors accept ty's file-watcher registration; pytest-lsp has no handler for it."""
+    client.registrations.extend(params.registrations)
+
+
 def make_client(overrides: dict[str, Callable[..., Any]] | None = None) -> Client:
-    """A test client; ``overrides`` replace pytest-lsp's default handlers by method."""
+    """A test client; ``overrides`` replace its handlers by method."""
     client = Client()
-    register_lsp_features(client, {**DEFAULT_CLIENT_FEATURES, **(overrides or {})})
-
-    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
-    def register_capability(params: types.RegistrationParams) -> None:
-        # Editors accept ty's file-watcher registration; pytest-lsp has no handler for it.
-        client.registrations.extend(params.registrations)
-
+    features = {
+        **DEFAULT_CLIENT_FEATURES,
+        types.CLIENT_REGISTER_CAPABILITY: accept_registrations,
+        **(overrides or {}),
+    }
+    register_lsp_features(client, features)
     return client
 
 

@@ -9,6 +9,7 @@ notification reaches ty is shown in ``test_what_ty_receives.py``.)
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -125,3 +126,28 @@ async def test_added_folder_is_served_and_survives_a_ty_restart(
 
 def found_in_second(uris: list[str], second: Path) -> bool:
     return any(uri.startswith(second.as_uri()) for uri in uris)
+
+
+async def test_ty_registrations_are_relayed_once_across_restarts(project: Path) -> None:
+    registered: asyncio.Queue[types.Registration] = asyncio.Queue()
+
+    def register(client: Client, params: types.RegistrationParams) -> None:
+        for registration in params.registrations:
+            registered.put_nowait(registration)
+
+    client = make_client({types.CLIENT_REGISTER_CAPABILITY: register})
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio")
+    await client.initialize_session(initialize_params("visual-studio-code", project))
+    try:
+        first = await asyncio.wait_for(registered.get(), 10)
+        assert first.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+        status = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="punie.status", arguments=[{}])
+        )
+        assert isinstance(status, dict)
+        os.kill(status["ty"]["pid"], signal.SIGKILL)
+        await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="Point"))
+        # The restarted ty registered its watcher again; the editor already had it.
+        assert registered.empty()
+    finally:
+        await stop(client)
