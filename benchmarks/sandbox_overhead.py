@@ -1,0 +1,184 @@
+"""What the sandbox adds to a Code Mode turn, measured against calling the tools directly.
+
+A program making three tool calls runs warm in the pool (type check off, then on) and is
+compared with awaiting the same three async tools from Python. Also measured: the first
+run on a fresh pool (worker spawn included). Target (issue 4): added p50 <= 2 ms.
+
+    uv run python benchmarks/sandbox_overhead.py [--runs 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+
+import pydantic_monty
+from pydantic import BaseModel
+
+from sandbox import SandboxLimits, SandboxPool, to_monty
+
+
+class Diagnostic(BaseModel):
+    file: str
+    line: int
+    column: int
+    message: str
+
+
+class CheckResult(BaseModel):
+    success: bool
+    error: str | None = None
+    errors: list[Diagnostic]
+
+
+class FileText(BaseModel):
+    success: bool
+    error: str | None = None
+    text: str
+
+
+async def typecheck(path: str) -> CheckResult:
+    errors = [Diagnostic(file=path, line=i, column=1, message="m") for i in range(1, 6)]
+    return CheckResult(success=True, errors=errors)
+
+
+async def read_file(path: str) -> FileText:
+    return FileText(success=True, text="x = 1\n" * 50)
+
+
+async def ruff_check(path: str) -> CheckResult:
+    return CheckResult(success=True, errors=[])
+
+
+EXTERNALS = {"typecheck": typecheck, "read_file": read_file, "ruff_check": ruff_check}
+STUBS = """
+class Diagnostic:
+    file: str
+    line: int
+    column: int
+    message: str
+class CheckResult:
+    success: bool
+    error: str | None
+    errors: list[Diagnostic]
+class FileText:
+    success: bool
+    error: str | None
+    text: str
+def typecheck(path: str) -> CheckResult: ...
+def read_file(path: str) -> FileText: ...
+def ruff_check(path: str) -> CheckResult: ...
+"""
+SNIPPET = """
+r = typecheck("src")
+f = read_file("src/a.py")
+l = ruff_check("src")
+[e.line for e in r.errors] + [len(f.text), len(l.errors)]
+"""
+EXPECTED = [1, 2, 3, 4, 5, 300, 0]
+
+
+async def direct() -> list[int]:
+    r = await typecheck("src")
+    f = await read_file("src/a.py")
+    lint = await ruff_check("src")
+    return [e.line for e in r.errors] + [len(f.text), len(lint.errors)]
+
+
+async def monty_alone(monty: pydantic_monty.AsyncMonty) -> object:
+    """The same program driven by hand on a bare Monty pool: what Monty itself costs."""
+    async with monty.checkout() as session:
+        snapshot = await session.feed_start(SNIPPET)
+        while isinstance(snapshot, pydantic_monty.AsyncFunctionSnapshot):
+            value = await EXTERNALS[snapshot.function_name](*snapshot.args)
+            snapshot = await snapshot.resume({"return_value": to_monty(value)})
+        assert isinstance(snapshot, pydantic_monty.MontyComplete)
+        return snapshot.output
+
+
+async def interleaved(
+    runs: int, calls: dict[str, Callable[[], Awaitable[object]]]
+) -> dict[str, list[float]]:
+    """Milliseconds per call for each contender, taken in turns so load drift hits all."""
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for call in calls.values():
+        for _ in range(5):
+            await call()
+    for _ in range(runs):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            await call()
+            samples[name].append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def timed(runs: int, call: Callable[[], Awaitable[object]]) -> list[float]:
+    """Milliseconds per call, after a few untimed warm-up calls."""
+    for _ in range(5):
+        await call()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def p(samples: list[float], q: int) -> float:
+    return statistics.quantiles(samples, n=100)[q - 1]
+
+
+async def main(runs: int) -> None:
+    limits = SandboxLimits()
+    cold_pool = SandboxPool()
+    started = time.perf_counter()
+    cold = await cold_pool.run(SNIPPET, externals=EXTERNALS, stubs=STUBS, type_check=False)
+    cold_ms = (time.perf_counter() - started) * 1000
+    await cold_pool.stop()
+    assert cold.value == EXPECTED, cold
+
+    async with SandboxPool() as pool, pydantic_monty.AsyncMonty(max_processes=1) as monty:
+
+        async def sandboxed(type_check: bool) -> None:
+            result = await pool.run(
+                SNIPPET, externals=EXTERNALS, stubs=STUBS, limits=limits, type_check=type_check
+            )
+            assert result.value == EXPECTED, result
+
+        samples = await interleaved(
+            runs,
+            {
+                "direct (3 awaits)": direct,
+                "monty alone (by hand)": lambda: monty_alone(monty),
+                "sandbox warm": lambda: sandboxed(False),
+            },
+        )
+        samples["sandbox warm + type check"] = await timed(
+            max(runs // 3, 20), lambda: sandboxed(True)
+        )
+
+    print(f"{'':28}{'p50 ms':>10}{'p95 ms':>10}{'min ms':>10}   runs")
+    for name, taken in samples.items():
+        print(
+            f"{name:28}{p(taken, 50):>10.3f}{p(taken, 95):>10.3f}{min(taken):>10.3f}   {len(taken)}"
+        )
+    direct_ms, warm_ms = samples["direct (3 awaits)"], samples["sandbox warm"]
+    added = p(warm_ms, 50) - p(direct_ms, 50)
+    verdict = "within" if added <= 2.0 else "OVER"
+    print(f"added p50 (sandbox - direct): {added:.3f} ms ({verdict} the 2 ms target)")
+    ours = p(warm_ms, 50) - p(samples["monty alone (by hand)"], 50)
+    print(f"  of which the runner (sandbox - monty alone): {ours:.3f} ms")
+    checked_ms = samples["sandbox warm + type check"]
+    print(f"type check cost p50: {p(checked_ms, 50) - p(warm_ms, 50):.3f} ms")
+    print(f"cold first run (pool start + worker spawn + run): {cold_ms:.1f} ms")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=300)
+    asyncio.run(main(parser.parse_args().runs))
