@@ -127,6 +127,7 @@ class Router:
             command=ty_command,
             initialize_params=self._ty_initialize_params,
             on_message=self.on_ty_message,
+            on_response=self.on_ty_response,
             on_ready=self.on_ty_ready,
             on_crash=self.on_ty_crash,
             before_restart=self.backend_attached.wait,
@@ -354,17 +355,22 @@ class Router:
 
     # -- ty -> editor --------------------------------------------------------------------
 
+    def on_ty_response(self, msg_id: int | str, body: bytes) -> None:
+        """Route a response to an editor request: the same bytes, unless its id was remapped."""
+        pending = self._pending.pop(msg_id, None)
+        if pending is None:
+            return  # cancelled and already answered, or from a ty that was replaced
+        if pending.client_id != msg_id:
+            body = json.dumps({**json.loads(body), "id": pending.client_id}).encode()
+        self._to_client(body)
+
     def on_ty_message(self, message: dict[str, Any], body: bytes) -> None:
         """Route one message from ty (called by ``TyChild``'s reader)."""
         method = message.get("method")
         if method is None:
             msg_id = message.get("id")
-            pending = self._pending.pop(msg_id, None) if _valid_id(msg_id) else None
-            if pending is None:
-                return
-            if pending.client_id != msg_id:
-                body = json.dumps({**message, "id": pending.client_id}).encode()
-            self._to_client(body)
+            if isinstance(msg_id, int | str):
+                self.on_ty_response(msg_id, body)
         elif "id" in message:
             self._relay_request(message)
         else:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -24,11 +26,32 @@ __all__ = [
     "FrameWriter",
     "frame",
     "open_stdio",
+    "peek_response_id",
     "read_frame",
 ]
 
 _MAX_HEADER_LINES = 32
 """More header lines than any client sends: past this the peer is not speaking LSP."""
+
+
+_RESPONSE_PREFIX = re.compile(
+    rb'\{"jsonrpc":"2\.0","id":(-?\d+|"(?:[^"\\]|\\.)*"),"(?:result|error)":'
+)
+
+
+def peek_response_id(body: bytes) -> int | str | None:
+    """The id of a response serialized as ``{"jsonrpc":"2.0","id":…,"result"|"error":…``.
+
+    ty writes responses in exactly that shape, so their id can be read without decoding
+    a body that may be hundreds of kilobytes (a completion list): routing a response
+    needs nothing else. Any other shape (including ``"id":null``) returns None and the
+    caller decodes the whole message.
+    """
+    match = _RESPONSE_PREFIX.match(body)
+    if match is None:
+        return None
+    raw = match.group(1)
+    return int(raw) if raw[0] != 0x22 else str(json.loads(raw))
 
 
 def frame(body: bytes) -> bytes:

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from punie_lsp.transport import frame, read_frame
+from punie_lsp.transport import frame, peek_response_id, read_frame
 
 __all__ = ["OWN_ID_PREFIX", "ChildState", "TyChild", "TyError", "ty_command"]
 
@@ -85,6 +85,7 @@ class TyChild:
         cwd: str | None = None,
         initialize_params: Callable[[], dict[str, Any]],
         on_message: Callable[[dict[str, Any], bytes], None],
+        on_response: Callable[[int | str, bytes], None] | None = None,
         on_ready: Callable[[bool], None],
         on_crash: Callable[[str], None],
         on_give_up: Callable[[str], Awaitable[None] | None] | None = None,
@@ -94,6 +95,7 @@ class TyChild:
         self.cwd = cwd
         self._initialize_params = initialize_params
         self._on_message = on_message
+        self._on_response = on_response
         self._on_ready = on_ready
         self._on_crash = on_crash
         self._on_give_up = on_give_up
@@ -302,6 +304,17 @@ class TyChild:
             body = await read_frame(stdout, lambda why: logger.warning("ty sent %s", why))
             if body is None:
                 break
+            msg_id = peek_response_id(body)
+            if (
+                msg_id is not None
+                and self._on_response is not None
+                and not (isinstance(msg_id, str) and msg_id.startswith(OWN_ID_PREFIX))
+            ):
+                try:
+                    self._on_response(msg_id, body)
+                except Exception:
+                    logger.exception("failed to route a response from ty")
+                continue
             try:
                 message = json.loads(body)
             except ValueError:
