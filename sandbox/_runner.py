@@ -89,6 +89,8 @@ class _Run:
         self.calls: list[ToolCall] = []
         self.stop_reason: RunError | None = None
         self._signatures = signatures
+        self._loop = asyncio.get_running_loop()
+        self._deadline = self._loop.time() + limits.wall_clock_seconds
 
     async def drive(
         self, monty: AsyncMonty, code: str, *, stubs: str, type_check: bool
@@ -103,8 +105,22 @@ class _Run:
         ) as session:
             snapshot = await session.feed_start(code, print_callback=self.sink)
             while not isinstance(snapshot, MontyComplete):
+                self._raise_if_stopped()
                 snapshot = await self._answer(snapshot)
             return snapshot
+
+    def _raise_if_stopped(self) -> None:
+        """End the run if it was stopped or is past its deadline but still running.
+
+        Stopping cancels the awaiting task, but an external can swallow that
+        cancellation: on Python 3.11, ``asyncio.wait_for`` returns the inner result
+        instead of raising when the inner call finishes just as the cancel arrives.
+        The run must not resume the program after that.
+        """
+        if self.stop_reason is not None:
+            raise _Stop(self.stop_reason)
+        if self._loop.time() >= self._deadline:
+            raise _Stop(timeout_error(self.limits))
 
     async def _answer(self, snapshot: AsyncSnapshot) -> AsyncSnapshot:
         """Resume one suspension: an external call, an OS call, a name or attribute lookup."""
@@ -128,6 +144,7 @@ class _Run:
                     {"exc_type": "NameError", "message": f"name {name!r} is not defined"}
                 )
             result = await self._call(name, external, snapshot.args, snapshot.kwargs)
+            self._raise_if_stopped()
             return await snapshot.resume(result)
         if isinstance(snapshot, AsyncNameLookupSnapshot):
             if snapshot.object_id is not None:
@@ -236,6 +253,16 @@ def _exc_type(error: BaseException) -> ExcType:
     return "RuntimeError"
 
 
+def timeout_error(limits: SandboxLimits) -> RunError:
+    """The host-side deadline passed (Monty's own clock reports its own error)."""
+    return limit_error(
+        "timeout_seconds",
+        limits,
+        "the run took longer than timeout_seconds (wall clock, tool calls included)",
+        kind="timeout",
+    )
+
+
 CANCELLED = RunError(kind="cancelled", message="the run was cancelled; its effects are void")
 
 
@@ -307,12 +334,7 @@ class Execution:
                 )
             value = to_json(complete.output)
         except TimeoutError:
-            error = run.stop_reason or limit_error(
-                "timeout_seconds",
-                self._limits,
-                "the run took longer than timeout_seconds (wall clock, tool calls included)",
-                kind="timeout",
-            )
+            error = run.stop_reason or timeout_error(self._limits)
         except _Stop as stopped:
             error = stopped.error
         except MontyError as monty_error:

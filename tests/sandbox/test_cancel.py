@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
 
 from sandbox import External, RunResult, SandboxLimits, SandboxPool
-from tests.sandbox.conftest import Echo, assert_answers, hang
+from tests.sandbox.conftest import SMALL, Echo, assert_answers, hang
 
 PATIENT = SandboxLimits(timeout_seconds=20)
 """Long enough that only the cancellation can end these runs."""
@@ -104,3 +105,53 @@ async def test_a_completed_run_is_not_void(pool: SandboxPool) -> None:
 
     assert result.error is None
     assert not result.discard_proposals
+
+
+def swallowing_tool() -> tuple[asyncio.Event, External]:
+    """A tool that eats its cancellation, as ``asyncio.wait_for`` can on Python 3.11."""
+    entered = asyncio.Event()
+
+    async def eat() -> Echo:
+        entered.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        return Echo(value="swallowed")
+
+    return entered, eat
+
+
+async def test_a_tool_that_swallows_cancellation_still_ends_the_run(pool: SandboxPool) -> None:
+    entered, eat = swallowing_tool()
+    cancel = asyncio.Event()
+    run = asyncio.create_task(
+        pool.run(
+            "eat()\nprint('resumed')\nwhile True: pass",
+            externals={"eat": eat},
+            limits=PATIENT,
+            cancel=cancel,
+            type_check=False,
+        )
+    )
+    await entered.wait()
+    cancel.set()
+    result = await asyncio.wait_for(run, 1.0)
+
+    assert result.error is not None
+    assert result.error.kind == "cancelled"
+    assert "resumed" not in result.stdout
+
+
+async def test_a_tool_that_swallows_cancellation_still_meets_the_deadline(
+    pool: SandboxPool,
+) -> None:
+    _, eat = swallowing_tool()
+    result = await pool.run(
+        "eat()\nprint('resumed')\nwhile True: pass",
+        externals={"eat": eat},
+        limits=SMALL,
+        type_check=False,
+    )
+
+    assert result.error is not None
+    assert (result.error.kind, result.error.limit) == ("timeout", "timeout_seconds")
+    assert "resumed" not in result.stdout

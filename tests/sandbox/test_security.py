@@ -4,7 +4,7 @@ Every case runs with the type check off, so containment is proven at run time, n
 the checker refusing the program (``test_type_check.py`` covers that layer). Limits are
 ``SMALL`` (0.5 s, 32 MiB, depth 100, 20 tool calls, 10 kB of output); each case must end
 within its time limit plus one second, and a plain ``1 + 1`` must work right after.
-Reading outside the workspace through the real tools is in ``tests/agent/test_code_mode.py``.
+Reading outside the workspace through the real tools is in ``test_code_mode.py``.
 """
 
 from __future__ import annotations
