@@ -1,0 +1,121 @@
+"""Model backends, chosen by the ``model`` string: in-process mlx-lm, OpenAI-compatible, test.
+
+``mlx:<repo-or-path>`` is the in-process backend (``agent.mlx_model.MlxModel``),
+imported only when asked for: importing mlx-lm costs over a second and does not work
+everywhere, and ``import agent`` must stay cheap. ``openai:<name>`` talks to any
+OpenAI-compatible server (mlx_lm.server, LM Studio, Ollama, vLLM) through Pydantic
+AI's own OpenAI model, so its request and streaming code is the library's, not ours.
+
+Building a model never touches the network or loads weights; a model that cannot
+load or a server that does not answer is reported by ``describe_model_error`` in
+words that name the model and the URL.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    ModelConnectionError,
+    ModelHTTPError,
+    ModelNotFoundError,
+    ModelTimeoutError,
+)
+from pydantic_ai.models import Model
+from pydantic_ai.models.test import TestModel
+
+from agent.config import AgentConfig
+
+__all__ = ["ModelSpecError", "build_model", "describe_model_error", "parse_model"]
+
+_BACKENDS = ("mlx", "openai", "test")
+
+
+class ModelSpecError(ValueError):
+    """The model setting cannot be used as written; the message says how to fix it."""
+
+
+def parse_model(model: str) -> tuple[str, str]:
+    """Split ``backend:name``; a string without a known backend prefix is refused by name."""
+    backend, sep, name = model.partition(":")
+    if not sep or backend not in _BACKENDS:
+        raise ModelSpecError(
+            f"unknown model {model!r}: write mlx:<hf-repo-or-path> (in-process), "
+            "openai:<name> with a base URL (an OpenAI-compatible server) or test:"
+        )
+    if backend != "test" and not name:
+        raise ModelSpecError(f"model {model!r} names no model after '{backend}:'")
+    return backend, name
+
+
+def build_model(config: AgentConfig) -> Model:
+    """The Pydantic AI model for ``config.model``; cheap, no I/O, no weights loaded."""
+    backend, name = parse_model(config.model)
+    if backend == "mlx":
+        # Lazy: mlx-lm is slow to import. The module is the mlx backend (built alongside).
+        from agent.mlx_model import MlxModel  # ty: ignore[import-not-found]
+
+        return MlxModel(name, draft_model=_strip_mlx(config.draft_model))
+    if backend == "openai":
+        return _openai_model(name, config)
+    return TestModel(call_tools=[], custom_output_text=name or "test answer")
+
+
+def _strip_mlx(draft: str | None) -> str | None:
+    """Accept the draft model with or without the ``mlx:`` prefix, like the main model."""
+    if draft is None:
+        return None
+    return draft.removeprefix("mlx:")
+
+
+def _openai_model(name: str, config: AgentConfig) -> Model:
+    from openai import AsyncOpenAI, Timeout
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    api_key = config.api_key or os.environ.get("OPENAI_API_KEY")
+    if config.base_url is None and api_key is None:
+        raise ModelSpecError(
+            f"model 'openai:{name}' needs a base URL (punie.baseUrl / --base-url), "
+            "e.g. http://127.0.0.1:8080/v1 for mlx_lm.server"
+        )
+    client = AsyncOpenAI(
+        base_url=config.base_url,
+        # Local servers ignore the key, but the client refuses to start without one.
+        api_key=api_key or "not-needed",
+        # No retries: a local server that refused a connection is down, and a
+        # user waiting in the editor should hear so in seconds, not after backoffs.
+        max_retries=0,
+        timeout=Timeout(config.request_timeout_seconds, connect=config.connect_timeout_seconds),
+    )
+    return OpenAIChatModel(name, provider=OpenAIProvider(openai_client=client))
+
+
+def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
+    """What failed, named by model and URL, and what the user can do about it."""
+    backend, name = parse_model(config.model)
+    where = f"the OpenAI-compatible server at {config.base_url or 'api.openai.com'}"
+    if backend == "openai":
+        if isinstance(exc, ModelTimeoutError):
+            return (
+                f"model 'openai:{name}': {where} did not answer in time ({exc}); "
+                "check that it is running and not overloaded"
+            )
+        if isinstance(exc, ModelConnectionError):
+            return (
+                f"model 'openai:{name}': cannot reach {where} ({exc}); start the server "
+                "(e.g. `mlx_lm.server --port 8080`) or fix punie.baseUrl"
+            )
+        if isinstance(exc, ModelNotFoundError):
+            return f"model 'openai:{name}': {where} does not serve this model ({exc})"
+        if isinstance(exc, ModelHTTPError):
+            return f"model 'openai:{name}': {where} answered HTTP {exc.status_code}: {exc}"
+        if isinstance(exc, ModelAPIError):
+            return f"model 'openai:{name}' at {config.base_url}: {exc}"
+    if backend == "mlx":
+        return (
+            f"model 'mlx:{name}' could not be used: {exc}. Check the Hugging Face repo or "
+            "local path, or use an OpenAI-compatible server (punie.model = 'openai:<name>')"
+        )
+    return f"model {config.model!r} failed: {type(exc).__name__}: {exc}"

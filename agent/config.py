@@ -1,0 +1,58 @@
+"""What one agent is configured with: the model and the budgets of each run.
+
+``agent`` never imports ``punie_lsp``: the server maps its ``Settings`` onto this
+dataclass in one place, and the CLI, tests and training build it directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sandbox import SandboxLimits
+
+__all__ = ["DEFAULT_MODEL", "AgentConfig", "EditsMode"]
+
+DEFAULT_MODEL = "mlx:mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"
+"""Same default as the server's ``punie.model`` (see MODELS.md for alternatives)."""
+
+EditsMode = Literal["ask", "auto", "never"]
+"""``ask``: each ``write_file`` asks the permission asker first; otherwise it only proposes."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentConfig:
+    """The model, its sampling settings and the limits that keep a run bounded."""
+
+    model: str = DEFAULT_MODEL
+    """``mlx:<hf-repo-or-path>``, ``openai:<name>`` (with ``base_url``) or ``test:``."""
+    base_url: str | None = None
+    """The OpenAI-compatible server for ``openai:`` models, e.g. ``http://127.0.0.1:8080/v1``."""
+    api_key: str | None = None
+    """Key for that server; None reads ``OPENAI_API_KEY`` (local servers ignore it)."""
+    draft_model: str | None = None
+    """A smaller model for speculative decoding, ``mlx:`` models only."""
+    temperature: float = 0.2
+    """Sampling temperature of every model turn."""
+    max_tokens: int = 2048
+    """Most tokens one model turn may generate."""
+    sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+    """Limits of each ``execute_code`` run."""
+    edits: EditsMode = "ask"
+    """Whether ``write_file`` asks the user before proposing (see ``AgentDeps.ask_permission``)."""
+    code_retries: int = 3
+    """How many failed ``execute_code`` runs in a row the model may fix before the run fails."""
+    request_limit: int = 12
+    """Model requests per prompt: a model looping on tool calls stops here."""
+    total_tokens_limit: int | None = 200_000
+    """Input plus output tokens per prompt, summed over its model requests."""
+    history_tokens: int = 6_000
+    """Estimated tokens of earlier turns kept in a conversation; older turns are dropped.
+
+    Small local models lose track of their tools in long prompts (Punie saw tool calling
+    break near 20K characters of prompt), so the budget is deliberately modest.
+    """
+    request_timeout_seconds: float = 600.0
+    """How long one model request to an OpenAI-compatible server may take (slow CPUs)."""
+    connect_timeout_seconds: float = 5.0
+    """How long to wait for that server to accept a connection before naming it unreachable."""

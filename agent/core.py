@@ -1,0 +1,282 @@
+"""``PunieAgent``: the long-lived agent a server or the CLI owns, and one prompt's run.
+
+Owned, not global: the model (loaded once, kept warm), the generated tools and stubs,
+the instructions and the conversations live on the instance; everything that belongs
+to one prompt arrives in ``AgentDeps``. ``ask`` never raises for what can go wrong in a
+run (cancelled, a usage limit, an unreachable model, code the model could not fix): the
+result's ``outcome`` and ``error`` say so, because the server answers the editor with it
+either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+from pydantic_ai import Agent, CancellationToken, ModelRetry, RunContext
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    RunCancelled,
+    UnexpectedModelBehavior,
+    UsageLimitExceeded,
+)
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+)
+from pydantic_ai.models import Model
+from pydantic_ai.settings import ModelSettings
+from pydantic_ai.usage import RunUsage, UsageLimits
+
+from agent.backends import build_model, describe_model_error, parse_model
+from agent.code_mode import CodeModeTools
+from agent.config import AgentConfig
+from agent.conversations import ConversationStore
+from agent.deps import AgentDeps
+from agent.execute import RunState, execute_code, guard_writes
+from agent.instructions import render_instructions
+from agent.result import AgentResult, Edit, Outcome, Usage
+
+__all__ = ["ModelStatus", "PunieAgent"]
+
+
+class ModelStatus(BaseModel):
+    """The model as ``punie.status`` reports it (camelCase on the wire)."""
+
+    model_config = ConfigDict(
+        frozen=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+    )
+
+    model: str
+    """The configured model string."""
+    backend: Literal["mlx", "openai", "test", "injected"]
+    """Which backend runs it."""
+    loaded: bool
+    """Ready to answer without loading (always true for servers and test models)."""
+    loading: bool
+    """Weights are being loaded right now (``mlx:`` only)."""
+    error: str | None = None
+    """Why the model could not load, or why its last request failed."""
+
+
+class PunieAgent:
+    """The Code Mode agent: one model, one tool (``execute_code``), many conversations."""
+
+    def __init__(
+        self,
+        config: AgentConfig | None = None,
+        *,
+        model: Model | None = None,
+        tools: CodeModeTools | None = None,
+    ) -> None:
+        """Build the agent; cheap (no weights loaded, no network).
+
+        ``model`` overrides ``config.model`` (tests inject a ``FunctionModel``). A bad
+        model string raises ``ModelSpecError`` here, naming the fix.
+        """
+        self.config = config or AgentConfig()
+        self._injected = model is not None
+        self.model: Model = model if model is not None else build_model(self.config)
+        self.tools = tools or CodeModeTools.load()
+        self.instructions = render_instructions(self.tools.stubs)
+        self.conversations = ConversationStore(self.config.history_tokens)
+        self._last_error: str | None = None
+        self._agent = self._build()
+
+    def _build(self) -> Agent[RunState, str]:
+        agent = Agent(
+            self.model,
+            deps_type=RunState,
+            output_type=str,
+            instructions=self.instructions,
+            model_settings=ModelSettings(
+                temperature=self.config.temperature, max_tokens=self.config.max_tokens
+            ),
+            retries=self.config.code_retries,
+        )
+        agent.tool(retries=self.config.code_retries)(execute_code)
+
+        @agent.output_validator
+        def _answer_in_words(output: str) -> str:
+            # An empty answer after tool calls usually means the model stopped mid-thought.
+            if not output.strip():
+                raise ModelRetry("Answer the user in plain text, or call execute_code.")
+            return output
+
+        return agent
+
+    def status(self) -> ModelStatus:
+        """Whether the model is loaded, loading or failed, without waiting for anything."""
+        backend = "injected" if self._injected else parse_model(self.config.model)[0]
+        loaded = getattr(self.model, "loaded", True)
+        load_error = getattr(self.model, "load_error", None)
+        return ModelStatus(
+            model=self.config.model,
+            backend=backend,  # ty: ignore[invalid-argument-type]  # parse_model returns one of three
+            loaded=bool(loaded),
+            loading=bool(getattr(self.model, "loading", False)),
+            error=load_error or self._last_error,
+        )
+
+    async def ensure_loaded(self) -> None:
+        """Load the model's weights now (``mlx:``; a no-op for others); raises on failure."""
+        load = getattr(self.model, "ensure_loaded", None)
+        if load is not None:
+            await load()
+
+    def reset(self, conversation_id: str) -> bool:
+        """Forget a conversation (``punie.resetConversation``); True when it existed."""
+        return self.conversations.reset(conversation_id)
+
+    async def ask(
+        self, prompt: str, deps: AgentDeps, *, conversation_id: str | None = None
+    ) -> AgentResult:
+        """Answer ``prompt`` in the conversation (a new one when None), streaming to deps.
+
+        Prompts in one conversation run one at a time; each sees the history the
+        previous one left. Set ``deps.cancel`` to stop: the result comes back within a
+        second with outcome ``cancelled`` and no edits.
+        """
+        conversation = self.conversations.get(conversation_id)
+        async with conversation.lock:
+            run = self._run_state(deps)
+            usage = RunUsage()
+            token = CancellationToken()
+            watcher = asyncio.create_task(_cancel_on(deps.cancel, token))
+            outcome: Outcome = "ok"
+            error: str | None = None
+            answer = ""
+            try:
+                await _until_cancelled(self.ensure_loaded(), deps.cancel)
+                result = await self._agent.run(
+                    prompt,
+                    deps=run,
+                    message_history=conversation.messages,
+                    usage_limits=UsageLimits(
+                        request_limit=self.config.request_limit,
+                        total_tokens_limit=self.config.total_tokens_limit,
+                    ),
+                    usage=usage,
+                    cancellation_token=token,
+                    event_stream_handler=_stream_to(run),
+                )
+                answer = result.output
+                self.conversations.update(conversation, result.all_messages())
+                self._last_error = None
+            except (RunCancelled, asyncio.CancelledError) as exc:
+                if not deps.cancel.is_set():
+                    raise  # cancelled from outside (the caller's task), not by its event
+                outcome, error = "cancelled", "cancelled by the user"
+                del exc
+            except UsageLimitExceeded as exc:
+                outcome = "usage_limit"
+                error = f"the run stopped at a usage limit: {exc}"
+            except UnexpectedModelBehavior as exc:
+                outcome = "code_failed" if "execute_code" in str(exc) else "model_error"
+                error = f"the model could not finish: {exc}"
+            except ModelAPIError as exc:
+                outcome, error = "model_error", describe_model_error(self.config, exc)
+                self._last_error = error
+            except Exception as exc:  # a model that cannot load raises its own errors
+                outcome, error = "model_error", describe_model_error(self.config, exc)
+                self._last_error = error
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            if outcome != "ok":
+                answer = "".join(run.text)
+            else:
+                run.report("answer", answer)
+            return AgentResult(
+                conversation_id=conversation.id,
+                answer=answer,
+                outcome=outcome,
+                error=error,
+                edits=_edits(deps) if outcome == "ok" else [],
+                code=run.code,
+                calls=run.calls,
+                usage=Usage(
+                    requests=usage.requests,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                ),
+                turns=usage.requests,
+            )
+
+    def _run_state(self, deps: AgentDeps) -> RunState:
+        tools = self.tools
+        if self.config.edits == "ask" and deps.ask_permission is not None:
+            tools = guard_writes(tools, deps.ask_permission)
+        run = RunState(
+            deps=deps,
+            tools=tools,
+            limits=deps.limits or self.config.sandbox,
+            context=deps.tools,
+        )
+        caller_hook = deps.tools.on_call
+
+        async def on_call(name: str, args: dict[str, object]) -> None:
+            if caller_hook is not None:
+                await caller_hook(name, args)
+            run.report("toolCall", _call_line(name, args))
+
+        # Same overlay dict (a shallow copy): the run's writes land in the caller's overlay.
+        run.context = dataclasses.replace(deps.tools, on_call=on_call)
+        return run
+
+
+def _call_line(name: str, args: dict[str, object]) -> str:
+    rendered = ", ".join(f"{k}={v!r}"[:80] for k, v in args.items() if k != "content")
+    return f"{name}({rendered})"
+
+
+def _edits(deps: AgentDeps) -> list[Edit]:
+    return [Edit(path=str(path), text=text) for path, text in sorted(deps.tools.overlay.items())]
+
+
+def _stream_to(
+    run: RunState,
+) -> Callable[[RunContext[RunState], AsyncIterable[AgentStreamEvent]], Awaitable[None]]:
+    """An event-stream handler forwarding the model's text to the run's reporter as it comes."""
+
+    async def handler(ctx: RunContext[RunState], events: AsyncIterable[AgentStreamEvent]) -> None:
+        async for event in events:
+            text = None
+            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                text = event.part.content
+            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                text = event.delta.content_delta
+            if text:
+                run.text.append(text)
+                run.report("text", text)
+
+    return handler
+
+
+async def _cancel_on(event: asyncio.Event, token: CancellationToken) -> None:
+    """Turn the caller's event into Pydantic AI's cancellation of the run's task."""
+    await event.wait()
+    token.cancel()
+
+
+async def _until_cancelled(work: Coroutine[object, object, None], cancel: asyncio.Event) -> None:
+    """Await ``work`` (model loading) unless ``cancel`` is set first: then ``RunCancelled``."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.create_task(cancel.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if not task.done():
+        task.cancel()
+        raise RunCancelled("cancelled while the model was loading")
+    task.result()

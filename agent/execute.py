@@ -1,0 +1,161 @@
+"""The agent's one tool, ``execute_code``: run the model's program, report back compactly.
+
+What the model reads back is a short text, not the full ``RunResult`` JSON: the value
+of the last expression, what was printed, and one line per typed-tool call. Both are
+truncated, because a program that returns a whole file or prints a log would otherwise
+fill a small model's context in one step. Code that fails in a way the model can fix
+(syntax, typing, runtime, a limit it ran into) raises ``ModelRetry`` with the line and
+the message, so the library sends it back and counts the retry; a cancelled run stops
+the agent instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_ai import ModelRetry, RunContext
+
+from agent.code_mode import CodeModeTools, run_code
+from agent.deps import AgentDeps, PermissionAsker, ProgressEvent
+from sandbox import RunResult, SandboxLimits, ToolCall
+from typed_tools.base import ToolContext, ToolResult
+
+__all__ = ["RunState", "execute_code", "guard_writes", "render_result"]
+
+MAX_VALUE_CHARS = 4_000
+"""Longest JSON form of the returned value shown to the model."""
+MAX_STDOUT_CHARS = 4_000
+"""Longest printed output shown to the model (its head and tail are kept)."""
+MAX_TRACEBACK_CHARS = 1_500
+"""Longest traceback or type-check report sent back with a failure."""
+
+
+@dataclass(kw_only=True)
+class RunState:
+    """One prompt's run as the tool sees it (Pydantic AI's ``ctx.deps``)."""
+
+    deps: AgentDeps
+    """The caller's deps for this prompt."""
+    tools: CodeModeTools
+    """The typed tools for this run (``write_file`` guarded when edits are ``ask``)."""
+    limits: SandboxLimits
+    """Limits of each program."""
+    context: ToolContext
+    """``deps.tools`` with an ``on_call`` hook that reports each tool call."""
+    code: list[str] = field(default_factory=list)
+    """Programs submitted so far."""
+    calls: list[ToolCall] = field(default_factory=list)
+    """Typed-tool calls made by those programs, in order."""
+    text: list[str] = field(default_factory=list)
+    """Text streamed by the model so far (what the user saw)."""
+
+    def report(self, kind: Any, text: str) -> None:
+        """Send one progress event to the caller's reporter."""
+        self.deps.progress(ProgressEvent(kind=kind, text=text))
+
+
+def _format_call(tool: str, args: dict[str, Any]) -> str:
+    rendered = ", ".join(f"{k}={_short(json.dumps(v, default=str), 60)}" for k, v in args.items())
+    return f"{tool}({rendered})"
+
+
+def _short(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} …[{len(text) - limit} characters cut]… {text[-half:]}"
+
+
+def render_result(result: RunResult) -> str:
+    """What the model reads after a successful program (see the module docstring)."""
+    lines: list[str] = []
+    if result.value is not None:
+        value = json.dumps(result.value, ensure_ascii=False)
+        lines.append("value: " + _short(value, MAX_VALUE_CHARS))
+    if result.stdout:
+        lines.append("stdout:\n" + _short(result.stdout.rstrip("\n"), MAX_STDOUT_CHARS))
+    if result.calls:
+        calls = [
+            f"{_format_call(c.tool, dict(c.args))} -> {'ok' if c.success else 'failed'}"
+            for c in result.calls
+        ]
+        lines.append("tool calls: " + "; ".join(calls))
+    if not lines:
+        lines.append("(no value and no output: end the program with an expression to see it)")
+    return "\n".join(lines)
+
+
+def _retry_message(result: RunResult) -> str:
+    error = result.error
+    assert error is not None  # only called for failed runs
+    where = f" at line {error.line}" if error.line is not None else ""
+    parts = [f"Your code failed with a {error.kind} error{where}: {error.message}"]
+    if error.traceback:
+        parts.append(_short(error.traceback.strip(), MAX_TRACEBACK_CHARS))
+    if result.stdout:
+        parts.append("stdout before the failure:\n" + _short(result.stdout, MAX_STDOUT_CHARS // 4))
+    parts.append("Fix the code and call execute_code again.")
+    return "\n".join(parts)
+
+
+async def execute_code(ctx: RunContext[RunState], code: str) -> str:
+    """Run a Python program in the sandbox; the typed tools are predefined functions.
+
+    Returns the value of the last expression, printed output and the tool calls made.
+    """
+    run = ctx.deps
+    run.code.append(code)
+    run.report("code", code)
+    result = await run_code(
+        code,
+        run.context,
+        pool=run.deps.pool,
+        limits=run.limits,
+        cancel=run.deps.cancel,
+        tools=run.tools,
+    )
+    run.calls.extend(result.calls)
+    if result.error is None:
+        text = render_result(result)
+        run.report("toolResult", text)
+        return text
+    if result.error.kind == "cancelled":
+        # Either the caller cancelled, or the pool is stopping (server shutdown): both
+        # end the whole run, which the agent does when this event is set.
+        run.deps.cancel.set()
+        return "cancelled"
+    message = _retry_message(result)
+    run.report("toolResult", message)
+    raise ModelRetry(message)
+
+
+def guard_writes(tools: CodeModeTools, ask: PermissionAsker) -> CodeModeTools:
+    """``tools`` with ``write_file`` asking ``ask(path, content)`` before it proposes.
+
+    A declined write is a failed ``WriteFileResult`` the program can branch on, not an
+    exception: the model should learn the user said no, not retry the same write.
+    """
+    spec = tools.tools.get("write_file")
+    if spec is None:
+        return tools
+    original = spec.function
+    signature = inspect.Signature(list(spec.parameters))
+
+    async def write_file(ctx: ToolContext, /, *args: Any, **kwargs: Any) -> ToolResult:
+        try:
+            arguments = signature.bind(*args, **kwargs).arguments
+        except TypeError:
+            return await original(ctx, *args, **kwargs)  # the tool reports the misuse
+        path, content = arguments.get("path"), arguments.get("content")
+        if isinstance(path, str) and isinstance(content, str) and not await ask(path, content):
+            return spec.result_model(
+                success=False, error=f"the user declined the edit to {path}; do not retry it"
+            )
+        return await original(ctx, *args, **kwargs)
+
+    guarded = dataclasses.replace(spec, function=write_file)
+    return dataclasses.replace(tools, tools={**tools.tools, "write_file": guarded})

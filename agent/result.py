@@ -1,0 +1,71 @@
+"""The answer to one prompt, as ``punie.ask`` returns it and the CLI prints it.
+
+A run that failed still produces a result: the outcome says why (cancelled, a usage
+limit, a model that cannot be reached, code the model could not fix), ``error`` says
+it in words for the user, and whatever was streamed so far is in ``answer``. The
+server turns this into its LSP result in one place; field names on the wire are
+camelCase like the rest of the contract.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from sandbox import ToolCall
+
+__all__ = ["AgentResult", "Edit", "Outcome", "Usage"]
+
+Outcome = Literal["ok", "cancelled", "usage_limit", "model_error", "code_failed", "error"]
+"""How the run ended; only ``ok`` carries edits (half a change is worse than none)."""
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+    )
+
+
+class Edit(_Wire):
+    """One proposed file: the whole new text, for the editor to diff and apply."""
+
+    path: str
+    """Absolute path of the file (the server turns it into a URI)."""
+    text: str
+    """The complete proposed content."""
+
+
+class Usage(_Wire):
+    """What the run cost the model (as the backend reports it; estimates for some)."""
+
+    requests: int = 0
+    """Model requests made (one per model turn)."""
+    input_tokens: int = 0
+    """Prompt tokens over all requests."""
+    output_tokens: int = 0
+    """Generated tokens over all requests."""
+
+
+class AgentResult(_Wire):
+    """Everything one prompt produced."""
+
+    conversation_id: str
+    """Pass it back with the next prompt to continue this conversation."""
+    answer: str
+    """The model's final answer (or the text streamed before the run stopped)."""
+    outcome: Outcome = "ok"
+    """``ok`` or why the run stopped."""
+    error: str | None = None
+    """For any other outcome: what failed and what to do, for the user."""
+    edits: list[Edit] = Field(default_factory=list)
+    """Files the model proposed through ``write_file`` (only when the outcome is ``ok``)."""
+    code: list[str] = Field(default_factory=list)
+    """Each program the model submitted to ``execute_code``, in order."""
+    calls: list[ToolCall] = Field(default_factory=list)
+    """Every typed-tool call those programs made, in order (the sandbox trace)."""
+    usage: Usage = Field(default_factory=Usage)
+    """Model requests and tokens."""
+    turns: int = 0
+    """Model turns in this run (requests, including retries after failed code)."""
