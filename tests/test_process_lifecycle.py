@@ -1,0 +1,212 @@
+"""punie-lsp as an operating-system process: how it ends, and that ty ends with it.
+
+An editor restarts language servers often and kills them rudely; every way a session
+can end (the polite ``shutdown``/``exit``, a bare ``exit``, a closed pipe, a dead
+editor, SIGKILL, a dropped TCP connection) must leave no ``ty server`` behind, because
+an orphaned ty keeps a whole project's index in memory. The processes are real and
+found with psutil; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from punie_lsp import __version__
+from tests.rawlsp import SERVER, Connection, RawServer, wait_gone
+
+pytestmark = pytest.mark.timeout(90)
+
+EXIT_SECONDS = 10.0
+"""Generous on a loaded 2-core machine; a healthy exit takes well under a second."""
+
+Spawn = Callable[..., RawServer]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """Start punie-lsp processes that are killed (with their children) at teardown."""
+    servers: list[RawServer] = []
+
+    def start(*args: str, **kwargs: object) -> RawServer:
+        server = RawServer(args or ("--stdio",), **kwargs)  # ty: ignore[invalid-argument-type]  # forwarded keywords
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+def only_ty(server: RawServer) -> psutil.Process:
+    """The one ty child a freshly initialized punie-lsp has."""
+    children = server.ty_children()
+    assert len(children) == 1, children
+    return children[0]
+
+
+def hover_mentions_point(conn: Connection, project: Path) -> None:
+    uri = conn.open(project / "pkg" / "app.py")
+    response = conn.hover(uri, 7, 23)
+    assert "Point" in str(response["result"]["contents"]), response
+
+
+def test_shutdown_then_exit_is_clean(spawn: Spawn, project: Path) -> None:
+    server = spawn()
+    server.initialize(project)
+    ty = only_ty(server)
+    assert server.request("shutdown") == {"jsonrpc": "2.0", "id": "raw-2", "result": None}
+    # punie stops ty before answering shutdown, so ty is already on its way out.
+    assert wait_gone([ty], EXIT_SECONDS) == []
+    server.notify("exit")
+    assert server.proc.wait(EXIT_SECONDS) == 0
+
+
+def test_exit_without_shutdown_is_code_1(spawn: Spawn, project: Path) -> None:
+    server = spawn()
+    server.initialize(project)
+    ty = only_ty(server)
+    server.notify("exit")
+    assert server.proc.wait(EXIT_SECONDS) == 1
+    assert wait_gone([ty], EXIT_SECONDS) == []
+
+
+def test_closed_stdin_ends_punie_and_ty(spawn: Spawn, project: Path) -> None:
+    """The editor crashed or closed the pipe without a word: nothing may linger."""
+    server = spawn()
+    server.initialize(project)
+    ty = only_ty(server)
+    server.close_stdin()
+    assert server.proc.wait(EXIT_SECONDS) == 1  # no shutdown came first
+    assert wait_gone([ty], EXIT_SECONDS) == []
+
+
+def test_dead_editor_process_ends_punie(spawn: Spawn, project: Path) -> None:
+    """The editor's pid from initialize vanished while our stdin stays open.
+
+    This is the case stdin EOF cannot catch: the pipe can outlive the editor when
+    another process (a wrapper, a shell) holds its write end.
+    """
+    editor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        server = spawn()
+        server.initialize(project, process_id=editor.pid)
+        ty = only_ty(server)
+        hover_mentions_point(server, project)  # alive and serving while the editor lives
+        editor.kill()
+        editor.wait(EXIT_SECONDS)  # reap it: a zombie still answers kill(pid, 0)
+        # The server polls the editor's pid every 2 s.
+        assert server.proc.wait(EXIT_SECONDS) is not None
+        assert wait_gone([ty], EXIT_SECONDS) == []
+    finally:
+        if editor.poll() is None:
+            editor.kill()
+            editor.wait(EXIT_SECONDS)
+
+
+def test_sigkill_of_punie_takes_ty_down(spawn: Spawn, project: Path) -> None:
+    """punie gets no chance to clean up: PDEATHSIG (or ty's stdin EOF) must do it."""
+    server = spawn()
+    server.initialize(project)
+    ty = only_ty(server)
+    os.kill(server.pid, signal.SIGKILL)
+    assert server.proc.wait(EXIT_SECONDS) == -signal.SIGKILL
+    assert wait_gone([ty], EXIT_SECONDS) == []
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_listening(server: RawServer) -> None:
+    """Block until the server logs that it listens (bounded by the test timeout)."""
+    stderr = server.proc.stderr
+    assert stderr is not None  # started with PIPE
+    seen = []
+    while line := stderr.readline():
+        seen.append(line)
+        if b"listening on" in line:
+            return
+    raise AssertionError(f"punie-lsp --tcp never listened: {b''.join(seen)!r}")
+
+
+def test_tcp_serves_one_editor_then_exits(spawn: Spawn, project: Path) -> None:
+    port = _free_port()
+    server = spawn("--tcp", f"127.0.0.1:{port}", stderr=subprocess.PIPE)
+    _wait_listening(server)
+    # Logs keep flowing to stderr: drain it so the server never blocks on a full pipe.
+    stderr = server.proc.stderr
+    assert stderr is not None
+    drain = threading.Thread(target=stderr.read, daemon=True)
+    drain.start()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=EXIT_SECONDS)
+    incoming, outgoing = sock.makefile("rb"), sock.makefile("wb")
+    conn = Connection(incoming, outgoing)
+    try:
+        result = conn.initialize(project)
+        assert result["capabilities"]["hoverProvider"]
+        ty = only_ty(server)
+        hover_mentions_point(conn, project)
+    finally:
+        # What an editor's exit looks like to us: the socket ends (our reader sees EOF).
+        sock.shutdown(socket.SHUT_RDWR)
+        assert conn.closed.wait(EXIT_SECONDS)
+        for stream in (outgoing, incoming, sock):
+            stream.close()
+    assert server.proc.wait(EXIT_SECONDS) is not None
+    assert wait_gone([ty], EXIT_SECONDS) == []
+    assert server.received_bytes == 0, "stdout is not the protocol channel under --tcp"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [*SERVER, "--version"],
+        [str(Path(sys.executable).with_name("punie-lsp")), "--version"],
+    ],
+    ids=["python-m", "console-script"],
+)
+def test_version(command: list[str]) -> None:
+    done = subprocess.run(command, capture_output=True, timeout=30, check=True)
+    assert done.stdout.decode() == f"punie-lsp {__version__}\n"
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", __version__)
+
+
+@pytest.mark.parametrize("log_to", ["stderr", "log-file"])
+def test_stdout_is_protocol_only(spawn: Spawn, project: Path, tmp_path: Path, log_to: str) -> None:
+    """With DEBUG logging every byte on stdout still parses as LSP frames.
+
+    The session touches the noisy paths: start-up, ty's stderr, a forwarded request, a
+    malformed frame and an unknown method (both logged), shutdown.
+    """
+    log = tmp_path / "punie.log"
+    args = ["--stdio", "--log-level", "DEBUG"]
+    if log_to == "log-file":
+        server = spawn(*args, "--log-file", str(log))
+    else:
+        with log.open("wb") as stderr:
+            server = spawn(*args, stderr=stderr)
+    server.initialize(project)
+    hover_mentions_point(server, project)
+    server.write(b"Content-Length: abc\r\n\r\n")
+    assert server.request("punie/noSuchMethod", {})["error"]["code"] == -32601
+    assert server.request("shutdown")["result"] is None
+    server.notify("exit")
+    assert server.proc.wait(EXIT_SECONDS) == 0
+    assert server.closed.wait(EXIT_SECONDS)
+    assert server.frame_error is None, server.frame_error
+    logged = log.read_text(errors="replace")
+    assert " DEBUG " in logged, "DEBUG logging was on, so the log cannot be empty"
+    assert "malformed frame" in logged
