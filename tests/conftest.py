@@ -63,6 +63,32 @@ def initialize_params(profile: str, root: Path, options: object = None) -> types
     )
 
 
+def open_document(client: LanguageClient, path: Path, text: str | None = None) -> str:
+    """``didOpen`` a file (its disk text unless ``text``); returns its URI."""
+    uri = path.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri,
+                language_id="python",
+                version=1,
+                text=path.read_text() if text is None else text,
+            )
+        )
+    )
+    return uri
+
+
+def change_document(client: LanguageClient, uri: str, version: int, text: str) -> None:
+    """Replace a document's whole text in the editor, without saving it."""
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A fresh, writable copy of tests/fixtures/project."""

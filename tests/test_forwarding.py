@@ -15,7 +15,7 @@ import pytest_asyncio
 from lsprotocol import types
 from ty import find_ty_bin
 
-from tests.conftest import Client, initialize_params, make_client
+from tests.conftest import Client, initialize_params, make_client, open_document
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,18 +29,6 @@ async def ty_direct(client: Client) -> AsyncIterator[Client]:
     yield direct
     await direct.shutdown_session()
     await direct.stop()
-
-
-def open_file(client: Client, path: Path) -> str:
-    uri = path.as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=1, text=path.read_text()
-            )
-        )
-    )
-    return uri
 
 
 async def ask(client: Client, method: str, params: dict[str, Any]) -> Any:
@@ -229,8 +217,8 @@ async def test_feature_matches_ty(
 ) -> None:
     root: Path = client.root
     for c in (client, ty_direct):
-        app = open_file(c, root / "pkg" / "app.py")
-        shapes = open_file(c, root / "pkg" / "shapes.py")
+        app = open_document(c, root / "pkg" / "app.py")
+        shapes = open_document(c, root / "pkg" / "shapes.py")
     through_punie = await ask(client, method, params(app, shapes))
     from_ty = await ask(ty_direct, method, params(app, shapes))
     assert _comparable(method, through_punie) == _comparable(method, from_ty)
@@ -241,8 +229,8 @@ async def test_hierarchy_follow_ups_match_ty(client: Client, ty_direct: Client) 
     root: Path = client.root
     answers = []
     for c in (client, ty_direct):
-        app = open_file(c, root / "pkg" / "app.py")
-        shapes = open_file(c, root / "pkg" / "shapes.py")
+        app = open_document(c, root / "pkg" / "app.py")
+        shapes = open_document(c, root / "pkg" / "shapes.py")
         call = (
             await ask(
                 c,
@@ -275,7 +263,7 @@ async def test_code_actions_are_ty_quick_fixes(client: Client) -> None:
     root: Path = client.root
     path = root / "pkg" / "app.py"
     path.write_text(path.read_text() + "\n\nvalue = undefined_name\n")
-    app = open_file(client, path)
+    app = open_document(client, path)
     report = (
         await ask(client, "textDocument/diagnostic", {"textDocument": {"uri": app}})
         if (client.profile == "neovim")

@@ -9,7 +9,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from punie_lsp import commands, router
-from tests.conftest import Client
+from tests.conftest import Client, change_document, open_document
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -24,21 +24,8 @@ async def run_tool(client: Client, name: str, **args: Any) -> dict[str, Any]:
 
 def edit_buffer(client: Client, relative: str, new_text: str) -> str:
     """Open a file and replace its buffer text without saving (disk keeps the old text)."""
-    path = client.root / relative
-    uri = path.as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=1, text=path.read_text()
-            )
-        )
-    )
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[types.TextDocumentContentChangeWholeDocument(text=new_text)],
-        )
-    )
+    uri = open_document(client, client.root / relative)
+    change_document(client, uri, 2, new_text)
     return uri
 
 

@@ -22,7 +22,14 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig
 from ty import find_ty_bin
 
-from tests.conftest import SERVER_COMMAND, Client, initialize_params, make_client
+from tests.conftest import (
+    SERVER_COMMAND,
+    Client,
+    change_document,
+    initialize_params,
+    make_client,
+    open_document,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -41,20 +48,8 @@ def open_with_unsaved_change(client: Client) -> tuple[str, int]:
     """Open app.py, then type a function the file on disk does not have."""
     path = client.root / "pkg" / "app.py"
     text = path.read_text()
-    uri = path.as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=1, text=text
-            )
-        )
-    )
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text + FRESH)],
-        )
-    )
+    uri = open_document(client, path)
+    change_document(client, uri, 2, text + FRESH)
     return uri, len((text + FRESH).splitlines()) - 2  # the line of `def fresh_only_in_buffer`
 
 

@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from lsprotocol import types
 
-from tests.conftest import Client, initialize_params, make_client
+from tests.conftest import Client, initialize_params, make_client, open_document
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -62,13 +62,7 @@ async def test_sync_notifications_reach_ty_in_order(recorded: tuple[Client, Path
     client, log = recorded
     path = client.root / "pkg" / "app.py"
     uri = path.as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=1, text=path.read_text()
-            )
-        )
-    )
+    open_document(client, path)
     client.text_document_did_save(
         types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
     )

@@ -21,7 +21,7 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import client_capabilities
 
-from tests.conftest import FIXTURE_PROJECT, Client, initialize_params, make_client
+from tests.conftest import FIXTURE_PROJECT, Client, initialize_params, make_client, open_document
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -37,15 +37,7 @@ async def codes(client: Client, uri: str) -> set[str]:
 
 
 def open_app(client: Client, root: Path) -> str:
-    path = root / "pkg" / "app.py"
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=path.as_uri(), language_id="python", version=1, text=path.read_text()
-            )
-        )
-    )
-    return path.as_uri()
+    return open_document(client, root / "pkg" / "app.py")
 
 
 async def start(root: Path, params: types.InitializeParams) -> Client:
