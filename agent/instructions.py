@@ -75,7 +75,7 @@ def compact_stubs(stubs: str) -> str:
 
 def render_instructions(stubs: str) -> str:
     """The whole instructions text for the given stubs (``CodeModeTools.stubs``)."""
-    return f"{_PREAMBLE}\n{compact_stubs(stubs)}\n"
+    return f"{_PREAMBLE}\n{compact_stubs(stubs)}"
 
 
 def estimate_tokens(text: str) -> int:

@@ -1,0 +1,191 @@
+"""One prompt through the agent on a scripted model: real Monty, real typed tools, real ty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent import AgentDeps, ProgressEvent
+from agent.code_mode import CodeModeTools
+from tests.agent.conftest import Code, Script, make_agent
+from typed_tools import TyBackend
+from typed_tools.workspace import split_lines
+
+APP = "pkg/app.py"
+
+
+async def test_two_programs_then_an_answer(
+    deps: AgentDeps, code_tools: CodeModeTools, events: list[ProgressEvent]
+) -> None:
+    programs = [
+        'r = list_files("pkg/*.py")\nr.files',
+        'print(read_file("pkg/shapes.py").line_count)',
+    ]
+    script = Script([*map(Code, programs), "Three modules; shapes.py is the longest."])
+    result = await make_agent(script, code_tools).ask("What is in pkg?", deps)
+
+    assert (result.outcome, result.error) == ("ok", None)
+    assert result.answer.strip() == "Three modules; shapes.py is the longest."
+    assert result.code == programs
+    assert [(c.tool, c.args) for c in result.calls] == [
+        ("list_files", {"glob": "pkg/*.py"}),
+        ("read_file", {"path": "pkg/shapes.py"}),
+    ]
+    assert result.turns == 3
+    assert result.usage.requests == 3
+    # The second request carried the first program's value back to the model.
+    assert 'value: ["pkg/__init__.py", "pkg/app.py", "pkg/shapes.py"]' in script.sent(2)
+    lines = len(split_lines((deps.tools.root / "pkg/shapes.py").read_text()))
+    assert f"stdout:\n{lines}\n" in script.sent(3)
+    kinds = [e.kind for e in events]
+    assert kinds[:6] == ["code", "toolCall", "toolResult", "code", "toolCall", "toolResult"]
+    assert kinds[-1] == "answer"
+    assert "".join(e.text for e in events if e.kind == "text") == result.answer
+
+
+async def test_field_access_on_a_real_type_error(
+    deps: AgentDeps, code_tools: CodeModeTools
+) -> None:
+    script = Script(
+        [
+            Code(f'r = typecheck("{APP}")\ne = r.errors[0]\n[e.line, e.severity, r.error_count]'),
+            "broken() returns a str on line 13.",
+        ]
+    )
+    result = await make_agent(script, code_tools).ask("Why does app.py fail?", deps)
+
+    assert result.outcome == "ok"
+    assert 'value: [13, "error", 1]' in script.sent(2)
+    assert result.calls[0].tool == "typecheck"
+    assert result.calls[0].success
+
+
+async def test_a_runtime_error_is_sent_back_and_the_fix_runs(
+    deps: AgentDeps, code_tools: CodeModeTools
+) -> None:
+    script = Script(
+        [
+            Code('files = list_files("pkg/*.py").files\nfiles[10]'),
+            Code('files = list_files("pkg/*.py").files\nlen(files)'),
+            "There are three.",
+        ]
+    )
+    result = await make_agent(script, code_tools).ask("How many modules?", deps)
+
+    assert result.outcome == "ok"
+    retry = script.sent(2)
+    assert "runtime error at line 2" in retry
+    assert "IndexError" in retry
+    assert "value: 3" in script.sent(3)
+    assert len(result.code) == 2
+
+
+async def test_a_type_error_is_caught_before_running_and_fixed(
+    deps: AgentDeps, code_tools: CodeModeTools
+) -> None:
+    script = Script(
+        [
+            Code(f'r = read_file("{APP}")\nr.line_cont'),
+            Code(f'r = read_file("{APP}")\nr.line_count'),
+            "app.py has 19 lines.",
+        ]
+    )
+    result = await make_agent(script, code_tools).ask("How long is app.py?", deps)
+
+    assert result.outcome == "ok"
+    assert "typing error at line 2" in script.sent(2)
+    assert "line_cont" in script.sent(2)
+    # The failed program never ran: only the fixed one called read_file.
+    assert [c.tool for c in result.calls] == ["read_file"]
+    lines = len(split_lines((deps.tools.root / APP).read_text()))
+    assert f"value: {lines}\n" in script.sent(3)
+
+
+async def test_code_that_keeps_failing_ends_the_run(
+    deps: AgentDeps, code_tools: CodeModeTools
+) -> None:
+    script = Script([Code("1 / 0")])
+    result = await make_agent(script, code_tools, code_retries=2).ask("Divide", deps)
+
+    assert result.outcome == "code_failed"
+    assert result.error is not None
+    assert "execute_code" in result.error
+    assert len(result.code) == 3  # the first attempt and two retries
+
+
+async def test_writes_become_edits_and_the_disk_is_untouched(
+    deps: AgentDeps, code_tools: CodeModeTools, workspace: Path
+) -> None:
+    before = (workspace / APP).read_text()
+    fixed = before.replace('return "not an int"', "return 0")
+    script = Script(
+        [
+            Code(
+                f'r = read_file("{APP}")\n'
+                f"new = r.content.replace('return \"not an int\"', 'return 0')\n"
+                f'write_file("{APP}", new).success'
+            ),
+            Code(f'typecheck("{APP}").error_count'),
+            "Fixed broken() to return an int.",
+        ]
+    )
+    # A ty language server of the run's own, so typecheck sees the proposed text.
+    deps.tools.backend = backend = TyBackend(workspace)
+    try:
+        result = await make_agent(script, code_tools, edits="auto").ask("Fix app.py", deps)
+    finally:
+        await backend.stop()
+
+    assert result.outcome == "ok"
+    assert [(e.path, e.text) for e in result.edits] == [(str(workspace / APP), fixed)]
+    assert (workspace / APP).read_text() == before
+    assert "value: 0" in script.sent(3)  # ty saw the proposed text, not the disk
+
+
+async def test_ask_mode_asks_before_each_write_and_a_refusal_is_a_result(
+    deps: AgentDeps, code_tools: CodeModeTools, workspace: Path
+) -> None:
+    asked: list[tuple[str, str]] = []
+
+    async def refuse(path: str, text: str) -> bool:
+        asked.append((path, text))
+        return path != "pkg/app.py"
+
+    deps.ask_permission = refuse
+    script = Script(
+        [
+            Code(
+                '[write_file("pkg/app.py", "x = 1\\n").error,'
+                ' write_file("new.py", "y = 2\\n").success]'
+            ),
+            "Only new.py was accepted.",
+        ]
+    )
+    result = await make_agent(script, code_tools, edits="ask").ask("Write", deps)
+
+    assert asked == [("pkg/app.py", "x = 1\n"), ("new.py", "y = 2\n")]
+    assert "the user declined the edit to pkg/app.py" in script.sent(2)
+    assert [Path(e.path).name for e in result.edits] == ["new.py"]
+
+
+async def test_the_request_limit_is_a_clear_outcome(
+    deps: AgentDeps, code_tools: CodeModeTools
+) -> None:
+    script = Script([Code("1 + 1")])  # a model that never stops calling the tool
+    result = await make_agent(script, code_tools, request_limit=3).ask("Loop", deps)
+
+    assert result.outcome == "usage_limit"
+    assert result.error is not None
+    assert "request_limit" in result.error or "request limit" in result.error
+    assert len(script.requests) == 3
+    assert result.edits == []
+
+
+async def test_the_token_limit_is_a_clear_outcome(
+    deps: AgentDeps, code_tools: CodeModeTools
+) -> None:
+    script = Script([Code("1 + 1"), "done"])
+    result = await make_agent(script, code_tools, total_tokens_limit=50).ask("Hi", deps)
+
+    assert result.outcome == "usage_limit"
+    assert result.error is not None
+    assert "total_tokens_limit" in result.error or "token" in result.error
