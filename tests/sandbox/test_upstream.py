@@ -6,6 +6,7 @@ upstream changed: re-check the workaround it justifies and delete it if it is mo
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -71,6 +72,10 @@ def exit_codes(script: str, attempts: int, *, stop_at_first_failure: bool) -> li
     return codes
 
 
+@pytest.mark.skipif(
+    os.environ.get("SANDBOX_UPSTREAM_CHECKS") != "1",
+    reason="statistical and slow (up to 30 interpreter starts); SANDBOX_UPSTREAM_CHECKS=1 runs it",
+)
 def test_exiting_right_after_closing_a_pool_can_abort() -> None:
     """Workaround 2, upstream side: about one exit in three dies with SIGABRT.
 
@@ -83,5 +88,9 @@ def test_exiting_right_after_closing_a_pool_can_abort() -> None:
 
 
 def test_a_stopped_pool_lets_the_process_exit_cleanly() -> None:
-    """Workaround 2, our side: ``SandboxPool.stop`` settles, so every exit is clean."""
-    assert exit_codes(SANDBOX_POOL_EXIT, 6, stop_at_first_failure=False) == [0] * 6
+    """Workaround 2, our side: ``SandboxPool.stop`` settles, so every exit is clean.
+
+    Four exits: without the settling, all four come out clean with probability ~0.2
+    at the measured abort rate, so a regression is likely, not certain, to show.
+    """
+    assert exit_codes(SANDBOX_POOL_EXIT, 4, stop_at_first_failure=False) == [0] * 4
