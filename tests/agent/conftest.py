@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator, Sequence
+import socket
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +77,22 @@ class Script:
             for part in parts
             if isinstance(part, ToolCallPart) or hasattr(part, "content")
         )
+
+
+@pytest.fixture
+def allow_requests() -> Iterator[None]:
+    """Model requests allowed for this test only: they go to a server on 127.0.0.1."""
+    previous = models.ALLOW_MODEL_REQUESTS
+    models.ALLOW_MODEL_REQUESTS = True
+    yield
+    models.ALLOW_MODEL_REQUESTS = previous
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

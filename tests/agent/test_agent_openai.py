@@ -9,7 +9,6 @@ server listens on 127.0.0.1 and ``ALLOW_MODEL_REQUESTS`` stays off for other mod
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,10 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from pydantic_ai import models
 
 from agent import AgentConfig, AgentDeps, ModelSpecError, PunieAgent
 from agent.code_mode import CodeModeTools
+from tests.agent.conftest import closed_port
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -91,21 +90,6 @@ def stub_server() -> Iterator[StubServer]:
     server.shutdown()
     server.server_close()
     thread.join()
-
-
-@pytest.fixture
-def allow_requests() -> Iterator[None]:
-    """Model requests allowed for this test only: they go to 127.0.0.1."""
-    previous = models.ALLOW_MODEL_REQUESTS
-    models.ALLOW_MODEL_REQUESTS = True
-    yield
-    models.ALLOW_MODEL_REQUESTS = previous
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.usefixtures("allow_requests")

@@ -124,12 +124,15 @@ async def test_writes_become_edits_and_the_disk_is_untouched(
                 f"new = r.content.replace('return \"not an int\"', 'return 0')\n"
                 f'write_file("{APP}", new).success'
             ),
-            Code(f'typecheck("{APP}").error_count'),
+            Code(f'r = typecheck("{APP}")\n[r.success, r.error, r.error_count]'),
             "Fixed broken() to return an int.",
         ]
     )
-    # A ty language server of the run's own, so typecheck sees the proposed text.
-    deps.tools.backend = backend = TyBackend(workspace)
+    # A ty language server of the run's own, so typecheck sees the proposed text. Per-file
+    # pull diagnostics: in workspace mode ty's workspace/diagnostic did not answer once the
+    # overlay made the file clean (reproduced without the agent; reported to typed_tools).
+    deps.tools.backend = backend = TyBackend(workspace, workspace_diagnostics=False)
+    await backend.start()
     try:
         result = await make_agent(script, code_tools, edits="auto").ask("Fix app.py", deps)
     finally:
@@ -138,7 +141,7 @@ async def test_writes_become_edits_and_the_disk_is_untouched(
     assert result.outcome == "ok"
     assert [(e.path, e.text) for e in result.edits] == [(str(workspace / APP), fixed)]
     assert (workspace / APP).read_text() == before
-    assert "value: 0" in script.sent(3)  # ty saw the proposed text, not the disk
+    assert "value: [true, null, 0]" in script.sent(3)  # ty saw the proposed text, not the disk
 
 
 async def test_ask_mode_asks_before_each_write_and_a_refusal_is_a_result(

@@ -1,0 +1,194 @@
+"""``punie-lsp ask "…"``: the agent from a terminal, without an editor.
+
+The answer streams to stdout as the model writes it; the code the model runs, each tool
+call and each result go to stderr (dimmed on a terminal), with a spinner while the
+model thinks, so ``punie-lsp ask … > answer.txt`` captures only the answer. Proposed
+edits are printed as unified diffs and never applied: the CLI has no editor to review
+them in. Exit status: 0 answered, 1 the run failed (the reason is on stderr), 2 misuse,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import difflib
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from agent.config import DEFAULT_MODEL, AgentConfig
+from agent.deps import AgentDeps, ProgressEvent
+
+__all__ = ["main"]
+
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="punie-lsp ask", description="Ask the Code Mode agent about a workspace."
+    )
+    parser.add_argument("prompt", help="the question or task, in quotes")
+    parser.add_argument(
+        "--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: .)"
+    )
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"default: {DEFAULT_MODEL}")
+    parser.add_argument("--base-url", help="OpenAI-compatible server, for openai:<name> models")
+    parser.add_argument("--draft-model", help="draft model for speculative decoding (mlx:)")
+    parser.add_argument("--temperature", type=float, default=0.2)
+    parser.add_argument("--max-tokens", type=int, default=2048)
+    return parser
+
+
+class _Terminal:
+    """Prints progress: answer text to stdout, everything else to stderr, and a spinner."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out, self.err = out, err
+        self.tty = err.isatty()
+        self._spinning = False
+        self.at_line_start = True
+
+    def dim(self, text: str) -> str:
+        return f"\x1b[2m{text}\x1b[0m" if self.tty else text
+
+    def clear_spinner(self) -> None:
+        if self._spinning:
+            self.err.write("\r\x1b[K")
+            self._spinning = False
+
+    async def spin(self) -> None:
+        """Show that the model is working while nothing else is printed (terminals only)."""
+        if not self.tty:
+            return
+        frame = 0
+        while True:
+            if self.at_line_start:
+                self.err.write(f"\r{_SPINNER[frame % len(_SPINNER)]} working…")
+                self.err.flush()
+                self._spinning = True
+            frame += 1
+            await asyncio.sleep(0.1)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        self.clear_spinner()
+        if event.kind == "text":
+            self.out.write(event.text)
+            self.out.flush()
+            self.at_line_start = event.text.endswith("\n")
+            return
+        if event.kind == "answer":
+            return  # already streamed as text
+        if not self.at_line_start:
+            self.out.write("\n")
+            self.out.flush()
+            self.at_line_start = True
+        if event.kind == "code":
+            body = "\n".join(f"  │ {line}" for line in event.text.splitlines())
+            self.err.write(self.dim(f"▶ running code:\n{body}") + "\n")
+        elif event.kind == "toolCall":
+            self.err.write(self.dim(f"  ↳ {event.text}") + "\n")
+        else:
+            first, _, rest = event.text.partition("\n")
+            more = f" (+{rest.count(chr(10)) + 1} lines)" if rest else ""
+            self.err.write(self.dim(f"◀ {first[:200]}{more}") + "\n")
+        self.err.flush()
+
+
+def _diff(path: Path, root: Path, new: str) -> str:
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    name = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{name}", f"b/{name}"
+    )
+    return "".join(lines)
+
+
+async def _ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from agent.core import PunieAgent  # Pydantic AI is slow to import; not for --help
+    from sandbox import SandboxPool
+    from typed_tools import ToolContext, TyBackend
+
+    root = args.workspace.resolve()
+    config = AgentConfig(
+        model=args.model,
+        base_url=args.base_url,
+        draft_model=args.draft_model,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        edits="auto",
+    )
+    agent = PunieAgent(config)
+    terminal = _Terminal(out, err)
+    cancel = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGINT, cancel.set)
+    # Our own ty for the workspace, so typecheck and navigation see proposed edits.
+    # Per-file diagnostics: ty's workspace mode did not answer after an overlay edit.
+    backend = TyBackend(root, workspace_diagnostics=False)
+    spinner = asyncio.create_task(terminal.spin())
+    try:
+        if agent.status().loaded is False:
+            err.write(f"loading {config.model} …\n")
+        await backend.start()
+        async with SandboxPool() as pool:
+            deps = AgentDeps(
+                tools=ToolContext(root=root, backend=backend),
+                pool=pool,
+                progress=terminal,
+                cancel=cancel,
+            )
+            result = await agent.ask(args.prompt, deps)
+    finally:
+        spinner.cancel()
+        terminal.clear_spinner()
+        await backend.stop()
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGINT)
+    if not terminal.at_line_start:
+        out.write("\n")
+    for edit in result.edits:
+        err.write(f"proposed edit (not applied): {edit.path}\n")
+        out.write(_diff(Path(edit.path), root, edit.text))
+    usage = result.usage
+    err.write(
+        terminal.dim(
+            f"[{result.turns} model turns, {usage.input_tokens} tokens in, "
+            f"{usage.output_tokens} out, {len(result.calls)} tool calls]"
+        )
+        + "\n"
+    )
+    if result.outcome == "cancelled":
+        err.write("interrupted\n")
+        return 130
+    if result.outcome != "ok":
+        err.write(f"error: {result.error}\n")
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run ``ask PROMPT [options]`` (the leading ``ask`` is optional); return the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["ask"]:
+        arguments = arguments[1:]
+    args = _parser().parse_args(arguments)
+    if not args.workspace.is_dir():
+        print(f"punie-lsp ask: no such folder: {args.workspace}", file=sys.stderr)
+        return 2
+    from agent.backends import ModelSpecError
+
+    try:
+        return asyncio.run(_ask(args, out or sys.stdout, sys.stderr))
+    except ModelSpecError as exc:
+        print(f"punie-lsp ask: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""``punie-lsp ask`` end to end on a scripted model: answer on stdout, work on stderr."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from pydantic_ai.models import Model
+
+import agent.core
+from agent.cli import main
+from agent.config import AgentConfig
+from tests.agent.conftest import Code, Script, closed_port
+
+
+def test_ask_streams_the_answer_and_shows_code_calls_and_diffs(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = Script(
+        [
+            Code('r = typecheck("pkg/app.py")\nwrite_file("notes.txt", "hi\\n")\nr.error_count'),
+            "One type error; I left a note.",
+        ]
+    )
+
+    def scripted(config: AgentConfig) -> Model:
+        assert config.model == "openai:qwen"
+        assert config.base_url == "http://127.0.0.1:1/v1"
+        return script.model()
+
+    monkeypatch.setattr(agent.core, "build_model", scripted)
+    out = io.StringIO()
+
+    status = main(
+        [
+            "ask",
+            "What is wrong?",
+            "--workspace",
+            str(workspace),
+            "--model",
+            "openai:qwen",
+            "--base-url",
+            "http://127.0.0.1:1/v1",
+        ],
+        out=out,
+    )
+
+    err = capsys.readouterr().err
+    assert status == 0, err
+    stdout = out.getvalue()
+    assert stdout.startswith("One type error; I left a note. \n")
+    assert "+++ b/notes.txt\n@@ -0,0 +1 @@\n+hi\n" in stdout
+    assert '│ r = typecheck("pkg/app.py")' in err
+    assert "↳ typecheck(path='pkg/app.py')" in err
+    assert "◀ value: 1" in err
+    assert "proposed edit (not applied)" in err
+    assert not (workspace / "notes.txt").exists()
+
+
+def test_a_bad_model_string_is_a_usage_error(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["ask", "hi", "--workspace", str(workspace), "--model", "gpt-4"])
+
+    assert status == 2
+    assert "unknown model 'gpt-4'" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("allow_requests")
+def test_an_unreachable_server_fails_with_its_url(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    status = main(["hi", "--workspace", str(workspace), "--model", "openai:m", "--base-url", url])
+
+    assert status == 1
+    assert f"cannot reach the OpenAI-compatible server at {url}" in capsys.readouterr().err
