@@ -220,6 +220,7 @@ class PunieAgent:
             deps=deps,
             tools=tools,
             limits=deps.limits or self.config.sandbox,
+            type_check=self.config.type_check,
             context=deps.tools,
         )
         caller_hook = deps.tools.on_call

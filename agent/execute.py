@@ -44,6 +44,8 @@ class RunState:
     """The typed tools for this run (``write_file`` guarded when edits are ``ask``)."""
     limits: SandboxLimits
     """Limits of each program."""
+    type_check: bool = True
+    """Whether programs are type-checked against the stubs before they run."""
     context: ToolContext
     """``deps.tools`` with an ``on_call`` hook that reports each tool call."""
     code: list[str] = field(default_factory=list)
@@ -117,6 +119,7 @@ async def execute_code(ctx: RunContext[RunState], code: str) -> str:
         limits=run.limits,
         cancel=run.deps.cancel,
         tools=run.tools,
+        type_check=run.type_check,
     )
     run.calls.extend(result.calls)
     if result.error is None:
