@@ -14,6 +14,7 @@ words that name the model and the URL.
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic_ai.exceptions import (
     ModelAPIError,
@@ -27,19 +28,23 @@ from pydantic_ai.models.test import TestModel
 
 from agent.config import AgentConfig
 
-__all__ = ["ModelSpecError", "build_model", "describe_model_error", "parse_model"]
+__all__ = ["Backend", "ModelSpecError", "build_model", "describe_model_error", "parse_model"]
 
-_BACKENDS = ("mlx", "openai", "test")
+Backend = Literal["mlx", "openai", "test"]
+"""The part of a model string before the colon."""
+
+_BACKENDS: dict[str, Backend] = {"mlx": "mlx", "openai": "openai", "test": "test"}
 
 
 class ModelSpecError(ValueError):
     """The model setting cannot be used as written; the message says how to fix it."""
 
 
-def parse_model(model: str) -> tuple[str, str]:
+def parse_model(model: str) -> tuple[Backend, str]:
     """Split ``backend:name``; a string without a known backend prefix is refused by name."""
-    backend, sep, name = model.partition(":")
-    if not sep or backend not in _BACKENDS:
+    prefix, sep, name = model.partition(":")
+    backend = _BACKENDS.get(prefix)
+    if not sep or backend is None:
         raise ModelSpecError(
             f"unknown model {model!r}: write mlx:<hf-repo-or-path> (in-process), "
             "openai:<name> with a base URL (an OpenAI-compatible server) or test:"

@@ -120,7 +120,7 @@ class PunieAgent:
         load_error = getattr(self.model, "load_error", None)
         return ModelStatus(
             model=self.config.model,
-            backend=backend,  # ty: ignore[invalid-argument-type]  # parse_model returns one of three
+            backend=backend,
             loaded=bool(loaded),
             loading=bool(getattr(self.model, "loading", False)),
             error=load_error or self._last_error,
@@ -171,11 +171,9 @@ class PunieAgent:
                 answer = result.output
                 self.conversations.update(conversation, result.all_messages())
                 self._last_error = None
-            except (RunCancelled, asyncio.CancelledError) as exc:
-                if not deps.cancel.is_set():
-                    raise  # cancelled from outside (the caller's task), not by its event
+            except RunCancelled:
+                # Only our token cancels this way; a cancelled caller task propagates as is.
                 outcome, error = "cancelled", "cancelled by the user"
-                del exc
             except UsageLimitExceeded as exc:
                 outcome = "usage_limit"
                 error = f"the run stopped at a usage limit: {exc}"

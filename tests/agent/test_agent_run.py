@@ -180,6 +180,8 @@ async def test_the_request_limit_is_a_clear_outcome(
     assert result.error is not None
     assert "request_limit" in result.error or "request limit" in result.error
     assert len(script.requests) == 3
+    assert (result.turns, result.usage.requests) == (3, 3)  # counted even though it failed
+    assert result.code == ["1 + 1"] * 3
     assert result.edits == []
 
 
