@@ -12,7 +12,9 @@ from typing import Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 
+from agent.code_mode import run_code
 from punie_lsp import __version__
+from punie_lsp.progress import WorkDone
 from punie_lsp.server import PunieLanguageServer  # at run time: pygls reads the hints
 from typed_tools import ToolArgumentError, call_tool
 
@@ -34,6 +36,7 @@ def status(ls: PunieLanguageServer, *args: Any) -> dict[str, Any]:
             "version": ((ty.initialize_result or {}).get("serverInfo") or {}).get("version"),
         },
         "model": {"name": settings.model, "backend": settings.model.partition(":")[0]},
+        "sandbox": ls.sandbox_pool.status().model_dump(mode="json"),
         "settings": {
             "edits": settings.edits,
             "captureTraces": settings.capture_traces,
@@ -71,7 +74,39 @@ async def tool(ls: PunieLanguageServer, args: dict[str, Any] | None = None) -> A
     return result.model_dump(mode="json")
 
 
-COMMANDS = {"punie.status": status, "punie.tool": tool}
+async def run_code_command(ls: PunieLanguageServer, args: dict[str, Any] | None = None) -> Any:
+    """``punie.runCode {code, uri?}``: the user's own code in the sandbox, no model.
+
+    Returns ``{stdout, value, error?, calls}``. Progress shows each tool call; cancelling
+    the progress or the request stops the run within a second.
+    """
+    request = args or {}
+    code = request.get("code")
+    if not isinstance(code, str):
+        raise JsonRpcInvalidParams("punie.runCode: 'code' must be a string of Python")
+    try:
+        root = ls.workspace_root(request.get("uri"))
+    except ValueError as exc:
+        raise JsonRpcInvalidParams(f"punie.runCode: {exc}") from None
+    async with WorkDone(ls, "Punie: running code") as progress:
+        ctx = ls.tool_context(root)
+
+        async def on_call(name: str, call_args: dict[str, Any]) -> None:
+            progress.report(f"{name}({', '.join(f'{k}={v!r}' for k, v in call_args.items())})")
+
+        ctx.on_call = on_call
+        result = await run_code(
+            code,
+            ctx,
+            pool=ls.sandbox_pool,
+            limits=ls.sandbox_limits(),
+            cancel=progress.cancelled,
+            tools=ls.code_mode_tools,
+        )
+    return result.model_dump(mode="json", exclude_none=True)
+
+
+COMMANDS = {"punie.status": status, "punie.tool": tool, "punie.runCode": run_code_command}
 
 
 def register(ls: PunieLanguageServer) -> None:

@@ -17,6 +17,8 @@ from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.workspace import Workspace
 
+from punie_lsp.progress import note_command
+
 if TYPE_CHECKING:
     from punie_lsp.server import PunieLanguageServer
 
@@ -75,9 +77,28 @@ class PunieProtocol(LanguageServerProtocol):
                 types.PositionEncodingKind(encoding),
             )
 
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(
+        self, params: types.ExecuteCommandParams
+    ) -> Generator[Any, Any, Any]:
+        """pygls gives handlers only the arguments; keep the rest (``workDoneToken``)."""
+        note_command(params)
+        return (yield from super().lsp_workspace__execute_command(params))
+
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
-        """Stop ty (and punie's own workers) before acknowledging."""
-        yield from super().lsp_shutdown(*args)
+        """Cancel what is in flight, stop ty and punie's workers, then acknowledge.
+
+        Upstream workaround (pygls 2.1): its ``lsp_shutdown`` cancels the in-flight futures
+        while iterating the dict their done-callbacks pop from, so a shutdown that arrives
+        during a running command raises "dictionary changed size during iteration" and
+        the editor never gets its answer. This does the same over a copy;
+        ``tests/test_upstream_pygls.py`` shows the breakage.
+        """
+        current = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current and not future.done():
+                future.cancel()
+        self._shutdown = True
         yield self._server.stop, (), None
         return None

@@ -50,7 +50,7 @@ REQUEST_FAILED = -32803
 RESTART_WAIT_SECONDS = float(os.environ.get("PUNIE_LSP_TY_WAIT_SECONDS", "10"))
 """How long a request waits for a restarting ty before it is answered with an error."""
 
-PUNIE_COMMANDS: tuple[str, ...] = ("punie.status", "punie.tool")
+PUNIE_COMMANDS: tuple[str, ...] = ("punie.status", "punie.tool", "punie.runCode")
 """``workspace/executeCommand`` commands punie serves itself (advertised with ty's)."""
 
 FALLBACK_CAPABILITIES: dict[str, Any] = {

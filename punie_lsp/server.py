@@ -14,12 +14,14 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
+from agent.code_mode import CodeModeTools
 from punie_lsp import __version__
 from punie_lsp.protocol import PunieProtocol
 from punie_lsp.router import Router
 from punie_lsp.semantic import EditorTyBackend, PrivateTyPool
 from punie_lsp.settings import Settings, resolve, split_initialization_options
 from punie_lsp.ty_child import TyChild
+from sandbox import SandboxLimits, SandboxPool
 from typed_tools import ToolContext, ToolSpec, load_tools
 from typed_tools.lsp_converter import converter
 
@@ -44,7 +46,9 @@ class PunieLanguageServer(LanguageServer):
         self.settings = Settings()
         self.settings_problems: list[str] = []
         self.private_ty = PrivateTyPool()
+        self.sandbox_pool = SandboxPool()
         self._tools: dict[str, ToolSpec] | None = None
+        self._code_mode_tools: CodeModeTools | None = None
         self.protocol.set_writer(router.writer, include_headers=True)
 
     @property
@@ -57,6 +61,22 @@ class PunieLanguageServer(LanguageServer):
         if self._tools is None:
             self._tools = load_tools()
         return self._tools
+
+    @property
+    def code_mode_tools(self) -> CodeModeTools:
+        """The typed tools bound for the sandbox (externals and their stubs), built once."""
+        if self._code_mode_tools is None:
+            self._code_mode_tools = CodeModeTools.load(self.tools)
+        return self._code_mode_tools
+
+    def sandbox_limits(self) -> SandboxLimits:
+        sandbox = self.settings.sandbox
+        return SandboxLimits(timeout_seconds=sandbox.timeout_seconds, memory_mb=sandbox.memory_mb)
+
+    @property
+    def client_supports_progress(self) -> bool:
+        window = self.client_capabilities.window
+        return bool(window and window.work_done_progress)
 
     def workspace_root(self, uri: str | None = None) -> Path:
         """The workspace folder holding ``uri`` (else the first one); ValueError if none."""
@@ -118,6 +138,7 @@ class PunieLanguageServer(LanguageServer):
 
     async def stop(self) -> None:
         """Stop owned children (ty now; the model and sandbox pool in later features)."""
+        await self.sandbox_pool.stop()
         await self.private_ty.stop()
         await self.router.ty.stop()
 
