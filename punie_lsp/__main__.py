@@ -20,6 +20,8 @@ __all__ = ["main"]
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tool": ("typed_tools.cli", "run one typed tool and print its JSON result"),
+    "run-code": ("agent.run_code_cli", "run Python in the sandbox with the typed tools"),
+    "ask": ("agent.cli", "ask the agent a question about a workspace, without an editor"),
 }
 """Subcommand -> (module with ``main(argv) -> int``, help). Imported only when used."""
 

@@ -1,0 +1,81 @@
+"""``punie-lsp run-code FILE|-``: run a Python snippet in the sandbox with the typed tools.
+
+The same thing as the editor's ``punie.runCode``, without an editor: the result JSON
+(``{stdout, value, error?, calls}``) goes to stdout, each tool call to stderr as it
+happens. Ctrl-C cancels the run (it stops within a second). Exit codes: 0 when the
+code ran without error, 1 when it failed (the result says why), 2 on misuse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="punie-lsp run-code",
+        description="Run Python in the Monty sandbox; the typed tools are its only way out.",
+    )
+    parser.add_argument("file", help="a .py file, or - to read the code from stdin")
+    parser.add_argument("--workspace", default=".", help="the folder the tools see (default: .)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    parser.add_argument("--memory-mb", type=int, default=256, help="memory limit (default 256)")
+    parser.add_argument(
+        "--no-type-check", action="store_true", help="skip the type check against the tool stubs"
+    )
+    return parser
+
+
+async def _run(code: str, root: Path, args: argparse.Namespace, err: TextIO) -> Any:
+    from agent.code_mode import run_code
+    from sandbox import SandboxLimits, SandboxPool
+    from typed_tools import ToolContext, default_pool
+
+    started = time.monotonic()
+    cancel = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):  # no signal handlers off the main thread
+        loop.add_signal_handler(signal.SIGINT, cancel.set)
+
+    async def on_call(name: str, call_args: dict[str, Any]) -> None:
+        shown = ", ".join(f"{k}={v!r}" for k, v in call_args.items())
+        err.write(f"[{time.monotonic() - started:6.2f}s] {name}({shown})\n")
+        err.flush()
+
+    ctx = ToolContext(root=root, on_call=on_call)
+    limits = SandboxLimits(timeout_seconds=args.timeout, memory_mb=args.memory_mb)
+    pool = SandboxPool()
+    try:
+        return await run_code(
+            code, ctx, pool=pool, limits=limits, cancel=cancel, type_check=not args.no_type_check
+        )
+    finally:
+        await pool.stop()
+        await default_pool().stop_all()
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not Path(args.workspace).is_dir():
+        parser.error(f"--workspace {args.workspace} is not a folder")
+    try:
+        code = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+    except OSError as exc:
+        parser.error(f"cannot read {args.file}: {exc.strerror}")
+    result = asyncio.run(_run(code, Path(args.workspace).resolve(), args, sys.stderr))
+    out.write(result.model_dump_json(exclude_none=True, indent=2) + "\n")
+    return 0 if result.error is None else 1
