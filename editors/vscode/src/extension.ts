@@ -1,0 +1,326 @@
+/**
+ * Punie for VS Code: starts `punie-lsp --stdio` for Python files and adds the agent.
+ *
+ * Everything ty offers (hover, definition, diagnostics, quick fixes, ...) arrives through
+ * vscode-languageclient unchanged. The agent commands (`punie.ask`, `punie.fix`, ...) are
+ * LSP `workspace/executeCommand` requests; this file gives them palette entries that
+ * collect their arguments (prompt, selection, diagnostic), runs them with a work-done
+ * token so their progress shows and can be cancelled, and shows the streamed answer
+ * (`punie/message`) in a panel. Edits come back as `workspace/applyEdit`, which the
+ * language client applies itself.
+ */
+import * as vscode from "vscode";
+import {
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  ResponseError,
+  ServerOptions,
+  State,
+  WorkDoneProgress,
+  WorkDoneProgressCancelNotification,
+} from "vscode-languageclient/node";
+import * as lsp from "vscode-languageclient/node";
+
+import table from "./commands.json";
+import { AnswerView, PunieMessage } from "./answerView";
+
+/** Arguments of the agent commands, as DESIGN.md's LSP contract names them. */
+interface AgentArgs {
+  prompt?: string;
+  uri?: string;
+  range?: lsp.Range;
+  diagnostic?: lsp.Diagnostic;
+  conversationId?: string;
+}
+
+/** The part of an agent result this extension reads. */
+interface AgentResult {
+  conversationId?: string;
+  answer?: string;
+  outcome?: string;
+  edits?: unknown[];
+}
+
+const AGENT_COMMANDS = new Set(["punie.ask", "punie.fix", "punie.explain", "punie.writeTests"]);
+const TITLES: Record<string, string> = {
+  "punie.ask": "asking",
+  "punie.fix": "fixing",
+  "punie.explain": "explaining",
+  "punie.writeTests": "writing tests",
+};
+
+let client: LanguageClient | undefined;
+let view: AnswerView;
+let output: vscode.OutputChannel;
+let status: vscode.StatusBarItem;
+let conversationId: string | undefined;
+let tokens = 0;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  output = vscode.window.createOutputChannel("Punie");
+  view = new AnswerView();
+  status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 0);
+  status.command = "punie-lsp.showAnswers";
+  status.text = "$(hubot) Punie";
+  status.show();
+  context.subscriptions.push(output, view, status);
+
+  const handlers: Record<string, () => Promise<unknown>> = {
+    "punie-lsp.ask": ask,
+    "punie-lsp.fix": fix,
+    "punie-lsp.explain": () => onSelection("punie.explain"),
+    "punie-lsp.writeTests": () => onSelection("punie.writeTests"),
+    "punie-lsp.resetConversation": resetConversation,
+    "punie-lsp.status": showStatus,
+    "punie-lsp.showAnswers": async () => view.reveal(false),
+    "punie-lsp.restart": restart,
+  };
+  const declared = [...Object.keys(table.server), ...table.client];
+  for (const id of declared) {
+    const handler = handlers[id];
+    if (handler === undefined) {
+      throw new Error(`punie: no handler for ${id}`);
+    }
+    context.subscriptions.push(vscode.commands.registerCommand(id, handler));
+  }
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration("punie-lsp.server") || event.affectsConfiguration("punie-lsp.interpreter")) {
+        void restart();
+      }
+    }),
+  );
+  await start();
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+  client = undefined;
+}
+
+function serverOptions(): ServerOptions {
+  const config = vscode.workspace.getConfiguration("punie-lsp");
+  const extra = config.get<string[]>("server.extraArgs", []);
+  const interpreter = config.get<string>("interpreter", "").trim();
+  const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  if (interpreter) {
+    return { command: interpreter, args: ["-m", "punie_lsp", "--stdio", ...extra], options: { cwd } };
+  }
+  const command = config.get<string>("server.path", "punie-lsp").trim() || "punie-lsp";
+  return { command, args: ["--stdio", ...extra], options: { cwd } };
+}
+
+/** The `punie` section without unset (null) values: the server then uses its defaults. */
+function punieSection(raw: unknown): unknown {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    return raw;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (value !== null && value !== undefined) {
+      out[key] = punieSection(value);
+    }
+  }
+  return out;
+}
+
+function initializationOptions(): unknown {
+  return {
+    punie: punieSection(vscode.workspace.getConfiguration().get("punie")),
+    ty: vscode.workspace.getConfiguration().get("ty") ?? {},
+  };
+}
+
+async function start(): Promise<void> {
+  const options: LanguageClientOptions = {
+    documentSelector: [
+      { scheme: "file", language: "python" },
+      { scheme: "untitled", language: "python" },
+    ],
+    outputChannel: output,
+    initializationOptions,
+    synchronize: { configurationSection: ["punie", "ty"] },
+    middleware: {
+      workspace: {
+        configuration: async (params, token, next) => {
+          const result = await next(params, token);
+          if (result instanceof ResponseError || !Array.isArray(result)) {
+            return result;
+          }
+          return result.map((value, i) => (params.items[i]?.section === "punie" ? punieSection(value) : value));
+        },
+      },
+      // Code actions carry `punie.fix`, `punie.explain`, ...: run them like the palette
+      // does (progress, answer panel), and ask for the prompt "ask about selection" lacks.
+      executeCommand: async (command, args, next) => {
+        if (!AGENT_COMMANDS.has(command)) {
+          return next(command, args);
+        }
+        const arg: AgentArgs = { ...(args[0] ?? {}) };
+        if (command === "punie.ask" && !arg.prompt) {
+          const prompt = await vscode.window.showInputBox({ prompt: "Ask Punie about the selection" });
+          if (!prompt) {
+            return undefined;
+          }
+          arg.prompt = prompt;
+        }
+        return runAgent(command, arg);
+      },
+    },
+  };
+  const created = new LanguageClient("punie-lsp", "Punie", serverOptions(), options);
+  created.onDidChangeState((event) => {
+    status.text = event.newState === State.Running ? "$(hubot) Punie" : "$(debug-disconnect) Punie";
+  });
+  client = created;
+  await created.start();
+  created.onNotification("punie/message", (message: PunieMessage) => view.append(message));
+}
+
+async function restart(): Promise<void> {
+  const old = client;
+  client = undefined;
+  await old?.stop();
+  await start();
+}
+
+function running(): LanguageClient {
+  if (client === undefined || client.state !== State.Running) {
+    throw new Error("punie-lsp is not running: see the Punie output channel, or run 'Punie: Restart language server'");
+  }
+  return client;
+}
+
+function editorArgs(): { editor: vscode.TextEditor; uri: string; range: lsp.Range } | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (editor === undefined) {
+    return undefined;
+  }
+  const c = running();
+  const selection: vscode.Range = editor.selection.isEmpty
+    ? editor.document.lineAt(editor.selection.active.line).range
+    : editor.selection;
+  return {
+    editor,
+    uri: c.code2ProtocolConverter.asUri(editor.document.uri),
+    range: c.code2ProtocolConverter.asRange(selection),
+  };
+}
+
+async function ask(): Promise<AgentResult | undefined> {
+  const prompt = await vscode.window.showInputBox({
+    prompt: "Ask Punie",
+    placeHolder: "Why does this function return None?",
+  });
+  if (!prompt) {
+    return undefined;
+  }
+  const arg: AgentArgs = { prompt, conversationId };
+  const editor = vscode.window.activeTextEditor;
+  if (editor !== undefined && editor.document.languageId === "python") {
+    const c = running();
+    arg.uri = c.code2ProtocolConverter.asUri(editor.document.uri);
+    if (!editor.selection.isEmpty) {
+      arg.range = c.code2ProtocolConverter.asRange(editor.selection);
+    }
+  }
+  return runAgent("punie.ask", arg);
+}
+
+async function fix(): Promise<AgentResult | undefined> {
+  const target = editorArgs();
+  if (target === undefined) {
+    void vscode.window.showWarningMessage("Punie: open a Python file to fix");
+    return undefined;
+  }
+  const cursor = target.editor.selection.active;
+  const found = vscode.languages
+    .getDiagnostics(target.editor.document.uri)
+    .find((d) => d.range.contains(cursor) || target.editor.selection.contains(d.range));
+  const arg: AgentArgs = { uri: target.uri, range: target.range };
+  if (found !== undefined) {
+    arg.diagnostic = running().code2ProtocolConverter.asDiagnostic(found);
+    arg.range = arg.diagnostic.range;
+  }
+  return runAgent("punie.fix", arg);
+}
+
+async function onSelection(command: string): Promise<AgentResult | undefined> {
+  const target = editorArgs();
+  if (target === undefined) {
+    void vscode.window.showWarningMessage("Punie: select some Python code first");
+    return undefined;
+  }
+  return runAgent(command, { uri: target.uri, range: target.range });
+}
+
+async function resetConversation(): Promise<void> {
+  if (conversationId !== undefined) {
+    await running().sendRequest(ExecuteCommandRequest.type, {
+      command: "punie.resetConversation",
+      arguments: [{ conversationId }],
+    });
+  }
+  conversationId = undefined;
+  view.clear();
+  void vscode.window.showInformationMessage("Punie: new conversation");
+}
+
+async function showStatus(): Promise<unknown> {
+  const result = await running().sendRequest(ExecuteCommandRequest.type, {
+    command: "punie.status",
+    arguments: [{}],
+  });
+  output.appendLine(`punie.status: ${JSON.stringify(result, null, 2)}`);
+  output.show(true);
+  const s = result as { version?: string; ty?: { state?: string }; model?: { name?: string } };
+  void vscode.window.showInformationMessage(
+    `punie-lsp ${s.version ?? "?"}: ty ${s.ty?.state ?? "?"}, model ${s.model?.name ?? "?"}`,
+  );
+  return result;
+}
+
+/**
+ * Run one agent command with a work-done token: its reports update a cancellable
+ * notification, cancelling it sends `window/workDoneProgress/cancel`, and the result's
+ * answer lands in the panel (after whatever `punie/message` streamed).
+ */
+async function runAgent(command: string, arg: AgentArgs): Promise<AgentResult | undefined> {
+  const c = running();
+  const token = `punie-vscode-${++tokens}`;
+  view.begin(command, arg.prompt);
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Punie: ${TITLES[command] ?? command}`, cancellable: true },
+    async (progress, cancel) => {
+      const subscription = c.onProgress(WorkDoneProgress.type, token, (value) => {
+        if ((value.kind === "begin" || value.kind === "report") && value.message) {
+          progress.report({ message: value.message });
+        }
+      });
+      const onCancel = cancel.onCancellationRequested(() => {
+        void c.sendNotification(WorkDoneProgressCancelNotification.type, { token });
+      });
+      try {
+        const result = (await c.sendRequest(ExecuteCommandRequest.type, {
+          command,
+          arguments: [arg],
+          workDoneToken: token,
+        })) as AgentResult | null;
+        if (result?.conversationId && command === "punie.ask") {
+          conversationId = result.conversationId;
+        }
+        view.finish(result ?? {});
+        return result ?? undefined;
+      } catch (error) {
+        const text = error instanceof Error ? error.message : String(error);
+        view.fail(text);
+        void vscode.window.showErrorMessage(`Punie ${command} failed: ${text}`);
+        return undefined;
+      } finally {
+        subscription.dispose();
+        onCancel.dispose();
+      }
+    },
+  );
+}

@@ -1,0 +1,181 @@
+"""The VS Code extension builds, and what it contributes matches what the server serves.
+
+No VS Code runs here. Instead the extension is compiled from a clean copy with
+``npm ci`` and ``tsc`` against the real ``@types/vscode`` and vscode-languageclient, and
+its manifest is checked against the server's own definitions, so that a command or a
+setting renamed on one side fails here: palette commands against
+``punie_lsp.router.PUNIE_COMMANDS``, the settings schema against
+``punie_lsp.settings.Settings`` (field names, types, defaults, enums).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import subprocess
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+import pytest
+
+from punie_lsp.router import PUNIE_COMMANDS
+from punie_lsp.settings import Settings
+from tests.editors.conftest import AGENT_COMMANDS, EDITORS, missing_commands
+
+VSCODE = EDITORS / "vscode"
+PACKAGE = json.loads((VSCODE / "package.json").read_text())
+TABLE = json.loads((VSCODE / "src" / "commands.json").read_text())
+EXTENSION_TS = (VSCODE / "src" / "extension.ts").read_text()
+
+NOT_IN_PALETTE = {"punie.tool", "punie.runCode"}
+"""Server commands for scripts and tests, not for people: no palette entry."""
+
+
+def contributed_commands() -> list[str]:
+    return [c["command"] for c in PACKAGE["contributes"]["commands"]]
+
+
+def contributed_settings() -> dict[str, dict[str, Any]]:
+    properties: dict[str, dict[str, Any]] = {}
+    for section in PACKAGE["contributes"]["configuration"]:
+        for key, schema in section["properties"].items():
+            assert key not in properties, f"{key} declared twice"
+            properties[key] = schema
+    return properties
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _json_type(hint: Any) -> tuple[Any, list[Any] | None]:
+    """The JSON schema ``type`` (and ``enum``) a settings field's annotation means."""
+    if get_origin(hint) is Literal:
+        return "string", list(get_args(hint))
+    if get_origin(hint) in (types.UnionType, typing.Union):
+        members = [a for a in get_args(hint) if a is not type(None)]
+        assert len(members) == 1, hint
+        inner, enum = _json_type(members[0])
+        return [inner, "null"], enum
+    names = {str: "string", bool: "boolean", int: "integer", float: "number"}
+    return names[hint], None
+
+
+def server_settings(defaults: object = Settings(), prefix: str = "punie.") -> dict[str, tuple]:
+    """``punie.*`` keys (camelCase, nested objects dotted) → (type, enum, default)."""
+    assert dataclasses.is_dataclass(defaults)
+    out: dict[str, tuple] = {}
+    hints = get_type_hints(type(defaults))
+    for f in dataclasses.fields(defaults):
+        key = prefix + _camel(f.name)
+        value = getattr(defaults, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(server_settings(value, key + "."))
+            continue
+        kind, enum = _json_type(hints[f.name])
+        out[key] = (kind, enum, value)
+    return out
+
+
+def test_palette_commands_are_the_table_the_extension_registers() -> None:
+    declared = [*TABLE["server"], *TABLE["client"]]
+    assert sorted(contributed_commands()) == sorted(declared)
+    assert len(set(declared)) == len(declared)
+    # extension.ts has one handler per declared id (and fails to activate otherwise).
+    handlers = re.findall(r'^\s+"(punie-lsp\.\w+)":', EXTENSION_TS, re.MULTILINE)
+    assert sorted(handlers) == sorted(declared)
+    assert 'from "./commands.json"' in EXTENSION_TS
+
+
+def test_palette_ids_never_shadow_server_commands() -> None:
+    # vscode-languageclient registers each command the server advertises under its own
+    # id (that is how code actions run them): a palette command with the same id would
+    # make activation fail with "command already exists".
+    server_side = {*PUNIE_COMMANDS, *AGENT_COMMANDS, *TABLE["server"].values()}
+    assert not server_side & set(contributed_commands())
+
+
+def test_palette_runs_commands_the_server_serves() -> None:
+    wanted = set(TABLE["server"].values())
+    assert wanted == {*AGENT_COMMANDS, "punie.status"}
+    not_yet = set(missing_commands(*AGENT_COMMANDS))
+    assert wanted - set(PUNIE_COMMANDS) <= not_yet, "palette runs a command the server lacks"
+    if not_yet:
+        pytest.skip(f"punie-lsp does not serve {', '.join(sorted(not_yet))} yet (PUNIE_COMMANDS)")
+
+
+def test_every_server_command_for_people_has_a_palette_entry() -> None:
+    for command in PUNIE_COMMANDS:
+        if command not in NOT_IN_PALETTE:
+            assert command in TABLE["server"].values(), f"{command}: no palette command"
+
+
+def test_key_bindings_and_menus_name_contributed_commands() -> None:
+    ids = set(contributed_commands())
+    bindings = PACKAGE["contributes"]["keybindings"]
+    assert {b["command"] for b in bindings} >= {"punie-lsp.ask", "punie-lsp.fix"}
+    assert all(b["command"] in ids for b in bindings)
+    assert len({b["key"] for b in bindings}) == len(bindings)
+    for items in PACKAGE["contributes"]["menus"].values():
+        assert all(item["command"] in ids for item in items)
+
+
+def test_settings_schema_mirrors_the_server_settings() -> None:
+    schema = contributed_settings()
+    expected = server_settings()
+    ours = {key: value for key, value in schema.items() if key.startswith("punie.")}
+    assert sorted(ours) == sorted(expected)
+    for key, (kind, enum, default) in expected.items():
+        assert ours[key]["type"] == kind, key
+        assert ours[key].get("enum") == enum, key
+        assert ours[key]["default"] == default, key
+
+
+def test_ty_section_is_one_object_and_client_settings_stay_out_of_punie() -> None:
+    schema = contributed_settings()
+    assert schema["ty"]["type"] == "object"
+    # The `punie` section is sent to the server whole: the extension's own settings
+    # live under `punie-lsp.` so the server never sees them as unknown keys.
+    client_only = {k for k in schema if k not in ("ty",) and not k.startswith("punie.")}
+    assert client_only
+    assert all(k.startswith("punie-lsp.") for k in client_only)
+    assert "punie-lsp.server.path" in client_only
+    assert "punie-lsp.interpreter" in client_only
+
+
+def test_server_is_started_with_stdio() -> None:
+    assert '"--stdio"' in EXTENSION_TS
+    assert '"-m", "punie_lsp"' in EXTENSION_TS
+    assert PACKAGE["main"] == "./out/extension.js"
+
+
+@pytest.mark.timeout(300)
+def test_extension_builds_with_npm_ci_and_tsc(tmp_path: Path) -> None:
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        pytest.skip("node/npm are not installed: the VS Code extension cannot be built here")
+    build = tmp_path / "vscode"
+    shutil.copytree(VSCODE, build, ignore=shutil.ignore_patterns("node_modules", "out"))
+    install = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"],
+        cwd=build,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert install.returncode == 0, install.stderr
+    tsc = build / "node_modules" / ".bin" / "tsc"
+    compiled = subprocess.run(
+        [str(tsc), "-p", "."], cwd=build, capture_output=True, text=True, timeout=120
+    )
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    assert (build / "out" / "extension.js").is_file()
+    assert (build / "out" / "answerView.js").is_file()
+    # The compiled extension reads the same table the checks above read.
+    table = json.loads((build / "out" / "commands.json").read_text())
+    assert table == TABLE
