@@ -1,0 +1,77 @@
+"""Loading an mlx-lm checkpoint with errors that say which model failed and what to do.
+
+``mlx_lm.load`` raises whatever went wrong underneath (a Hugging Face hub lookup, a
+missing ``config.json``, an unknown architecture), often without naming the model.
+A user only sees these in ``punie.status`` or the CLI, so each is turned into one
+``MlxModelLoadError`` naming the path or repo; a repo id that is not cached and cannot
+be fetched (no network, as on many of the machines this runs on) says to pass a local
+directory instead. Called on the model's worker thread only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MlxModelLoadError", "load_model"]
+
+
+class MlxModelLoadError(RuntimeError):
+    """The model, draft model or adapter could not be loaded: the message says which and why."""
+
+
+def load_model(
+    path_or_repo: str, draft_model: str | None, adapter_path: str | None
+) -> tuple[Any, Any, Any | None]:
+    """(model, tokenizer wrapper, draft model or None), or ``MlxModelLoadError``."""
+    if (
+        adapter_path is not None
+        and not (Path(adapter_path).expanduser() / "adapter_config.json").is_file()
+    ):
+        raise MlxModelLoadError(
+            f"LoRA adapter directory {adapter_path!r} has no adapter_config.json: "
+            "pass the folder `mlx_lm lora` wrote (adapter_config.json + adapters.safetensors)"
+        )
+    model, tokenizer = _load_one(path_or_repo, "model", adapter_path)
+    draft = None
+    if draft_model is not None:
+        draft, draft_tokenizer = _load_one(draft_model, "draft model", None)
+        if draft_tokenizer.vocab_size != tokenizer.vocab_size:
+            raise MlxModelLoadError(
+                f"draft model {draft_model!r} has a different vocabulary from {path_or_repo!r}: "
+                "speculative decoding needs a draft model with the same tokenizer"
+            )
+    return model, tokenizer, draft
+
+
+def _load_one(path_or_repo: str, what: str, adapter_path: str | None) -> tuple[Any, Any]:
+    from mlx_lm import load
+
+    local = Path(path_or_repo).expanduser()
+    if not local.exists() and (
+        path_or_repo.startswith(("/", ".", "~")) or path_or_repo.count("/") != 1
+    ):
+        raise MlxModelLoadError(
+            f"mlx {what} {path_or_repo!r}: no such directory, and not a Hugging Face repo id "
+            "(owner/name); pass a model directory or a repo id"
+        )
+    try:
+        loaded = load(
+            str(local) if local.exists() else path_or_repo,
+            adapter_path=str(Path(adapter_path).expanduser()) if adapter_path else None,
+        )
+    except Exception as error:
+        if local.exists():
+            raise MlxModelLoadError(
+                f"could not load mlx {what} from {str(local)!r}: {type(error).__name__}: {error} "
+                "(an mlx-lm model directory has config.json, *.safetensors weights "
+                "and tokenizer files)"
+            ) from error
+        raise MlxModelLoadError(
+            f"could not load mlx {what} {path_or_repo!r}: its weights are not in the local "
+            "Hugging Face cache and cannot be downloaded here (no network?); download them "
+            "on a machine that can "
+            "(`hf download " + path_or_repo + "`) or pass a local model directory. "
+            f"Underlying error: {type(error).__name__}: {error}"
+        ) from error
+    return loaded[0], loaded[1]
