@@ -1,0 +1,457 @@
+"""What punie-lsp costs over running ``ty server`` directly: latency, cold start, memory.
+
+punie-lsp promises ty's features "at the same speed". Every editor request it forwards
+passes through one more process, so the proxy's share of a request's latency has to be
+a fraction of ty's own (~0.3 ms for a warm hover). This script measures, in ONE run on
+one generated workspace:
+
+* p50/p95 latency of hover, definition, references, completion and documentSymbol sent
+  to ``ty server`` directly and to ``punie-lsp --stdio`` (target: p50 ratio <= 1.2),
+  interleaved request by request so both see the same machine load;
+* large responses (a ~200 KB documentSymbol and completion), where a proxy that decoded
+  and re-encoded JSON would show;
+* cold start: spawn to the initialize result, median of several (target <= 0.5 s);
+* idle RSS of punie alone and of punie + its ty (target <= 150 MB).
+
+Both servers are driven by the same small asyncio JSON-RPC client written here (not
+pygls): it frames bytes and reads a response's id from its first bytes, so client-side
+cost is tiny and identical for both. Usage::
+
+    uv run python benchmarks/proxy_overhead.py [--iterations 200] [--modules 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from ty import find_ty_bin
+
+PUNIE = [sys.executable, "-m", "punie_lsp", "--stdio"]
+TY = [find_ty_bin(), "server"]
+_ID = re.compile(rb'"id"\s*:\s*(-?\d+)')
+_LENGTH = re.compile(rb"Content-Length:\s*(\d+)", re.IGNORECASE)
+
+# -- workspace ---------------------------------------------------------------------------
+
+
+def module_source(i: int) -> str:
+    base = f"from pkg.m{i - 1} import Thing{i - 1}, helper{i - 1}\n\n\n" if i else ""
+    parent = f"Thing{i - 1}" if i else "object"
+    previous = f" + helper{i - 1}(Thing{i - 1}())" if i else ""
+    return (
+        f"{base}"
+        f"class Thing{i}({parent}):\n"
+        f'    """The {i}th thing."""\n\n'
+        f"    def method{i}(self, x: int) -> int:\n"
+        f"        return x + {i}\n\n\n"
+        f"def helper{i}(value: Thing{i}) -> int:\n"
+        f"    result = value.method{i}(3)\n"
+        f"    return result{previous}\n"
+    )
+
+
+def big_source(functions: int, classes: int) -> str:
+    """A module whose symbol list and module-scope completion are each ~200 KB of JSON."""
+    parts = [
+        f'def function_{k}(alpha: int, beta: str = "b") -> int:\n    return alpha\n\n'
+        for k in range(functions)
+    ]
+    parts += [
+        f"class Klass{k}:\n"
+        f"    def first(self) -> int:\n        return {k}\n\n"
+        f"    def second(self, other: int) -> str:\n        return str(other)\n\n"
+        for k in range(classes)
+    ]
+    parts.append("def use() -> None:\n    fun\n")
+    return "\n".join(parts)
+
+
+def make_workspace(root: Path, modules: int) -> None:
+    pkg = root / "pkg"
+    pkg.mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "bench"\nversion = "0"\n')
+    (pkg / "__init__.py").write_text("")
+    for i in range(modules):
+        (pkg / f"m{i}.py").write_text(module_source(i))
+    (pkg / "big.py").write_text(big_source(700, 120))
+
+
+def locate(text: str, needle: str, after: int = 0) -> dict[str, int]:
+    """LSP position of ``needle`` (plus ``after`` characters) in ASCII ``text``."""
+    index = text.index(needle) + after
+    line = text.count("\n", 0, index)
+    return {"line": line, "character": index - (text.rfind("\n", 0, index) + 1)}
+
+
+# -- client ------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """One language server process and a minimal JSON-RPC client for it."""
+
+    name: str
+    argv: list[str]
+    cwd: Path
+    proc: asyncio.subprocess.Process | None = None
+    pending: dict[int, asyncio.Future[bytes]] = field(default_factory=dict)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            cwd=self.cwd,
+            limit=1 << 24,
+        )
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        stdout = self.proc.stdout
+        while True:
+            try:
+                header = await stdout.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            found = _LENGTH.search(header)
+            if found is None:
+                raise RuntimeError(f"{self.name} sent a header without Content-Length: {header!r}")
+            length = int(found.group(1))
+            body = await stdout.readexactly(length)
+            self._dispatch(body)
+
+    def _dispatch(self, body: bytes) -> None:
+        # Large bodies are always responses; small ones may be requests from the server.
+        if len(body) > 4096:
+            match = _ID.search(body, 0, 64)
+            future = self.pending.pop(int(match.group(1)), None) if match else None
+            if future is not None and not future.done():
+                future.set_result(body)
+            return
+        message = json.loads(body)
+        if "method" in message:
+            if "id" in message:  # registrations, configuration, progress: say yes/nothing
+                self._write({"jsonrpc": "2.0", "id": message["id"], "result": None})
+            return
+        future = self.pending.pop(message.get("id"), None)
+        if future is not None and not future.done():
+            future.set_result(body)
+
+    def _write(self, message: dict[str, Any]) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        body = json.dumps(message).encode()
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def notify(self, method: str, params: Any) -> None:
+        self._write({"jsonrpc": "2.0", "method": method, "params": params})
+
+    async def request(self, method: str, params: Any, timeout: float = 60.0) -> bytes:
+        msg_id = next(self.ids)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.pending[msg_id] = future
+        self._write({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        return await asyncio.wait_for(future, timeout)
+
+    async def timed(self, method: str, params: Any) -> tuple[float, bytes]:
+        start = time.perf_counter()
+        body = await self.request(method, params)
+        return time.perf_counter() - start, body
+
+    async def initialize(self) -> dict[str, Any]:
+        uri = self.cwd.as_uri()
+        body = await self.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": uri,
+                "workspaceFolders": [{"uri": uri, "name": self.cwd.name}],
+                "capabilities": {
+                    "general": {"positionEncodings": ["utf-16"]},
+                    "textDocument": {
+                        "hover": {"contentFormat": ["markdown", "plaintext"]},
+                        "documentSymbol": {"hierarchicalDocumentSymbolSupport": True},
+                        "completion": {"completionItem": {"snippetSupport": True}},
+                    },
+                },
+            },
+        )
+        result = json.loads(body)["result"]
+        self.notify("initialized", {})
+        return result
+
+    async def stop(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(Exception):
+            await self.request("shutdown", None, timeout=10)
+            self.notify("exit", None)
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+        if self.reader is not None:
+            self.reader.cancel()
+            with contextlib.suppress(BaseException):
+                await self.reader
+
+    def rss_mb(self, with_children: bool) -> float:
+        assert self.proc is not None
+        proc = psutil.Process(self.proc.pid)
+        procs = [proc, *proc.children(recursive=True)] if with_children else [proc]
+        return sum(p.memory_info().rss for p in procs) / 2**20
+
+
+# -- measurements ------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.3f}"
+
+
+Check = Callable[[dict[str, Any]], bool]
+
+
+def request_table(root: Path) -> list[tuple[str, str, dict[str, Any], Check]]:
+    """(label, method, params, sanity check on the decoded response) for one workspace."""
+    target = root / "pkg" / "m10.py"
+    text = target.read_text()
+    uri = target.as_uri()
+    big = root / "pkg" / "big.py"
+    big_text = big.read_text()
+    doc = {"uri": uri}
+
+    def has(*needles: str) -> Check:
+        return lambda r: "result" in r and all(n in json.dumps(r["result"]) for n in needles)
+
+    return [
+        (
+            "hover",
+            "textDocument/hover",
+            {"textDocument": doc, "position": locate(text, "Thing9,", 2)},
+            has("Thing9"),
+        ),
+        (
+            "definition",
+            "textDocument/definition",
+            {"textDocument": doc, "position": locate(text, "helper9(", 2)},
+            has("m9.py"),
+        ),
+        (
+            "references",
+            "textDocument/references",
+            {
+                "textDocument": doc,
+                "position": locate(text, "class Thing10", 8),
+                "context": {"includeDeclaration": True},
+            },
+            has("m11.py"),
+        ),
+        (
+            "completion",
+            "textDocument/completion",
+            {
+                "textDocument": doc,
+                "position": locate(text, "value.method10", 14),
+                "context": {"triggerKind": 1},
+            },
+            has("method10"),
+        ),
+        (
+            "documentSymbol",
+            "textDocument/documentSymbol",
+            {"textDocument": doc},
+            has("Thing10", "helper10"),
+        ),
+        (
+            "documentSymbol (big)",
+            "textDocument/documentSymbol",
+            {"textDocument": {"uri": big.as_uri()}},
+            has("function_699", "Klass119"),
+        ),
+        (
+            "completion (big)",
+            "textDocument/completion",
+            {
+                "textDocument": {"uri": big.as_uri()},
+                "position": locate(big_text, "    fun\n", 7),
+                "context": {"triggerKind": 1},
+            },
+            has("function_699"),
+        ),
+    ]
+
+
+async def open_documents(server: Server, root: Path) -> None:
+    for path in (root / "pkg" / "m10.py", root / "pkg" / "big.py"):
+        server.notify(
+            "textDocument/didOpen",
+            {
+                "textDocument": {
+                    "uri": path.as_uri(),
+                    "languageId": "python",
+                    "version": 1,
+                    "text": path.read_text(),
+                }
+            },
+        )
+
+
+async def cold_start(argv: list[str], root: Path) -> float:
+    server = Server("cold", argv, root)
+    start = time.perf_counter()
+    await server.start()
+    await server.initialize()
+    elapsed = time.perf_counter() - start
+    await server.stop()
+    return elapsed
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    print("command:", shlex.join([sys.executable, *sys.argv]))
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, "
+        f"{psutil.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    )
+    print("ty:   ", shlex.join(TY))
+    print("punie:", shlex.join(PUNIE))
+    with tempfile.TemporaryDirectory(prefix="punie-bench-") as tmp:
+        root = Path(tmp) / "workspace"
+        make_workspace(root, args.modules)
+        print(f"workspace: {args.modules} modules + pkg/big.py in {root}")
+        table = request_table(root)
+
+        ty, punie = Server("ty", TY, root), Server("punie", PUNIE, root)
+        for server in (ty, punie):
+            await server.start()
+            await server.initialize()
+            await open_documents(server, root)
+        # punie loads pygls in a thread after initialize; punie.status is answered once it
+        # is attached, so memory is measured with everything punie loads at start-up.
+        status = json.loads(
+            await punie.request("workspace/executeCommand", {"command": "punie.status"})
+        )
+        assert "result" in status, status
+        fresh_rss = (punie.rss_mb(False), punie.rss_mb(True))
+        assert punie.proc is not None  # started above
+        children = psutil.Process(punie.proc.pid).children(recursive=True)
+        print("punie's children:", ", ".join(f"{c.name()} ({c.pid})" for c in children))
+
+        # Warm-up: every request answered correctly by both, ty's caches filled.
+        sizes: dict[str, tuple[int, int]] = {}
+        for label, method, params, check in table:
+            bodies = []
+            for server in (ty, punie):
+                for _ in range(args.warmup):
+                    body = await server.request(method, params)
+                message = json.loads(body)
+                if not check(message):
+                    raise SystemExit(f"{server.name} answered {label} wrongly: {body[:300]!r}")
+                bodies.append(body)
+            sizes[label] = (len(bodies[0]), len(bodies[1]))
+            if len(bodies[0]) != len(bodies[1]):
+                ty_size, punie_size = sizes[label]
+                print(f"note: {label} sizes differ: ty {ty_size}, punie {punie_size}")
+
+        # Interleaved: each iteration asks both, alternating who goes first.
+        times: dict[tuple[str, str], list[float]] = {}
+        for i in range(args.iterations):
+            for label, method, params, _ in table:
+                order = (ty, punie) if i % 2 == 0 else (punie, ty)
+                for server in order:
+                    elapsed, _ = await server.timed(method, params)
+                    times.setdefault((label, server.name), []).append(elapsed)
+
+        idle_rss = (punie.rss_mb(False), punie.rss_mb(True))
+        ty_alone_rss = ty.rss_mb(True)
+        for server in (ty, punie):
+            await server.stop()
+
+        print()
+        print(f"latency (ms), {args.iterations} interleaved iterations after {args.warmup} warm-up")
+        header = (
+            f"{'request':22} {'bytes':>8} {'ty p50':>8} {'ty p95':>8} "
+            f"{'punie p50':>9} {'punie p95':>9} {'p50 ratio':>9}  target"
+        )
+        print(header)
+        print("-" * len(header))
+        for label, *_ in table:
+            t, p = times[(label, "ty")], times[(label, "punie")]
+            ratio = statistics.median(p) / statistics.median(t)
+            big = "(big)" in label
+            verdict = "" if big else ("ok" if ratio <= 1.2 else "MISSED (<= 1.2)")
+            print(
+                f"{label:22} {sizes[label][1]:8d} {ms(pct(t, 0.5))} {ms(pct(t, 0.95))} "
+                f"{ms(pct(p, 0.5)):>9} {ms(pct(p, 0.95)):>9} {ratio:9.2f}  {verdict}"
+            )
+            if big:
+                added = statistics.median(p) - statistics.median(t)
+                size_kb = sizes[label][1] / 1024
+                print(f"{'':22} punie adds {added * 1000:.3f} ms p50 for {size_kb:.0f} KB")
+
+        colds: dict[str, list[float]] = {"ty": [], "punie": []}
+        for _ in range(args.cold_runs):
+            for name, argv in (("ty", TY), ("punie", PUNIE)):
+                colds[name].append(await cold_start(argv, root))
+        print()
+        print(f"cold start, spawn -> initialize result, median of {args.cold_runs} (s)")
+        for name, values in colds.items():
+            target = (
+                "  target <= 0.5 s: " + ("ok" if statistics.median(values) <= 0.5 else "MISSED")
+                if name == "punie"
+                else ""
+            )
+            print(
+                f"  {name:6} median {statistics.median(values):.3f}  min {min(values):.3f}  "
+                f"max {max(values):.3f}{target}"
+            )
+        print()
+        print("RSS (MB)                         punie alone   punie + ty   target <= 150 MB")
+        for label, (alone, total) in (
+            ("idle after initialize", fresh_rss),
+            ("idle after the benchmark", idle_rss),
+        ):
+            verdict = "ok" if total <= 150 else "MISSED"
+            print(f"  {label:30} {alone:11.1f} {total:12.1f}   {verdict}")
+        print(f"  (ty server alone, same work:    {ty_alone_rss:.1f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--modules", type=int, default=30)
+    parser.add_argument("--cold-runs", type=int, default=7)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
