@@ -13,7 +13,7 @@ from typing import Any
 from pygls.exceptions import JsonRpcInvalidParams
 
 from agent.code_mode import run_code
-from punie_lsp import __version__
+from punie_lsp import __version__, agent_commands
 from punie_lsp.progress import WorkDone
 from punie_lsp.server import PunieLanguageServer  # at run time: pygls reads the hints
 from typed_tools import ToolArgumentError, call_tool
@@ -35,7 +35,7 @@ def status(ls: PunieLanguageServer, *args: Any) -> dict[str, Any]:
             "lastError": ty.last_error,
             "version": ((ty.initialize_result or {}).get("serverInfo") or {}).get("version"),
         },
-        "model": {"name": settings.model, "backend": settings.model.partition(":")[0]},
+        "model": ls.agent_host.status(),
         "sandbox": ls.sandbox_pool.status().model_dump(mode="json"),
         "settings": {
             "edits": settings.edits,
@@ -106,7 +106,12 @@ async def run_code_command(ls: PunieLanguageServer, args: dict[str, Any] | None 
     return result.model_dump(mode="json", exclude_none=True)
 
 
-COMMANDS = {"punie.status": status, "punie.tool": tool, "punie.runCode": run_code_command}
+COMMANDS = {
+    "punie.status": status,
+    "punie.tool": tool,
+    "punie.runCode": run_code_command,
+    **agent_commands.COMMANDS,
+}
 
 
 def register(ls: PunieLanguageServer) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from punie_lsp import __version__
+from punie_lsp import __version__, code_actions
 from punie_lsp.forwarding import (
     FORWARDED_NOTIFICATIONS,
     PYGLS_STATE_NOTIFICATIONS,
@@ -50,7 +50,16 @@ REQUEST_FAILED = -32803
 RESTART_WAIT_SECONDS = float(os.environ.get("PUNIE_LSP_TY_WAIT_SECONDS", "10"))
 """How long a request waits for a restarting ty before it is answered with an error."""
 
-PUNIE_COMMANDS: tuple[str, ...] = ("punie.status", "punie.tool", "punie.runCode")
+PUNIE_COMMANDS: tuple[str, ...] = (
+    "punie.ask",
+    "punie.fix",
+    "punie.explain",
+    "punie.writeTests",
+    "punie.resetConversation",
+    "punie.status",
+    "punie.tool",
+    "punie.runCode",
+)
 """``workspace/executeCommand`` commands punie serves itself (advertised with ty's)."""
 
 FALLBACK_CAPABILITIES: dict[str, Any] = {
@@ -87,6 +96,8 @@ class _Pending:
     body: bytes
     sent: bool = False
     resent: bool = False
+    params: Any = None
+    """Kept only for requests whose answer punie adds to (code actions)."""
 
 
 def _valid_id(value: object) -> bool:
@@ -205,6 +216,9 @@ class Router:
         ):
             self._forward_request(msg_id, method, message, body)
             return
+        elif method == "textDocument/codeAction":  # ty cannot answer: punie's actions alone
+            self.send_result(msg_id, code_actions.punie_actions(message.get("params")))
+            return
         self.to_backend(message)
 
     def _client_notification(
@@ -258,6 +272,8 @@ class Router:
             ty_id = f"{_REMAP_PREFIX}{next(self._remap_ids)}"
             body = json.dumps({**message, "id": ty_id}).encode()
         pending = _Pending(client_id=msg_id, method=method, body=body)
+        if method == "textDocument/codeAction":
+            pending.params = message.get("params")
         self._pending[ty_id] = pending
         if self.ty.send_body(body):
             pending.sent = True
@@ -337,6 +353,15 @@ class Router:
         self.forwarded = forwarded_requests(capabilities)
         commands = (capabilities.get("executeCommandProvider") or {}).get("commands") or []
         self.ty_commands = frozenset(c for c in commands if isinstance(c, str))
+        ty_actions = capabilities.get("codeActionProvider")
+        kinds = ty_actions.get("codeActionKinds", []) if isinstance(ty_actions, dict) else []
+        capabilities["codeActionProvider"] = {
+            **(ty_actions if isinstance(ty_actions, dict) else {}),
+            "codeActionKinds": [
+                *kinds,
+                *(k for k in code_actions.CODE_ACTION_KINDS if k not in kinds),
+            ],
+        }
         capabilities["executeCommandProvider"] = {
             "commands": [*self.ty_commands, *PUNIE_COMMANDS],
             "workDoneProgress": True,
@@ -360,6 +385,12 @@ class Router:
         pending = self._pending.pop(msg_id, None)
         if pending is None:
             return  # cancelled and already answered, or from a ty that was replaced
+        if pending.method == "textDocument/codeAction":
+            message = json.loads(body)
+            if "result" in message:
+                message["result"] = code_actions.merge(message["result"], pending.params)
+            self._to_client(json.dumps({**message, "id": pending.client_id}).encode())
+            return
         if pending.client_id != msg_id:
             body = json.dumps({**json.loads(body), "id": pending.client_id}).encode()
         self._to_client(body)

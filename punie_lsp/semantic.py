@@ -56,8 +56,7 @@ class EditorTyBackend:
 
     @property
     def position_encoding(self) -> PositionEncoding:
-        encoding = self._server.router.capabilities.get("positionEncoding")
-        return encoding if encoding in ("utf-8", "utf-32") else "utf-16"
+        return self._server.position_encoding
 
     async def request(self, method: str, params: Any) -> Any:
         text_document = params.get("textDocument") if isinstance(params, dict) else None

@@ -16,13 +16,14 @@ from pygls.uris import to_fs_path
 
 from agent.code_mode import CodeModeTools
 from punie_lsp import __version__
+from punie_lsp.agent_host import AgentHost
 from punie_lsp.protocol import PunieProtocol
 from punie_lsp.router import Router
 from punie_lsp.semantic import EditorTyBackend, PrivateTyPool
 from punie_lsp.settings import Settings, resolve, split_initialization_options
 from punie_lsp.ty_child import TyChild
 from sandbox import SandboxLimits, SandboxPool
-from typed_tools import ToolContext, ToolSpec, load_tools
+from typed_tools import PositionEncoding, ToolContext, ToolSpec, load_tools
 from typed_tools.lsp_converter import converter
 
 __all__ = ["PunieLanguageServer", "build"]
@@ -49,6 +50,7 @@ class PunieLanguageServer(LanguageServer):
         self.sandbox_pool = SandboxPool()
         self._tools: dict[str, ToolSpec] | None = None
         self._code_mode_tools: CodeModeTools | None = None
+        self.agent_host = AgentHost(self)
         self.protocol.set_writer(router.writer, include_headers=True)
 
     @property
@@ -74,6 +76,27 @@ class PunieLanguageServer(LanguageServer):
         return SandboxLimits(timeout_seconds=sandbox.timeout_seconds, memory_mb=sandbox.memory_mb)
 
     @property
+    def position_encoding(self) -> PositionEncoding:
+        """The encoding ty negotiated: every position punie sends is counted in it."""
+        encoding = self.router.capabilities.get("positionEncoding")
+        return encoding if encoding in ("utf-8", "utf-32") else "utf-16"
+
+    @property
+    def client_supports_document_changes(self) -> bool:
+        """Versioned edits; an editor offering resource operations takes them too."""
+        workspace = self.client_capabilities.workspace
+        edit = workspace.workspace_edit if workspace else None
+        return bool(edit and (edit.document_changes or edit.resource_operations))
+
+    @property
+    def client_supports_change_annotations(self) -> bool:
+        workspace = self.client_capabilities.workspace
+        edit = workspace.workspace_edit if workspace else None
+        return bool(
+            edit and edit.change_annotation_support and self.client_supports_document_changes
+        )
+
+    @property
     def client_supports_progress(self) -> bool:
         window = self.client_capabilities.window
         return bool(window and window.work_done_progress)
@@ -94,6 +117,17 @@ class PunieLanguageServer(LanguageServer):
             if target.is_relative_to(folder):
                 return folder
         raise ValueError(f"{uri} is not inside a workspace folder")
+
+    def document_text(self, uri: str) -> str | None:
+        """The editor's text of ``uri`` when open (unsaved changes included), else disk's."""
+        workspace = self.protocol._workspace
+        if workspace is not None and uri in workspace.text_documents:
+            return workspace.get_text_document(uri).source
+        path = Path(to_fs_path(uri) or uri)
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def tool_context(self, root: Path) -> ToolContext:
         """What one tool run sees: this folder, the editor's buffers through ty."""

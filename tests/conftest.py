@@ -42,9 +42,11 @@ def accept_registrations(client: Client, params: types.RegistrationParams) -> No
     client.registrations.extend(params.registrations)
 
 
-def make_client(overrides: dict[str, Callable[..., Any]] | None = None) -> Client:
-    """A test client; ``overrides`` replace its handlers by method."""
-    client = Client()
+def make_client(
+    overrides: dict[str, Callable[..., Any]] | None = None, cls: type[Client] = Client
+) -> Client:
+    """A test client of class ``cls``; ``overrides`` replace its handlers by method."""
+    client = cls()
     features = {
         **DEFAULT_CLIENT_FEATURES,
         types.CLIENT_REGISTER_CAPABILITY: accept_registrations,

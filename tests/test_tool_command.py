@@ -74,6 +74,12 @@ async def test_navigation_sees_the_unsaved_buffer(client: Client) -> None:
     ]
 
 
+async def test_read_file_sees_the_unsaved_buffer(client: Client) -> None:
+    edit_buffer(client, "pkg/shapes.py", "# only in the editor\n")
+    result = await run_tool(client, "read_file", path="pkg/shapes.py")
+    assert result["content"] == "# only in the editor\n"
+
+
 async def test_failures_are_results_and_misuse_is_invalid_params(client: Client) -> None:
     outside = await run_tool(client, "read_file", path="../../etc/passwd")
     assert outside["success"] is False

@@ -1,0 +1,272 @@
+"""The agent inside the server: one model, prompts from commands, edits through the editor.
+
+``AgentHost`` owns the ``PunieAgent`` (built off the event loop on first use: importing
+Pydantic AI takes seconds; rebuilt when model settings change). A run snapshots the
+open documents, streams what the model writes (``$/progress`` and ``punie/message``),
+stops within a second when cancelled, has ty check the files it proposes (the
+diagnostics delta goes in the result), and then, per the ``edits`` setting, applies them
+through ``workspace/applyEdit`` with the versions it read — never to disk directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from punie_lsp import edits as edit_plan
+from punie_lsp.progress import WorkDone
+from punie_lsp.traces import append_trace
+from typed_tools import ToolContext
+from typed_tools.typecheck import typecheck
+
+if TYPE_CHECKING:
+    from agent import AgentResult, ProgressEvent, PunieAgent
+    from agent.config import AgentConfig
+    from punie_lsp.server import PunieLanguageServer
+
+__all__ = ["AgentHost", "Request"]
+
+logger = logging.getLogger(__name__)
+
+MODEL_FACTORY_ENV = "PUNIE_LSP_MODEL_FACTORY"
+"""Test-only: ``module:callable`` returning a Pydantic AI model used instead of ``model``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """One agent command, resolved: what to ask and what the answer may change."""
+
+    command: str
+    prompt: str
+    title: str
+    root: Path
+    conversation_id: str
+    may_edit: bool = True
+
+
+class AgentHost:
+    """Builds the agent once, runs prompts for the commands, applies their edits."""
+
+    def __init__(self, server: PunieLanguageServer) -> None:
+        self._server = server
+        self._agent: PunieAgent | None = None
+        self._config: AgentConfig | None = None
+        self._building: asyncio.Task[PunieAgent] | None = None
+
+    # -- the agent -----------------------------------------------------------------------
+
+    def _wanted_config(self) -> AgentConfig:
+        from agent.config import AgentConfig
+
+        s = self._server.settings
+        return AgentConfig(
+            model=s.model,
+            base_url=s.base_url,
+            draft_model=s.draft_model,
+            temperature=s.temperature,
+            max_tokens=s.max_tokens,
+            sandbox=self._server.sandbox_limits(),
+            edits=s.edits,
+        )
+
+    def _build(self, config: AgentConfig) -> PunieAgent:
+        from agent import PunieAgent
+
+        factory = os.environ.get(MODEL_FACTORY_ENV)
+        model = None
+        if factory:
+            module, _, name = factory.partition(":")
+            model = getattr(importlib.import_module(module), name)()
+        return PunieAgent(config, model=model, tools=self._server.code_mode_tools)
+
+    async def agent(self) -> PunieAgent:
+        """The agent for the current settings (built in a thread; rebuilt on change)."""
+        config = await asyncio.to_thread(self._wanted_config)
+        if self._agent is not None and self._config == config:
+            return self._agent
+        if self._building is None or self._config != config:
+            self._config = config
+            self._building = asyncio.ensure_future(asyncio.to_thread(self._build, config))
+        building = self._building
+        agent = await asyncio.shield(building)
+        if building is self._building:
+            self._agent = agent
+        return agent
+
+    def status(self) -> dict[str, Any]:
+        if self._agent is None:
+            return {
+                "model": self._server.settings.model,
+                "loaded": False,
+                "loading": self._building is not None and not self._building.done(),
+            }
+        return self._agent.status().model_dump(mode="json")
+
+    def reset(self, conversation_id: str) -> bool:
+        return self._agent.reset(conversation_id) if self._agent is not None else False
+
+    # -- one run -------------------------------------------------------------------------
+
+    def snapshot(self) -> edit_plan.Snapshot:
+        workspace = self._server.protocol._workspace
+        docs = list(workspace.text_documents.values()) if workspace else []
+        return edit_plan.Snapshot({d.uri: (d.version or 0, d.source) for d in docs})
+
+    async def run(self, request: Request) -> dict[str, Any]:
+        ls = self._server
+        before = self.snapshot()
+        async with WorkDone(ls, request.title) as progress:
+            progress.report("starting the model…")
+            agent = await self.agent()
+            if not agent.status().loaded:
+                ls.router.log_to_client(3, f"punie-lsp: loading model {agent.config.model}")
+            ctx = ls.tool_context(request.root)
+            deps = _deps(ctx, ls, progress, request.conversation_id)
+            started = time.monotonic()
+            result = await agent.ask(request.prompt, deps, conversation_id=request.conversation_id)
+            if result.outcome == "model_error":
+                ls.router.log_to_client(1, f"punie-lsp: {result.error}")
+            outcome = await self._deliver(request, result, before, progress)
+        outcome["seconds"] = round(time.monotonic() - started, 3)
+        if ls.settings.capture_traces:
+            append_trace(request, outcome, agent.conversations.history(result.conversation_id))
+        return outcome
+
+    async def _deliver(
+        self, request: Request, result: AgentResult, before: edit_plan.Snapshot, progress: WorkDone
+    ) -> dict[str, Any]:
+        ls = self._server
+        outcome = result.model_dump(mode="json", exclude_none=True)
+        proposed = {Path(e.path): e.text for e in result.edits} if request.may_edit else {}
+        planned = edit_plan.plan(proposed, before)
+        outcome["edits"] = [
+            {"uri": p.uri, "path": str(p.path), "text": p.new_text} for p in planned
+        ]
+        outcome["applied"] = False
+        if not planned:
+            return outcome
+        progress.report(f"checking {len(planned)} proposed file(s) with ty…")
+        delta = await diagnostics_delta(ls, request.root, planned)
+        outcome["diagnosticsDelta"] = delta
+        progress.report(
+            "; ".join(f"{d['file']}: {d['before']} → {d['after']} errors" for d in delta)
+        )
+        mode = ls.settings.edits
+        if mode == "never":
+            outcome["reason"] = "edits: never — the edits are in this result, not applied"
+            return outcome
+        changed = edit_plan.stale(planned, self.snapshot())
+        if changed:
+            names = ", ".join(Path(u).name for u in changed)
+            outcome["reason"] = f"not applied: changed while Punie worked ({names}); ask again"
+            ls.window_show_message(
+                types.ShowMessageParams(
+                    type=types.MessageType.Warning, message=f"Punie: {outcome['reason']}"
+                )
+            )
+            return outcome
+        confirm = mode == "ask" and ls.client_supports_change_annotations
+        if mode == "ask" and not confirm and not await self._user_agrees(planned, delta):
+            outcome["reason"] = "not applied: declined"
+            return outcome
+        edit = edit_plan.workspace_edit(
+            planned,
+            ls.position_encoding,
+            confirm=confirm,
+            document_changes=ls.client_supports_document_changes,
+        )
+        applied = await ls.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=edit, label=f"Punie: {request.command}")
+        )
+        outcome["applied"] = bool(applied.applied)
+        if not applied.applied:
+            outcome["reason"] = (
+                f"the editor did not apply it: {applied.failure_reason or 'declined'}"
+            )
+        return outcome
+
+    async def _user_agrees(
+        self, planned: list[edit_plan.PlannedEdit], delta: list[dict[str, Any]]
+    ) -> bool:
+        files = ", ".join(p.path.name for p in planned)
+        errors = sum(d["after"] for d in delta)
+        answer = await self._server.window_show_message_request_async(
+            types.ShowMessageRequestParams(
+                type=types.MessageType.Info,
+                message=f"Punie proposes changes to {files} (ty: {errors} error(s) after). Apply?",
+                actions=[
+                    types.MessageActionItem(title="Apply"),
+                    types.MessageActionItem(title="Discard"),
+                ],
+            )
+        )
+        return answer is not None and answer.title == "Apply"
+
+
+def _deps(
+    ctx: ToolContext, ls: PunieLanguageServer, progress: WorkDone, conversation_id: str
+) -> Any:
+    from agent import AgentDeps
+
+    spoken: list[str] = []
+
+    def report(event: ProgressEvent) -> None:
+        ls.protocol.notify(
+            "punie/message",
+            {"conversationId": conversation_id, "kind": event.kind, "text": event.text},
+        )
+        if event.kind == "text":
+            spoken.append(event.text)
+            tail = "".join(spoken)[-120:].splitlines()
+            progress.report(tail[-1] if tail else "…")
+        elif event.kind in ("code", "toolCall"):
+            first = event.text.strip().splitlines()
+            progress.report(first[0][:120] if first else "…")
+
+    return AgentDeps(
+        tools=ctx,
+        pool=ls.sandbox_pool,
+        limits=ls.sandbox_limits(),
+        progress=report,
+        cancel=progress.cancelled,
+    )
+
+
+async def diagnostics_delta(
+    ls: PunieLanguageServer, root: Path, planned: list[edit_plan.PlannedEdit]
+) -> list[dict[str, Any]]:
+    """ty's error count per proposed Python file: as the editor has it, and after the edit."""
+    delta = []
+    for edit in planned:
+        if edit.path.suffix not in (".py", ".pyi"):
+            continue
+        relative = edit.path.relative_to(root).as_posix()
+        if edit.old_text is None:
+            before_count = 0
+        else:
+            before = await typecheck(ls.tool_context(root), relative)
+            before_count = before.error_count
+        ctx = replace(ls.tool_context(root), overlay={edit.path: edit.new_text})
+        after = await typecheck(ctx, relative)
+        delta.append(
+            {
+                "file": relative,
+                "before": before_count,
+                "after": after.error_count,
+                "errors": [f"{e.line}:{e.column} {e.code}: {e.message}" for e in after.errors[:5]],
+            }
+        )
+    return delta
+
+
+def new_conversation_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,62 @@
+"""Trace capture (``captureTraces``): each agent run appended as one JSON line.
+
+The training pipeline turns these into dataset rows, so a line holds everything a row
+needs: the prompt, the whole exchange with the model (its code and what each
+``execute_code`` returned), the tool-call trace, the outcome and ty's verdict on the
+proposed files. The file lives in the user data directory (``PUNIE_LSP_DATA_DIR``, else
+``$XDG_DATA_HOME/punie-lsp``, else ``~/.local/share/punie-lsp``), never in the project.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from punie_lsp.agent_host import Request
+
+__all__ = ["append_trace", "trace_file"]
+
+logger = logging.getLogger(__name__)
+
+TRACE_VERSION = 1
+
+
+def trace_file() -> Path:
+    base = os.environ.get("PUNIE_LSP_DATA_DIR") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "punie-lsp"
+    )
+    return Path(base) / "traces.jsonl"
+
+
+def append_trace(request: Request, outcome: dict[str, Any], messages: list[Any]) -> None:
+    """Append one run; a failure to write is logged, never raised into the user's run."""
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    record = {
+        "version": TRACE_VERSION,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": request.command,
+        "prompt": request.prompt,
+        "workspace": str(request.root),
+        "conversationId": outcome.get("conversationId"),
+        "outcome": outcome.get("outcome"),
+        "answer": outcome.get("answer"),
+        "code": outcome.get("code", []),
+        "calls": outcome.get("calls", []),
+        "edits": [{"path": e["path"]} for e in outcome.get("edits", [])],
+        "diagnosticsDelta": outcome.get("diagnosticsDelta", []),
+        "applied": outcome.get("applied"),
+        "messages": ModelMessagesTypeAdapter.dump_python(messages, mode="json"),
+    }
+    path = trace_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        logger.warning("could not write the trace to %s: %s", path, exc)

@@ -1,0 +1,328 @@
+"""The agent from the editor, end to end: a real server, ty, sandbox and pygls client.
+
+Only the model is scripted (``tests/scripted_models.py``, through the server's
+test-only ``PUNIE_LSP_MODEL_FACTORY`` hook): it cannot be a real model here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from tests.conftest import Client, change_document, initialize_params, make_client, open_document
+
+pytestmark = pytest.mark.timeout(120)
+
+BROKEN = 'return "not an int"'
+
+
+class Editor(Client):
+    """A test client that records ``applyEdit``s and answers questions as told."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.applied: list[types.ApplyWorkspaceEditParams] = []
+        self.messages_from_punie: list[dict[str, Any]] = []
+        self.answer: str | None = None
+
+
+def apply_edit(
+    client: Editor, params: types.ApplyWorkspaceEditParams
+) -> types.ApplyWorkspaceEditResult:
+    client.applied.append(params)
+    return types.ApplyWorkspaceEditResult(applied=True)
+
+
+def show_message_request(
+    client: Editor, params: types.ShowMessageRequestParams
+) -> types.MessageActionItem | None:
+    return types.MessageActionItem(title=client.answer) if client.answer else None
+
+
+def punie_message(client: Editor, params: Any) -> None:
+    # pygls hands unknown notifications' params over as namedtuples.
+    client.messages_from_punie.append(params._asdict() if hasattr(params, "_asdict") else params)
+
+
+@asynccontextmanager
+async def session(
+    project: Path,
+    model: str,
+    *,
+    profile: str = "neovim",
+    punie: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> AsyncGenerator[Editor]:
+    client = make_client(
+        {
+            types.WORKSPACE_APPLY_EDIT: apply_edit,
+            types.WINDOW_SHOW_MESSAGE_REQUEST: show_message_request,
+            "punie/message": punie_message,
+        },
+        Editor,
+    )
+    assert isinstance(client, Editor)
+    client.root = project
+    server_env = {
+        **os.environ,
+        "PUNIE_LSP_MODEL_FACTORY": f"tests.scripted_models:{model}",
+        **(env or {}),
+    }
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio", env=server_env)
+    await client.initialize_session(initialize_params(profile, project, {"punie": punie or {}}))
+    try:
+        yield client
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+async def command(
+    client: Client, name: str, argument: dict[str, Any], token: str | None = None
+) -> Any:
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=name, arguments=[argument], work_done_token=token)
+    )
+
+
+def applied_text(client: Editor, uri: str, before: str) -> str:
+    """The buffer after the editor applies what punie sent (line edits, in order)."""
+    [params] = client.applied
+    changes = params.edit.document_changes or []
+    [doc_edit] = [c for c in changes if isinstance(c, types.TextDocumentEdit)]
+    assert doc_edit.text_document.uri == uri
+    lines = before.splitlines(keepends=True)
+    for edit in sorted(doc_edit.edits, key=lambda e: e.range.start.line, reverse=True):
+        start, end = edit.range.start.line, edit.range.end.line
+        assert isinstance(edit, types.TextEdit)
+        lines[start:end] = [edit.new_text]
+    return "".join(lines)
+
+
+def diagnostic_of(project: Path) -> dict[str, Any]:
+    line = next(
+        i
+        for i, text in enumerate((project / "pkg/app.py").read_text().splitlines())
+        if BROKEN in text
+    )
+    return {
+        "range": {"start": {"line": line, "character": 11}, "end": {"line": line, "character": 23}},
+        "message": "Return type does not match returned value",
+        "code": "invalid-return-type",
+        "source": "ty",
+    }
+
+
+async def test_ask_streams_its_answer(project: Path) -> None:
+    async with session(project, "hello") as client:
+        result = await command(client, "punie.ask", {"prompt": "Is my code fine?"}, token="ask-1")
+        assert result["outcome"] == "ok"
+        assert result["answer"].strip() == "Hello from Punie: your code looks fine."
+        texts = [m["text"] for m in client.messages_from_punie if m["kind"] == "text"]
+        assert len(texts) > 3  # word by word, as it was generated
+        assert "".join(texts).strip() == result["answer"].strip()
+        assert {m["conversationId"] for m in client.messages_from_punie} == {
+            result["conversationId"]
+        }
+        reports = client.progress_reports["ask-1"]
+        assert type(reports[0]).__name__ == "WorkDoneProgressBegin"
+        assert type(reports[-1]).__name__ == "WorkDoneProgressEnd"
+        status = await command(client, "punie.status", {})
+        assert status["model"]["loaded"] is True
+
+
+async def test_fix_applies_a_versioned_edit_checked_by_ty(project: Path) -> None:
+    async with session(project, "fixer", punie={"edits": "auto"}) as client:
+        path = project / "pkg" / "app.py"
+        uri = open_document(client, path)
+        buffer = path.read_text() + "\n# typed but not saved\n"
+        change_document(client, uri, 2, buffer)
+        result = await command(
+            client, "punie.fix", {"uri": uri, "diagnostic": diagnostic_of(project)}
+        )
+
+        assert result["applied"] is True, result
+        assert result["diagnosticsDelta"] == [
+            {"file": "pkg/app.py", "before": 1, "after": 0, "errors": []}
+        ]
+        [params] = client.applied
+        [doc_edit] = params.edit.document_changes or []
+        assert isinstance(doc_edit, types.TextDocumentEdit)
+        assert doc_edit.text_document.version == 2
+        assert applied_text(client, uri, buffer) == buffer.replace(BROKEN, "return 1")
+        assert BROKEN in path.read_text()  # nothing written behind the editor's back
+
+
+async def test_a_change_typed_during_the_run_blocks_the_edit(project: Path) -> None:
+    slow = {"PUNIE_TEST_CHUNK_DELAY": "0.3"}
+    async with session(project, "fixer", punie={"edits": "auto"}, env=slow) as client:
+        path = project / "pkg" / "app.py"
+        uri = open_document(client, path)
+        running = asyncio.ensure_future(
+            command(client, "punie.fix", {"uri": uri, "diagnostic": diagnostic_of(project)}, "fix")
+        )
+        while "fix" not in client.progress_reports:
+            await asyncio.wait_for(client.wait_for_notification(types.PROGRESS), 10)
+        change_document(client, uri, 2, path.read_text() + "\n# the user kept typing\n")
+        result = await running
+        assert result["applied"] is False
+        assert "changed while Punie worked" in result["reason"]
+        assert client.applied == []
+        assert any("changed while Punie worked" in m.message for m in client.messages)
+
+
+async def test_cancel_mid_run_stops_within_1s_and_applies_nothing(project: Path) -> None:
+    slow = {"PUNIE_TEST_CHUNK_DELAY": "0.05"}
+    async with session(project, "chatterbox", punie={"edits": "auto"}, env=slow) as client:
+        running = asyncio.ensure_future(command(client, "punie.ask", {"prompt": "Talk"}, "talk"))
+        while not client.messages_from_punie:
+            await asyncio.wait_for(client.wait_for_notification("punie/message"), 10)
+        started = time.monotonic()
+        client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token="talk"))
+        result = await asyncio.wait_for(running, 5)
+        assert time.monotonic() - started < 1.0
+        assert result["outcome"] == "cancelled"
+        assert result["edits"] == []
+        assert client.applied == []
+
+
+async def test_two_runs_at_once(project: Path) -> None:
+    slow = {"PUNIE_TEST_CHUNK_DELAY": "0.01"}
+    async with session(project, "chatterbox", env=slow) as client:
+        first, second = await asyncio.gather(
+            command(client, "punie.ask", {"prompt": "one", "conversationId": "a"}),
+            command(client, "punie.ask", {"prompt": "two", "conversationId": "b"}),
+        )
+        assert (first["conversationId"], second["conversationId"]) == ("a", "b")
+        assert first["outcome"] == second["outcome"] == "ok"
+        by_conversation = {m["conversationId"] for m in client.messages_from_punie}
+        assert by_conversation == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "applied"), [("Discard", False), ("Apply", True), (None, False)]
+)
+async def test_edits_ask_without_annotations_asks_by_message(
+    project: Path, answer: str | None, applied: bool
+) -> None:
+    async with session(project, "fixer", punie={"edits": "ask"}) as client:
+        client.answer = answer
+        uri = open_document(client, project / "pkg" / "app.py")
+        result = await command(
+            client, "punie.fix", {"uri": uri, "diagnostic": diagnostic_of(project)}
+        )
+        assert result["applied"] is applied
+        assert len(client.applied) == int(applied)
+
+
+async def test_edits_ask_with_annotations_needs_confirmation(project: Path) -> None:
+    async with session(project, "test_writer", profile="visual-studio-code") as client:
+        uri = (project / "pkg" / "app.py").as_uri()
+        result = await command(
+            client,
+            "punie.writeTests",
+            {
+                "uri": uri,
+                "range": {
+                    "start": {"line": 11, "character": 0},
+                    "end": {"line": 13, "character": 0},
+                },
+            },
+        )
+        assert result["applied"] is True
+        [params] = client.applied
+        edit = params.edit
+        assert edit.change_annotations is not None
+        assert edit.change_annotations["punie"].needs_confirmation is True
+        create, write = edit.document_changes or []
+        assert isinstance(create, types.CreateFile)
+        assert create.uri == (project / "tests" / "test_app.py").as_uri()
+        assert isinstance(write, types.TextDocumentEdit)
+        assert all(isinstance(e, types.AnnotatedTextEdit) for e in write.edits)
+        assert not (project / "tests" / "test_app.py").exists()
+
+
+async def test_edits_never_returns_them_only(project: Path) -> None:
+    async with session(project, "fixer", punie={"edits": "never"}) as client:
+        uri = (project / "pkg" / "app.py").as_uri()
+        result = await command(
+            client, "punie.fix", {"uri": uri, "diagnostic": diagnostic_of(project)}
+        )
+        assert result["applied"] is False
+        [edit] = result["edits"]
+        assert "return 1" in edit["text"]
+        assert client.applied == []
+
+
+async def test_explain_never_edits(project: Path) -> None:
+    async with session(project, "fixer", punie={"edits": "auto"}) as client:
+        uri = (project / "pkg" / "app.py").as_uri()
+        span = {"start": {"line": 11, "character": 0}, "end": {"line": 13, "character": 0}}
+        result = await command(client, "punie.explain", {"uri": uri, "range": span})
+        assert result["edits"] == []
+        assert client.applied == []
+
+
+async def test_traces_are_captured_as_json_lines(project: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"PUNIE_LSP_DATA_DIR": str(data)}
+    async with session(project, "fixer", punie={"captureTraces": True}, env=env) as client:
+        uri = (project / "pkg" / "app.py").as_uri()
+        await command(client, "punie.fix", {"uri": uri, "diagnostic": diagnostic_of(project)})
+        await command(client, "punie.ask", {"prompt": "thanks"})
+    lines = (data / "traces.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    fix = json.loads(lines[0])
+    assert fix["command"] == "fix"
+    assert "invalid-return-type" in fix["prompt"]
+    assert fix["code"][0].startswith("text = read_file")
+    assert fix["diagnosticsDelta"][0]["after"] == 0
+    assert [c["tool"] for c in fix["calls"]] == ["read_file", "write_file", "typecheck"]
+    kinds = [part["part_kind"] for message in fix["messages"] for part in message["parts"]]
+    assert "tool-return" in kinds
+
+
+async def test_code_actions_merge_punie_and_ty_without_running_the_model(project: Path) -> None:
+    async with session(project, "chatterbox") as client:
+        uri = open_document(client, project / "pkg" / "app.py")
+        diagnostic = diagnostic_of(project)
+        actions = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=types.Range(
+                    start=types.Position(line=11, character=0),
+                    end=types.Position(line=13, character=0),
+                ),
+                context=client.protocol._converter.structure(
+                    {"diagnostics": [diagnostic]}, types.CodeActionContext
+                ),
+            )
+        )
+        titles = [a.title for a in actions or []]
+        assert "Punie: explain" in titles
+        assert "Punie: write tests" in titles
+        assert "Punie: ask about selection" in titles
+        assert any(t.startswith("Punie: fix invalid-return-type") for t in titles)
+        assert any(not t.startswith("Punie") for t in titles)  # ty's own quick fix stays
+        status = await command(client, "punie.status", {})
+        assert status["model"]["loaded"] is False  # listing never touched the model
+
+
+async def test_misuse_is_named(project: Path) -> None:
+    async with session(project, "hello") as client:
+        with pytest.raises(JsonRpcException, match="'range' \\(the selection\\) is required"):
+            await command(client, "punie.explain", {"uri": (project / "pkg/app.py").as_uri()})
+        with pytest.raises(JsonRpcException, match="'prompt' is required"):
+            await command(client, "punie.ask", {})
+        assert await command(client, "punie.resetConversation", {"conversationId": "nope"}) is None
