@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import pytest
 
 from punie_lsp.router import PUNIE_COMMANDS
+from punie_lsp.settings import Settings
 
 EDITORS = Path(__file__).resolve().parents[2] / "editors"
 
@@ -29,3 +34,37 @@ def require_server_commands(*names: str) -> None:
     missing = missing_commands(*names)
     if missing:
         pytest.skip(f"punie-lsp does not serve {', '.join(missing)} yet (PUNIE_COMMANDS)")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _json_type(hint: Any) -> tuple[Any, list[Any] | None]:
+    """The JSON schema ``type`` (and ``enum``) a settings field's annotation means."""
+    if get_origin(hint) is Literal:
+        return "string", list(get_args(hint))
+    if get_origin(hint) in (types.UnionType, typing.Union):
+        members = [a for a in get_args(hint) if a is not type(None)]
+        assert len(members) == 1, hint
+        inner, enum = _json_type(members[0])
+        return [inner, "null"], enum
+    names = {str: "string", bool: "boolean", int: "integer", float: "number"}
+    return names[hint], None
+
+
+def server_settings(defaults: object = Settings(), prefix: str = "punie.") -> dict[str, tuple]:
+    """``punie.*`` keys (camelCase, nested objects dotted) → (type, enum, default)."""
+    assert dataclasses.is_dataclass(defaults)
+    out: dict[str, tuple] = {}
+    hints = get_type_hints(type(defaults))
+    for f in dataclasses.fields(defaults):
+        key = prefix + _camel(f.name)
+        value = getattr(defaults, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(server_settings(value, key + "."))
+            continue
+        kind, enum = _json_type(hints[f.name])
+        out[key] = (kind, enum, value)
+    return out
