@@ -43,8 +43,10 @@ from typing import Any
 import psutil
 from ty import find_ty_bin
 
-PUNIE = [sys.executable, "-m", "punie_lsp", "--stdio"]
 TY = [find_ty_bin(), "server"]
+PUNIE = [sys.executable, "-m", "punie_lsp", "--stdio"]
+RELAY = [sys.executable, __file__, "--relay", *TY]
+"""The floor for any Python proxy: a byte relay around ty that parses nothing."""
 _ID = re.compile(rb'"id"\s*:\s*(-?\d+)')
 _LENGTH = re.compile(rb"Content-Length:\s*(\d+)", re.IGNORECASE)
 
@@ -360,7 +362,8 @@ async def main_async(args: argparse.Namespace) -> None:
         table = request_table(root)
 
         ty, punie = Server("ty", TY, root), Server("punie", PUNIE, root)
-        for server in (ty, punie):
+        relay = Server("relay", RELAY, root)
+        for server in (ty, relay, punie):
             await server.start()
             await server.initialize()
             await open_documents(server, root)
@@ -396,14 +399,14 @@ async def main_async(args: argparse.Namespace) -> None:
         times: dict[tuple[str, str], list[float]] = {}
         for i in range(args.iterations):
             for label, method, params, _ in table:
-                order = (ty, punie) if i % 2 == 0 else (punie, ty)
+                order = (ty, relay, punie) if i % 2 == 0 else (punie, relay, ty)
                 for server in order:
                     elapsed, _ = await server.timed(method, params)
                     times.setdefault((label, server.name), []).append(elapsed)
 
         idle_rss = (punie.rss_mb(False), punie.rss_mb(True))
         ty_alone_rss = ty.rss_mb(True)
-        for server in (ty, punie):
+        for server in (ty, relay, punie):
             await server.stop()
 
         print()
@@ -423,6 +426,15 @@ async def main_async(args: argparse.Namespace) -> None:
             print(
                 f"{label:22} {sizes[label][1]:7d} {ms(t50)} {ms(pct(t, 0.95))} "
                 f"{ms(p50):>9} {ms(pct(p, 0.95)):>9} {ms(p50 - t50):>9} {ratio:9.2f}  {verdict}"
+            )
+        print(f"floor: {shlex.join(RELAY)}")
+        for label, *_ in table:
+            t50 = statistics.median(times[(label, "ty")])
+            r50 = statistics.median(times[(label, "relay")])
+            p50 = statistics.median(times[(label, "punie")])
+            print(
+                f"  {label:22} relay p50 {ms(r50)}  adds {ms(r50 - t50)}  "
+                f"(punie adds {ms(p50 - t50)}; ratio relay/ty {r50 / t50:.2f})"
             )
         print("re-encoding cost of the large responses in this process (what forwarding avoids):")
         for label, body in samples.items():
@@ -456,7 +468,35 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"  (ty server alone, same work:    {ty_alone_rss:.1f})")
 
 
+async def relay(argv: list[str]) -> None:
+    """Copy bytes editor <-> ty with asyncio pipes, as cheaply as Python can."""
+    loop = asyncio.get_running_loop()
+    child = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    child_in, child_out = child.stdin, child.stdout
+    assert child_in is not None and child_out is not None  # created with PIPE
+    stdin = asyncio.StreamReader(limit=1 << 24)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin.buffer)
+    out, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout.buffer)
+
+    async def up() -> None:
+        while data := await stdin.read(1 << 16):
+            child_in.write(data)
+        child_in.close()
+
+    async def down() -> None:
+        while data := await child_out.read(1 << 16):
+            out.write(data)
+
+    await asyncio.gather(up(), down())
+    await child.wait()
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--relay"]:
+        asyncio.run(relay(sys.argv[2:]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
