@@ -80,11 +80,15 @@ class CacheEntry:
 
 
 class PromptCaches:
-    """Recently used KV caches, by conversation id or by prefix match."""
+    """Recently used KV caches, by conversation id or by prefix match.
+
+    ``max_entries=0`` keeps none: every request prefills its whole prompt (the baseline
+    the benchmark compares reuse against).
+    """
 
     def __init__(self, make_cache: Callable[[], list[Any]], *, max_entries: int = 4) -> None:
         self._make_cache = make_cache
-        self._max = max(1, max_entries)
+        self._max = max(0, max_entries)
         self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
         self._anonymous = itertools.count()
 

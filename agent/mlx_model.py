@@ -162,7 +162,7 @@ class MlxModel(Model):
             adapter_path: a LoRA adapter directory (``mlx_lm lora`` output) applied on load.
             max_tokens: the default reply length bound (``max_tokens`` setting overrides).
             temperature: the default sampling temperature (``temperature`` setting overrides).
-            max_cached_conversations: how many conversations' KV caches are kept.
+            max_cached_conversations: how many conversations' KV caches are kept (0: none).
             settings: default model settings.
         """
         # Special tokens in user text or tool output (a file containing "<|im_end|>")

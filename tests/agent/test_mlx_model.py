@@ -1,0 +1,284 @@
+"""The ``mlx:`` backend on a real (tiny, locally trained) mlx-lm model.
+
+What the tiny model does is fixed by its training (see ``tiny_model``): after a user
+turn it calls ``execute_code`` with ``TOOL_CODE``, after a tool result it says
+``ANSWER`` and stops. Greedy decoding (temperature 0) makes that deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlx_lm
+import pytest
+from pydantic_ai import Agent, models
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models import ModelRequestParameters
+from pydantic_ai.tools import ToolDefinition
+
+from agent._mlx_chat import chat_messages
+from agent.mlx_model import MlxModel, MlxModelLoadError, MlxModelSettings, mlx_conversation
+from tests.agent.tiny_model import ANSWER, EXECUTE_CODE_TOOL, TOOL_CODE, tiny_model_dir
+
+pytestmark = pytest.mark.timeout(120)
+
+CODE_TOOL = ToolDefinition(
+    name="execute_code",
+    description=EXECUTE_CODE_TOOL["function"]["description"],
+    parameters_json_schema=EXECUTE_CODE_TOOL["function"]["parameters"],
+)
+PARAMS = ModelRequestParameters(function_tools=[CODE_TOOL], allow_text_output=True)
+
+
+@pytest.fixture(autouse=True)
+def allow_requests() -> Iterator[None]:
+    """The agent tests forbid real model requests; these make them on purpose."""
+    with models.override_allow_model_requests(True):
+        yield
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    return tiny_model_dir()
+
+
+@pytest.fixture(scope="module")
+def model(model_dir: Path) -> Iterator[MlxModel]:
+    mlx = MlxModel(str(model_dir), temperature=0.0, max_tokens=64)
+    yield mlx
+    mlx.close()
+
+
+def asked(prompt: str) -> list[ModelMessage]:
+    return [ModelRequest(parts=[UserPromptPart(prompt)])]
+
+
+def answered_tool(prompt: str) -> list[ModelMessage]:
+    """A conversation whose last turn is a tool result: the model answers and stops."""
+    return [
+        *asked(prompt),
+        ModelResponse(parts=[ToolCallPart("execute_code", {"code": TOOL_CODE}, tool_call_id="c1")]),
+        ModelRequest(parts=[ToolReturnPart("execute_code", "42", tool_call_id="c1")]),
+    ]
+
+
+async def test_loads_off_the_event_loop_once_for_concurrent_callers(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop_ticked = threading.Event()
+    loads: list[str] = []
+    real_load = mlx_lm.load
+
+    def watched_load(path: str, **kwargs: object) -> object:
+        loads.append(path)
+        # Only an event loop that keeps running during the load can set this.
+        assert loop_ticked.wait(timeout=30), "the event loop stalled while the model loaded"
+        return real_load(path, **kwargs)  # ty: ignore[invalid-argument-type]
+
+    monkeypatch.setattr(mlx_lm, "load", watched_load)
+
+    async def ticker() -> None:
+        for _ in range(3):
+            await asyncio.sleep(0)
+        loop_ticked.set()
+
+    mlx = MlxModel(str(model_dir))
+    assert (mlx.loaded, mlx.loading, mlx.load_error) == (False, False, None)
+    first = asyncio.ensure_future(mlx.ensure_loaded())
+    await asyncio.sleep(0)
+    assert mlx.loading
+    await asyncio.gather(first, mlx.ensure_loaded(), mlx.ensure_loaded(), ticker())
+
+    assert loads == [str(model_dir)]
+    assert (mlx.loaded, mlx.loading, mlx.load_error) == (True, False, None)
+    mlx.close()
+
+
+async def test_answers_and_stops_on_the_stop_token(model: MlxModel) -> None:
+    response = await model.request(answered_tool("why does it fail?"), None, PARAMS)
+
+    assert response.parts == [TextPart(ANSWER)]
+    assert response.finish_reason == "stop"
+    stats = model.requests[-1]
+    assert stats.finish_reason == "stop"
+    tokenizer = model._loaded.tokenizer if model._loaded else None
+    assert tokenizer is not None
+    # The reply's own tokens plus the stop token, nothing after it.
+    assert stats.generated_tokens == len(tokenizer.encode(ANSWER, add_special_tokens=False)) + 1
+    assert response.usage.output_tokens == stats.generated_tokens
+
+
+async def test_max_tokens_cuts_the_reply(model: MlxModel) -> None:
+    settings = MlxModelSettings(max_tokens=3)
+    response = await model.request(answered_tool("why?"), settings, PARAMS)
+
+    assert response.finish_reason == "length"
+    assert model.requests[-1].generated_tokens == 3
+    text = response.parts[0]
+    assert isinstance(text, TextPart)
+    assert ANSWER.startswith(text.content)
+    assert text.content != ANSWER
+
+
+async def test_streams_text_as_it_is_generated(model: MlxModel) -> None:
+    deltas: list[str] = []
+    async with model.request_stream(answered_tool("stream it"), None, PARAMS) as stream:
+        async for event in stream:
+            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                deltas.append(event.part.content)
+            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                deltas.append(event.delta.content_delta)
+
+    assert len(deltas) >= 3
+    assert "".join(deltas) == ANSWER
+    assert stream.get().parts == [TextPart(ANSWER)]
+
+
+async def test_a_tool_call_it_emits_becomes_an_execute_code_call(model: MlxModel) -> None:
+    response = await model.request(asked("run the tests please"), None, PARAMS)
+
+    assert len(response.parts) == 1
+    call = response.parts[0]
+    assert isinstance(call, ToolCallPart)
+    assert (call.tool_name, call.args_as_dict()) == ("execute_code", {"code": TOOL_CODE})
+    assert response.finish_reason == "tool_call"
+
+
+async def test_an_agent_runs_the_code_and_answers(model: MlxModel) -> None:
+    ran: list[str] = []
+    agent = Agent(model, instructions="You are Punie.")
+
+    @agent.tool_plain
+    def execute_code(code: str) -> str:
+        """Run Python code in the sandbox; the typed tools are functions in it."""
+        ran.append(code)
+        return "42"
+
+    result = await agent.run("what is six times seven?")
+
+    assert ran == [TOOL_CODE]
+    assert result.output == ANSWER
+
+
+async def test_each_turn_prefills_only_its_new_tokens(model: MlxModel) -> None:
+    agent = Agent(model, instructions="You are Punie, a coding agent.")
+
+    @agent.tool_plain
+    def execute_code(code: str) -> str:
+        """Run Python code in the sandbox; the typed tools are functions in it."""
+        return "42"
+
+    settings = MlxModelSettings(mlx_conversation_id="prefill-test")
+    before = len(model.requests)
+    first = await agent.run("why does my test fail?", model_settings=settings)
+    await agent.run("rename it", message_history=first.all_messages(), model_settings=settings)
+    stats = list(model.requests)[before:]
+
+    # Turn 1 is a tool call and an answer; what the tiny model says in turn 2 (after
+    # ~200 tokens of history) is not guaranteed, and does not matter for the counts.
+    assert len(stats) >= 3
+    assert stats[0].reused_tokens == 0
+    for previous, current in itertools.pairwise(stats):
+        # The cache holds the previous prompt and reply (stop token included), so
+        # exactly the tokens this request adds are prefilled.
+        held = previous.prompt_tokens + previous.generated_tokens
+        assert current.reused_tokens == held
+        assert current.prefilled_tokens == current.prompt_tokens - held
+        assert current.prefilled_tokens < current.prompt_tokens / 4
+
+
+async def test_caches_are_per_conversation_and_trimmed_when_history_changes(
+    model: MlxModel,
+) -> None:
+    history = answered_tool("explain the error in main.py")
+    with mlx_conversation("a"):
+        await model.request(history, None, PARAMS)
+    with mlx_conversation("b"):
+        await model.request(history, None, PARAMS)
+    a_first, b_first = model.requests[-2], model.requests[-1]
+    assert b_first.reused_tokens == 0  # another conversation's cache is not borrowed
+
+    # The same conversation with its first user turn rewritten (history summarised):
+    # the cache is trimmed back to the shared system/tools prefix, not thrown away.
+    rewritten = answered_tool("list the files")
+    with mlx_conversation("a"):
+        await model.request(rewritten, None, PARAMS)
+    trimmed = model.requests[-1]
+    assert 0 < trimmed.reused_tokens < a_first.prompt_tokens
+    assert trimmed.prefilled_tokens == trimmed.prompt_tokens - trimmed.reused_tokens
+
+
+async def test_a_dataset_row_renders_to_the_same_tokens(model: MlxModel) -> None:
+    await model.ensure_loaded()
+    history = answered_tool("fix the failing test")
+    row = [
+        {"role": "system", "content": "You are Punie."},
+        {"role": "user", "content": "fix the failing test"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "execute_code", "arguments": {"code": TOOL_CODE}},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "name": "execute_code", "content": "42"},
+    ]
+
+    rendered = model.render_prompt(chat_messages(history, ["You are Punie."]), [EXECUTE_CODE_TOOL])
+
+    assert rendered == model.render_prompt(row, [EXECUTE_CODE_TOOL])
+
+
+async def test_a_missing_directory_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "no-model-here"
+    mlx = MlxModel(str(missing))
+
+    with pytest.raises(MlxModelLoadError, match="no such directory") as error:
+        await mlx.ensure_loaded()
+
+    assert str(missing) in str(error.value)
+    assert mlx.load_error == str(error.value)
+    assert not mlx.loaded
+    mlx.close()
+
+
+async def test_a_directory_that_is_not_a_model_is_named(tmp_path: Path) -> None:
+    mlx = MlxModel(str(tmp_path))
+
+    with pytest.raises(MlxModelLoadError, match=r"config\.json") as error:
+        await mlx.ensure_loaded()
+
+    assert str(tmp_path) in str(error.value)
+    mlx.close()
+
+
+async def test_a_repo_id_that_cannot_be_downloaded_says_to_pass_a_path() -> None:
+    mlx = MlxModel("punie-tests/no-such-model")
+
+    with pytest.raises(MlxModelLoadError) as error:
+        await mlx.ensure_loaded()
+
+    message = str(error.value)
+    assert "punie-tests/no-such-model" in message
+    assert "cannot be downloaded" in message
+    assert "pass a local model directory" in message
+    mlx.close()

@@ -1,0 +1,61 @@
+"""The ``openai:`` path against ``mlx_lm server`` serving the same tiny model on 127.0.0.1.
+
+The server parses tool calls with the same mlx-lm parser the in-process backend uses, so
+the agent sees the same ``execute_code`` call and the same answer either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic_ai import Agent, models
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.openai import OpenAIProvider
+
+from tests.agent.tiny_model import (
+    ANSWER,
+    TOOL_CODE,
+    start_mlx_server,
+    stop_mlx_server,
+    tiny_model_dir,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(autouse=True)
+def allow_requests() -> Iterator[None]:
+    with models.override_allow_model_requests(True):
+        yield
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    model_dir = tiny_model_dir()
+    process, base_url = start_mlx_server(model_dir, tmp_path_factory.mktemp("hf-hub"))
+    yield model_dir, base_url
+    stop_mlx_server(process)
+
+
+async def test_the_openai_backend_runs_code_through_mlx_lm_server(
+    server: tuple[Path, str],
+) -> None:
+    model_dir, base_url = server
+    model = OpenAIChatModel(
+        str(model_dir), provider=OpenAIProvider(base_url=base_url, api_key="unused")
+    )
+    agent = Agent(model, instructions="You are Punie.", model_settings={"temperature": 0.0})
+    ran: list[str] = []
+
+    @agent.tool_plain
+    def execute_code(code: str) -> str:
+        """Run Python code in the sandbox; the typed tools are functions in it."""
+        ran.append(code)
+        return "42"
+
+    result = await agent.run("what is six times seven?")
+
+    assert ran == [TOOL_CODE]
+    assert result.output == ANSWER
