@@ -32,6 +32,7 @@ from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from agent import AgentConfig, AgentDeps, ProgressEvent, PunieAgent
 from agent.code_mode import CodeModeTools
+from benchmarks import agent_mlx
 from sandbox import SandboxLimits, SandboxPool
 from typed_tools import ToolContext
 
@@ -130,7 +131,11 @@ async def _overhead(runs: int, *, type_check: bool) -> None:
     print(f"  instructions: {len(agent.instructions)} characters")
 
 
-SECTIONS: dict[str, Callable[[int], Coroutine[None, None, None]]] = {"overhead": overhead}
+SECTIONS: dict[str, Callable[[int], Coroutine[None, None, None]]] = {
+    "overhead": overhead,
+    "prefill": agent_mlx.prefill,
+    "server": agent_mlx.server,
+}
 """Benchmark sections by name; each takes the number of runs."""
 
 
