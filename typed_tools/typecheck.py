@@ -44,6 +44,9 @@ _GITLAB_SEVERITY: dict[str, Severity] = {
     "minor": "warning",
     "info": "info",
 }
+UNSEEN_RESULT_ID = "punie:unseen"
+"""A ``previousResultId`` no server issues (see the workspace/diagnostic call below)."""
+
 _LSP_SEVERITY: dict[int, Severity] = {1: "error", 2: "warning", 3: "info", 4: "info"}
 
 
@@ -153,7 +156,11 @@ async def _via_backend(
         await backend.sync_documents(to_sync)
     if getattr(backend, "workspace_diagnostics", False):
         # One request for the whole workspace; the files asked about were synced above.
-        report = await backend.request("workspace/diagnostic", {"previousResultIds": []})
+        # ty may hold workspace/diagnostic open until something changes (LSP's long
+        # polling), and with every file clean nothing has: it would never answer. Naming
+        # each file with a result id ty never issued makes all of them reportable.
+        previous = [{"uri": p.as_uri(), "value": UNSEEN_RESULT_ID} for p in texts]
+        report = await backend.request("workspace/diagnostic", {"previousResultIds": previous})
         by_uri = {item["uri"]: item.get("items", []) for item in (report or {}).get("items", [])}
         batches = [
             _convert(ctx, backend, p, t, by_uri.get(p.as_uri(), [])) for p, t in texts.items()
