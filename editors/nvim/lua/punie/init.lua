@@ -103,6 +103,8 @@ function M.open()
   M.state.win = vim.api.nvim_open_win(buf, false, win_config)
   vim.wo[M.state.win].wrap = true
   vim.wo[M.state.win].linebreak = true
+  -- markdown flags snake_case words as errors: plain text in this window
+  vim.wo[M.state.win].winhighlight = 'markdownError:NormalFloat'
   return M.state.win
 end
 
@@ -215,7 +217,15 @@ function M.run(command, args, on_done)
   M.state.running[token] = command
   streamed, answered = false, false
   write('', false)
-  write('## ' .. (args.prompt or command), false)
+  local label = args.prompt
+  if not label then
+    local where = args.uri and vim.fn.fnamemodify(vim.uri_to_fname(args.uri), ':.') or ''
+    if args.range then
+      where = where .. ':' .. (args.range.start.line + 1)
+    end
+    label = (AGENT[command] or command):gsub('^%l', string.upper) .. ' ' .. where
+  end
+  write('## ' .. label, false)
   if M.config.notify then
     vim.notify('Punie: ' .. (AGENT[command] or command) .. '…', vim.log.levels.INFO)
   end
