@@ -43,6 +43,7 @@ from agent.conversations import ConversationStore
 from agent.deps import AgentDeps
 from agent.execute import RunState, execute_code, guard_writes
 from agent.instructions import render_instructions
+from agent.mlx_model import MlxModelSettings
 from agent.result import AgentResult, Edit, Outcome, Usage
 
 __all__ = ["ModelStatus", "PunieAgent"]
@@ -133,8 +134,20 @@ class PunieAgent:
             await load()
 
     def reset(self, conversation_id: str) -> bool:
-        """Forget a conversation (``punie.resetConversation``); True when it existed."""
+        """Forget a conversation (``punie.resetConversation``); True when it existed.
+
+        The model forgets it too: an in-process model drops that conversation's KV cache.
+        """
+        reset_cache = getattr(self.model, "reset_conversation", None)
+        if reset_cache is not None:
+            reset_cache(conversation_id)
         return self.conversations.reset(conversation_id)
+
+    def close(self) -> None:
+        """Release the model's resources (an in-process model's worker thread)."""
+        close = getattr(self.model, "close", None)
+        if close is not None:
+            close()
 
     async def ask(
         self, prompt: str, deps: AgentDeps, *, conversation_id: str | None = None
@@ -165,6 +178,9 @@ class PunieAgent:
                         total_tokens_limit=self.config.total_tokens_limit,
                     ),
                     usage=usage,
+                    # An in-process model keeps one KV cache per conversation (prompt-cache
+                    # reuse); other models ignore settings they do not know.
+                    model_settings=MlxModelSettings(mlx_conversation_id=conversation.id),
                     cancellation_token=token,
                     event_stream_handler=_stream_to(run),
                 )

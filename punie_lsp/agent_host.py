@@ -111,6 +111,10 @@ class AgentHost:
             }
         return self._agent.status().model_dump(mode="json")
 
+    def close(self) -> None:
+        if self._agent is not None:
+            self._agent.close()
+
     def reset(self, conversation_id: str) -> bool:
         return self._agent.reset(conversation_id) if self._agent is not None else False
 

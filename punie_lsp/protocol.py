@@ -26,6 +26,8 @@ __all__ = ["PunieProtocol"]
 
 logger = logging.getLogger(__name__)
 
+_MEMBERS = frozenset({"jsonrpc", "id", "method", "params", "result", "error"})
+
 
 class PunieProtocol(LanguageServerProtocol):
     """pygls' protocol, fed already-routed messages by ``PunieLanguageServer.dispatch``."""
@@ -35,6 +37,11 @@ class PunieProtocol(LanguageServerProtocol):
     def dispatch(self, message: dict[str, Any]) -> None:
         """Structure and handle one message; never raises."""
         msg_id = message.get("id")
+        # JSON-RPC ignores members it does not define and lets ``params`` be left out;
+        # pygls' generic message classes take neither, and would answer InternalError.
+        message = {k: v for k, v in message.items() if k in _MEMBERS}
+        if "method" in message:
+            message.setdefault("params", None)
         try:
             structured = self.structure_message(message)
         except JsonRpcException as exc:
@@ -44,6 +51,11 @@ class PunieProtocol(LanguageServerProtocol):
                 )
             else:
                 logger.warning("dropping malformed %s", message.get("method", "response"))
+            return
+        if msg_id is not None and "method" in message and not hasattr(structured, "id"):
+            # A notification's type for this method: pygls would drop the id, unanswered.
+            error = f"Invalid request: {message['method']} is a notification"
+            self._server.router.send_error(msg_id, -32600, error)
             return
         try:
             self.handle_message(structured)

@@ -67,6 +67,21 @@ FALLBACK_CAPABILITIES: dict[str, Any] = {
 }
 """What punie advertises when ty cannot start: it still tracks documents for the agent."""
 
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+NOTIFICATIONS = FORWARDED_NOTIFICATIONS | {
+    "initialized",
+    "exit",
+    "$/cancelRequest",
+    "$/progress",
+    "window/workDoneProgress/cancel",
+    "telemetry/event",
+    "window/showMessage",
+    "window/logMessage",
+    "textDocument/publishDiagnostics",
+}
+"""LSP notification methods: a message naming one with an ``id`` is an invalid request."""
+
 _RELAY_PREFIX = "ty:"
 _REMAP_PREFIX = "editor:"
 
@@ -192,6 +207,9 @@ class Router:
     def _client_request(
         self, msg_id: int | str, method: str, message: dict[str, Any], body: bytes
     ) -> None:
+        if method in NOTIFICATIONS:
+            self.send_error(msg_id, INVALID_REQUEST, f"Invalid request: {method} is a notification")
+            return
         if method == "initialize":
             if self.raw_initialize_params is not None:
                 self.send_error(msg_id, INVALID_REQUEST, "Server is already initialized")
@@ -267,8 +285,11 @@ class Router:
         self, msg_id: int | str, method: str, message: dict[str, Any], body: bytes
     ) -> None:
         ty_id: int | str = msg_id
-        if isinstance(msg_id, str) and msg_id.startswith((OWN_ID_PREFIX, _REMAP_PREFIX)):
-            # The editor chose an id in our namespace: give ty another one (rare; re-encodes).
+        if (isinstance(msg_id, str) and msg_id.startswith((OWN_ID_PREFIX, _REMAP_PREFIX))) or (
+            isinstance(msg_id, int) and not _INT32_MIN <= msg_id <= _INT32_MAX
+        ):
+            # An id in our namespace, or an integer past LSP's int32 that ty cannot read:
+            # give ty another one (rare; re-encodes).
             ty_id = f"{_REMAP_PREFIX}{next(self._remap_ids)}"
             body = json.dumps({**message, "id": ty_id}).encode()
         pending = _Pending(client_id=msg_id, method=method, body=body)

@@ -172,6 +172,7 @@ class PunieLanguageServer(LanguageServer):
 
     async def stop(self) -> None:
         """Stop owned children (ty now; the model and sandbox pool in later features)."""
+        self.agent_host.close()
         await self.sandbox_pool.stop()
         await self.private_ty.stop()
         await self.router.ty.stop()

@@ -1,0 +1,59 @@
+"""The agent on the in-process mlx backend: each conversation keeps its own KV cache.
+
+Real mlx-lm on the tiny locally-built model: the agent passes its conversation id to
+the model, so a conversation's next prompt prefills only what it adds, even when other
+conversations ran in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from pydantic_ai import models
+
+from agent import AgentConfig, AgentDeps, PunieAgent
+from agent.mlx_model import MlxModel
+from sandbox import SandboxPool
+from tests.agent.tiny_model import tiny_model_dir
+from typed_tools import ToolContext
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(autouse=True)
+def allow_requests() -> Iterator[None]:
+    with models.override_allow_model_requests(True):
+        yield
+
+
+@pytest.fixture
+async def mlx_agent(workspace: Path) -> AsyncIterator[PunieAgent]:
+    agent = PunieAgent(AgentConfig(model=f"mlx:{tiny_model_dir()}", temperature=0.0, max_tokens=48))
+    yield agent
+    agent.close()
+
+
+async def test_conversations_keep_their_own_cache(
+    mlx_agent: PunieAgent, workspace: Path, pool: SandboxPool
+) -> None:
+    model = mlx_agent.model
+    assert isinstance(model, MlxModel)
+
+    def deps() -> AgentDeps:
+        return AgentDeps(tools=ToolContext(root=workspace), pool=pool)
+
+    first = await mlx_agent.ask("What is six times seven?", deps(), conversation_id="a")
+    assert first.outcome in ("ok", "code_failed")
+    await mlx_agent.ask("Say hello.", deps(), conversation_id="b")
+    before = len(model.requests)
+    await mlx_agent.ask("And eight times nine?", deps(), conversation_id="a")
+    a_again = model.requests[before]
+    assert a_again.reused_tokens > 0  # a's history, not b's, is still cached
+    assert a_again.prefilled_tokens < a_again.prompt_tokens / 2
+
+    mlx_agent.reset("a")
+    before = len(model.requests)
+    await mlx_agent.ask("What is six times seven?", deps(), conversation_id="a")
+    assert model.requests[before].reused_tokens < a_again.reused_tokens
