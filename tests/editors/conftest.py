@@ -8,9 +8,6 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-import pytest
-
-from punie_lsp.router import PUNIE_COMMANDS
 from punie_lsp.settings import Settings
 
 EDITORS = Path(__file__).resolve().parents[2] / "editors"
@@ -22,18 +19,7 @@ AGENT_COMMANDS = (
     "punie.writeTests",
     "punie.resetConversation",
 )
-"""The agent commands DESIGN.md's LSP contract names (served once the agent lands)."""
-
-
-def missing_commands(*names: str) -> list[str]:
-    return [name for name in names if name not in PUNIE_COMMANDS]
-
-
-def require_server_commands(*names: str) -> None:
-    """Skip, naming what is missing, while the server does not serve ``names`` yet."""
-    missing = missing_commands(*names)
-    if missing:
-        pytest.skip(f"punie-lsp does not serve {', '.join(missing)} yet (PUNIE_COMMANDS)")
+"""The agent commands DESIGN.md's LSP contract names."""
 
 
 def _camel(name: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.editors.conftest import EDITORS, require_server_commands
+from tests.editors.conftest import EDITORS
 
 HERE = Path(__file__).parent
 SCRIPTS = HERE / "nvim"
@@ -135,7 +135,6 @@ def test_attach_hover_from_ty_and_status(project: Path, tmp_path: Path) -> None:
 
 @pytest.mark.timeout(120)
 def test_punie_code_actions_are_listed(project: Path, tmp_path: Path) -> None:
-    require_server_commands("punie.fix", "punie.explain", "punie.writeTests")
     results = run_nvim(project, "code_actions", tmp_path)
     assert any(d["source"] == "ty" for d in results["diagnostics"])
     assert any(t.startswith("Punie: fix invalid-explicit-return") for t in results["on_diagnostic"])
@@ -146,7 +145,6 @@ def test_punie_code_actions_are_listed(project: Path, tmp_path: Path) -> None:
 
 @pytest.mark.timeout(120)
 def test_punie_ask_streams_the_answer_into_the_float(project: Path, tmp_path: Path) -> None:
-    require_server_commands("punie.ask", "punie.resetConversation")
     results = run_nvim(project, "ask", tmp_path, model="hello")
     assert results["result"]["outcome"] == "ok"
     assert results["float"] == "editor"  # a floating window
@@ -164,7 +162,6 @@ def test_punie_ask_streams_the_answer_into_the_float(project: Path, tmp_path: Pa
 
 @pytest.mark.timeout(120)
 def test_punie_fix_edit_lands_in_the_buffer(project: Path, tmp_path: Path) -> None:
-    require_server_commands("punie.fix")
     results = run_nvim(
         project, "fix", tmp_path, model="fixer", settings={"punie": {"edits": "auto"}, "ty": {}}
     )
