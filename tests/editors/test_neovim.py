@@ -153,6 +153,8 @@ def test_punie_ask_streams_the_answer_into_the_float(project: Path, tmp_path: Pa
     assert lines[0] == "## What does origin_distance do?"
     answer = [line for line in lines if "Hello from Punie" in line]
     assert len(answer) == 1, lines  # streamed once, not repeated from the result
+    # It arrived as punie/message text chunks (word by word), not only in the result.
+    assert results["kinds"].count("text") > 3, results["kinds"]
     # Progress reached the statusline function while the command ran.
     assert any(p.startswith("Punie: ") for p in results["progress"]), results["progress"]
     assert results["second_conversation"] == results["conversation"]

@@ -10,6 +10,13 @@ H.run(function()
       table.insert(shown, punie.statusline())
     end,
   })
+  -- The punie/message notifications the plugin shows, by kind, in order.
+  local kinds = {}
+  local show = punie.show
+  punie.show = function(message)
+    table.insert(kinds, message.kind)
+    show(message)
+  end
   vim.cmd('8,9PunieAsk What does origin_distance do?')
   H.wait('the answer of :PunieAsk', 60000, function()
     return punie.state.last_result ~= nil
@@ -20,6 +27,7 @@ H.run(function()
   H.record('float', win and vim.api.nvim_win_is_valid(win) and vim.api.nvim_win_get_config(win).relative or nil)
   H.record('float_buf', win and vim.api.nvim_win_get_buf(win) == punie.state.buf)
   H.record('progress', shown)
+  H.record('kinds', kinds)
   H.record('conversation', punie.state.conversation_id)
   -- A second question continues the conversation; :PunieReset starts a new one.
   punie.state.last_result = nil
