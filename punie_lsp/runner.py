@@ -17,7 +17,7 @@ import os
 from typing import Any
 
 from punie_lsp.router import Router
-from punie_lsp.transport import FrameWriter, open_stdio, read_frame
+from punie_lsp.transport import FrameReceiver, FrameWriter, open_stdio
 
 __all__ = ["serve", "serve_stdio", "serve_tcp"]
 
@@ -47,8 +47,12 @@ async def _attach_backend(router: Router) -> None:
     logger.debug("pygls backend attached")
 
 
+def _bad_frame(why: str) -> None:
+    logger.warning("skipped a malformed frame from the editor: %s", why)
+
+
 async def serve(
-    reader: asyncio.StreamReader, writer: FrameWriter, *, ty_command: list[str] | None = None
+    receiver: FrameReceiver, writer: FrameWriter, *, ty_command: list[str] | None = None
 ) -> int:
     """Serve one editor connection; return the process exit code."""
     loop = asyncio.get_running_loop()
@@ -66,25 +70,17 @@ async def serve(
 
     router = Router(writer, on_exit=on_exit, on_initialize=on_initialize, ty_command=ty_command)
     attaching = loop.create_task(_attach_backend(router))
-
-    async def read_all() -> None:
-        def bad_frame(why: str) -> None:
-            logger.warning("skipped a malformed frame from the editor: %s", why)
-
-        while (body := await read_frame(reader, bad_frame)) is not None:
-            router.handle_body(body)
-
-    reading = loop.create_task(read_all())
-    await asyncio.wait({reading, stop}, return_when=asyncio.FIRST_COMPLETED)
+    receiver.parser.bind(router.handle_body)
+    await asyncio.wait({receiver.closed, stop}, return_when=asyncio.FIRST_COMPLETED)
     if stop.done():
         code = stop.result()
     else:
         logger.info("the editor closed the connection; stopping")
         code = 0 if router.shutdown_requested else 1
-    for task in (reading, attaching, *tasks):
+    for task in (attaching, *tasks):
         task.cancel()
     await router.ty.stop()
-    for task in (reading, attaching, *tasks):
+    for task in (attaching, *tasks):
         with contextlib.suppress(BaseException):
             await task
     writer.close()
@@ -92,25 +88,25 @@ async def serve(
 
 
 async def serve_stdio(*, ty_command: list[str] | None = None) -> int:
-    reader, writer = await open_stdio()
-    return await serve(reader, writer, ty_command=ty_command)
+    receiver, writer = await open_stdio(_bad_frame)
+    return await serve(receiver, writer, ty_command=ty_command)
 
 
 async def serve_tcp(host: str, port: int, *, ty_command: list[str] | None = None) -> int:
     """Serve the first editor that connects to ``host:port``, then exit."""
-    done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    connected: asyncio.Future[FrameReceiver] = loop.create_future()
 
-    async def connected(reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
-        if done.done():
-            stream.close()
-            return
-        transport = stream.transport
-        assert isinstance(transport, asyncio.WriteTransport)  # a TCP stream's transport
-        code = await serve(reader, FrameWriter(transport), ty_command=ty_command)
-        if not done.done():
-            done.set_result(code)
+    def accept() -> FrameReceiver:
+        receiver = FrameReceiver(_bad_frame)
+        if not connected.done():
+            connected.set_result(receiver)
+        return receiver
 
-    server = await asyncio.start_server(connected, host, port)
+    server = await loop.create_server(accept, host, port)
     logger.info("listening on %s", ", ".join(str(s.getsockname()) for s in server.sockets))
-    async with server:
-        return await done
+    receiver = await connected
+    server.close()  # one editor per server process
+    transport = await receiver.opened
+    assert isinstance(transport, asyncio.WriteTransport)  # a TCP connection's transport
+    return await serve(receiver, FrameWriter(transport), ty_command=ty_command)

@@ -2,9 +2,11 @@
 
 The base protocol is a header block (``Content-Length`` is required, ``Content-Type``
 optional) then a JSON body. pygls' own stdio reader hops to a thread three times per
-message (two header lines and the body); a proxy whose budget is a fraction of a
-millisecond cannot afford that, so stdin and stdout are asyncio pipes here and pygls'
-protocol object is fed whole bodies from one loop (see ``server.serve``).
+message (two header lines and the body), and even an asyncio ``StreamReader`` costs
+three awaits and a task wake-up per message; a proxy whose budget is a fraction of a
+millisecond cannot afford either. So stdin, stdout and ty's pipes are asyncio
+transports whose data callbacks frame bytes on the spot (``FrameParser``): a response
+from ty is routed and written to the editor in the callback that received it.
 
 Framing errors are survivable: a header block without a usable length is skipped and
 reported through ``on_bad_frame`` instead of ending the session.
@@ -23,15 +25,16 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 __all__ = [
+    "FrameParser",
+    "FrameReceiver",
     "FrameWriter",
     "frame",
     "open_stdio",
     "peek_response_id",
-    "read_frame",
 ]
 
-_MAX_HEADER_LINES = 32
-"""More header lines than any client sends: past this the peer is not speaking LSP."""
+_MAX_HEADER_BYTES = 64 * 1024
+"""A header block longer than any client sends: past this the peer is not speaking LSP."""
 
 
 _RESPONSE_PREFIX = re.compile(
@@ -59,45 +62,105 @@ def frame(body: bytes) -> bytes:
     return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
-async def read_frame(
-    reader: asyncio.StreamReader, on_bad_frame: Callable[[str], None] | None = None
-) -> bytes | None:
-    """Read one message body; ``None`` at end of stream.
+class FrameParser:
+    """Incremental framing: ``feed`` it bytes as they arrive, it calls ``on_body`` per message.
 
-    A header block with no valid ``Content-Length`` is reported and skipped: the next
-    header block is read instead, so one corrupt frame cannot end the session.
+    It runs inside the transport's data callback, so a message is routed in the same
+    loop iteration that received it (no task hand-off per message). A header block with
+    no valid ``Content-Length`` is reported and skipped, so one corrupt frame cannot end
+    the session.
     """
-    while True:
-        length: int | None = None
-        problem: str | None = None
-        for _ in range(_MAX_HEADER_LINES):
-            try:
-                line = await reader.readline()
-            except ValueError:  # a line longer than the stream limit: not a header
-                problem = "header line too long"
+
+    def __init__(
+        self,
+        on_body: Callable[[bytes], None] | None = None,
+        on_bad_frame: Callable[[str], None] | None = None,
+    ) -> None:
+        self._buffer = bytearray()
+        self._on_body = on_body
+        self._on_bad_frame = on_bad_frame
+        self._waiting: list[bytes] = []
+
+    def bind(self, on_body: Callable[[bytes], None]) -> None:
+        """Start delivering; bodies that arrived before are delivered first, in order."""
+        self._on_body = on_body
+        waiting, self._waiting = self._waiting, []
+        for body in waiting:
+            on_body(body)
+
+    def feed(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > _MAX_HEADER_BYTES:  # not LSP: drop what cannot be a header
+                    self._bad("header block without an end")
+                    del buffer[: -len(b"Content-Length: 2147483647\r\n")]
+                return
+            length, problem = _content_length(bytes(buffer[:end]))
+            if length is None:
+                self._bad(problem)
+                del buffer[: end + 4]
                 continue
-            if not line:
-                return None
-            if line in (b"\r\n", b"\n"):
-                break
-            name, sep, value = line.partition(b":")
-            if sep and name.strip().lower() == b"content-length":
-                try:
-                    length = int(value.strip())
-                except ValueError:
-                    problem = f"bad Content-Length {value.strip()[:40]!r}"
-                if length is not None and length < 0:
-                    problem, length = f"negative Content-Length {length}", None
-        else:
-            problem = "header block without an end"
-        if length is None:
-            if on_bad_frame is not None:
-                on_bad_frame(problem or "header block without Content-Length")
-            continue
-        try:
-            return await reader.readexactly(length)
-        except asyncio.IncompleteReadError:
-            return None
+            total = end + 4 + length
+            if len(buffer) < total:
+                return
+            body = bytes(buffer[end + 4 : total])
+            del buffer[:total]
+            if self._on_body is None:
+                self._waiting.append(body)
+            else:
+                self._on_body(body)
+
+    def _bad(self, problem: str) -> None:
+        if self._on_bad_frame is not None:
+            self._on_bad_frame(problem)
+
+
+_CONTENT_LENGTH = re.compile(rb"content-length[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+
+
+def _content_length(header: bytes) -> tuple[int | None, str]:
+    # Searched, not matched per line: junk before a header (a desynchronised peer) is
+    # skipped and the frame after it still read.
+    found = _CONTENT_LENGTH.search(header)
+    if found is None:
+        return None, "header block without Content-Length"
+    value = found.group(1).strip()
+    try:
+        length = int(value)
+    except ValueError:
+        return None, f"bad Content-Length {value[:40]!r}"
+    return (length, "") if length >= 0 else (None, f"negative Content-Length {length}")
+
+
+class FrameReceiver(asyncio.Protocol):
+    """A read transport's protocol that frames what it receives; ``closed`` at the end."""
+
+    def __init__(self, on_bad_frame: Callable[[str], None] | None = None) -> None:
+        self.parser = FrameParser(on_bad_frame=on_bad_frame)
+        loop = asyncio.get_running_loop()
+        self.opened: asyncio.Future[asyncio.BaseTransport] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not self.opened.done():
+            self.opened.set_result(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed(data)
+
+    def eof_received(self) -> bool:
+        self._close()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 class FrameWriter:
@@ -126,8 +189,10 @@ class FrameWriter:
 
 
 async def open_stdio(
-    stdin: BinaryIO | None = None, stdout: BinaryIO | None = None
-) -> tuple[asyncio.StreamReader, FrameWriter]:
+    on_bad_frame: Callable[[str], None] | None = None,
+    stdin: BinaryIO | None = None,
+    stdout: BinaryIO | None = None,
+) -> tuple[FrameReceiver, FrameWriter]:
     """Connect stdin/stdout as asyncio pipes, keeping fd 1 for the protocol only.
 
     The protocol gets a private duplicate of stdout, and fd 1 is then pointed at stderr,
@@ -136,11 +201,11 @@ async def open_stdio(
     loop = asyncio.get_running_loop()
     in_file = stdin or sys.stdin.buffer
     out_file = stdout or sys.stdout.buffer
-    reader = asyncio.StreamReader(limit=1 << 20)
+    receiver = FrameReceiver(on_bad_frame)
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), in_file)
+        await loop.connect_read_pipe(lambda: receiver, in_file)
     except (OSError, ValueError):  # a regular file or a TTY cannot be polled: use a thread
-        _feed_from_thread(loop, reader, in_file)
+        _feed_from_thread(loop, receiver, in_file)
 
     out_fd = out_file.fileno()
     protocol_fd = os.dup(out_fd)
@@ -151,18 +216,18 @@ async def open_stdio(
     try:
         transport, _ = await loop.connect_write_pipe(asyncio.Protocol, protocol_out)
     except (OSError, ValueError):  # stdout redirected to a regular file
-        return reader, FrameWriter(_FileTransport(protocol_out))
-    return reader, FrameWriter(transport)
+        return receiver, FrameWriter(_FileTransport(protocol_out))
+    return receiver, FrameWriter(transport)
 
 
 def _feed_from_thread(
-    loop: asyncio.AbstractEventLoop, reader: asyncio.StreamReader, file: BinaryIO
+    loop: asyncio.AbstractEventLoop, receiver: FrameReceiver, file: BinaryIO
 ) -> None:
     def pump() -> None:
         read = getattr(file, "read1", file.read)
         while chunk := read(65536):
-            loop.call_soon_threadsafe(reader.feed_data, chunk)
-        loop.call_soon_threadsafe(reader.feed_eof)
+            loop.call_soon_threadsafe(receiver.data_received, chunk)
+        loop.call_soon_threadsafe(receiver.eof_received)
 
     threading.Thread(target=pump, name="punie-stdin", daemon=True).start()
 

@@ -23,13 +23,13 @@ import itertools
 import json
 import logging
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
-from punie_lsp.transport import frame, peek_response_id, read_frame
+from punie_lsp.transport import FrameParser, frame, peek_response_id
 
 __all__ = ["OWN_ID_PREFIX", "ChildState", "TyChild", "TyError", "ty_command"]
 
@@ -67,12 +67,66 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-@dataclass
-class _Process:
-    proc: asyncio.subprocess.Process
-    started_at: float
-    reader_task: asyncio.Task[None] | None = None
-    stderr_task: asyncio.Task[None] | None = None
+class _Process(asyncio.SubprocessProtocol):
+    """One ty process: its stdout framed in the pipe callback, stderr logged by line."""
+
+    def __init__(self, on_body: Callable[[_Process, bytes], None]) -> None:
+        self.parser = FrameParser(
+            lambda body: on_body(self, body), lambda why: logger.warning("ty sent %s", why)
+        )
+        self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.started_at = time.monotonic()
+        self.transport: asyncio.SubprocessTransport | None = None
+        self._stderr = bytearray()
+        self.watcher: asyncio.Task[None] | None = None
+
+    # asyncio.SubprocessProtocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self.transport = transport
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        chunk = data.encode() if isinstance(data, str) else data
+        if fd == 1:
+            self.parser.feed(chunk)
+            return
+        self._stderr += chunk
+        while (newline := self._stderr.find(b"\n")) >= 0:
+            line = bytes(self._stderr[:newline]).decode(errors="replace").rstrip()
+            del self._stderr[: newline + 1]
+            logger.debug("ty: %s", line)
+
+    def process_exited(self) -> None:
+        if not self.exited.done() and self.transport is not None:
+            code = self.transport.get_returncode()
+            self.exited.set_result(code if code is not None else -1)
+
+    # the process
+
+    @property
+    def pid(self) -> int | None:
+        return self.transport.get_pid() if self.transport is not None else None
+
+    @property
+    def running(self) -> bool:
+        return not self.exited.done()
+
+    @property
+    def stdin(self) -> asyncio.WriteTransport | None:
+        if self.transport is None:
+            return None
+        pipe = self.transport.get_pipe_transport(0)
+        return pipe if isinstance(pipe, asyncio.WriteTransport) else None
+
+    def signal(self, kill: bool) -> None:
+        if self.transport is not None and self.running:
+            with contextlib.suppress(ProcessLookupError):
+                self.transport.kill() if kill else self.transport.terminate()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
 
 class TyChild:
@@ -120,7 +174,7 @@ class TyChild:
 
     @property
     def pid(self) -> int | None:
-        return self._process.proc.pid if self._process else None
+        return self._process.pid if self._process else None
 
     async def wait_ready(self, timeout: float) -> None:
         """Wait until ty is running; raise ``TyError`` when it is not back in time."""
@@ -152,19 +206,18 @@ class TyChild:
 
     async def _spawn_and_initialize(self) -> dict[str, Any]:
         command = self._command or ty_command()
-        proc = await asyncio.create_subprocess_exec(
+        loop = asyncio.get_running_loop()
+        _, process = await loop.subprocess_exec(
+            lambda: _Process(self._on_body),
             *command,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             cwd=self.cwd,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            limit=1 << 24,
         )
-        process = _Process(proc=proc, started_at=time.monotonic())
         self._process = process
-        process.reader_task = asyncio.create_task(self._read_loop(process))
-        process.stderr_task = asyncio.create_task(self._drain_stderr(proc))
+        process.watcher = asyncio.create_task(self._exited(process))
         try:
             result = await asyncio.wait_for(
                 self._request_unready("initialize", self._initialize_params()),
@@ -188,7 +241,7 @@ class TyChild:
             self._on_ready(restarted)
         except Exception:
             logger.exception("replaying state into ty failed")
-        logger.info("ty started (pid %s)%s", proc.pid, " after a restart" if restarted else "")
+        logger.info("ty started (pid %s)%s", process.pid, " after a restart" if restarted else "")
         return result
 
     async def stop(self, timeout: float = 2.0) -> None:
@@ -201,17 +254,17 @@ class TyChild:
         if process is None:
             self.state = "stopped"
             return
-        proc = process.proc
-        if proc.returncode is None:
+        if process.running:
             with contextlib.suppress(Exception):
                 shutdown = self._send_request(process, "shutdown", None)
                 await asyncio.wait_for(shutdown, timeout / 2)
             with contextlib.suppress(Exception):
                 self._write(process, {"jsonrpc": "2.0", "method": "exit", "params": None})
-                if proc.stdin is not None:
-                    proc.stdin.close()
+                stdin = process.stdin
+                if stdin is not None:
+                    stdin.close()
             try:
-                await asyncio.wait_for(proc.wait(), timeout / 2)
+                await asyncio.wait_for(asyncio.shield(process.exited), timeout / 2)
             except TimeoutError:
                 await self._kill(process)
         await self._reap(process)
@@ -219,31 +272,24 @@ class TyChild:
         self.state = "stopped"
 
     async def _kill(self, process: _Process) -> None:
-        proc = process.proc
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
+        if process.running:
+            process.signal(kill=False)
             try:
-                await asyncio.wait_for(proc.wait(), 1.0)
+                await asyncio.wait_for(asyncio.shield(process.exited), 1.0)
             except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
+                process.signal(kill=True)
+                await process.exited
         await self._reap(process)
 
     async def _reap(self, process: _Process) -> None:
-        for task in (process.reader_task, process.stderr_task):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+        watcher = process.watcher
+        if watcher is not None and watcher is not asyncio.current_task():
+            watcher.cancel()
+            with contextlib.suppress(BaseException):
+                await watcher
         with contextlib.suppress(Exception):
-            await process.proc.wait()
-
-    def kill_for_test(self) -> None:
-        """SIGKILL the child (what a crash looks like); used by ``punie.debug.killTy``."""
-        if self._process is not None and self._process.proc.returncode is None:
-            self._process.proc.kill()
+            await process.exited
+        process.close()
 
     # -- messages ------------------------------------------------------------------------
 
@@ -252,7 +298,7 @@ class TyChild:
         process = self._process
         if process is None or not self._ready.is_set():
             return False
-        stdin = process.proc.stdin
+        stdin = process.stdin
         if stdin is None or stdin.is_closing():
             return False
         stdin.write(frame(body))
@@ -286,7 +332,7 @@ class TyChild:
         return future
 
     def _write(self, process: _Process, message: dict[str, Any]) -> None:
-        stdin = process.proc.stdin
+        stdin = process.stdin
         if stdin is None or stdin.is_closing():
             raise TyError("ty's input is closed")
         stdin.write(frame(json.dumps(message, separators=(",", ":")).encode()))
@@ -297,44 +343,36 @@ class TyChild:
             if not future.done():
                 future.set_exception(TyError(reason))
 
-    async def _read_loop(self, process: _Process) -> None:
-        stdout = process.proc.stdout
-        assert stdout is not None  # created with PIPE
-        while True:
-            body = await read_frame(stdout, lambda why: logger.warning("ty sent %s", why))
-            if body is None:
-                break
-            msg_id = peek_response_id(body)
-            if (
-                msg_id is not None
-                and self._on_response is not None
-                and not (isinstance(msg_id, str) and msg_id.startswith(OWN_ID_PREFIX))
-            ):
-                try:
-                    self._on_response(msg_id, body)
-                except Exception:
-                    logger.exception("failed to route a response from ty")
-                continue
+    def _on_body(self, process: _Process, body: bytes) -> None:
+        """One message from ty, in the pipe callback that received it."""
+        if process is not self._process:
+            return  # a replaced ty's last words
+        msg_id = peek_response_id(body)
+        if (
+            msg_id is not None
+            and self._on_response is not None
+            and not (isinstance(msg_id, str) and msg_id.startswith(OWN_ID_PREFIX))
+        ):
             try:
-                message = json.loads(body)
-            except ValueError:
-                logger.warning("ty sent invalid JSON: %.200r", body)
-                continue
-            if not isinstance(message, dict):
-                continue
-            msg_id = message.get("id")
-            if (
-                "method" not in message
-                and isinstance(msg_id, str)
-                and msg_id.startswith(OWN_ID_PREFIX)
-            ):
-                self._resolve(msg_id, message)
-                continue
-            try:
-                self._on_message(message, body)
+                self._on_response(msg_id, body)
             except Exception:
-                logger.exception("failed to route a message from ty")
-        await self._exited(process)
+                logger.exception("failed to route a response from ty")
+            return
+        try:
+            message = json.loads(body)
+        except ValueError:
+            logger.warning("ty sent invalid JSON: %.200r", body)
+            return
+        if not isinstance(message, dict):
+            return
+        msg_id = message.get("id")
+        if "method" not in message and isinstance(msg_id, str) and msg_id.startswith(OWN_ID_PREFIX):
+            self._resolve(msg_id, message)
+            return
+        try:
+            self._on_message(message, body)
+        except Exception:
+            logger.exception("failed to route a message from ty")
 
     def _resolve(self, msg_id: str, message: dict[str, Any]) -> None:
         future = self._pending.pop(msg_id, None)
@@ -350,16 +388,10 @@ class TyChild:
         else:
             future.set_result(message.get("result"))
 
-    async def _drain_stderr(self, proc: asyncio.subprocess.Process) -> None:
-        stream = proc.stderr
-        assert stream is not None  # created with PIPE
-        while line := await stream.readline():
-            logger.debug("ty: %s", line.decode(errors="replace").rstrip())
-
     # -- crashes -------------------------------------------------------------------------
 
     async def _exited(self, process: _Process) -> None:
-        code = await process.proc.wait()
+        code = await asyncio.shield(process.exited)
         if self._process is not process:
             return  # stopped or replaced on purpose
         self._ready.clear()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 
-from punie_lsp.transport import frame, peek_response_id, read_frame
+from punie_lsp.transport import FrameParser, frame, peek_response_id
 
 
 @pytest.mark.parametrize(
@@ -31,17 +30,17 @@ def test_peek_response_id(body: bytes, expected: int | str | None) -> None:
         assert json.loads(body)["id"] == expected
 
 
-async def read_all(data: bytes) -> tuple[list[bytes], list[str]]:
-    reader = asyncio.StreamReader()
-    reader.feed_data(data)
-    reader.feed_eof()
-    bodies, problems = [], []
-    while (body := await read_frame(reader, problems.append)) is not None:
-        bodies.append(body)
+def parse(data: bytes, chunk: int = 7) -> tuple[list[bytes], list[str]]:
+    """Feed ``data`` in small chunks, as a pipe may deliver it."""
+    bodies: list[bytes] = []
+    problems: list[str] = []
+    parser = FrameParser(bodies.append, problems.append)
+    for start in range(0, len(data), chunk):
+        parser.feed(data[start : start + chunk])
     return bodies, problems
 
 
-async def test_frames_survive_header_defects() -> None:
+def test_frames_survive_header_defects() -> None:
     data = (
         frame(b'{"a":1}')
         + b"X-Junk: 1\r\n\r\n"  # no Content-Length: skipped, reported
@@ -50,12 +49,28 @@ async def test_frames_survive_header_defects() -> None:
         + b'{"b":2}'
         + frame(b'{"c":3}')
     )
-    bodies, problems = await read_all(data)
-    assert bodies == [b'{"a":1}', b'{"b":2}', b'{"c":3}']
-    assert len(problems) == 2
-    assert "bad Content-Length" in problems[1]
+    for chunk in (1, 7, len(data)):
+        bodies, problems = parse(data, chunk)
+        assert bodies == [b'{"a":1}', b'{"b":2}', b'{"c":3}']
+        assert len(problems) == 2
+        assert "bad Content-Length" in problems[1]
 
 
-async def test_truncated_body_is_end_of_stream() -> None:
-    bodies, _ = await read_all(b'Content-Length: 50\r\n\r\n{"short":1}')
+def test_a_truncated_body_waits_for_the_rest() -> None:
+    bodies, _ = parse(b'Content-Length: 50\r\n\r\n{"short":1}')
     assert bodies == []
+
+
+def test_bodies_before_binding_are_delivered_in_order() -> None:
+    parser = FrameParser()
+    parser.feed(frame(b"1") + frame(b"2"))
+    got: list[bytes] = []
+    parser.bind(got.append)
+    parser.feed(frame(b"3"))
+    assert got == [b"1", b"2", b"3"]
+
+
+def test_garbage_without_headers_does_not_grow_forever() -> None:
+    bodies, problems = parse(b"x" * 200_000 + frame(b"ok"), chunk=65536)
+    assert bodies == [b"ok"]
+    assert problems
