@@ -37,6 +37,9 @@ __all__ = ["AgentHost", "Request"]
 
 logger = logging.getLogger(__name__)
 
+ANSWER_MESSAGE_CHARS = 4000
+"""Longest answer shown as a message box (editors without a Punie plug-in)."""
+
 MODEL_FACTORY_ENV = "PUNIE_LSP_MODEL_FACTORY"
 """Test-only: ``module:callable`` returning a Pydantic AI model used instead of ``model``."""
 
@@ -140,10 +143,22 @@ class AgentHost:
             if result.outcome == "model_error":
                 ls.router.log_to_client(1, f"punie-lsp: {result.error}")
             outcome = await self._deliver(request, result, before, progress)
+            if not ls.client_reads_punie_messages:
+                self._show_answer(result)
         outcome["seconds"] = round(time.monotonic() - started, 3)
         if ls.settings.capture_traces:
             append_trace(request, outcome, agent.conversations.history(result.conversation_id))
         return outcome
+
+    def _show_answer(self, result: AgentResult) -> None:
+        """For editors that ignore ``punie/message`` and command results (Helix, LSP4IJ, Zed)."""
+        text = result.answer.strip() or (result.error or "no answer")
+        if len(text) > ANSWER_MESSAGE_CHARS:
+            text = text[: ANSWER_MESSAGE_CHARS - 1] + "…"
+        kind = types.MessageType.Info if result.outcome == "ok" else types.MessageType.Warning
+        self._server.window_show_message(
+            types.ShowMessageParams(type=kind, message=f"Punie: {text}")
+        )
 
     async def _deliver(
         self, request: Request, result: AgentResult, before: edit_plan.Snapshot, progress: WorkDone

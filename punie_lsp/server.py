@@ -97,6 +97,12 @@ class PunieLanguageServer(LanguageServer):
         )
 
     @property
+    def client_reads_punie_messages(self) -> bool:
+        """Our editor plug-ins say so (``experimental.punieMessages``); generic clients don't."""
+        experimental = self.client_capabilities.experimental
+        return isinstance(experimental, dict) and experimental.get("punieMessages") is True
+
+    @property
     def client_supports_progress(self) -> bool:
         window = self.client_capabilities.window
         return bool(window and window.work_done_progress)

@@ -118,6 +118,8 @@ def _resolve_into(cls: Any, raw: Mapping[str, Any], path: str, problems: list[st
             continue
         kind = hints[spec.name]
         if dataclasses.is_dataclass(kind):
+            if value == []:  # an empty Lua table
+                value = {}
             if isinstance(value, Mapping):
                 values[spec.name] = _resolve_into(kind, value, f"{where}.", problems)
             else:
@@ -133,7 +135,7 @@ def _resolve_into(cls: Any, raw: Mapping[str, Any], path: str, problems: list[st
 def resolve(raw: Any, problems: list[str] | None = None) -> tuple[Settings, list[str]]:
     """Resolve a raw ``punie`` section into ``Settings`` and the problems found in it."""
     problems = [] if problems is None else problems
-    if raw is None:
+    if raw is None or raw == []:  # Lua (Neovim) encodes an empty table as []
         return Settings(), problems
     if not isinstance(raw, Mapping):
         problems.append("the 'punie' settings must be an object")

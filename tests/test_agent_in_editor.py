@@ -326,3 +326,14 @@ async def test_misuse_is_named(project: Path) -> None:
         with pytest.raises(JsonRpcException, match="'prompt' is required"):
             await command(client, "punie.ask", {})
         assert await command(client, "punie.resetConversation", {"conversationId": "nope"}) is None
+
+
+async def test_editors_without_a_plugin_get_the_answer_as_a_message(project: Path) -> None:
+    async with session(project, "hello") as client:
+        await command(client, "punie.ask", {"prompt": "Is my code fine?"})
+
+        def shown() -> bool:
+            return any(m.message.startswith("Punie: Hello from Punie") for m in client.messages)
+
+        while not shown():
+            await asyncio.wait_for(client.wait_for_notification(types.WINDOW_SHOW_MESSAGE), 10)

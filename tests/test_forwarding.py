@@ -259,7 +259,7 @@ async def test_hierarchy_follow_ups_match_ty(client: Client, ty_direct: Client) 
     assert supertypes[0]["name"] == "Shape"
 
 
-async def test_code_actions_are_ty_quick_fixes(client: Client) -> None:
+async def test_code_actions_keep_tys_quick_fixes(client: Client) -> None:
     root: Path = client.root
     path = root / "pkg" / "app.py"
     path.write_text(path.read_text() + "\n\nvalue = undefined_name\n")
@@ -286,5 +286,10 @@ async def test_code_actions_are_ty_quick_fixes(client: Client) -> None:
             "context": {"diagnostics": unresolved},
         },
     )
-    assert actions, "ty offers quick fixes for an unresolved name"
-    assert {a.get("kind") for a in actions} == {"quickfix"}
+    theirs = [a for a in actions if not a["title"].startswith("Punie")]
+    assert theirs, "ty offers quick fixes for an unresolved name"
+    assert {a.get("kind") for a in theirs} == {"quickfix"}
+    # punie's own come after ty's, and carry commands instead of edits
+    ours = actions[len(theirs) :]
+    assert ours
+    assert all(a["title"].startswith("Punie") and "command" in a for a in ours)

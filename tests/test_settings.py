@@ -18,6 +18,8 @@ from tests.conftest import Client, initialize_params
 
 CASES: list[tuple[str, Any, Settings, list[str]]] = [
     ("absent", None, Settings(), []),
+    ("an empty Lua table", [], Settings(), []),
+    ("nested empty Lua table", {"sandbox": []}, Settings(), []),
     ("empty", {}, Settings(), []),
     (
         "all valid",

@@ -174,6 +174,16 @@ async function start(): Promise<void> {
     status.text = event.newState === State.Running ? "$(hubot) Punie" : "$(debug-disconnect) Punie";
   });
   client = created;
+  // Tells punie-lsp this client shows `punie/message` (the answer panel), so it does not
+  // also send each answer as window/showMessage.
+  created.registerFeature({
+    fillClientCapabilities(capabilities: lsp.ClientCapabilities): void {
+      capabilities.experimental = { ...(capabilities.experimental as object), punieMessages: true };
+    },
+    initialize(): void {},
+    getState: () => ({ kind: "static" }),
+    clear(): void {},
+  });
   await created.start();
   created.onNotification("punie/message", (message: PunieMessage) => view.append(message));
 }

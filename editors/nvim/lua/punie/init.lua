@@ -527,6 +527,9 @@ function M.setup(opts)
     settings = settings,
     init_options = settings,
     commands = commands,
+    -- Merged into Neovim's own capabilities: tells punie-lsp this client shows
+    -- `punie/message`, so it does not also send answers as window/showMessage.
+    capabilities = { experimental = { punieMessages = true } },
     handlers = { ['punie/message'] = on_message },
   })
   vim.lsp.enable(NAME)
