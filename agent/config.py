@@ -14,7 +14,7 @@ from sandbox import SandboxLimits
 __all__ = ["DEFAULT_MODEL", "AgentConfig", "EditsMode"]
 
 DEFAULT_MODEL = "mlx:mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"
-"""Same default as the server's ``punie.model`` (see MODELS.md for alternatives)."""
+"""Same default as the server's ``punie.model`` (the README lists alternatives by memory)."""
 
 EditsMode = Literal["ask", "auto", "never"]
 """``ask``: each ``write_file`` asks the permission asker first; otherwise it only proposes."""
