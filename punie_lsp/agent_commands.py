@@ -47,10 +47,7 @@ def _where(
     uri = args.get("uri")
     if not isinstance(uri, str):
         raise JsonRpcInvalidParams(f"{name}: 'uri' (the document) is required")
-    try:
-        root = ls.workspace_root(uri)
-    except ValueError as exc:
-        raise JsonRpcInvalidParams(f"{name}: {exc}") from None
+    root = ls.command_root(name, uri)
     path = Path(to_fs_path(uri) or uri)
     relative = path.relative_to(root).as_posix()
     span = _line_span(args.get("range"))
@@ -82,10 +79,7 @@ async def ask(ls: PunieLanguageServer, args: Any = None) -> dict[str, Any]:
     if args.get("uri") is None:
         if not prompt:
             raise JsonRpcInvalidParams("punie.ask: 'prompt' is required")
-        try:
-            root = ls.workspace_root()
-        except ValueError as exc:
-            raise JsonRpcInvalidParams(f"punie.ask: {exc}") from None
+        root = ls.command_root("punie.ask", None)
         text = prompt
     else:
         root, relative, selection = _where(ls, "punie.ask", args, need_range=False)

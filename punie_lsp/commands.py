@@ -63,10 +63,7 @@ async def tool(ls: PunieLanguageServer, args: dict[str, Any] | None = None) -> A
     arguments = request.get("args") or {}
     if not isinstance(arguments, dict):
         raise JsonRpcInvalidParams("punie.tool: 'args' must be an object of named arguments")
-    try:
-        root = ls.workspace_root(request.get("uri"))
-    except ValueError as exc:
-        raise JsonRpcInvalidParams(f"punie.tool: {exc}") from None
+    root = ls.command_root("punie.tool", request.get("uri"))
     try:
         result = await call_tool(name, ls.tool_context(root), arguments, ls.tools)
     except ToolArgumentError as exc:
@@ -84,10 +81,7 @@ async def run_code_command(ls: PunieLanguageServer, args: dict[str, Any] | None 
     code = request.get("code")
     if not isinstance(code, str):
         raise JsonRpcInvalidParams("punie.runCode: 'code' must be a string of Python")
-    try:
-        root = ls.workspace_root(request.get("uri"))
-    except ValueError as exc:
-        raise JsonRpcInvalidParams(f"punie.runCode: {exc}") from None
+    root = ls.command_root("punie.runCode", request.get("uri"))
     async with WorkDone(ls, "Punie: running code") as progress:
         ctx = ls.tool_context(root)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
@@ -123,6 +124,15 @@ class PunieLanguageServer(LanguageServer):
             if target.is_relative_to(folder):
                 return folder
         raise ValueError(f"{uri} is not inside a workspace folder")
+
+    def command_root(self, command: str, uri: Any) -> Path:
+        """``workspace_root`` for a command's ``uri`` argument; misuse is InvalidParams."""
+        if uri is not None and not isinstance(uri, str):
+            raise JsonRpcInvalidParams(f"{command}: 'uri' must be a string")
+        try:
+            return self.workspace_root(uri)
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(f"{command}: {exc}") from None
 
     def document_text(self, uri: str) -> str | None:
         """The editor's text of ``uri`` when open (unsaved changes included), else disk's."""
