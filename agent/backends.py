@@ -59,7 +59,7 @@ def build_model(config: AgentConfig) -> Model:
     backend, name = parse_model(config.model)
     if backend == "mlx":
         # Lazy: mlx-lm is slow to import. The module is the mlx backend (built alongside).
-        from agent.mlx_model import MlxModel  # ty: ignore[import-not-found]
+        from agent.mlx_model import MlxModel
 
         return MlxModel(name, draft_model=_strip_mlx(config.draft_model))
     if backend == "openai":
