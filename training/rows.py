@@ -159,6 +159,8 @@ def split_rows(
     if total >= 3:
         n_valid = max(n_valid, 1)
         n_train = min(max(n_train, 1), total - n_valid - 1)
+    else:
+        n_train, n_valid = total, 0
     return {
         "train": ordered[:n_train],
         "valid": ordered[n_train : n_train + n_valid],

@@ -1,0 +1,187 @@
+"""``punie-lsp train data …``: build, import and inspect datasets.
+
+A dataset is a directory with ``train.jsonl``, ``valid.jsonl`` and ``test.jsonl``, one
+row per line (``{"messages", "tools", "category", "id"}``), ready for
+``punie-lsp train finetune``. ``training.cli`` dispatches ``train data`` here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["main"]
+
+_GENERATE_HELP = """\
+Build Code Mode examples whose tool results are real. Each example's program runs in
+the sandbox with the typed tools against a temporary copy of a workspace (a git
+repository with a few planted type errors), and the tool message is exactly what the
+agent would show the model. Categories: single_tool, multi_step, field_access,
+check_and_fix, lsp_navigation, git, direct_answer. Rows are deduplicated and split
+80/10/10 by --seed. Without --source or --package, the installed iniconfig package's
+source is used."""
+
+_TRACES_HELP = """\
+Turn captured session traces (captureTraces; by default
+~/.local/share/punie-lsp/traces.jsonl) into rows. Only runs that succeeded and did not
+leave more type errors are kept; API keys, tokens, AWS keys, private keys and
+password/token assignments are redacted."""
+
+_PUNIE_HELP = """\
+Convert Punie-format rows (tool calls and results as <tool_call>/<tool_response> XML in
+message text) into rows with structured tool calls, using this agent's instructions as
+the system prompt (--keep-system keeps Punie's)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="punie-lsp train data",
+        description="Build, import and inspect fine-tuning datasets (train/valid/test JSONL).",
+    )
+    steps = parser.add_subparsers(dest="step", required=True, metavar="STEP")
+
+    gen = steps.add_parser(
+        "generate", help="examples from real sandbox runs", description=_GENERATE_HELP
+    )
+    gen.add_argument("--out", type=Path, required=True, help="dataset directory to write")
+    gen.add_argument("--per-category", type=int, default=20, help="rows per category")
+    gen.add_argument("--seed", type=int, default=0, help="seed for templates and the split")
+    gen.add_argument(
+        "--source", type=Path, action="append", default=[], help="a project directory (repeatable)"
+    )
+    gen.add_argument(
+        "--package", action="append", default=[], help="an installed package's source (repeatable)"
+    )
+
+    traces = steps.add_parser(
+        "import-traces", help="rows from session traces", description=_TRACES_HELP
+    )
+    traces.add_argument("file", type=Path, help="traces.jsonl")
+    traces.add_argument("--out", type=Path, required=True, help="dataset directory to write")
+    traces.add_argument("--seed", type=int, default=0, help="seed for the split")
+
+    punie = steps.add_parser(
+        "import-punie", help="rows from Punie's format", description=_PUNIE_HELP
+    )
+    punie.add_argument("file", type=Path, help="a Punie JSONL file")
+    punie.add_argument("--out", type=Path, required=True, help="dataset directory to write")
+    punie.add_argument("--seed", type=int, default=0, help="seed for the split")
+    punie.add_argument("--keep-system", action="store_true", help="keep Punie's system prompt")
+
+    stats = steps.add_parser(
+        "stats",
+        help="rows per split and category",
+        description="Count a dataset's rows per split and category, and its tool-call turns.",
+    )
+    stats.add_argument("dataset", type=Path, help="dataset directory")
+    return parser
+
+
+def _progress(total_hint: int) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A progress bar on stderr (tqdm when installed, else a counter line)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+
+        def plain(done: int, total: int) -> None:
+            print(f"\rgenerating {done}/{total}", end="", file=sys.stderr, flush=True)
+
+        return plain, lambda: print(file=sys.stderr)
+    bar = tqdm(total=total_hint, desc="generating", unit="row", file=sys.stderr)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return update, bar.close
+
+
+def _written(out: Path, counts: dict[str, int]) -> None:
+    parts = ", ".join(f"{name} {n}" for name, n in counts.items())
+    print(f"wrote {sum(counts.values())} rows to {out} ({parts})")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from training.generate import CATEGORIES, generate_rows, package_source
+    from training.rows import write_dataset
+
+    packages = args.package or ([] if args.source else ["iniconfig"])
+    try:
+        sources = [*args.source, *(package_source(name) for name in packages)]
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    missing = [str(s) for s in sources if not s.is_dir()]
+    if missing:
+        print(f"error: not a directory: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    update, close = _progress(args.per_category * len(CATEGORIES))
+    try:
+        rows = generate_rows(
+            sources, per_category=args.per_category, seed=args.seed, progress=update
+        )
+    finally:
+        close()
+    _written(args.out, write_dataset(rows, args.out, seed=args.seed))
+    return 0
+
+
+def _import_traces(args: argparse.Namespace) -> int:
+    from training.rows import write_dataset
+    from training.traces import import_traces
+
+    rows, stats = import_traces(args.file)
+    print(", ".join(f"{k} {v}" for k, v in stats.items()), file=sys.stderr)
+    _written(args.out, write_dataset(rows, args.out, seed=args.seed))
+    return 0
+
+
+def _import_punie(args: argparse.Namespace) -> int:
+    from training.punie_format import from_punie
+    from training.rows import write_dataset
+
+    rows = []
+    with args.file.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(from_punie(json.loads(line), keep_system=args.keep_system))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                print(f"{args.file}:{number}: skipped ({exc})", file=sys.stderr)
+    _written(args.out, write_dataset(rows, args.out, seed=args.seed))
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from training.rows import read_dataset
+
+    if not args.dataset.is_dir():
+        print(f"error: {args.dataset} is not a dataset directory", file=sys.stderr)
+        return 2
+    splits = read_dataset(args.dataset)
+    report: dict[str, object] = {}
+    for name, rows in splits.items():
+        report[name] = {
+            "rows": len(rows),
+            "categories": dict(sorted(Counter(r.category for r in rows).items())),
+            "toolCalls": sum(len(m.get("tool_calls", [])) for r in rows for m in r.messages),
+        }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run one ``data`` step; the exit status is 0 on success, 2 on bad input."""
+    args = _parser().parse_args(argv)
+    steps = {
+        "generate": _generate,
+        "import-traces": _import_traces,
+        "import-punie": _import_punie,
+        "stats": _stats,
+    }
+    return steps[args.step](args)
