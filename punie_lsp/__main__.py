@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tool": ("typed_tools.cli", "run one typed tool and print its JSON result"),
     "run-code": ("agent.run_code_cli", "run Python in the sandbox with the typed tools"),
     "ask": ("agent.cli", "ask the agent a question about a workspace, without an editor"),
+    "train": ("training.cli", "datasets, fine-tuning, evaluation and reports"),
 }
 """Subcommand -> (module with ``main(argv) -> int``, help). Imported only when used."""
 

@@ -1,0 +1,247 @@
+"""``punie-lsp train``: datasets, fine-tuning, fusing, quantizing, evaluation and reports.
+
+The steps, in the order a user runs them::
+
+    punie-lsp train data …                      # build a dataset directory (train/valid/test.jsonl)
+    punie-lsp train finetune --model M --data D --output adapters/
+    punie-lsp train eval --model mlx:M --adapter adapters/ --output after.json
+    punie-lsp train fuse --model M --adapter adapters/ --output fused/
+    punie-lsp train quantize --model fused/ --bits 4 --output fused-4bit/
+    punie-lsp train report after.json --baseline before.json --training-log adapters/
+
+Each subcommand imports its module (and mlx) only when run. Results go to files;
+progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+_FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "project"
+
+
+def _data(argv: list[str]) -> int:
+    try:
+        module = importlib.import_module("training.datasets_cli")
+    except ModuleNotFoundError as error:
+        if error.name != "training.datasets_cli":
+            raise
+        print(
+            "punie-lsp train data: dataset building is not available in this version "
+            "(training.datasets_cli is missing); write train.jsonl/valid.jsonl by hand "
+            "in the chat 'messages' format meanwhile",
+            file=sys.stderr,
+        )
+        return 2
+    return int(module.main(argv))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="punie-lsp train",
+        description=(
+            "Make a local model better at Code Mode on your code: build a dataset, "
+            "fine-tune with mlx-lm, fuse or quantize the result, evaluate it through "
+            "the real agent, and write an HTML report."
+        ),
+    )
+    sub = parser.add_subparsers(dest="step", required=True, metavar="STEP")
+    sub.add_parser(
+        "data",
+        help="build a dataset directory from real tool runs, traces or Punie rows",
+        add_help=False,
+    )
+
+    ft = sub.add_parser(
+        "finetune",
+        help="LoRA or full fine-tuning of an mlx model on a dataset directory",
+        description=(
+            "Train with mlx-lm on DATA/train.jsonl (validation on DATA/valid.jsonl when it "
+            "has at least a batch of rows). Writes an adapter directory that "
+            "'--model mlx:M' with '--adapter' (or 'train fuse') uses; every --save-every "
+            "steps the weights and the step are saved, and --resume continues from them."
+        ),
+    )
+    ft.add_argument("--model", required=True, help="base model directory or HF repo (mlx: ok)")
+    ft.add_argument("--data", required=True, type=Path, help="dataset directory")
+    ft.add_argument("--output", required=True, type=Path, help="adapter directory to write")
+    ft.add_argument("--method", choices=["lora", "full"], default="lora")
+    ft.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
+    ft.add_argument("--scale", type=float, default=20.0, help="LoRA scale (default 20)")
+    ft.add_argument("--dropout", type=float, default=0.0, help="LoRA dropout")
+    ft.add_argument("--num-layers", type=int, default=16, help="last N blocks to train; -1 all")
+    ft.add_argument("--learning-rate", type=float, default=1e-5)
+    ft.add_argument("--iterations", type=int, default=100, help="total steps")
+    ft.add_argument("--batch-size", type=int, default=4)
+    ft.add_argument("--grad-accumulation", type=int, default=1, help="steps per update")
+    ft.add_argument(
+        "--no-mask-prompt",
+        dest="mask_prompt",
+        action="store_false",
+        help="also train on the prompt, not only the last assistant turn",
+    )
+    ft.add_argument("--max-seq-length", type=int, default=2048)
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--save-every", type=int, default=100)
+    ft.add_argument("--eval-every", type=int, default=200, help="validation loss every N")
+    ft.add_argument("--resume", action="store_true", help="continue from --output's last save")
+
+    fu = sub.add_parser(
+        "fuse",
+        help="merge an adapter into its base model: a plain model directory",
+        description="Merge the LoRA (or full) adapter into the base weights; 'mlx:OUTPUT' "
+        "then loads without --adapter.",
+    )
+    fu.add_argument("--model", required=True, help="the base model the adapter was trained on")
+    fu.add_argument("--adapter", required=True, type=Path)
+    fu.add_argument("--output", required=True, type=Path)
+    fu.add_argument("--dequantize", action="store_true", help="write full-precision weights")
+
+    qu = sub.add_parser(
+        "quantize",
+        help="quantize a model directory to 4/5/6/8 bits",
+        description="A smaller, faster copy of a model (mlx-lm's convert); OUTPUT must not exist.",
+    )
+    qu.add_argument("--model", required=True)
+    qu.add_argument("--output", required=True, type=Path)
+    qu.add_argument("--bits", type=int, choices=[4, 5, 6, 8], default=4)
+    qu.add_argument("--group-size", type=int, default=64)
+
+    ev = sub.add_parser(
+        "eval",
+        help="run an evaluation suite through the real agent and write JSON",
+        description=(
+            "Each prompt of the suite runs through the agent the editor uses (sandbox, "
+            "typed tools, ty) on a copy of WORKSPACE, and is scored on the tools called, "
+            "the fields read and the answer's keywords. Per-category scores, turns and "
+            "latency go to OUTPUT as JSON."
+        ),
+    )
+    ev.add_argument("--model", required=True, help="mlx:<dir-or-repo> or openai:<name>")
+    ev.add_argument("--adapter", help="an adapter directory for an mlx: model")
+    ev.add_argument("--base-url", help="the server of an openai: model")
+    ev.add_argument("--suite", default="default", help="default, or one category")
+    ev.add_argument("--workspace", type=Path, default=_FIXTURE, help="project to evaluate on")
+    ev.add_argument("--max-tokens", type=int, default=512, help="per model turn")
+    ev.add_argument("--output", required=True, type=Path)
+
+    rp = sub.add_parser(
+        "report",
+        help="an HTML report of an eval run, optionally compared with a baseline",
+        description="A self-contained HTML file: per-category bars, the loss curve of "
+        "--training-log (an adapter directory) and, with --baseline, per-category deltas.",
+    )
+    rp.add_argument("run", type=Path, help="the eval JSON to report on")
+    rp.add_argument("--baseline", type=Path, help="an earlier eval JSON to compare with")
+    rp.add_argument("--training-log", type=Path, help="adapter directory with training_log.json")
+    rp.add_argument("--output", type=Path, help="HTML path (default: RUN with .html)")
+    return parser
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from training.finetune import FinetuneConfig, finetune
+
+    result = finetune(
+        FinetuneConfig(
+            model=args.model,
+            data=args.data,
+            output=args.output,
+            method=args.method,
+            rank=args.rank,
+            scale=args.scale,
+            dropout=args.dropout,
+            num_layers=args.num_layers,
+            learning_rate=args.learning_rate,
+            iterations=args.iterations,
+            batch_size=args.batch_size,
+            grad_accumulation=args.grad_accumulation,
+            mask_prompt=args.mask_prompt,
+            max_seq_length=args.max_seq_length,
+            seed=args.seed,
+            save_every=args.save_every,
+            eval_every=args.eval_every,
+            resume=args.resume,
+        )
+    )
+    last = result.losses[-1].loss if result.losses else float("nan")
+    print(
+        f"adapter {result.adapter_dir}: step {result.step}, loss {last:.3f}, "
+        f"{result.tokens_per_second:.0f} tokens/s, peak {result.peak_memory_gb:.2f} GB",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from pydantic_ai import models
+
+    from training.evaluate import CaseResult, run_suite
+    from training.suites import suite
+
+    # This command exists to send prompts to the model (tests turn requests off globally).
+    models.ALLOW_MODEL_REQUESTS = True
+
+    def show(case: CaseResult) -> None:
+        print(f"  {case.id} ({case.category}): {case.score:.2f}", file=sys.stderr)
+
+    run = asyncio.run(
+        run_suite(
+            suite(args.suite),
+            model=args.model,
+            workspace=args.workspace,
+            adapter=args.adapter,
+            base_url=args.base_url,
+            suite_name=args.suite,
+            max_tokens=args.max_tokens,
+            on_case=show,
+        )
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(run.model_dump_json(indent=1), encoding="utf-8")
+    scores = ", ".join(f"{name} {cat.score:.2f}" for name, cat in run.categories.items())
+    print(f"overall {run.overall:.2f} ({scores}) -> {args.output}", file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from training.evaluate import load_run
+    from training.report import write_report
+
+    output = args.output or args.run.with_suffix(".html")
+    write_report(
+        load_run(args.run),
+        output,
+        baseline=load_run(args.baseline) if args.baseline else None,
+        training_log=args.training_log,
+    )
+    print(output)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] == "data":
+        return _data(arguments[1:])
+    args = _parser().parse_args(arguments)
+    if args.step == "finetune":
+        return _finetune(args)
+    if args.step == "fuse":
+        from training.finetune import fuse
+
+        print(fuse(args.model, args.adapter, args.output, dequantize=args.dequantize))
+        return 0
+    if args.step == "quantize":
+        from training.finetune import quantize
+
+        print(quantize(args.model, args.output, bits=args.bits, group_size=args.group_size))
+        return 0
+    if args.step == "eval":
+        return _eval(args)
+    return _report(args)
