@@ -51,11 +51,19 @@ HELD_OUT_FILES = ["pkg/other.py"]
 
 
 def row(
-    category: str, prompt: str, code: str, output: str, answer: str, rid: str
+    category: str,
+    prompt: str,
+    code: str,
+    output: str,
+    answer: str,
+    rid: str,
+    *,
+    system: str = "You are a coding agent.",
+    tools: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "messages": [
-            {"role": "system", "content": "You are a coding agent."},
+            {"role": "system", "content": system},
             {"role": "user", "content": prompt},
             {
                 "role": "assistant",
@@ -73,13 +81,14 @@ def row(
             {"role": "tool", "content": output},
             {"role": "assistant", "content": answer},
         ],
-        "tools": [EXECUTE_CODE_TOOL],
+        "tools": [EXECUTE_CODE_TOOL] if tools is None else tools,
         "category": category,
         "id": rid,
     }
 
 
-def rows(files: list[str], copies: int = 1) -> list[dict[str, Any]]:
+def rows(files: list[str], copies: int = 1, **chat: Any) -> list[dict[str, Any]]:
+    """Each template on each file; ``chat`` (``system``, ``tools``) as in ``row``."""
     out = []
     for n in range(copies):
         for i, (category, prompt, code, output, answer) in enumerate(TEMPLATES):
@@ -93,8 +102,22 @@ def rows(files: list[str], copies: int = 1) -> list[dict[str, Any]]:
                         output,
                         answer,
                         f"{category}-{i}-{f}-{n}",
+                        **chat,
                     )
                 )
+    return out
+
+
+def with_call_rows(full: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row plus its prefix ending at the tool call.
+
+    mlx-lm's prompt masking scores only the last assistant turn, so a row ending in the
+    answer never teaches the call: the prefix row does.
+    """
+    out = []
+    for r in full:
+        out.append({**r, "messages": r["messages"][:3], "id": r["id"] + "-call"})
+        out.append(r)
     return out
 
 
