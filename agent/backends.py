@@ -61,7 +61,14 @@ def build_model(config: AgentConfig) -> Model:
         # Lazy: mlx-lm is slow to import. The module is the mlx backend (built alongside).
         from agent.mlx_model import MlxModel
 
-        return MlxModel(name, draft_model=_strip_mlx(config.draft_model))
+        return MlxModel(
+            name, draft_model=_strip_mlx(config.draft_model), adapter_path=config.adapter
+        )
+    if config.adapter is not None:
+        raise ModelSpecError(
+            f"an adapter ({config.adapter}) needs an mlx: model, not {config.model!r}: fuse it "
+            "(punie-lsp train fuse) and serve the fused model instead"
+        )
     if backend == "openai":
         return _openai_model(name, config)
     return TestModel(call_tools=[], custom_output_text=name or "test answer")

@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"default: {DEFAULT_MODEL}")
     parser.add_argument("--base-url", help="OpenAI-compatible server, for openai:<name> models")
     parser.add_argument("--draft-model", help="draft model for speculative decoding (mlx:)")
+    parser.add_argument("--adapter", help="LoRA adapter directory from `train finetune` (mlx:)")
     parser.add_argument("--temperature", type=float, default=0.2)
     parser.add_argument("--max-tokens", type=int, default=2048)
     return parser
@@ -118,6 +119,7 @@ async def _ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         model=args.model,
         base_url=args.base_url,
         draft_model=args.draft_model,
+        adapter=args.adapter,
         temperature=args.temperature,
         max_tokens=args.max_tokens,
         edits="auto",

@@ -32,6 +32,8 @@ class AgentConfig:
     """Key for that server; None reads ``OPENAI_API_KEY`` (local servers ignore it)."""
     draft_model: str | None = None
     """A smaller model for speculative decoding, ``mlx:`` models only."""
+    adapter: str | None = None
+    """A LoRA adapter directory (``punie-lsp train finetune`` writes one), ``mlx:`` models only."""
     temperature: float = 0.2
     """Sampling temperature of every model turn."""
     max_tokens: int = 2048

@@ -75,6 +75,7 @@ class AgentHost:
             model=s.model,
             base_url=s.base_url,
             draft_model=s.draft_model,
+            adapter=s.adapter,
             temperature=s.temperature,
             max_tokens=s.max_tokens,
             sandbox=self._server.sandbox_limits(),

@@ -48,6 +48,8 @@ class Settings:
     """Base URL of an OpenAI-compatible server, for ``openai:`` models."""
     draft_model: str | None = None
     """Optional smaller model for speculative decoding with ``mlx:`` models."""
+    adapter: str | None = None
+    """A LoRA adapter directory for ``mlx:`` models (``punie-lsp train finetune``'s output)."""
     temperature: float = 0.2
     """Sampling temperature."""
     max_tokens: int = 2048

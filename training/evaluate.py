@@ -163,24 +163,15 @@ async def run_suite(
     on_case: Callable[[CaseResult], None] | None = None,
 ) -> EvalRun:
     """Every case through one agent (greedy decoding); ``workspace`` is copied, not touched."""
-    from pydantic_ai.models import Model
-
     from agent import AgentConfig, AgentDeps, PunieAgent
     from sandbox import SandboxPool
     from typed_tools import ToolContext
     from typed_tools.ty_client import default_pool
 
-    config = AgentConfig(model=model, base_url=base_url, temperature=0.0, max_tokens=max_tokens)
-    injected: Model | None = None
-    if adapter is not None:
-        from agent.backends import parse_model
-        from agent.mlx_model import MlxModel
-
-        backend, name = parse_model(model)
-        if backend != "mlx":
-            raise ValueError(f"an adapter needs an mlx: model, not {model!r}")
-        injected = MlxModel(name, adapter_path=adapter, max_tokens=max_tokens, temperature=0.0)
-    agent = PunieAgent(config, model=injected)
+    config = AgentConfig(
+        model=model, base_url=base_url, adapter=adapter, temperature=0.0, max_tokens=max_tokens
+    )
+    agent = PunieAgent(config)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     clock = time.perf_counter()
     results: list[CaseResult] = []

@@ -46,6 +46,12 @@ def test_openai_and_test_backends() -> None:
     assert isinstance(build_model(AgentConfig(model="test:")), TestModel)
 
 
+def test_an_adapter_on_a_server_model_is_refused_with_the_fix() -> None:
+    config = AgentConfig(model="openai:qwen", base_url="http://127.0.0.1:8080/v1", adapter="ad")
+    with pytest.raises(ModelSpecError, match=r"needs an mlx: model.*train fuse"):
+        build_model(config)
+
+
 def test_importing_agent_loads_neither_pydantic_ai_nor_mlx() -> None:
     code = (
         "import sys, agent\n"
@@ -59,9 +65,12 @@ def test_importing_agent_loads_neither_pydantic_ai_nor_mlx() -> None:
 class FailingMlx(FunctionModel):
     """Stands in for ``agent.mlx_model.MlxModel``: records its arguments, fails to load."""
 
-    def __init__(self, path_or_repo: str, *, draft_model: str | None = None) -> None:
+    def __init__(
+        self, path_or_repo: str, *, draft_model: str | None = None, adapter_path: str | None = None
+    ) -> None:
         super().__init__(stream_function=Script(["unused"]).stream)
         self.path_or_repo, self.draft_model = path_or_repo, draft_model
+        self.adapter_path = adapter_path
         self.loaded, self.loading, self.load_error = False, False, None
 
     async def ensure_loaded(self) -> None:
@@ -75,12 +84,15 @@ async def test_mlx_models_are_built_lazily_and_load_failures_are_named(
     fake = types.ModuleType("agent.mlx_model")
     monkeypatch.setattr(fake, "MlxModel", FailingMlx, raising=False)
     monkeypatch.setitem(sys.modules, "agent.mlx_model", fake)
-    config = AgentConfig(model="mlx:org/missing", draft_model="mlx:org/tiny")
+    config = AgentConfig(
+        model="mlx:org/missing", draft_model="mlx:org/tiny", adapter="/adapters/mine"
+    )
 
     agent = PunieAgent(config, tools=code_tools)
     model = agent.model
     assert isinstance(model, FailingMlx)
     assert (model.path_or_repo, model.draft_model) == ("org/missing", "org/tiny")
+    assert model.adapter_path == "/adapters/mine"
     assert agent.status().model_dump() == {
         "model": "mlx:org/missing",
         "backend": "mlx",
