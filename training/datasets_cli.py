@@ -33,8 +33,10 @@ password/token assignments are redacted."""
 
 _PUNIE_HELP = """\
 Convert Punie-format rows (tool calls and results as <tool_call>/<tool_response> XML in
-message text) into rows with structured tool calls, using this agent's instructions as
-the system prompt (--keep-system keeps Punie's)."""
+message text; {"messages": [...]} or one ChatML {"text": ...} per line) into rows with
+structured tool calls, using this agent's instructions as the system prompt
+(--keep-system keeps Punie's). Rows in Punie's pre-Code Mode JSON-tool format are
+skipped, each named with the reason."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -141,7 +143,7 @@ def _import_traces(args: argparse.Namespace) -> int:
 
 
 def _import_punie(args: argparse.Namespace) -> int:
-    from training.punie_format import from_punie
+    from training.punie_format import PunieFormatError, from_punie
     from training.rows import write_dataset
 
     rows = []
@@ -151,7 +153,7 @@ def _import_punie(args: argparse.Namespace) -> int:
                 continue
             try:
                 rows.append(from_punie(json.loads(line), keep_system=args.keep_system))
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            except (json.JSONDecodeError, KeyError, TypeError, PunieFormatError) as exc:
                 print(f"{args.file}:{number}: skipped ({exc})", file=sys.stderr)
     _written(args.out, write_dataset(rows, args.out, seed=args.seed))
     return 0

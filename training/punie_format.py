@@ -5,6 +5,11 @@ turn ``<tool_call><function=execute_code><parameter=code>\\n…\\n</parameter></
 </tool_call>`` and the result as a user turn ``<tool_response>\\n…\\n</tool_response>``.
 Our rows hold the same exchange as structured ``tool_calls`` and ``tool`` messages,
 which the tokenizer's chat template renders into that markup itself.
+
+Punie wrote rows two ways: ``{"messages": [...]}`` and, in its earlier datasets, one
+ChatML string ``{"text": "<|im_start|>user\\n…<|im_end|>\\n…"}``; both are read. Its
+earliest rows called JSON tools in a fenced block answered by ``Tool result:`` turns;
+those are not Code Mode and are refused by name rather than learnt as prose.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 from training.rows import Row, code_mode_instructions, row_from_chat
 
-__all__ = ["from_punie", "to_punie"]
+__all__ = ["PunieFormatError", "from_punie", "punie_messages", "to_punie"]
 
 _CALL = re.compile(
     r"<tool_call>\s*<function=(?P<name>[\w.-]+)>\s*(?P<params>.*?)</function>\s*</tool_call>",
@@ -22,18 +27,44 @@ _CALL = re.compile(
 )
 _PARAM = re.compile(r"<parameter=(?P<name>\w+)>\n?(?P<value>.*?)\n?</parameter>", re.DOTALL)
 _RESPONSE = re.compile(r"<tool_response>\n?(?P<text>.*?)\n?</tool_response>", re.DOTALL)
+_TURN = re.compile(
+    r"<\|im_start\|>(?P<role>system|user|assistant|tool)\n(?P<content>.*?)(?:<\|im_end\|>|\Z)",
+    re.DOTALL,
+)
+_JSON_TOOL_RESULT = "Tool result:"
+
+
+class PunieFormatError(ValueError):
+    """A Punie row this importer cannot turn into a Code Mode row; the message says why."""
+
+
+def punie_messages(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The row's messages, from either of Punie's forms (``messages`` or ChatML ``text``)."""
+    if "messages" in data:
+        return data["messages"]
+    if "text" not in data:
+        raise PunieFormatError("a Punie row has 'messages' or 'text'; this one has neither")
+    messages = [{"role": m["role"], "content": m["content"]} for m in _TURN.finditer(data["text"])]
+    if not messages:
+        raise PunieFormatError("its text holds no <|im_start|>role turns")
+    return messages
 
 
 def from_punie(data: dict[str, Any], *, category: str = "punie", keep_system: bool = False) -> Row:
-    """A Punie row (``{"messages": [...]}``) as our row.
+    """A Punie row (``{"messages": [...]}`` or ``{"text": "<ChatML>"}``) as our row.
 
     Punie's system prompt describes Punie's tools; by default it is replaced by this
     agent's instructions, so the model learns the prompt it will be run with.
     """
     chat: list[dict[str, Any]] = []
     calls = 0
-    for message in data["messages"]:
+    for message in punie_messages(data):
         role, content = message["role"], message.get("content") or ""
+        if role == "user" and content.startswith(_JSON_TOOL_RESULT):
+            raise PunieFormatError(
+                "it calls JSON tools answered by 'Tool result:' turns (Punie's pre-Code Mode "
+                "format), not execute_code"
+            )
         if role == "system":
             chat.append({"role": "system", "content": content})
             continue
