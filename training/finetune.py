@@ -43,6 +43,13 @@ __all__ = [
 
 STATE_FILE = "training_log.json"
 """Per adapter directory: the step reached, the config and every reported loss."""
+SHAPE_FIELDS = ("model", "method", "rank", "scale", "dropout", "num_layers")
+"""What a resumed run must share with the saved one: the weights' shape and meaning.
+
+Steps, learning rate, batch size and data may change between runs (to train longer or
+on more rows); these may not, or the saved weights would be loaded into a different
+adapter, or onto a different model.
+"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,6 +169,21 @@ def _state(output: Path) -> dict[str, Any] | None:
     return json.loads(state.read_text())
 
 
+def _check_resumable(config: FinetuneConfig, saved: dict[str, Any], output: Path) -> None:
+    """Refuse, by field, to resume a run saved with a different model or adapter shape."""
+    wanted = asdict(config)
+    differ = [
+        f"{name} {saved[name]!r} -> {wanted[name]!r}"
+        for name in SHAPE_FIELDS
+        if name in saved and _model_path(str(saved[name])) != _model_path(str(wanted[name]))
+    ]
+    if differ:
+        raise ValueError(
+            f"cannot resume {output}: it was trained with a different "
+            f"{', '.join(differ)}; use the saved values or a new output directory"
+        )
+
+
 def _write_state(
     output: Path, config: FinetuneConfig, step: int, result: FinetuneResult, weights: Any
 ) -> None:
@@ -235,6 +257,8 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
         )
 
     previous = _state(output) if config.resume else None
+    if previous:
+        _check_resumable(config, previous.get("config", {}), output)
     start = int(previous["step"]) if previous else 0
     result = FinetuneResult(adapter_dir=output, step=start, started_at_step=start)
     if previous:

@@ -60,6 +60,12 @@ def test_lora_loss_falls_and_resume_continues(
     again = finetune(replace(config(tiny_model, dataset, adapter), iterations=18, resume=True))
     assert again.started_at_step == 18  # nothing left to do
 
+    other_shape = replace(config(tiny_model, dataset, adapter), rank=4, iterations=24, resume=True)
+    with pytest.raises(ValueError, match=r"cannot resume .*rank 8 -> 4"):
+        finetune(other_shape)
+    kept = read_log(adapter)
+    assert kept is not None and kept.step == 18  # the refused run changed nothing
+
 
 def test_full_fine_tune_fuses_and_quantizes(
     tiny_model: Path, dataset: Path, tmp_path: Path
