@@ -77,7 +77,7 @@ def test_full_fine_tune_fuses_and_quantizes(
         method="full",
         num_layers=1,
         iterations=4,
-        learning_rate=1e-4,
+        learning_rate=1e-3,
         save_every=2,
     )
     result = finetune(full)
