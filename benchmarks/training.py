@@ -103,7 +103,7 @@ def throughput(model: Path, work: Path, iterations: int) -> None:
         )
 
 
-def before_after(model: Path, work: Path, iterations: int) -> tuple[EvalRun, EvalRun]:
+def before_after(model: Path, work: Path, args: argparse.Namespace) -> tuple[EvalRun, EvalRun]:
     from training.rows import code_mode_instructions, execute_code_tools
 
     chat = {"system": code_mode_instructions(), "tools": execute_code_tools()}
@@ -118,21 +118,24 @@ def before_after(model: Path, work: Path, iterations: int) -> tuple[EvalRun, Eva
             model=str(model),
             data=data,
             output=adapter,
+            method=args.method,
             num_layers=2,
-            rank=16,
-            learning_rate=2e-3,
-            iterations=iterations,
+            rank=args.rank,
+            scale=args.scale,
+            learning_rate=args.learning_rate,
+            iterations=args.agent_iterations,
             batch_size=1,
             max_seq_length=8192,
-            save_every=iterations,
+            save_every=args.agent_iterations,
         )
     )
+    seconds = time.perf_counter() - tic
     tokens = _row_tokens(model, load_rows(data / "train.jsonl")[1])
     print(
-        f"agent-format LoRA: {len(train)} rows of ~{tokens} tokens, "
-        f"{iterations} steps of batch 1 in {time.perf_counter() - tic:.0f} s, "
-        f"{result.tokens_per_second:,.1f} scored tokens/s, loss {result.losses[0].loss:.2f} -> "
-        f"{result.losses[-1].loss:.2f}"
+        f"agent-format {args.method}: {len(train)} rows of ~{tokens} tokens, "
+        f"{args.agent_iterations} steps of batch 1 in {seconds:.0f} s "
+        f"({seconds / args.agent_iterations:.1f} s/step), lr {args.learning_rate:g}, "
+        f"loss {result.losses[0].loss:.2f} -> {result.losses[-1].loss:.2f}"
     )
     cases = held_out_suite()
     models.ALLOW_MODEL_REQUESTS = True
@@ -164,8 +167,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=60, help="throughput steps")
     parser.add_argument(
-        "--agent-iterations", type=int, default=30, help="before/after steps (~10 s each)"
+        "--agent-iterations", type=int, default=30, help="before/after steps (~2 s each)"
     )
+    parser.add_argument("--method", choices=("lora", "full"), default="full")
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--rank", type=int, default=8, help="LoRA rank")
+    parser.add_argument("--scale", type=float, default=20.0, help="LoRA scale")
     parser.add_argument("--report", type=Path, help="also write the comparison as HTML")
     args = parser.parse_args()
     model = tiny_model_dir()
@@ -173,7 +180,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="punie-train-bench-") as tmp:
         work = Path(tmp)
         throughput(model, work, args.iterations)
-        before, after = before_after(model, work, args.agent_iterations)
+        before, after = before_after(model, work, args)
         print(f"held-out templated set, {len(before.cases)} prompts through the real agent:")
         deltas = compare_runs(before, after)
         for name, cat in after.categories.items():
