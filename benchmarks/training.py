@@ -3,17 +3,18 @@
 1. Throughput: LoRA (rank 8, both layers) and full fine-tuning of the tiny model
    (``tests/agent/tiny_model.py``: 2-layer qwen2, hidden 64) on short templated rows,
    batch 4; tokens/s and peak memory as mlx-lm's trainer reports them.
-2. Before/after: the same templates, but each row carries the agent's real system
-   prompt and tool schema (``training.rows``), so the fine-tuned model is trained on
-   what the live agent sends. Rows are split so the tool call is trained, not only the
-   answer (prompt masking scores the last assistant turn). The held-out set is the
-   templates on paths the training rows never use; it runs through the real agent
-   (sandbox, typed tools, ty) with the base model and then with the adapter.
+2. Before/after: the same templates on 24 paths, each row carrying the agent's real
+   system prompt and tool schema (``training.rows``), so the model is trained on what
+   the live agent sends (~1,800 tokens a row). Rows are split so the tool call is
+   trained, not only the answer (prompt masking scores the last assistant turn). By
+   default both layers are fine-tuned in full (``--method lora`` for LoRA). The
+   held-out set is the templates on paths no training row uses; it runs through the
+   real agent (sandbox, typed tools, ty) with the base model and then with the result.
 
 Every figure printed is measured in this run. Usage::
 
-    uv run python benchmarks/training.py [--iterations 60] [--agent-iterations 30]
-        [--report out.html]
+    uv run python benchmarks/training.py [--iterations 60] [--agent-iterations 300]
+        [--method full|lora] [--learning-rate 1e-3] [--report out.html]
 """
 
 from __future__ import annotations
@@ -42,8 +43,14 @@ from training.report import compare_runs, write_report  # noqa: E402
 from training.suites import EvalCase  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "project"
-TRAIN_FILES = ["pkg/app.py", "pkg/shapes.py"]
+TRAIN_FILES = [
+    f"{folder}/{name}.py"
+    for folder in ("pkg", "src", "app", "lib")
+    for name in ("app", "shapes", "models", "views", "utils", "core")
+]
+"""Many paths, so the request's verb, not its path, is what tells the templates apart."""
 HELD_OUT = ["pkg/__init__.py", "pkg"]
+"""Paths no training row uses (the fixture project's package and its ``__init__``)."""
 KEYWORDS = ("error", "violation", "line", "symbols")
 """A word of each template's answer, by template index."""
 _FIELDS = {
@@ -82,7 +89,7 @@ def throughput(model: Path, work: Path, iterations: int) -> None:
                 output=work / f"throughput-{method}",
                 method=method,
                 num_layers=layers,
-                learning_rate=1e-3 if method == "lora" else 1e-4,
+                learning_rate=1e-3,
                 iterations=iterations,
                 batch_size=4,
                 save_every=iterations,
@@ -167,7 +174,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=60, help="throughput steps")
     parser.add_argument(
-        "--agent-iterations", type=int, default=30, help="before/after steps (~2 s each)"
+        "--agent-iterations", type=int, default=300, help="before/after steps (~2.5 s each)"
     )
     parser.add_argument("--method", choices=("lora", "full"), default="full")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
