@@ -17,8 +17,9 @@ overfit two rules the tests rely on, read off the last turn at greedy decoding
 First, a short pre-training (next-token prediction over a corpus holding the agent's
 real instructions, some Python and the chat markup) gives every token a trained
 embedding, as a real base model has. Then the rules: training scores only the reply
-tokens, on windows that end at the reply (the rules are local), and the tool-call markup is made of single added tokens, so a 2-layer model
-learns it in a few hundred steps on CPU. Long contexts (hundreds of tokens of history)
+tokens, on windows that end at the reply (the rules are local), and the tool-call
+markup is made of single added tokens, so a 2-layer model learns it in a few hundred
+steps on CPU. Long contexts (hundreds of tokens of history)
 can still derail it: tests keep conversations short, and assert token counts, not
 text, where a reply's content does not matter.
 
