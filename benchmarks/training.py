@@ -59,13 +59,17 @@ _FIELDS = {
 }
 
 
-def held_out_suite() -> list[EvalCase]:
-    """The templates' prompts on held-out paths, expecting the templates' tools and fields."""
+SEEN = ["pkg/app.py", "src/models.py"]
+"""Two training paths: the same suite on them tells memorising from generalising."""
+
+
+def held_out_suite(paths: list[str] = HELD_OUT) -> list[EvalCase]:
+    """The templates' prompts on ``paths``, expecting the templates' tools and fields."""
     cases = []
     for i, (category, prompt, code, _output, _answer) in enumerate(TEMPLATES):
         called = re.search(r"\b([a-z_]+)\('", code)
         tool = called.group(1) if called else ""
-        for path in HELD_OUT:
+        for path in paths:
             cases.append(
                 EvalCase(
                     id=f"{category}-{i}-{path}",
@@ -110,7 +114,9 @@ def throughput(model: Path, work: Path, iterations: int) -> None:
         )
 
 
-def before_after(model: Path, work: Path, args: argparse.Namespace) -> tuple[EvalRun, EvalRun]:
+def before_after(
+    model: Path, work: Path, args: argparse.Namespace
+) -> dict[str, tuple[EvalRun, EvalRun]]:
     from training.rows import code_mode_instructions, execute_code_tools
 
     chat = {"system": code_mode_instructions(), "tools": execute_code_tools()}
@@ -144,22 +150,24 @@ def before_after(model: Path, work: Path, args: argparse.Namespace) -> tuple[Eva
         f"({seconds / args.agent_iterations:.1f} s/step), lr {args.learning_rate:g}, "
         f"loss {result.losses[0].loss:.2f} -> {result.losses[-1].loss:.2f}"
     )
-    cases = held_out_suite()
     models.ALLOW_MODEL_REQUESTS = True
-    runs = []
-    for adapter_dir in (None, adapter):
-        run = asyncio.run(
-            run_suite(
-                cases,
-                model=f"mlx:{model}",
-                workspace=FIXTURE,
-                adapter=str(adapter_dir) if adapter_dir else None,
-                suite_name="held-out templates",
-                max_tokens=96,
+    out = {}
+    for suite, paths in (("held-out paths", HELD_OUT), ("training paths", SEEN)):
+        runs = [
+            asyncio.run(
+                run_suite(
+                    held_out_suite(paths),
+                    model=f"mlx:{model}",
+                    workspace=FIXTURE,
+                    adapter=str(adapter_dir) if adapter_dir else None,
+                    suite_name=f"templates on {suite}",
+                    max_tokens=96,
+                )
             )
-        )
-        runs.append(run)
-    return runs[0], runs[1]
+            for adapter_dir in (None, adapter)
+        ]
+        out[suite] = (runs[0], runs[1])
+    return out
 
 
 def _row_tokens(model: Path, row: dict[str, Any]) -> int:
@@ -187,21 +195,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="punie-train-bench-") as tmp:
         work = Path(tmp)
         throughput(model, work, args.iterations)
-        before, after = before_after(model, work, args)
-        print(f"held-out templated set, {len(before.cases)} prompts through the real agent:")
-        deltas = compare_runs(before, after)
-        for name, cat in after.categories.items():
-            base = before.categories[name]
-            print(
-                f"  {name:<20} before {base.score:.2f} (pass {base.pass_rate:.0%}, "
-                f"{base.mean_turns:.1f} turns, {base.mean_latency_seconds:.1f} s)  "
-                f"after {cat.score:.2f} (pass {cat.pass_rate:.0%}, {cat.mean_turns:.1f} turns, "
-                f"{cat.mean_latency_seconds:.1f} s)  delta {deltas[name]:+.2f}"
-            )
-        print(f"  {'overall':<20} before {before.overall:.2f}  after {after.overall:.2f}")
-        for case in after.cases:
-            print(f"    after {case.id}: tools {case.tools_called} answer {case.answer[:60]!r}")
+        results = before_after(model, work, args)
+        for suite, (before, after) in results.items():
+            print(f"templated set on {suite}, {len(before.cases)} prompts through the real agent:")
+            deltas = compare_runs(before, after)
+            for name, cat in after.categories.items():
+                base = before.categories[name]
+                print(
+                    f"  {name:<20} before {base.score:.2f} (pass {base.pass_rate:.0%}, "
+                    f"{base.mean_turns:.1f} turns, {base.mean_latency_seconds:.1f} s)  "
+                    f"after {cat.score:.2f} (pass {cat.pass_rate:.0%}, "
+                    f"{cat.mean_turns:.1f} turns, {cat.mean_latency_seconds:.1f} s)  "
+                    f"delta {deltas[name]:+.2f}"
+                )
+            print(f"  {'overall':<20} before {before.overall:.2f}  after {after.overall:.2f}")
+            for case in after.cases:
+                print(f"    after {case.id}: tools {case.tools_called} answer {case.answer[:60]!r}")
         if args.report:
+            before, after = results["held-out paths"]
             write_report(after, args.report, baseline=before, training_log=work / "adapter")
             print(f"report: {args.report}")
     return 0
