@@ -63,7 +63,7 @@ SEEN = ["pkg/app.py", "src/models.py"]
 """Two training paths: the same suite on them tells memorising from generalising."""
 
 
-def held_out_suite(paths: list[str] = HELD_OUT) -> list[EvalCase]:
+def template_suite(paths: list[str] = HELD_OUT) -> list[EvalCase]:
     """The templates' prompts on ``paths``, expecting the templates' tools and fields."""
     cases = []
     for i, (category, prompt, code, _output, _answer) in enumerate(TEMPLATES):
@@ -156,7 +156,7 @@ def before_after(
         runs = [
             asyncio.run(
                 run_suite(
-                    held_out_suite(paths),
+                    template_suite(paths),
                     model=f"mlx:{model}",
                     workspace=FIXTURE,
                     adapter=str(adapter_dir) if adapter_dir else None,

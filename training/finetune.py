@@ -171,11 +171,13 @@ def _state(output: Path) -> dict[str, Any] | None:
 
 def _check_resumable(config: FinetuneConfig, saved: dict[str, Any], output: Path) -> None:
     """Refuse, by field, to resume a run saved with a different model or adapter shape."""
-    wanted = asdict(config)
+    wanted = {**asdict(config), "model": _model_path(config.model)}
+    if "model" in saved:
+        saved = {**saved, "model": _model_path(saved["model"])}
     differ = [
         f"{name} {saved[name]!r} -> {wanted[name]!r}"
         for name in SHAPE_FIELDS
-        if name in saved and _model_path(str(saved[name])) != _model_path(str(wanted[name]))
+        if name in saved and saved[name] != wanted[name]
     ]
     if differ:
         raise ValueError(

@@ -19,9 +19,9 @@ real instructions, some Python and the chat markup) gives every token a trained
 embedding, as a real base model has. Then the rules: training scores only the reply
 tokens, on windows that end at the reply (the rules are local), and the tool-call
 markup is made of single added tokens, so a 2-layer model learns it in a few hundred
-steps on CPU. Long contexts (hundreds of tokens of history)
-can still derail it: tests keep conversations short, and assert token counts, not
-text, where a reply's content does not matter.
+steps on CPU. Long contexts (hundreds of tokens of history) can still derail it: tests
+keep conversations short, and assert token counts, not text, where a reply's content
+does not matter.
 
 Building takes two to four minutes on CPU, so the result is kept under the system temp
 dir keyed by a hash of this recipe (``tiny_model_dir()``), and reused by later sessions.
