@@ -16,10 +16,11 @@ overfit two rules the tests rely on, read off the last turn at greedy decoding
 
 First, a short pre-training (next-token prediction over a corpus holding the agent's
 real instructions, some Python and the chat markup) gives every token a trained
-embedding, as a real base model has. Then the rules: training scores only the reply
-tokens, on windows that end at the reply (the rules are local), and the tool-call
-markup is made of single added tokens, so a 2-layer model learns it in a few hundred
-steps on CPU. Long contexts (hundreds of tokens of history) can still derail it: tests
+embedding, as a real base model has; that checkpoint is kept in ``base/``
+(``tiny_base_model_dir()``), where fine-tuning starts. Then the rules: training scores
+only the reply tokens, on windows that end at the reply (the rules are local), and the
+tool-call markup is made of single added tokens, so a 2-layer model learns it in a few
+hundred steps on CPU. Long contexts (hundreds of tokens of history) can still derail it: tests
 keep conversations short, and assert token counts, not text, where a reply's content
 does not matter.
 
@@ -130,8 +131,10 @@ TRAIN_STEPS = 400
 BATCH = 8
 WINDOW_LR = 5e-3
 SEED = 7
-RECIPE = 3
+RECIPE = 4
 """Bump when the build changes in a way the hashed constants do not show."""
+BASE = "base"
+"""The sub-folder holding the pre-trained checkpoint (``tiny_base_model_dir``)."""
 
 _WORDS = [
     "what",
@@ -221,6 +224,16 @@ def tiny_model_dir(root: Path | None = None) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def tiny_base_model_dir(root: Path | None = None) -> Path:
+    """The tiny model as it was after pre-training, before the rules: a base to fine-tune.
+
+    The rules make the model reply the same whatever the prompt says, so a fine-tune
+    that must tell prompts apart starts from this checkpoint (same tokenizer and chat
+    template), as a real fine-tune starts from a base or instruct model.
+    """
+    return tiny_model_dir(root) / BASE
 
 
 def _recipe() -> list[str]:
@@ -394,6 +407,16 @@ def build_tiny_model(directory: Path) -> None:
         )
         optimizer.update(model, grads)
         mx.eval(model.parameters(), optimizer.state)
+
+    # The pre-trained checkpoint is a base model with no fixed behaviour, as a real one
+    # is: what fine-tuning starts from (``tiny_base_model_dir``). The rules below teach
+    # the model to ignore what the user wrote, which a fine-tune must first unlearn.
+    base = directory / BASE
+    base.mkdir()
+    for item in directory.iterdir():
+        if item.is_file():
+            shutil.copy2(item, base / item.name)
+    mx.save_safetensors(str(base / "model.safetensors"), dict(tree_flatten(model.parameters())))
 
     step = nn.value_and_grad(model, loss)
     for _ in range(TRAIN_STEPS):
