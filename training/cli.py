@@ -77,7 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--scale", type=float, default=20.0, help="LoRA scale (default 20)")
     ft.add_argument("--dropout", type=float, default=0.0, help="LoRA dropout")
     ft.add_argument("--num-layers", type=int, default=16, help="last N blocks to train; -1 all")
-    ft.add_argument("--learning-rate", type=float, default=1e-5)
+    ft.add_argument("--learning-rate", type=float, default=1e-5, help="peak learning rate")
+    ft.add_argument(
+        "--lr-schedule",
+        choices=["constant", "cosine"],
+        default="constant",
+        help="cosine: decay to zero at --iterations",
+    )
+    ft.add_argument("--warmup", type=int, default=0, help="steps of linear warm-up from zero")
     ft.add_argument("--iterations", type=int, default=100, help="total steps")
     ft.add_argument("--batch-size", type=int, default=4)
     ft.add_argument("--grad-accumulation", type=int, default=1, help="steps per update")
@@ -159,6 +166,8 @@ def _finetune(args: argparse.Namespace) -> int:
             dropout=args.dropout,
             num_layers=args.num_layers,
             learning_rate=args.learning_rate,
+            lr_schedule=args.lr_schedule,
+            warmup=args.warmup,
             iterations=args.iterations,
             batch_size=args.batch_size,
             grad_accumulation=args.grad_accumulation,

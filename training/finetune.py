@@ -73,7 +73,11 @@ class FinetuneConfig:
     num_layers: int = 16
     """How many of the last transformer blocks to train; -1 or more than the model has: all."""
     learning_rate: float = 1e-5
-    """Adam's learning rate."""
+    """Adam's learning rate (the peak, with a schedule)."""
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """``cosine``: decay from ``learning_rate`` to zero at ``iterations`` (mlx's cosine_decay)."""
+    warmup: int = 0
+    """Steps of linear warm-up from zero to ``learning_rate`` first."""
     iterations: int = 100
     """Total optimizer steps, counting steps of a resumed run."""
     batch_size: int = 4
@@ -363,7 +367,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
         with _quiet_stdout():
             train(
                 model=model,
-                optimizer=optim.Adam(learning_rate=config.learning_rate),
+                optimizer=optim.Adam(learning_rate=_schedule(config, start)),
                 train_dataset=chat(train_rows),
                 val_dataset=chat(valid_rows) if use_valid else None,
                 args=args,
@@ -378,6 +382,29 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     )
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _schedule(config: FinetuneConfig, start: int) -> Any:
+    """The learning rate, or a schedule over the whole run read from step ``start`` on.
+
+    A resumed run's optimizer counts from zero again, so the schedule is shifted by the
+    steps already taken: stopping and resuming trains with the same rates as one run.
+    """
+    import mlx.optimizers as optim
+
+    if config.lr_schedule == "constant" and not config.warmup:
+        return config.learning_rate
+    warmup = min(config.warmup, config.iterations)
+    if config.lr_schedule == "cosine":
+        after = optim.cosine_decay(config.learning_rate, max(1, config.iterations - warmup))
+    else:
+        after = optim.linear_schedule(config.learning_rate, config.learning_rate, 1)
+    if warmup:
+        ramp = optim.linear_schedule(0.0, config.learning_rate, warmup)
+        whole = optim.join_schedules([ramp, after], [warmup])
+    else:
+        whole = after
+    return lambda step: whole(step + start)
 
 
 @contextlib.contextmanager

@@ -89,3 +89,29 @@ def test_full_fine_tune_fuses_and_quantizes(
     load(str(quantized))
     with pytest.raises(ValueError, match="bits"):
         quantize(str(fused), tmp_path / "q3", bits=3)  # ty: ignore[invalid-argument-type]  # refused at run time too
+
+
+def test_cosine_schedule_warms_up_decays_and_resumes_where_it_stopped(
+    tiny_model: Path, dataset: Path, tmp_path: Path
+) -> None:
+    from training.finetune import _schedule
+
+    scheduled = replace(
+        config(tiny_model, dataset, tmp_path / "cosine"),
+        lr_schedule="cosine",
+        warmup=4,
+        save_every=2,
+    )
+    rate = _schedule(scheduled, 0)
+    assert float(rate(0)) == 0.0
+    assert float(rate(2)) == pytest.approx(5e-4)
+    assert float(rate(4)) == pytest.approx(1e-3)
+    assert float(rate(12)) == pytest.approx(0.0, abs=1e-9)
+    # A run resumed at step 6 reads the schedule from step 6, not from the start again.
+    assert float(_schedule(scheduled, 6)(0)) == pytest.approx(float(rate(6)))
+    assert _schedule(config(tiny_model, dataset, tmp_path), 0) == 1e-3
+
+    # The trainer uses it: the rates it reports rise through the warm-up, then fall.
+    reported = [p.learning_rate for p in finetune(scheduled).losses]
+    assert reported[0] < reported[1]
+    assert reported[1] > reported[-2] > reported[-1]
