@@ -1,8 +1,8 @@
 """Training on this CPU: tokens/s and peak memory; eval scores before and after a fine-tune.
 
-1. Throughput: LoRA (rank 8, both layers) and full fine-tuning of the tiny model
-   (``tests/agent/tiny_model.py``: 2-layer qwen2, hidden 64) on short templated rows,
-   batch 4; tokens/s and peak memory as mlx-lm's trainer reports them.
+1. Throughput: LoRA (rank 8, both layers) and full fine-tuning of the tiny model's
+   pre-trained base (``tests/agent/tiny_model.py``: 2-layer qwen2, hidden 64) on short
+   templated rows, batch 4; tokens/s and peak memory as mlx-lm's trainer reports them.
 2. Before/after: the same templates on 24 paths, each row carrying the agent's real
    system prompt and tool schema (``training.rows``), so the model is trained on what
    the live agent sends (~1,800 tokens a row). Rows are split so the tool call is
@@ -10,6 +10,8 @@
    default both layers are fine-tuned in full (``--method lora`` for LoRA). The
    held-out set is the templates on paths no training row uses; it runs through the
    real agent (sandbox, typed tools, ty) with the base model and then with the result.
+   The base is the tiny model's pre-trained checkpoint, not the test model whose rules
+   make it answer every prompt alike (a fine-tune would first have to unlearn them).
 
 Every figure printed is measured in this run. Usage::
 
@@ -35,7 +37,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 from pydantic_ai import models  # noqa: E402
 
-from tests.agent.tiny_model import tiny_model_dir  # noqa: E402
+from tests.agent.tiny_model import tiny_base_model_dir  # noqa: E402
 from tests.training.tiny_data import TEMPLATES, rows, with_call_rows, write_dataset  # noqa: E402
 from training.evaluate import EvalRun, run_suite  # noqa: E402
 from training.finetune import FinetuneConfig, finetune, load_rows  # noqa: E402
@@ -136,6 +138,8 @@ def before_after(
             rank=args.rank,
             scale=args.scale,
             learning_rate=args.learning_rate,
+            lr_schedule=args.lr_schedule,
+            warmup=args.warmup,
             iterations=args.agent_iterations,
             batch_size=1,
             max_seq_length=8192,
@@ -147,7 +151,8 @@ def before_after(
     print(
         f"agent-format {args.method}: {len(train)} rows of ~{tokens} tokens, "
         f"{args.agent_iterations} steps of batch 1 in {seconds:.0f} s "
-        f"({seconds / args.agent_iterations:.1f} s/step), lr {args.learning_rate:g}, "
+        f"({seconds / args.agent_iterations:.1f} s/step), lr {args.learning_rate:g} "
+        f"{args.lr_schedule} warm-up {args.warmup}, "
         f"loss {result.losses[0].loss:.2f} -> {result.losses[-1].loss:.2f}"
     )
     models.ALLOW_MODEL_REQUESTS = True
@@ -186,12 +191,14 @@ def main() -> int:
     )
     parser.add_argument("--method", choices=("lora", "full"), default="full")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
+    parser.add_argument("--warmup", type=int, default=0, help="warm-up steps")
     parser.add_argument("--rank", type=int, default=8, help="LoRA rank")
     parser.add_argument("--scale", type=float, default=20.0, help="LoRA scale")
     parser.add_argument("--report", type=Path, help="also write the comparison as HTML")
     args = parser.parse_args()
-    model = tiny_model_dir()
-    print(f"model: {model.name} (2-layer qwen2, hidden 64), mlx on CPU", file=sys.stderr)
+    model = tiny_base_model_dir()
+    print(f"model: {model} (pre-trained 2-layer qwen2, hidden 64), mlx on CPU", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="punie-train-bench-") as tmp:
         work = Path(tmp)
         throughput(model, work, args.iterations)
