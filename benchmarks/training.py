@@ -5,7 +5,8 @@
    templated rows, batch 4; tokens/s and peak memory as mlx-lm's trainer reports them.
 2. Before/after: the same templates on 24 paths, each row carrying the agent's real
    system prompt and tool schema (``training.rows``), so the model is trained on what
-   the live agent sends (~1,800 tokens a row). Rows are split so the tool call is
+   the live agent sends (~1,800 tokens a row; the tool message as the agent renders a
+   run's output). Rows are split so the tool call is
    trained, not only the answer (prompt masking scores the last assistant turn). By
    default both layers are fine-tuned in full (``--method lora`` for LoRA). The
    held-out set is the templates on paths no training row uses; it runs through the
@@ -124,7 +125,7 @@ def before_after(
     chat = {"system": code_mode_instructions(), "tools": execute_code_tools()}
     data = work / "agent-format"
     data.mkdir()
-    train = with_call_rows(rows(TRAIN_FILES, copies=1, **chat))
+    train = with_call_rows(rows(TRAIN_FILES, copies=1, live=True, **chat))
     (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in train))
     adapter = work / "adapter"
     tic = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +88,14 @@ def row(
     }
 
 
-def rows(files: list[str], copies: int = 1, **chat: Any) -> list[dict[str, Any]]:
-    """Each template on each file; ``chat`` (``system``, ``tools``) as in ``row``."""
+def rows(
+    files: list[str], copies: int = 1, *, live: bool = False, **chat: Any
+) -> list[dict[str, Any]]:
+    """Each template on each file; ``chat`` (``system``, ``tools``) as in ``row``.
+
+    ``live``: the tool message as the agent writes it after a run (``render_result``:
+    the output and the tool calls made), not the bare output.
+    """
     out = []
     for n in range(copies):
         for i, (category, prompt, code, output, answer) in enumerate(TEMPLATES):
@@ -99,13 +106,25 @@ def rows(files: list[str], copies: int = 1, **chat: Any) -> list[dict[str, Any]]
                         category,
                         prompt.format(**fill),
                         code.format(**fill),
-                        output,
+                        _as_run(code, output, f) if live else output,
                         answer,
                         f"{category}-{i}-{f}-{n}",
                         **chat,
                     )
                 )
     return out
+
+
+def _as_run(code: str, output: str, path: str) -> str:
+    from agent.execute import render_result
+    from sandbox import RunResult, ToolCall
+
+    called = re.search(r"\b([a-z_]+)\('", code)
+    assert called, code
+    tool = called.group(1)
+    arg = "file_path" if tool == "document_symbols" else "path"
+    call = ToolCall(tool=tool, args={arg: path}, duration_ms=0.0, success=True)
+    return render_result(RunResult(stdout=output + "\n", calls=[call]))
 
 
 def with_call_rows(full: list[dict[str, Any]]) -> list[dict[str, Any]]:
