@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 import tempfile
 import time
@@ -42,7 +41,13 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 from pydantic_ai import models  # noqa: E402
 
 from tests.agent.tiny_model import tiny_base_model_dir  # noqa: E402
-from tests.training.tiny_data import TEMPLATES, rows, with_call_rows, write_dataset  # noqa: E402
+from tests.training.tiny_data import (  # noqa: E402
+    TEMPLATES,
+    rows,
+    template_tool,
+    with_call_rows,
+    write_dataset,
+)
 from training.evaluate import EvalRun, run_suite  # noqa: E402
 from training.finetune import FinetuneConfig, finetune, load_rows  # noqa: E402
 from training.report import compare_runs, write_report  # noqa: E402
@@ -73,8 +78,7 @@ def template_suite(paths: list[str] = HELD_OUT) -> list[EvalCase]:
     """The templates' prompts on ``paths``, expecting the templates' tools and fields."""
     cases = []
     for i, (category, prompt, code, _output, _answer) in enumerate(TEMPLATES):
-        called = re.search(r"\b([a-z_]+)\('", code)
-        tool = called.group(1) if called else ""
+        tool = template_tool(code)
         for path in paths:
             cases.append(
                 EvalCase(

@@ -390,20 +390,20 @@ def _schedule(config: FinetuneConfig, start: int) -> Any:
     A resumed run's optimizer counts from zero again, so the schedule is shifted by the
     steps already taken: stopping and resuming trains with the same rates as one run.
     """
-    import mlx.optimizers as optim
+    from mlx_lm.tuner.utils import build_schedule
 
     if config.lr_schedule == "constant" and not config.warmup:
         return config.learning_rate
     warmup = min(config.warmup, config.iterations)
+    rate = config.learning_rate
+    # mlx-lm's schedules (lora.py's ``lr_schedule``): after a warm-up from zero, the
+    # named one starts a step later; the cosine is sized to reach zero at ``iterations``.
     if config.lr_schedule == "cosine":
-        after = optim.cosine_decay(config.learning_rate, max(1, config.iterations - warmup))
+        decay = config.iterations - warmup - (1 if warmup else 0)
+        named = {"name": "cosine_decay", "arguments": [rate, max(1, decay)]}
     else:
-        after = optim.linear_schedule(config.learning_rate, config.learning_rate, 1)
-    if warmup:
-        ramp = optim.linear_schedule(0.0, config.learning_rate, warmup)
-        whole = optim.join_schedules([ramp, after], [warmup])
-    else:
-        whole = after
+        named = {"name": "linear_schedule", "arguments": [rate, rate, 1]}
+    whole = build_schedule({**named, "warmup": warmup})
     return lambda step: whole(step + start)
 
 

@@ -115,13 +115,18 @@ def rows(
     return out
 
 
+def template_tool(code: str) -> str:
+    """The typed tool a template's program calls."""
+    called = re.search(r"\b([a-z_]+)\('", code)
+    assert called, code
+    return called.group(1)
+
+
 def _as_run(code: str, output: str, path: str) -> str:
     from agent.execute import render_result
     from sandbox import RunResult, ToolCall
 
-    called = re.search(r"\b([a-z_]+)\('", code)
-    assert called, code
-    tool = called.group(1)
+    tool = template_tool(code)
     arg = "file_path" if tool == "document_symbols" else "path"
     call = ToolCall(tool=tool, args={arg: path}, duration_ms=0.0, success=True)
     return render_result(RunResult(stdout=output + "\n", calls=[call]))
