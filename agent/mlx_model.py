@@ -13,14 +13,18 @@ prefills only what it adds. Pass the conversation id either way:
 - ``with mlx_conversation(cid): await agent.run(...)`` (a context variable).
 
 Without one, the cache whose tokens share the longest prefix with the prompt is used.
-``MlxModel.requests`` records, per request, how many prompt tokens were reused and how
-many were prefilled.
+A new conversation starts from the cache of the instructions and tool schemas that all
+conversations share, so its first turn prefills only the user's message
+(``share_instructions``). ``MlxModel.requests`` records, per request, how many prompt
+tokens were reused (and of those, how many came from the shared prefix) and how many
+were prefilled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import threading
 import time
 from collections import deque
@@ -43,7 +47,7 @@ from pydantic_ai.profiles import ModelProfile
 from pydantic_ai.settings import ModelSettingName, ModelSettings
 from pydantic_ai.usage import RequestUsage
 
-from agent._mlx_cache import PromptCaches
+from agent._mlx_cache import PromptCaches, common_prefix_len
 from agent._mlx_chat import (
     ReplySplitter,
     chat_messages,
@@ -93,6 +97,8 @@ class MlxRequestStats:
     """Tokens in the rendered prompt."""
     reused_tokens: int
     """Prompt tokens whose keys and values came from the cache."""
+    shared_prefix_tokens: int
+    """Of ``reused_tokens``, those copied from the instructions prefix all conversations share."""
     prefilled_tokens: int
     """Prompt tokens run through the model: ``prompt_tokens - reused_tokens``."""
     generated_tokens: int
@@ -111,6 +117,8 @@ class _Loaded:
     tokenizer: Any
     draft: Any | None
     machine: Any
+    main_layers: int
+    """How many of a prompt cache's entries are the main model's (the draft's follow)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,6 +160,7 @@ class MlxModel(Model):
         max_tokens: int = 2048,
         temperature: float = 0.2,
         max_cached_conversations: int = 4,
+        share_instructions: bool = True,
         settings: ModelSettings | None = None,
     ) -> None:
         """Nothing loads here: ``ensure_loaded`` (or the first request) loads off the event loop.
@@ -163,6 +172,8 @@ class MlxModel(Model):
             max_tokens: the default reply length bound (``max_tokens`` setting overrides).
             temperature: the default sampling temperature (``temperature`` setting overrides).
             max_cached_conversations: how many conversations' KV caches are kept (0: none).
+            share_instructions: keep the cache of the instructions and tools, which every
+                conversation starts with, and start new conversations from a copy of it.
             settings: default model settings.
         """
         # Special tokens in user text or tool output (a file containing "<|im_end|>")
@@ -182,7 +193,11 @@ class MlxModel(Model):
         self._load_lock = threading.Lock()
         self._load_future: Future[_Loaded] | None = None
         self._loaded: _Loaded | None = None
-        self._caches = PromptCaches(self._make_cache, max_entries=max_cached_conversations)
+        self._caches = PromptCaches(
+            self._make_cache,
+            max_entries=max_cached_conversations,
+            max_prefixes=2 if share_instructions else 0,
+        )
 
     @property
     def model_name(self) -> str:
@@ -237,8 +252,11 @@ class MlxModel(Model):
 
         model, tokenizer, draft = load_model(self.path_or_repo, self.draft_model, self.adapter_path)
         from mlx_lm.generate import make_text_state_machine
+        from mlx_lm.models.cache import make_prompt_cache
 
-        self._loaded = _Loaded(model, tokenizer, draft, make_text_state_machine(tokenizer))
+        machine = make_text_state_machine(tokenizer)
+        layers = len(make_prompt_cache(model))
+        self._loaded = _Loaded(model, tokenizer, draft, machine, layers)
         return self._loaded
 
     def _make_cache(self) -> list[Any]:
@@ -265,6 +283,36 @@ class MlxModel(Model):
                 chat, tools=tools or None, add_generation_prompt=True
             )
         )
+
+    def _instructions_end(self, job: _Job, prompt: list[int]) -> int:
+        """How many leading prompt tokens hold only the system messages and tools.
+
+        Found as ``mlx_lm server`` finds its "system" segment: render the system
+        messages with an empty user message and take the common prefix with the prompt.
+        0 when the chat opens with no system message or the template refuses the render.
+        """
+        systems = list(itertools.takewhile(lambda m: m.get("role") == "system", job.chat))
+        if not systems:
+            return 0
+        try:
+            head = self.render_prompt([*systems, {"role": "user", "content": ""}], job.tools)
+        except Exception:  # a template that needs more than this: share nothing
+            return 0
+        return min(common_prefix_len(head, prompt), len(prompt) - 1)
+
+    def _prefill(self, cache: list[Any], tokens: list[int]) -> None:
+        """Run ``tokens`` through the model (and draft) into ``cache``, in mlx-lm's chunks."""
+        import mlx.core as mx
+
+        loaded = self._require_loaded()
+        parts = [(loaded.model, cache[: loaded.main_layers])]
+        if loaded.draft is not None:
+            parts.append((loaded.draft, cache[loaded.main_layers :]))
+        inputs = mx.array(tokens)
+        for model, layers in parts:
+            for start in range(0, len(tokens), _PREFILL_STEP):
+                model(inputs[start : start + _PREFILL_STEP][None], cache=layers)
+                mx.eval([c.state for c in layers])
 
     async def request(
         self,
@@ -332,7 +380,17 @@ class MlxModel(Model):
         start = time.perf_counter()
         loaded = self._require_loaded()
         prompt = self.render_prompt(job.chat, job.tools)
-        key, entry, reused = self._caches.take(job.conversation, prompt)
+        taken = self._caches.take(job.conversation, prompt)
+        entry, reused, start_at = taken.entry, taken.reused, taken.reused
+        if reused == 0 and self._caches.shares_prefixes:
+            end = self._instructions_end(job, prompt)
+            if end > 0:
+                # The first conversation with these instructions: prefill them on their
+                # own, keep that cache to share, then go on from there.
+                self._prefill(entry.cache, prompt[:end])
+                entry.tokens = list(prompt[:end])
+                self._caches.keep_prefix(entry)
+                start_at = end
         if job.seed is not None:
             mx.random.seed(job.seed)
         sampler = make_sampler(temp=job.temperature, top_p=job.top_p, top_k=job.top_k)
@@ -342,7 +400,7 @@ class MlxModel(Model):
         for response in stream_generate(
             loaded.model,
             loaded.tokenizer,
-            prompt[reused:],
+            prompt[start_at:],
             max_tokens=job.max_tokens,
             draft_model=loaded.draft,
             sampler=sampler,
@@ -358,11 +416,12 @@ class MlxModel(Model):
                 finish = None
                 break
         entry.settle([*prompt, *generated])
-        self._caches.put(key, entry)
+        self._caches.put(taken.key, entry)
         stats = MlxRequestStats(
             conversation=job.conversation,
             prompt_tokens=len(prompt),
             reused_tokens=reused,
+            shared_prefix_tokens=taken.shared_prefix,
             prefilled_tokens=len(prompt) - reused,
             generated_tokens=len(generated),
             finish_reason=finish,
@@ -372,6 +431,9 @@ class MlxModel(Model):
         self.requests.append(stats)
         return stats
 
+
+_PREFILL_STEP = 2048
+"""Tokens per forward pass when prefilling on our own (``generate_step``'s default)."""
 
 _DONE = object()
 

@@ -1,5 +1,9 @@
 """The mlx backend's sections of ``agent_overhead``: prompt-cache reuse, in-process vs server.
 
+``first-turn`` measures turn 1 of new conversations with punie-lsp's real instructions
+and tool stubs: tokens prefilled and time to first token with the shared instructions
+prefix and without it, the two models alternating conversation by conversation.
+
 Both use the tiny trained model from ``tests/agent/tiny_model.py`` (2 layers, hidden 64):
 on this Linux CPU mlx is far too slow for a real checkpoint, so the token counts are
 the point here and wall times only compare the two paths around the same model.
@@ -16,11 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from pydantic_ai import Agent, models
+from pydantic_ai import Agent, Tool, models
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 
-from agent.mlx_model import MlxModel, MlxModelSettings
+from agent._mlx_chat import chat_tools
+from agent.code_mode import CodeModeTools
+from agent.instructions import render_instructions
+from agent.mlx_model import MlxModel, MlxModelSettings, MlxRequestStats
 from tests.agent.tiny_model import start_mlx_server, stop_mlx_server, tiny_model_dir
 
 PROMPTS = ["why does my test fail?", "rename the variable", "add a docstring", "run the tests"]
@@ -109,3 +116,71 @@ async def server(runs: int) -> None:
     print(f"  in-process     median {a * 1000:7.1f} ms over {repeats} conversations")
     print(f"  mlx_lm server  median {b * 1000:7.1f} ms over {repeats} conversations")
     print(f"  server / in-process wall time: {b / a:.2f}x")
+
+
+async def first_turn(runs: int) -> None:
+    """Turn 1 of a new conversation: the instructions prefix shared, or prefilled again."""
+    models.ALLOW_MODEL_REQUESTS = True
+    directory = str(tiny_model_dir())
+    instructions = render_instructions(CodeModeTools.load().stubs)
+    repeats = max(5, min(runs, 40))
+    print(f"turn 1 of a new conversation, punie-lsp's instructions ({NOTE})")
+    shared = MlxModel(directory, temperature=0.0, max_tokens=48, share_instructions=True)
+    alone = MlxModel(directory, temperature=0.0, max_tokens=48, share_instructions=False)
+    for model in (shared, alone):
+        await model.ensure_loaded()
+
+    async def first_request(model: MlxModel, index: int) -> MlxRequestStats:
+        agent = Agent(model, instructions=instructions)
+
+        @agent.tool_plain
+        def execute_code(code: str) -> str:
+            """Run Python code in the sandbox; the typed tools are functions in it."""
+            return "42"
+
+        before = len(model.requests)
+        settings = MlxModelSettings(mlx_conversation_id=f"new-{index}")
+        await agent.run(f"why does test {index} fail?", model_settings=settings)
+        return model.requests[before]
+
+    await first_request(shared, -1)  # creates the shared prefix; also warms both up
+    await first_request(alone, -1)
+    figures: dict[str, list[MlxRequestStats]] = {"shared prefix": [], "without": []}
+    for index in range(repeats):  # interleaved: noise from other work hits both alike
+        figures["shared prefix"].append(await first_request(shared, index))
+        figures["without"].append(await first_request(alone, index))
+        shared.reset_conversation(f"new-{index}")
+        alone.reset_conversation(f"new-{index}")
+    instruction_tokens = instructions_length(shared, instructions)
+    head = figures["without"][0]
+    for label, stats in figures.items():
+        prefilled = statistics.median(s.prefilled_tokens for s in stats)
+        ttft = statistics.median(s.prefill_seconds for s in stats) * 1000
+        print(
+            f"  {label:13s} prompt {head.prompt_tokens} tokens, prefilled median {prefilled:6.0f},"
+            f" time to first token median {ttft:7.1f} ms  ({repeats} conversations)"
+        )
+    a = statistics.median(s.prefill_seconds for s in figures["shared prefix"])
+    b = statistics.median(s.prefill_seconds for s in figures["without"])
+    skipped = min(s.shared_prefix_tokens for s in figures["shared prefix"])
+    share = min(skipped, instruction_tokens) / instruction_tokens
+    print(f"  instructions and tools: {instruction_tokens} tokens")
+    print(f"  of them not prefilled again in a new conversation: {share:.1%}")
+    print(f"  time to first token, shared / without: {a / b:.2f}x")
+    verdict = "met" if share >= 0.9 else "MISSED"
+    print(f"  target >= 90% of the instructions not prefilled again: {verdict}")
+    shared.close()
+    alone.close()
+
+
+def instructions_length(model: MlxModel, instructions: str) -> int:
+    """Tokens of the system message alone (instructions and tool schema), rendered apart."""
+
+    def execute_code(code: str) -> str:
+        """Run Python code in the sandbox; the typed tools are functions in it."""
+        return code
+
+    tools = chat_tools([Tool(execute_code).tool_def])
+    system = [{"role": "system", "content": instructions}]
+    tokenizer = model._require_loaded().tokenizer
+    return len(tokenizer.apply_chat_template(system, tools=tools, add_generation_prompt=False))

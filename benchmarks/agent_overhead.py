@@ -134,6 +134,7 @@ async def _overhead(runs: int, *, type_check: bool) -> None:
 SECTIONS: dict[str, Callable[[int], Coroutine[None, None, None]]] = {
     "overhead": overhead,
     "prefill": agent_mlx.prefill,
+    "first-turn": agent_mlx.first_turn,
     "server": agent_mlx.server,
 }
 """Benchmark sections by name; each takes the number of runs."""

@@ -229,6 +229,56 @@ async def test_caches_are_per_conversation_and_trimmed_when_history_changes(
     assert trimmed.prefilled_tokens == trimmed.prompt_tokens - trimmed.reused_tokens
 
 
+def instructed(prompt: str) -> list[ModelMessage]:
+    """A first turn under instructions long enough to be worth sharing."""
+    return [
+        ModelRequest(
+            parts=[UserPromptPart(prompt)],
+            instructions="You are Punie, a coding agent. Read the code before changing it.",
+        )
+    ]
+
+
+async def test_new_conversations_start_from_the_shared_instructions_prefix(
+    model: MlxModel, model_dir: Path
+) -> None:
+    with mlx_conversation("shared-1"):
+        await model.request(instructed("explain main.py"), None, PARAMS)
+    first = model.requests[-1]
+    # The first conversation with these instructions prefills everything.
+    assert (first.reused_tokens, first.shared_prefix_tokens) == (0, 0)
+    assert first.prefilled_tokens == first.prompt_tokens
+
+    replies = []
+    for cid in ("shared-2", "shared-3"):
+        with mlx_conversation(cid):
+            replies.append(await model.request(instructed("list the files"), None, PARAMS))
+        later = model.requests[-1]
+        # Everything up to the user's own text comes from the shared prefix.
+        assert later.reused_tokens == later.shared_prefix_tokens > 0
+        assert later.prefilled_tokens < 12
+        assert later.prefilled_tokens == later.prompt_tokens - later.reused_tokens
+
+    # A copy of the prefix gives the same greedy reply as prefilling it all again, and
+    # generating from one copy leaves the shared prefix as it was.
+    alone = MlxModel(str(model_dir), temperature=0.0, max_tokens=64, share_instructions=False)
+    with mlx_conversation("alone"):
+        fresh = await alone.request(instructed("list the files"), None, PARAMS)
+    alone.close()
+    assert alone.requests[-1].shared_prefix_tokens == 0
+
+    def said(response: ModelResponse) -> list[tuple[str, object]]:
+        return [
+            (part.tool_name, part.args_as_dict())
+            if isinstance(part, ToolCallPart)
+            else (part.part_kind, getattr(part, "content", None))
+            for part in response.parts
+        ]
+
+    assert [said(r) for r in replies] == [said(fresh), said(fresh)]
+    assert model.requests[-1].generated_tokens == alone.requests[-1].generated_tokens
+
+
 async def test_a_dataset_row_renders_to_the_same_tokens(model: MlxModel) -> None:
     await model.ensure_loaded()
     history = answered_tool("fix the failing test")
