@@ -47,6 +47,7 @@ class ScriptedMlx(MlxModel):
             conversation=job.conversation,
             prompt_tokens=len(self.prompts[-1]),
             reused_tokens=0,
+            shared_prefix_tokens=0,
             prefilled_tokens=len(self.prompts[-1]),
             generated_tokens=1,
             finish_reason="stop",
