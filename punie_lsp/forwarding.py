@@ -1,8 +1,11 @@
-"""Which LSP methods go to ty, derived from the capabilities ty advertises.
+"""Which LSP methods go to ty: what it advertised at ``initialize`` and what it registered.
 
-A request is forwarded when ty advertised the capability that covers it; everything
-else is punie's (or unknown: ``MethodNotFound``). Document and workspace notifications
-always go to ty so its view of the editor matches ours.
+A request is forwarded when ty advertised the capability that covers it, or registered
+it later with ``client/registerCapability`` (ty registers pull diagnostics that way for
+a client declaring ``textDocument.diagnostic.dynamicRegistration``, which VS Code's
+language client does); everything else is punie's (or unknown: ``MethodNotFound``).
+Document and workspace notifications always go to ty so its view of the editor
+matches ours.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ __all__ = [
     "FORWARDED_NOTIFICATIONS",
     "PYGLS_STATE_NOTIFICATIONS",
     "forwarded_requests",
+    "registered_requests",
 ]
 
 CAPABILITY_METHODS: Mapping[str, tuple[str, ...]] = {
@@ -124,3 +128,20 @@ def forwarded_requests(capabilities: Mapping[str, Any]) -> frozenset[str]:
     if isinstance(sync, Mapping) and sync.get("willSaveWaitUntil"):
         methods.add("textDocument/willSaveWaitUntil")
     return frozenset(methods)
+
+
+REGISTRATION_METHODS: Mapping[str, tuple[str, ...]] = {
+    **{names[0]: names for names in CAPABILITY_METHODS.values()},
+    # LSP names the registration of all three semantic-token requests by their stem.
+    "textDocument/semanticTokens": CAPABILITY_METHODS["semanticTokensProvider"],
+    **{method: (method,) for method in FILE_OPERATION_METHODS.values()},
+    "textDocument/willSaveWaitUntil": ("textDocument/willSaveWaitUntil",),
+}
+"""A ``Registration.method`` and the request methods it lets the editor send (LSP 3.17,
+"Client capabilities" / dynamic registration: a registration names the feature's
+request; follow-ups such as ``completionItem/resolve`` come with it)."""
+
+
+def registered_requests(method: str) -> tuple[str, ...]:
+    """The request methods a ``Registration`` of ``method`` covers (none for notifications)."""
+    return REGISTRATION_METHODS.get(method, ())

@@ -32,6 +32,7 @@ from punie_lsp.forwarding import (
     FORWARDED_NOTIFICATIONS,
     PYGLS_STATE_NOTIFICATIONS,
     forwarded_requests,
+    registered_requests,
 )
 from punie_lsp.transport import FrameWriter
 from punie_lsp.ty_child import OWN_ID_PREFIX, TyChild
@@ -82,6 +83,7 @@ NOTIFICATIONS = FORWARDED_NOTIFICATIONS | {
 }
 """LSP notification methods: a message naming one with an ``id`` is an invalid request."""
 
+_REGISTRATION_METHODS = frozenset({"client/registerCapability", "client/unregisterCapability"})
 _RELAY_PREFIX = "ty:"
 _REMAP_PREFIX = "editor:"
 
@@ -137,7 +139,14 @@ class Router:
         self.raw_initialize_params: dict[str, Any] | None = None
         self.capabilities: dict[str, Any] = {}
         self.forwarded: frozenset[str] = frozenset()
+        """Request methods ty answers now: advertised at initialize, or registered since."""
         self.ty_commands: frozenset[str] = frozenset()
+        self._advertised: frozenset[str] = frozenset()
+        self._advertised_commands: frozenset[str] = frozenset()
+        self._registrations: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        """ty's live registrations by id: (request methods, executeCommand commands)."""
+        self._early: list[tuple[dict[str, Any], bytes]] | None = None
+        """Editor messages that arrived while ty was starting, replayed once it answered."""
         self.shutdown_requested = False
         self.backend: Backend | None = None
         self._backend_queue: list[dict[str, Any]] = []
@@ -147,7 +156,6 @@ class Router:
         self._relay_ids = itertools.count(1)
         self._remap_ids = itertools.count(1)
         self._ty_progress_tokens: set[Any] = set()
-        self._registered: set[str] = set()
         self._held: list[bytes] | None = []  # ty -> editor traffic held until initialized
         self.ty = TyChild(
             command=ty_command,
@@ -217,12 +225,16 @@ class Router:
                 self.send_error(msg_id, INVALID_PARAMS, "initialize needs an object of params")
             else:
                 self.raw_initialize_params = message["params"]
+                self._early = []
                 if self._on_initialize is not None:
                     self._on_initialize(message["params"])
                 asyncio.get_running_loop().create_task(self._initialize(msg_id))
             return
         if self.raw_initialize_params is None:
             self.send_error(msg_id, SERVER_NOT_INITIALIZED, "Server not initialized")
+            return
+        if self._early is not None:  # ty is still starting: answer in order once it is up
+            self._early.append((message, body))
             return
         if self.shutdown_requested:
             self.send_error(msg_id, INVALID_REQUEST, "Server is shutting down")
@@ -246,6 +258,9 @@ class Router:
             self._on_exit(0 if self.shutdown_requested else 1)
             return
         if self.raw_initialize_params is None or self.shutdown_requested:
+            return
+        if self._early is not None:
+            self._early.append((message, body))
             return
         if method == "$/cancelRequest":
             if self._cancel_forwarded(params, body):
@@ -371,9 +386,10 @@ class Router:
             logger.error("could not start ty: %s", exc)
             self.ty_start_error = f"ty could not start ({exc}); only punie's own features work"
             capabilities = dict(FALLBACK_CAPABILITIES)
-        self.forwarded = forwarded_requests(capabilities)
+        self._advertised = forwarded_requests(capabilities)
         commands = (capabilities.get("executeCommandProvider") or {}).get("commands") or []
-        self.ty_commands = frozenset(c for c in commands if isinstance(c, str))
+        self._advertised_commands = frozenset(c for c in commands if isinstance(c, str))
+        self._reroute()
         ty_actions = capabilities.get("codeActionProvider")
         kinds = ty_actions.get("codeActionKinds", []) if isinstance(ty_actions, dict) else []
         capabilities["codeActionProvider"] = {
@@ -398,6 +414,58 @@ class Router:
         self.to_backend(
             {"jsonrpc": "2.0", "method": "initialize", "params": self.raw_initialize_params}
         )
+        early, self._early = self._early or [], None
+        for message, body in early:
+            self.handle_message(message, body)
+
+    def handle_message(self, message: dict[str, Any], body: bytes) -> None:
+        """Route a validated request or notification (its ``body`` is what the editor sent)."""
+        try:
+            if "id" in message:
+                self._client_request(message["id"], message["method"], message, body)
+            else:
+                self._client_notification(message["method"], message.get("params"), message, body)
+        except Exception:
+            logger.exception("unexpected error while handling %.200r", body)
+
+    def _reroute(self) -> None:
+        """Recompute what goes to ty (rare: initialize and ty's (un)registrations)."""
+        methods = set(self._advertised)
+        commands = set(self._advertised_commands)
+        for requests, registered_commands in self._registrations.values():
+            methods.update(requests)
+            commands.update(registered_commands)
+        self.forwarded = frozenset(methods)
+        self.ty_commands = frozenset(commands)
+
+    def _track_registrations(self, method: str, params: Any) -> bool:
+        """Follow ty's (un)registrations; True when the editor already has all of them.
+
+        A restarted ty registers again what its predecessor registered: the editor keeps
+        registrations across our restart, so those are answered here, not relayed.
+        """
+        if method == "client/unregisterCapability":
+            # "unregisterations": the LSP spec's own spelling of the field.
+            for item in params.get("unregisterations") or []:
+                if isinstance(item, dict):
+                    self._registrations.pop(item.get("id"), None)
+            self._reroute()
+            return False
+        items = [r for r in params.get("registrations") or [] if isinstance(r, dict)]
+        ids = [r.get("id") for r in items]
+        if ids and all(i in self._registrations for i in ids):
+            return True
+        for item in items:
+            registration_id, registered = item.get("id"), item.get("method")
+            if not isinstance(registration_id, str) or not isinstance(registered, str):
+                continue
+            options = item.get("registerOptions")
+            commands: tuple[str, ...] = ()
+            if registered == "workspace/executeCommand" and isinstance(options, dict):
+                commands = tuple(c for c in options.get("commands") or [] if isinstance(c, str))
+            self._registrations[registration_id] = (registered_requests(registered), commands)
+        self._reroute()
+        return False
 
     # -- ty -> editor --------------------------------------------------------------------
 
@@ -425,21 +493,34 @@ class Router:
                 self.on_ty_response(msg_id, body)
         elif "id" in message:
             self._relay_request(message)
+        elif method == "$/cancelRequest":
+            self._relay_cancel(message)
         else:
             self._to_client(body)
+
+    def _relay_cancel(self, message: dict[str, Any]) -> None:
+        """ty cancels a request it made of the editor: name it by the id the editor saw."""
+        params = message.get("params")
+        if not isinstance(params, dict):
+            return
+        for relay_id, (generation, asked) in self._relayed.items():
+            if asked == params.get("id") and generation == self.ty.restarts:
+                note = {**message, "params": {**params, "id": relay_id}}
+                self._to_client(json.dumps(note).encode())
+                return
 
     def _relay_request(self, message: dict[str, Any]) -> None:
         method = message["method"]
         params = message.get("params")
         if method == "window/workDoneProgress/create" and isinstance(params, dict):
             self._ty_progress_tokens.add(params.get("token"))
-        elif method == "client/registerCapability" and isinstance(params, dict):
-            ids = {r.get("id") for r in params.get("registrations", []) if isinstance(r, dict)}
-            if ids and ids <= self._registered:
-                # Replayed by a restarted ty: the editor already has these registrations.
-                self.ty.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
-                return
-            self._registered |= {i for i in ids if isinstance(i, str)}
+        elif (
+            method in _REGISTRATION_METHODS
+            and isinstance(params, dict)
+            and self._track_registrations(method, params)
+        ):
+            self.ty.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+            return
         relay_id = f"{_RELAY_PREFIX}{next(self._relay_ids)}"
         self._relayed[relay_id] = (self.ty.restarts, message["id"])
         self._to_client(json.dumps({**message, "id": relay_id}).encode())

@@ -153,9 +153,20 @@ class Connection:
             if not isinstance(message, dict):
                 raise FrameError(f"frame body is not a JSON object: {message!r:.200}")
             if "method" in message and "id" in message:
-                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+                self.send({"jsonrpc": "2.0", "id": message["id"], "result": self.reply(message)})
             if match(message):
                 return message
+
+    def reply(self, request: dict[str, Any]) -> Any:
+        """The result for a server-to-client request: an editor's defaults.
+
+        ``workspace/configuration`` gets one empty section per item (ty rejects ``null``
+        there); everything else ``null``.
+        """
+        if request.get("method") == "workspace/configuration":
+            items = (request.get("params") or {}).get("items") or []
+            return [{} for _ in items]
+        return None
 
     def initialize(self, root: Path, process_id: int | None = None) -> dict[str, Any]:
         """``initialize`` + ``initialized`` with minimal capabilities; return the result."""
