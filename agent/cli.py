@@ -22,6 +22,7 @@ from typing import TextIO
 
 from agent.config import DEFAULT_MODEL, AgentConfig
 from agent.deps import AgentDeps, ProgressEvent
+from typed_tools.lines import read_exact, split_keepends
 
 __all__ = ["main"]
 
@@ -101,10 +102,13 @@ class _Terminal:
 
 
 def _diff(path: Path, root: Path, new: str) -> str:
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    old = read_exact(path) if path.is_file() else ""
     name = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     lines = difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{name}", f"b/{name}"
+        [line for line in split_keepends(old) if line],
+        [line for line in split_keepends(new) if line],
+        f"a/{name}",
+        f"b/{name}",
     )
     return "".join(lines)
 

@@ -15,6 +15,7 @@ from pygls.uris import to_fs_path
 
 from punie_lsp.agent_host import Request, new_conversation_id
 from punie_lsp.server import PunieLanguageServer
+from typed_tools.lines import split_lines
 
 __all__ = ["COMMANDS"]
 
@@ -58,7 +59,7 @@ def _where(
     text = ls.document_text(uri)
     if text is None:
         raise JsonRpcInvalidParams(f"{name}: cannot read {relative}")
-    lines = text.splitlines()
+    lines = split_lines(text)
     numbered = "\n".join(
         f"{n + 1:>4} | {lines[n]}" for n in range(span[0], min(span[1] + 1, len(lines)))
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 from punie_lsp import edits as edit_plan
 from punie_lsp.progress import WorkDone
@@ -127,7 +128,12 @@ class AgentHost:
     def snapshot(self) -> edit_plan.Snapshot:
         workspace = self._server.protocol._workspace
         docs = list(workspace.text_documents.values()) if workspace else []
-        return edit_plan.Snapshot({d.uri: (d.version or 0, d.source) for d in docs})
+        return edit_plan.Snapshot(
+            {
+                d.uri: edit_plan.OpenDocument(d.version or 0, d.source, getattr(d, "opened", 0))
+                for d in docs
+            }
+        )
 
     async def run(self, request: Request) -> dict[str, Any]:
         ls = self._server
@@ -184,29 +190,38 @@ class AgentHost:
         if mode == "never":
             outcome["reason"] = "edits: never — the edits are in this result, not applied"
             return outcome
-        changed = edit_plan.stale(planned, self.snapshot())
-        if changed:
-            names = ", ".join(Path(u).name for u in changed)
-            outcome["reason"] = f"not applied: changed while Punie worked ({names}); ask again"
-            ls.window_show_message(
-                types.ShowMessageParams(
-                    type=types.MessageType.Warning, message=f"Punie: {outcome['reason']}"
-                )
-            )
+        if self._refuse_stale(planned, outcome):
             return outcome
         confirm = mode == "ask" and ls.client_supports_change_annotations
-        if mode == "ask" and not confirm and not await self._user_agrees(planned, delta):
-            outcome["reason"] = "not applied: declined"
-            return outcome
+        if mode == "ask" and not confirm:
+            agreed = await self._user_agrees(planned, delta)
+            if agreed is None:
+                outcome["reason"] = (
+                    "not applied: this editor can neither confirm edits in place nor answer "
+                    "window/showMessageRequest; the proposed edits are in this result "
+                    "(set punie.edits to 'auto' to have them applied)"
+                )
+                self._tell(outcome["reason"])
+                return outcome
+            if not agreed:
+                outcome["reason"] = "not applied: declined"
+                return outcome
+            if self._refuse_stale(planned, outcome):  # the user may have typed meanwhile
+                return outcome
         edit = edit_plan.workspace_edit(
             planned,
             ls.position_encoding,
             confirm=confirm,
             document_changes=ls.client_supports_document_changes,
         )
-        applied = await ls.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(edit=edit, label=f"Punie: {request.command}")
-        )
+        try:
+            applied = await ls.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(edit=edit, label=f"Punie: {request.command}")
+            )
+        except JsonRpcException as exc:
+            outcome["reason"] = f"not applied: the editor refused workspace/applyEdit ({exc})"
+            self._tell(outcome["reason"])
+            return outcome
         outcome["applied"] = bool(applied.applied)
         if not applied.applied:
             outcome["reason"] = (
@@ -214,21 +229,48 @@ class AgentHost:
             )
         return outcome
 
+    def _refuse_stale(self, planned: list[edit_plan.PlannedEdit], outcome: dict[str, Any]) -> bool:
+        """Whether a document changed since the run read it; if so, say which and how."""
+        changed = edit_plan.stale(planned, self.snapshot())
+        if not changed:
+            return False
+        names = ", ".join(f"{Path(u).name} ({why})" for u, why in changed.items())
+        outcome["reason"] = f"not applied: changed while Punie worked: {names}; ask again"
+        self._tell(outcome["reason"])
+        return True
+
+    def _tell(self, reason: str) -> None:
+        """Why edits were not applied, for every editor (a result alone may go unseen)."""
+        self._server.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Warning, message=f"Punie: {reason}")
+        )
+
     async def _user_agrees(
         self, planned: list[edit_plan.PlannedEdit], delta: list[dict[str, Any]]
-    ) -> bool:
+    ) -> bool | None:
+        """The user's answer to "Apply?", or None when the editor cannot ask.
+
+        Helix answers ``window/showMessageRequest`` with MethodNotFound; an editor that
+        errors here is treated the same way: the caller returns the edits unapplied.
+        """
         files = ", ".join(p.path.name for p in planned)
         errors = sum(d["after"] for d in delta)
-        answer = await self._server.window_show_message_request_async(
-            types.ShowMessageRequestParams(
-                type=types.MessageType.Info,
-                message=f"Punie proposes changes to {files} (ty: {errors} error(s) after). Apply?",
-                actions=[
-                    types.MessageActionItem(title="Apply"),
-                    types.MessageActionItem(title="Discard"),
-                ],
+        try:
+            answer = await self._server.window_show_message_request_async(
+                types.ShowMessageRequestParams(
+                    type=types.MessageType.Info,
+                    message=(
+                        f"Punie proposes changes to {files} (ty: {errors} error(s) after). Apply?"
+                    ),
+                    actions=[
+                        types.MessageActionItem(title="Apply"),
+                        types.MessageActionItem(title="Discard"),
+                    ],
+                )
             )
-        )
+        except JsonRpcException as exc:
+            logger.info("window/showMessageRequest failed (%s): edits left unapplied", exc)
+            return None
         return answer is not None and answer.title == "Apply"
 
 

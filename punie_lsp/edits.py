@@ -1,34 +1,58 @@
 """The agent's proposed files as a ``WorkspaceEdit`` the editor applies (and can undo).
 
-A run reads documents at some version; its edits are line diffs against exactly the
-text it read, sent as ``TextDocumentEdit``s carrying that version, so an editor refuses
-them if the user typed meanwhile. Before sending, ``stale`` checks the same thing on our
-side (open documents by version, others by their text on disk) so the user is told
-why nothing was applied. New files are ``CreateFile`` + an insert. Nothing here writes
-to disk: the editor applies the edit.
+A run reads documents as they are at some moment; its edits are line diffs against
+exactly the text it read, sent as ``TextDocumentEdit``s carrying that version, so an
+editor refuses them if the user typed meanwhile. The version alone is not enough: an
+editor that closes and reopens a file (Neovim does when it changed on disk) starts again
+at version 0, and an editor that takes only a ``changes`` map checks nothing. So every
+``PlannedEdit`` carries the hash of the text it was computed from and which ``didOpen``
+that text belonged to, and ``stale`` refuses an edit whose document is closed, reopened
+or changed in any way since (open documents by their buffer, others by the disk).
+
+Lines and positions are ``typed_tools.lines``': LSP's three line breaks, endings kept,
+so a CRLF, CR or mixed file gets exactly the text the agent proposed. New files are
+``CreateFile`` + an insert. Nothing here writes to disk: the editor applies the edit.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from lsprotocol import types
 
 from typed_tools import PositionEncoding
-from typed_tools.positions import units
+from typed_tools.lines import content_hash, read_exact, split_keepends, units
 
-__all__ = ["PlannedEdit", "Snapshot", "plan", "stale", "text_edits", "workspace_edit"]
+__all__ = [
+    "OpenDocument",
+    "PlannedEdit",
+    "Snapshot",
+    "plan",
+    "stale",
+    "text_edits",
+    "workspace_edit",
+]
 
 ANNOTATION = "punie"
 
 
+class OpenDocument(NamedTuple):
+    """One document the editor has open, as the server's copy had it."""
+
+    version: int
+    text: str
+    opened: int = 0
+    """Which ``didOpen`` it came from (``LspTextDocument.opened``): a reopen changes it."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """The editor's open documents when a run started: uri -> (version, text)."""
+    """The editor's open documents at one moment: uri -> ``OpenDocument``."""
 
-    documents: dict[str, tuple[int, str]]
+    documents: dict[str, OpenDocument]
 
 
 @dataclass(frozen=True)
@@ -42,51 +66,75 @@ class PlannedEdit:
     new_text: str
     version: int | None
     """The editor's version of the document, or None when it was not open."""
+    opened: int | None = None
+    """Which ``didOpen`` the buffer came from, or None when it was not open."""
+    old_hash: str | None = field(default=None)
+    """``content_hash(old_text)`` (None for a new file): the text the edit applies to."""
+
+    def __post_init__(self) -> None:
+        if self.old_hash is None and self.old_text is not None:
+            object.__setattr__(self, "old_hash", content_hash(self.old_text))
+
+
+def _disk_text(path: Path) -> str | None:
+    try:
+        return read_exact(path) if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def plan(edits: dict[Path, str], snapshot: Snapshot) -> list[PlannedEdit]:
+    """What changes, per file, against the snapshot's buffers or else the disk."""
     planned = []
     for path, new_text in sorted(edits.items()):
         uri = path.as_uri()
-        if uri in snapshot.documents:
-            version, old_text = snapshot.documents[uri]
-            planned.append(PlannedEdit(path, uri, old_text, new_text, version))
+        document = snapshot.documents.get(uri)
+        if document is not None:
+            planned.append(
+                PlannedEdit(path, uri, document.text, new_text, document.version, document.opened)
+            )
         else:
-            old = path.read_text(encoding="utf-8") if path.is_file() else None
-            planned.append(PlannedEdit(path, uri, old, new_text, None))
+            planned.append(PlannedEdit(path, uri, _disk_text(path), new_text, None))
     return [p for p in planned if p.old_text != p.new_text]
 
 
-def stale(planned: list[PlannedEdit], now: Snapshot) -> list[str]:
-    """URIs whose document changed since the run read it (their edit must not apply)."""
-    changed = []
+def stale(planned: list[PlannedEdit], now: Snapshot) -> dict[str, str]:
+    """uri -> why, for each edit whose document is not the text it was computed from."""
+    changed: dict[str, str] = {}
     for edit in planned:
         current = now.documents.get(edit.uri)
         if edit.version is not None:
-            if current is None or current[0] != edit.version:
-                changed.append(edit.uri)
-        elif current is not None:
-            if current[1] != (edit.old_text or ""):
-                changed.append(edit.uri)
-        else:
-            on_disk = edit.path.read_text(encoding="utf-8") if edit.path.is_file() else None
-            if on_disk != edit.old_text:
-                changed.append(edit.uri)
+            if current is None:
+                changed[edit.uri] = "closed"
+            elif current.opened != edit.opened:
+                changed[edit.uri] = "closed and reopened"
+            elif current.version != edit.version or content_hash(current.text) != edit.old_hash:
+                changed[edit.uri] = "edited"
+            continue
+        text = current.text if current is not None else _disk_text(edit.path)
+        if text is None:
+            if edit.old_text is not None:
+                changed[edit.uri] = "deleted"
+        elif edit.old_hash is None:
+            changed[edit.uri] = "created meanwhile"
+        elif content_hash(text) != edit.old_hash:
+            changed[edit.uri] = "edited" if current is not None else "changed on disk"
     return changed
 
 
 def _end_of(lines: list[str], encoding: PositionEncoding) -> types.Position:
-    if not lines:
-        return types.Position(line=0, character=0)
-    if lines[-1].endswith(("\n", "\r")):
-        return types.Position(line=len(lines), character=0)
+    """The end of a document split by ``split_keepends`` (its last line has no ending)."""
     return types.Position(line=len(lines) - 1, character=units(lines[-1], encoding))
 
 
 def text_edits(old: str, new: str, encoding: PositionEncoding) -> list[types.TextEdit]:
-    """Line-level edits turning ``old`` into ``new`` (positions in ``encoding``)."""
-    a = old.splitlines(keepends=True)
-    b = new.splitlines(keepends=True)
+    """Line-level edits turning ``old`` into ``new`` exactly (positions in ``encoding``).
+
+    Lines keep their endings, so a line whose ending changed is a changed line and the
+    ending the agent wrote is the one the editor gets.
+    """
+    a = split_keepends(old)
+    b = split_keepends(new)
 
     def at(index: int) -> types.Position:
         return types.Position(line=index, character=0) if index < len(a) else _end_of(a, encoding)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol, lsp_method
-from pygls.workspace import Workspace
 
+from punie_lsp.documents import LspWorkspace
 from punie_lsp.progress import note_command
 
 if TYPE_CHECKING:
@@ -78,16 +78,11 @@ class PunieProtocol(LanguageServerProtocol):
                 next(steps)  # only yields for a user INITIALIZE handler, which we don't have
         except StopIteration:
             pass
-        encoding = ty_capabilities.get("positionEncoding")
-        if encoding and self._workspace is not None:
-            # Track documents in the encoding ty negotiated: edits must line up with ty's.
-            old = self._workspace
-            self._workspace = Workspace(
-                old.root_uri,
-                self._server._text_document_sync_kind,
-                list(old.folders.values()),
-                types.PositionEncodingKind(encoding),
-            )
+        if self._workspace is not None:
+            # Documents with LSP lines (``punie_lsp.documents``), tracked in the encoding
+            # ty negotiated: edits must line up with ty's.
+            encoding = ty_capabilities.get("positionEncoding")
+            self._workspace = LspWorkspace.replacing(self._workspace, encoding)
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(

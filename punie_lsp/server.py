@@ -25,6 +25,7 @@ from punie_lsp.settings import Settings, resolve, split_initialization_options
 from punie_lsp.ty_child import TyChild
 from sandbox import SandboxLimits, SandboxPool
 from typed_tools import PositionEncoding, ToolContext, ToolSpec, load_tools
+from typed_tools.lines import read_exact
 from typed_tools.lsp_converter import converter
 
 __all__ = ["PunieLanguageServer", "build"]
@@ -141,7 +142,7 @@ class PunieLanguageServer(LanguageServer):
             return workspace.get_text_document(uri).source
         path = Path(to_fs_path(uri) or uri)
         try:
-            return path.read_text(encoding="utf-8")
+            return read_exact(path)
         except (OSError, UnicodeDecodeError):
             return None
 

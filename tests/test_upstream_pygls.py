@@ -1,7 +1,9 @@
-"""pygls 2.1's ``lsp_shutdown`` breaks when a request is in flight; ours does not.
+"""Where pygls 2.1 breaks, and punie-lsp's named workarounds do not.
 
-If the first test starts failing (pygls no longer raises), the workaround in
-``PunieProtocol.lsp_shutdown`` can go.
+``lsp_shutdown`` breaks when a request is in flight (workaround: ``PunieProtocol.lsp_shutdown``);
+``TextDocument`` splits lines with ``str.splitlines`` and clamps positions one short
+(workaround: ``punie_lsp.documents``). When a ``test_pygls_*`` test starts failing,
+pygls has fixed it and the workaround can go.
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 from concurrent.futures import Future
 
 import pytest
+from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
+from pygls.workspace import TextDocument
 
+from punie_lsp.documents import LspTextDocument
 from punie_lsp.protocol import PunieProtocol
 
 
@@ -46,3 +51,43 @@ def test_punie_shutdown_cancels_them_all() -> None:
     next(steps)  # it now asks for the server's children to be stopped
     assert all(f.cancelled() for f in futures)
     assert protocol._shutdown
+
+
+# -- the document model: see punie_lsp.documents ------------------------------------------
+
+FORM_FEED_FILE = "a = 1\f\nb = 2\nc = 3\n"
+"""Three LSP lines; ``str.splitlines`` sees four (it breaks at the form feed too)."""
+
+
+def _change_line_2() -> types.TextDocumentContentChangePartial:
+    """What the editor sends when the user types ``4`` over the ``3`` of ``c = 3``."""
+    return types.TextDocumentContentChangePartial(
+        range=types.Range(
+            start=types.Position(line=2, character=4), end=types.Position(line=2, character=5)
+        ),
+        text="4",
+    )
+
+
+def test_pygls_document_breaks_lines_at_a_form_feed() -> None:
+    document = TextDocument("file:///w/a.py", FORM_FEED_FILE)
+    document.apply_change(_change_line_2())
+    assert document.source == "a = 1\f\nb = 4\nc = 3\n"  # the editor has c = 4
+
+
+def test_pygls_codec_clamps_past_the_last_line_one_short() -> None:
+    document = TextDocument("file:///w/a.py", "x\nab")
+    end_of_line = types.Position(line=1, character=99)
+    assert document.offset_at_position(end_of_line) == 3  # the end is 4
+
+
+def test_punie_documents_keep_the_editors_text() -> None:
+    document = LspTextDocument("file:///w/a.py", FORM_FEED_FILE)
+    document.apply_change(_change_line_2())
+    assert document.source == "a = 1\f\nb = 2\nc = 4\n"
+    assert (
+        LspTextDocument("file:///w/a.py", "x\nab").offset_at_position(
+            types.Position(line=1, character=99)
+        )
+        == 4
+    )

@@ -17,6 +17,7 @@ from typing import Any
 from ruff.__main__ import find_ruff_bin
 
 from typed_tools.base import ToolContext
+from typed_tools.lines import split_keepends
 from typed_tools.models import FileFix, RuffFixResult, RuffResult, RuffViolation
 from typed_tools.process import run
 from typed_tools.tool import tool
@@ -127,8 +128,8 @@ async def ruff_fix(ctx: ToolContext, path: str = ".") -> RuffFixResult:
             continue
         diff = "".join(
             difflib.unified_diff(
-                before.splitlines(keepends=True),
-                after.splitlines(keepends=True),
+                [line for line in split_keepends(before) if line],
+                [line for line in split_keepends(after) if line],
                 fromfile=f"a/{file}",
                 tofile=f"b/{file}",
             )

@@ -27,7 +27,7 @@ from typed_tools.base import (
     ToolContext,
     ToolResult,
 )
-from typed_tools.positions import from_lsp_character, to_lsp_character
+from typed_tools.lines import from_lsp_character, to_lsp_character
 from typed_tools.tool import tool
 from typed_tools.ty_client import TyBackend, semantic_backend
 from typed_tools.workspace import (

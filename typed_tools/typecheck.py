@@ -21,8 +21,8 @@ from typing import Any
 from ty import find_ty_bin
 
 from typed_tools.base import DocumentSyncBackend, SemanticBackend, ToolContext
+from typed_tools.lines import from_lsp_character
 from typed_tools.models import Severity, TypeCheckError, TypeCheckResult
-from typed_tools.positions import from_lsp_character
 from typed_tools.process import run
 from typed_tools.tool import tool
 from typed_tools.workspace import (

@@ -13,13 +13,13 @@ disk stays untouched until the editor applies the edits.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pathspec
 
 from typed_tools.base import ToolContext
+from typed_tools.lines import read_exact, split_lines
 
 __all__ = [
     "ToolFailure",
@@ -87,7 +87,7 @@ def read_text(ctx: ToolContext, path: Path) -> str:
     if not path.is_file():
         raise ToolFailure(f"no such file: {display_path(ctx, path)}")
     try:
-        return path.read_text(encoding="utf-8")
+        return read_exact(path)
     except UnicodeDecodeError as exc:
         raise ToolFailure(f"{display_path(ctx, path)} is not UTF-8 text ({exc.reason})") from exc
 
@@ -160,15 +160,3 @@ def iter_files(ctx: ToolContext, under: Path) -> Iterator[Path]:
         path = key.resolve(strict=False)
         if path not in seen and (path == under or path.is_relative_to(under)):
             yield path
-
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines as LSP counts them: only ``\\n``, ``\\r\\n`` and ``\\r`` end a line.
-
-    ``str.splitlines`` also splits on form feeds, ``\\u2028`` and others, which would
-    shift every line number after them relative to ty, ruff and the editor.
-    """
-    return _LINE_BREAK.split(text)

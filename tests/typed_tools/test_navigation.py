@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from tests.typed_tools.conftest import write_tree
 from typed_tools import PositionEncoding, ToolArgumentError, ToolContext, TyBackendPool
+from typed_tools.lines import from_lsp_character, to_lsp_character, units
 from typed_tools.navigation import (
     document_symbols,
     find_references,
@@ -17,7 +18,6 @@ from typed_tools.navigation import (
     hover,
     workspace_symbols,
 )
-from typed_tools.positions import from_lsp_character, to_lsp_character, units
 
 # Non-ASCII before every name: a wrong encoding conversion lands on the wrong character.
 NAV = {

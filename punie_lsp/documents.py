@@ -1,0 +1,129 @@
+"""The editor's open documents, kept exactly as the editor has them.
+
+Upstream workaround (pygls 2.1): ``pygls.workspace.TextDocument`` splits with
+``str.splitlines``, which also breaks at form feeds, ``\\v``, ``\\x1c``-``\\x1e``,
+``\\x85``, ``\\u2028`` and ``\\u2029``. After one incremental ``didChange`` in a file
+holding such a character, its copy differs from the editor's (the change lands on the
+wrong line), and that wrong text is what the agent's tools read and what a restarted
+ty is given. Its position codec also clamps a character past the end of the last line
+one code point short, and rebuilds every line of the document on each keystroke.
+``tests/test_upstream_pygls.py`` shows the breakage.
+
+``LspTextDocument`` replaces the line model with ``typed_tools.lines`` (LSP's line
+breaks only, endings kept) and applies an incremental change by re-splitting only the
+lines it touches, so a keystroke costs the same in a large file as in a small one.
+``LspWorkspace`` makes pygls create these documents and numbers every ``didOpen``, so
+an edit can tell a document that was closed and reopened from the one it read.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from lsprotocol import types
+from pygls.workspace import TextDocument, Workspace
+from pygls.workspace.position_codec import ServerTextPosition
+
+from typed_tools import PositionEncoding
+from typed_tools.lines import clamp, split_keepends
+
+__all__ = ["LspTextDocument", "LspWorkspace"]
+
+_OPENED = itertools.count(1)
+"""Serial numbers of ``didOpen``s, process-wide: a reopened document gets a new one."""
+
+
+def _encoding(value: Any) -> PositionEncoding:
+    return value if value in ("utf-8", "utf-32") else "utf-16"
+
+
+class LspTextDocument(TextDocument):
+    """pygls' ``TextDocument`` with LSP lines (see the module docstring)."""
+
+    def __init__(self, uri: str, source: str | None = None, **kwargs: Any) -> None:
+        super().__init__(uri, source, **kwargs)
+        self.opened = next(_OPENED)
+        """Which ``didOpen`` created this copy: changes when the editor reopens the file."""
+        self._lines = split_keepends(self._source or "")
+        self._text: str | None = self._source or ""
+
+    @property
+    def encoding(self) -> PositionEncoding:
+        return _encoding(self.position_codec.encoding)
+
+    @property
+    def source(self) -> str:
+        if self._text is None:
+            self._text = "".join(self._lines)
+        return self._text
+
+    @property
+    def lines(self) -> list[str]:
+        """LSP lines with their endings (the last one has none), as a copy."""
+        return list(self._lines)
+
+    def _apply_full_change(self, change: types.TextDocumentContentChangeEvent) -> None:
+        self._lines = split_keepends(change.text)
+        self._text = change.text
+
+    def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
+        lines = self._lines
+        encoding = self.encoding
+        start = clamp(lines, change.range.start.line, change.range.start.character, encoding)
+        end = clamp(lines, change.range.end.line, change.range.end.character, encoding)
+        (sl, sc), (el, ec) = sorted((start, end))
+        # One untouched line either side: an edit may join a \r before it with a \n
+        # after it (or split such a pair), and only re-splitting the neighbours sees it.
+        lo = max(sl - 1, 0)
+        hi = min(el + 2, len(lines))
+        segment = (
+            "".join(lines[lo:sl])
+            + lines[sl][:sc]
+            + change.text
+            + lines[el][ec:]
+            + "".join(lines[el + 1 : hi])
+        )
+        replacement = split_keepends(segment)
+        if hi < len(lines):
+            replacement.pop()  # the segment ended with a line ending: its "" last line
+        lines[lo:hi] = replacement
+        self._text = None
+
+    def position_from_client_units(self, position: types.Position) -> ServerTextPosition:
+        line, character = clamp(self._lines, position.line, position.character, self.encoding)
+        return ServerTextPosition(line=line, character=character)
+
+    def offset_at_position(self, client_position: types.Position) -> int:
+        position = self.position_from_client_units(client_position)
+        return sum(map(len, self._lines[: position.line])) + position.character
+
+
+class LspWorkspace(Workspace):
+    """pygls' ``Workspace``, holding ``LspTextDocument``s."""
+
+    def _create_text_document(
+        self,
+        doc_uri: str,
+        source: str | None = None,
+        version: int | None = None,
+        language_id: str | None = None,
+    ) -> LspTextDocument:
+        return LspTextDocument(
+            doc_uri,
+            source=source,
+            version=version,
+            language_id=language_id,
+            sync_kind=self._sync_kind,
+            position_codec=self.position_codec,
+        )
+
+    @classmethod
+    def replacing(cls, old: Workspace, encoding: str | None) -> LspWorkspace:
+        """A workspace like ``old`` (pygls' own, just made at initialize) in ``encoding``."""
+        return cls(
+            old.root_uri,
+            old._sync_kind,
+            list(old.folders.values()),
+            types.PositionEncodingKind(encoding) if encoding else old.position_encoding,
+        )
