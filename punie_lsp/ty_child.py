@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import importlib.util
 import itertools
 import json
 import logging
@@ -27,6 +28,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 from punie_lsp.transport import FrameParser, frame, peek_response_id
@@ -55,11 +58,44 @@ class TyError(Exception):
         self.data = data
 
 
-def ty_command() -> list[str]:
-    """The ``ty server`` command from the installed ty wheel (PATH is not consulted)."""
-    from ty import find_ty_bin
+def _ty_environment_module() -> ModuleType:
+    """``typed_tools.ty_environment``, loaded without the ``typed_tools`` package.
 
-    return [find_ty_bin(), "server"]
+    The package's ``__init__`` imports pygls and lsprotocol (~0.8 s, see
+    ``punie_lsp.runner``) and ty must start before they have loaded; this one module
+    imports nothing of ours, so it is loaded from its file and registered under its
+    own name (a later ``import typed_tools.ty_environment`` finds the same module).
+    """
+    name = "typed_tools.ty_environment"
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    package = importlib.util.find_spec("typed_tools")  # finds, does not import
+    folders = package.submodule_search_locations if package is not None else None
+    if not folders:
+        raise ImportError("the typed_tools package is not installed")
+    path = Path(next(iter(folders))) / "ty_environment.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def ty_command() -> list[str]:
+    """``ty server`` from the installed ty wheel, run from outside punie-lsp's environment.
+
+    PATH is not consulted; see ``typed_tools.ty_environment`` for why the binary is not
+    run from the wheel's own folder.
+    """
+    return [_ty_environment_module().ty_executable(), "server"]
+
+
+def ty_process_environment() -> dict[str, str]:
+    """The environment ty runs in: the editor's, without punie-lsp's own venv."""
+    return _ty_environment_module().ty_environment()
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
@@ -205,7 +241,8 @@ class TyChild:
         return result
 
     async def _spawn_and_initialize(self) -> dict[str, Any]:
-        command = self._command or ty_command()
+        # The first call may place ty's binary (a hard link, a copy at worst): off the loop.
+        command = self._command or await asyncio.to_thread(ty_command)
         loop = asyncio.get_running_loop()
         _, process = await loop.subprocess_exec(
             lambda: _Process(self._on_body),
@@ -214,6 +251,7 @@ class TyChild:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=self.cwd,
+            env=ty_process_environment(),
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         self._process = process

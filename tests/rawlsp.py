@@ -214,6 +214,7 @@ class RawServer(Connection):
         *,
         cwd: Path | None = None,
         stderr: Any = subprocess.DEVNULL,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.proc = subprocess.Popen(
             [*SERVER, *args],
@@ -221,6 +222,7 @@ class RawServer(Connection):
             stdout=subprocess.PIPE,
             stderr=stderr,
             cwd=cwd,
+            env=env,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None  # PIPEs
         super().__init__(self.proc.stdout, self.proc.stdin)  # ty: ignore[invalid-argument-type]  # Popen's pipes are buffered binary files

@@ -13,18 +13,22 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from lsprotocol import types
-from ty import find_ty_bin
 
 from tests.conftest import Client, initialize_params, make_client, open_document
+from typed_tools.ty_environment import ty_environment, ty_executable
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest_asyncio.fixture
 async def ty_direct(client: Client) -> AsyncIterator[Client]:
-    """A session with ``ty server`` itself: same project, same client profile."""
+    """A session with ``ty server`` itself: same project, same client profile.
+
+    Run as punie-lsp runs it (``typed_tools.ty_environment``), so both see the same
+    Python environment and only forwarding can make their answers differ.
+    """
     direct = make_client()
-    await direct.start_io(find_ty_bin(), "server", cwd=str(client.root))
+    await direct.start_io(ty_executable(), "server", cwd=str(client.root), env=ty_environment())
     await direct.initialize_session(initialize_params(client.profile, client.root))
     yield direct
     await direct.shutdown_session()

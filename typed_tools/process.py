@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,11 @@ async def run(
     timeout: float | None = None,
     stdin: str | None = None,
     env: dict[str, str] | None = None,
+    base_env: Mapping[str, str] | None = None,
 ) -> Completed:
     """Run ``argv`` and collect its output; ``ToolFailure`` on timeout or a missing binary.
+
+    The child's environment is ``base_env`` (default ``os.environ``) updated with ``env``.
 
     Without ``timeout`` the caller's own limit applies: the tool decorator's ``wait_for``
     cancels this coroutine, and the ``finally`` below still kills the child.
@@ -50,7 +54,7 @@ async def run(
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, **(env or {})},
+            env={**(os.environ if base_env is None else base_env), **(env or {})},
         )
     except OSError as exc:
         raise ToolFailure(f"cannot run {argv[0]}: {exc}") from exc

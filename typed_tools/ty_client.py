@@ -21,10 +21,10 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
-from ty import find_ty_bin
 
 from typed_tools.base import JSON, PositionEncoding, SemanticBackend, ToolContext
 from typed_tools.lsp_converter import converter
+from typed_tools.ty_environment import ty_environment, ty_executable
 
 __all__ = ["TyBackend", "TyBackendPool", "default_pool", "semantic_backend"]
 
@@ -92,7 +92,9 @@ class TyBackend:
         def _published(_: LanguageClient, __: types.PublishDiagnosticsParams) -> None:
             return None  # we pull diagnostics; pushes would be stale duplicates
 
-        await client.start_io(find_ty_bin(), "server", cwd=str(self.root))
+        # ty sees the project's environment, never punie-lsp's (see ty_environment).
+        executable = await asyncio.to_thread(ty_executable)
+        await client.start_io(executable, "server", cwd=str(self.root), env=ty_environment())
         params = types.InitializeParams(
             process_id=os.getpid(),
             root_uri=self.root.as_uri(),

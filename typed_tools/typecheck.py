@@ -18,13 +18,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ty import find_ty_bin
-
 from typed_tools.base import DocumentSyncBackend, SemanticBackend, ToolContext
 from typed_tools.lines import from_lsp_character
 from typed_tools.models import Severity, TypeCheckError, TypeCheckResult
 from typed_tools.process import run
 from typed_tools.tool import tool
+from typed_tools.ty_environment import ty_environment, ty_executable
 from typed_tools.workspace import (
     ToolFailure,
     display_path,
@@ -86,10 +85,12 @@ def _result(errors: list[TypeCheckError]) -> TypeCheckResult:
 
 async def _via_cli(ctx: ToolContext, targets: list[Path]) -> list[TypeCheckError]:
     root = resolve(ctx, ".")
+    executable = await asyncio.to_thread(ty_executable)
     completed = await run(
-        [find_ty_bin(), "check", "--output-format", "gitlab", "--no-progress"]
+        [executable, "check", "--output-format", "gitlab", "--no-progress"]
         + [str(t) for t in targets],
         cwd=root,
+        base_env=ty_environment(),  # the project's environment, never punie-lsp's
     )
     if completed.returncode not in (0, 1):
         raise ToolFailure(f"ty check failed: {completed.stderr.strip()[:2000]}")
