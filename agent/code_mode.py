@@ -64,7 +64,7 @@ class _BoundTool:
         self._ctx = ctx
         self._tools = tools
 
-    async def __call__(self, *args: Any, **kwargs: Any) -> ToolResult:
+    async def __call__(self, *args: Any, **kwargs: Any) -> ToolResult | str:
         arguments = self.__signature__.bind(*args, **kwargs).arguments
         return await call_tool(self.__name__, self._ctx, dict(arguments), self._tools)
 

@@ -1,12 +1,14 @@
 """The agent's one tool, ``execute_code``: run the model's program, report back compactly.
 
-What the model reads back is a short text, not the full ``RunResult`` JSON: the value
-of the last expression, what was printed, and one line per typed-tool call. Both are
-truncated, because a program that returns a whole file or prints a log would otherwise
-fill a small model's context in one step. Code that fails in a way the model can fix
-(syntax, typing, runtime, a limit it ran into) raises ``ModelRetry`` with the line and
-the message, so the library sends it back and counts the retry; a cancelled run stops
-the agent instead.
+What the model reads back is a short text, not the full ``RunResult`` JSON. A program
+that prints is answered with exactly what it printed: Punie's rows show the printed
+output as the tool response, so a Punie-tuned model sees what it was trained on. Only a
+program that printed nothing is answered with the value of its last expression and one
+line per typed-tool call. Both are truncated, because a program that returns a whole
+file or prints a log would otherwise fill a small model's context in one step. Code
+that fails in a way the model can fix (syntax, typing, runtime, a limit it ran into)
+raises ``ModelRetry`` with the line and the message, so the library sends it back and
+counts the retry; a cancelled run stops the agent instead.
 """
 
 from __future__ import annotations
@@ -74,12 +76,12 @@ def _short(text: str, limit: int) -> str:
 
 def render_result(result: RunResult) -> str:
     """What the model reads after a successful program (see the module docstring)."""
+    if result.stdout:
+        return _short(result.stdout.rstrip("\n"), MAX_STDOUT_CHARS)
     lines: list[str] = []
     if result.value is not None:
         value = json.dumps(result.value, ensure_ascii=False)
         lines.append("value: " + _short(value, MAX_VALUE_CHARS))
-    if result.stdout:
-        lines.append("stdout:\n" + _short(result.stdout.rstrip("\n"), MAX_STDOUT_CHARS))
     if result.calls:
         calls = [
             f"{_format_call(c.tool, dict(c.args))} -> {'ok' if c.success else 'failed'}"
@@ -139,8 +141,9 @@ async def execute_code(ctx: RunContext[RunState], code: str) -> str:
 def guard_writes(tools: CodeModeTools, ask: PermissionAsker) -> CodeModeTools:
     """``tools`` with ``write_file`` asking ``ask(path, content)`` before it proposes.
 
-    A declined write is a failed ``WriteFileResult`` the program can branch on, not an
-    exception: the model should learn the user said no, not retry the same write.
+    A declined write raises ``PermissionError`` in the program (``write_file`` returns
+    text, as Punie's does, so a refusal has no result to carry it); the message tells
+    the model the user said no and not to retry the same write.
     """
     spec = tools.tools.get("write_file")
     if spec is None:
@@ -148,15 +151,15 @@ def guard_writes(tools: CodeModeTools, ask: PermissionAsker) -> CodeModeTools:
     original = spec.function
     signature = inspect.Signature(list(spec.parameters))
 
-    async def write_file(ctx: ToolContext, /, *args: Any, **kwargs: Any) -> ToolResult:
+    async def write_file(ctx: ToolContext, /, *args: Any, **kwargs: Any) -> ToolResult | str:
         try:
             arguments = signature.bind(*args, **kwargs).arguments
         except TypeError:
             return await original(ctx, *args, **kwargs)  # the tool reports the misuse
         path, content = arguments.get("path"), arguments.get("content")
         if isinstance(path, str) and isinstance(content, str) and not await ask(path, content):
-            return spec.result_model(
-                success=False, error=f"the user declined the edit to {path}; do not retry it"
+            raise PermissionError(
+                f"write_file: the user declined the edit to {path}; do not retry it"
             )
         return await original(ctx, *args, **kwargs)
 

@@ -28,7 +28,10 @@ The value of the last expression and anything printed are returned to you.
 There is no other file, network or process access; the standard library is limited.
 `write_file` only proposes an edit: the user reviews it, the disk is not touched, and
 later reads in this conversation turn see the proposed text. Lines and columns count
-from 1. Every result has `success` and `error`; check them.
+from 1. A result's `success` is its verdict (no type errors, no violations, tests
+passed, something found); `error` says why a tool could not run. `read_file`,
+`write_file` and `run_command` return text and raise `OSError` when they cannot.
+`json` is available without an import.
 Work in small steps. When you are done, answer briefly in plain text without calling
 the tool; mention the files you changed.
 

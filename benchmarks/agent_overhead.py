@@ -38,7 +38,7 @@ from typed_tools import ToolContext
 
 PROGRAMS = [
     "x = 6 * 7\nx",
-    'r = read_file("a.py")\n[r.success, r.line_count]',
+    'r = read_file("a.py")\nlen(r.splitlines())',
     "total = sum(i * i for i in range(100))\nprint(total)\ntotal",
 ]
 """Three small programs: pure computation, one cheap typed tool, printed output."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from pygls.exceptions import JsonRpcInvalidParams
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from agent.code_mode import run_code
 from punie_lsp import __version__, agent_commands
@@ -52,8 +53,10 @@ async def tool(ls: PunieLanguageServer, args: dict[str, Any] | None = None) -> A
     """``punie.tool {name, args, uri?}``: run one typed tool; its result as JSON.
 
     ``uri`` picks the workspace folder in a multi-root workspace (default: the first).
-    A tool that could not run is a result with ``success: false``; a wrong name or
-    argument is ``InvalidParams`` saying what is wrong.
+    A tool that could not run is a result with ``error`` (and Punie's ``parse_error``)
+    set; a text tool (``read_file`` …) answers a string, and its failure is a
+    ``RequestFailed`` error naming the reason; a wrong name or argument is
+    ``InvalidParams`` saying what is wrong.
     """
     request = args or {}
     name = request.get("name")
@@ -68,6 +71,12 @@ async def tool(ls: PunieLanguageServer, args: dict[str, Any] | None = None) -> A
         result = await call_tool(name, ls.tool_context(root), arguments, ls.tools)
     except ToolArgumentError as exc:
         raise JsonRpcInvalidParams(f"punie.tool {name}: {exc}") from None
+    except OSError as exc:
+        raise JsonRpcException(
+            message=f"punie.tool {exc}", code=int(types.LSPErrorCodes.RequestFailed)
+        ) from None
+    if isinstance(result, str):
+        return result
     return result.model_dump(mode="json")
 
 

@@ -23,8 +23,9 @@ from sandbox._result import ErrorKind, RunError
 
 __all__ = ["from_monty_error", "limit_error"]
 
-_SCRIPT_FILENAMES = frozenset({"<python-input-0>", "main.py"})
-"""How Monty names the submitted code in frames (first feed of a session) and diagnostics."""
+_SCRIPT_FILENAMES = frozenset({"<python-input-1>", "main.py"})
+"""How Monty names the submitted code in frames and diagnostics: the program is the
+session's second feed (``<python-input-1>``), after the runner's prelude."""
 
 _CONCISE_DIAGNOSTIC = re.compile(
     r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>\w+)\[(?P<code>[\w-]+)\] "

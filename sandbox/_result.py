@@ -43,7 +43,8 @@ class ToolCall(_Wire):
     duration_ms: float = Field(ge=0)
     """Host time spent in the call, in milliseconds (``durationMs`` on the wire)."""
     success: bool
-    """False when the call raised, or returned a result whose ``success`` is False."""
+    """False when the call raised, or returned a result whose ``success`` is False (the
+    tool's verdict: for Punie's tools, also when it ran and said no, e.g. type errors)."""
 
 
 class RunError(_Wire):

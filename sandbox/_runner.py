@@ -36,7 +36,7 @@ from sandbox._convert import to_json, to_monty
 from sandbox._errors import from_monty_error, limit_error
 from sandbox._limits import SandboxLimits
 from sandbox._result import RunError, RunResult, ToolCall
-from sandbox._upstream import OutputSink
+from sandbox._upstream import OS_ERROR_STUBS, OutputSink
 
 __all__ = ["CANCELLED", "CancelSignal", "Execution", "External", "SignatureCache"]
 
@@ -48,6 +48,13 @@ SignatureCache: TypeAlias = "WeakKeyDictionary[Callable[..., Any], inspect.Signa
 
 _EXC_TYPES: dict[str, ExcType] = {name: name for name in get_args(ExcType)}
 """Exception names Monty can raise in the sandbox, for mapping host exceptions."""
+
+PRELUDE = "import json"
+"""Run before every program, unchecked: Punie's sandbox offers ``json`` without an import
+(``punie/agent/monty_runner.py``), and its programs rely on that."""
+PRELUDE_STUBS = "import json as json\n" + OS_ERROR_STUBS
+"""What the type checker is told the prelude defines (``as json`` re-exports it), and
+the exception names Monty has but its checker lacks (``sandbox/_upstream.py``, 3)."""
 
 _SLEEPS = frozenset({"system.sleep", "system.async_sleep"})
 """OS calls for ``time.sleep`` / ``asyncio.sleep`` under the default ``'system'`` policy."""
@@ -100,9 +107,10 @@ class _Run:
             script_name="main.py",
             limits=self.limits.resource_limits(),
             type_check=type_check,
-            type_check_stubs=stubs or None,
+            type_check_stubs=PRELUDE_STUBS + stubs,
             type_check_format="concise",
         ) as session:
+            await session.feed_run(PRELUDE, skip_type_check=True)
             snapshot = await session.feed_start(code, print_callback=self.sink)
             while not isinstance(snapshot, MontyComplete):
                 self._raise_if_stopped()

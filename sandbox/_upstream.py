@@ -22,6 +22,12 @@ the day that test starts failing.
    owner that stops its pool before exiting exits cleanly.
    Tests: ``test_exiting_right_after_closing_a_pool_can_abort`` (upstream) and
    ``test_a_stopped_pool_lets_the_process_exit_cleanly`` (ours).
+
+3. **The type checker does not know ``OSError``'s subclasses.** Monty raises and catches
+   ``FileNotFoundError``, ``PermissionError`` … at run time, but its type checker
+   rejects ``except FileNotFoundError:`` as an unresolved name. ``read_file`` raises
+   exactly those (Punie's programs catch them), so ``OS_ERROR_STUBS`` declares them to
+   the checker. Test: ``test_type_checker_lacks_os_error_subclasses``.
 """
 
 from __future__ import annotations
@@ -31,7 +37,19 @@ import threading
 from collections.abc import Callable
 from typing import Literal
 
-__all__ = ["OutputSink", "settle_after_close"]
+__all__ = ["OS_ERROR_STUBS", "OutputSink", "settle_after_close"]
+
+OS_ERROR_STUBS = "".join(
+    f"class {name}(OSError): ...\n"
+    for name in (
+        "FileExistsError",
+        "FileNotFoundError",
+        "IsADirectoryError",
+        "NotADirectoryError",
+        "PermissionError",
+    )
+)
+"""Monty's run-time ``OSError`` subclasses, declared for its type checker (workaround 3)."""
 
 _SETTLE_SECONDS = 0.05
 """How long Monty's native threads get after a pool closes (workaround 2)."""

@@ -60,7 +60,7 @@ def hello() -> FunctionModel:
 
 
 FIX_APP = Code(
-    'text = read_file("pkg/app.py").content\n'
+    'text = read_file("pkg/app.py")\n'
     'fixed = text.replace(\'return "not an int"\', "return 1")\n'
     'write_file("pkg/app.py", fixed)\n'
     'typecheck("pkg/app.py").error_count'

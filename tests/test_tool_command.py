@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from punie_lsp import commands, router
 from tests.conftest import Client, change_document, open_document
@@ -15,11 +15,15 @@ pytestmark = pytest.mark.timeout(90)
 
 
 async def run_tool(client: Client, name: str, **args: Any) -> dict[str, Any]:
-    result = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="punie.tool", arguments=[{"name": name, "args": args}])
-    )
+    result = await call(client, name, **args)
     assert isinstance(result, dict)
     return result
+
+
+async def call(client: Client, name: str, **args: Any) -> Any:
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="punie.tool", arguments=[{"name": name, "args": args}])
+    )
 
 
 def edit_buffer(client: Client, relative: str, new_text: str) -> str:
@@ -41,7 +45,7 @@ async def test_typecheck_sees_the_unsaved_buffer(client: Client) -> None:
     edited = text.replace('return "not an int"', "return 1") + "\n\nbad: int = 'buffer only'\n"
     edit_buffer(client, "pkg/app.py", edited)
     in_buffer = await run_tool(client, "typecheck", path="pkg/app.py")
-    assert in_buffer["success"] is True
+    assert in_buffer["success"] is False and in_buffer["error"] is None  # ran, found one
     assert [(e["line"], e["code"]) for e in in_buffer["errors"]] == [
         (len(edited.splitlines()), "invalid-assignment")
     ]
@@ -76,14 +80,16 @@ async def test_navigation_sees_the_unsaved_buffer(client: Client) -> None:
 
 async def test_read_file_sees_the_unsaved_buffer(client: Client) -> None:
     edit_buffer(client, "pkg/shapes.py", "# only in the editor\n")
-    result = await run_tool(client, "read_file", path="pkg/shapes.py")
-    assert result["content"] == "# only in the editor\n"
+    assert await call(client, "read_file", path="pkg/shapes.py") == "# only in the editor\n"
 
 
 async def test_failures_are_results_and_misuse_is_invalid_params(client: Client) -> None:
-    outside = await run_tool(client, "read_file", path="../../etc/passwd")
+    outside = await run_tool(client, "typecheck", path="../../etc")
     assert outside["success"] is False
     assert "outside the workspace" in outside["error"]
+    assert outside["parse_error"] == outside["error"]
+    with pytest.raises(JsonRpcException, match=r"read_file: path .* is outside the workspace"):
+        await call(client, "read_file", path="../../etc/passwd")
     with pytest.raises(JsonRpcInvalidParams, match="unknown tool 'nope'"):
         await run_tool(client, "nope")
     with pytest.raises(JsonRpcInvalidParams, match=r"punie\.tool read_file"):

@@ -139,7 +139,7 @@ def _error_lines(ws: Workspace, rng: random.Random) -> Example:
 def _symbol_names(ws: Workspace, rng: random.Random) -> Example:
     file = rng.choice(ws.files)
     prompt = _ask(rng, "What does {f} define at top level?", "Name the symbols in {f}.", f=file)
-    code = f'symbols = document_symbols("{file}").symbols\n[(s.name, s.kind) for s in symbols]'
+    code = f'symbols = document_symbols("{file}").symbols\n[(s.name, s.kind_name) for s in symbols]'
 
     def answer(value: Any, _: str) -> str:
         if not value:
@@ -200,14 +200,16 @@ def _defs_then_hover(ws: Workspace, rng: random.Random) -> Example | None:
         "first = hits[0]\n"
         f'info = hover(first.file, line=first.line, symbol="{target.symbol}")\n'
         "print(first.file, first.line)\n"
-        "info.content"
+        "print(info.content)"
     )
 
     def answer(value: Any, stdout: str) -> str | None:
-        where = stdout.strip().split()
-        if len(where) != 2 or not value:
+        # The model reads the printed text only (as in Punie's rows): answer from that.
+        head, _, content = stdout.strip().partition("\n")
+        where = head.split()
+        if len(where) != 2 or not content:
             return None
-        return f"{target.symbol} is defined in {where[0]} at line {where[1]}:\n{value}"
+        return f"{target.symbol} is defined in {where[0]} at line {where[1]}:\n{content}"
 
     return Example(prompt, code, answer)
 
@@ -228,7 +230,7 @@ def _check_and_fix(ws: Workspace, rng: random.Random) -> Example | None:
     )
     code = (
         f'before = typecheck("{file}")\n'
-        f'text = read_file("{file}").content\n'
+        f'text = read_file("{file}")\n'
         f"write_file({file!r}, text.replace({wrong!r}, {right!r}))\n"
         f'after = typecheck("{file}")\n'
         "(before.error_count, after.error_count)"

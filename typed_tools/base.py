@@ -1,10 +1,17 @@
 """The contracts every typed tool is written against.
 
 A tool is an ``async`` function ``(ctx: ToolContext, /, **arguments) -> ToolResult`` whose
-result is a Pydantic model with ``success`` and ``error``. It never raises for a failure
-of the thing it runs (a missing file, a crashed ``ty``, a timeout): the failure is data
-the sandboxed code can branch on. It raises ``ToolArgumentError`` only for misuse
-(wrong argument types), which is a bug in the caller, not a result.
+result is a Pydantic model with ``success`` (the tool's verdict, as Punie defines it for
+that result: no type errors, no violations, all tests passed, something found …),
+``parse_error`` (Punie's name for "could not run") and ``error`` (the same, punie-lsp's
+name). A tool never raises for a failure of the thing it runs (a missing file, a crashed
+``ty``, a timeout): the failure is ``success=False`` with both messages set, data the
+sandboxed code can branch on. It raises ``ToolArgumentError`` only for misuse (wrong
+argument types), which is a bug in the caller, not a result.
+
+Three tools return text, as Punie's do: ``read_file``, ``write_file`` and
+``run_command`` (``-> str``). A failure of theirs is an exception the program can catch
+(``OSError`` or a subclass such as ``FileNotFoundError``), naming the path and the reason.
 
 ``SemanticBackend`` is how navigation tools reach a language server without importing
 ``punie_lsp``: the server implements it with its live ``ty`` child (so tools see the
@@ -50,14 +57,21 @@ class ResultItem(BaseModel):
 
 
 class ToolResult(BaseModel):
-    """Base of every tool result: whether the tool ran, and why not when it did not."""
+    """Base of every tool result: the tool's verdict, and why it could not run if it could not.
+
+    ``success`` is Punie's verdict (each result's docstring says what it means for that
+    tool). ``success=False`` with ``error`` and ``parse_error`` None means the tool ran
+    and the answer is "no"; with them set, the tool could not run at all.
+    """
 
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     success: bool
-    """True when the tool ran and its answer is complete (a type error found is still success)."""
+    """The tool's verdict; see the result's own docstring (always False when it could not run)."""
     error: str | None = None
     """Why the tool could not run (timeout, path outside the workspace, ty crashed, …)."""
+    parse_error: str | None = None
+    """Punie's name for ``error``: set, with the same text, whenever the tool could not run."""
 
 
 class ToolArgumentError(TypeError):

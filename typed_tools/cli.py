@@ -3,7 +3,8 @@
 The same registry, validation and result models as the sandbox and ``punie.tool`` use,
 so what a user runs here is exactly what the model would get. Options are generated
 from each tool's parameters; the result JSON goes to stdout, usage errors to stderr.
-Exit status: 0 when the tool ran, 1 when it could not (``success`` false), 2 on misuse.
+Exit status: 0 when the tool ran, 1 when it could not (``error`` set, or a text tool
+such as ``read_file`` raised; its message goes to stderr), 2 on misuse.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _tool_parser(spec: ToolSpec) -> argparse.ArgumentParser:
     return parser
 
 
-async def _run(spec: ToolSpec, ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+async def _run(spec: ToolSpec, ctx: ToolContext, args: dict[str, Any]) -> ToolResult | str:
     try:
         return await call_tool(spec.name, ctx, args, tools={spec.name: spec})
     finally:
@@ -126,8 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ToolArgumentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a text tool's failure (read_file of a missing file …)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if isinstance(result, str):
+        print(result, end="" if result.endswith("\n") else "\n")
+        return 0
     print(result.model_dump_json(indent=2))
-    return 0 if result.success else 1
+    return 0 if result.error is None else 1
 
 
 if __name__ == "__main__":

@@ -28,10 +28,8 @@ from typed_tools.workspace import (
 
 __all__ = [
     "ListFilesResult",
-    "ReadFileResult",
     "SearchMatch",
     "SearchResult",
-    "WriteFileResult",
     "list_files",
     "read_file",
     "search",
@@ -39,30 +37,8 @@ __all__ = [
 ]
 
 
-class ReadFileResult(ToolResult):
-    """A file's text as this run sees it (the overlay's proposal wins over the disk)."""
-
-    path: str = ""
-    """Workspace-relative path of the file."""
-    content: str = ""
-    """The whole text."""
-    line_count: int = 0
-    """Number of lines, counted as editors and LSP count them."""
-
-
-class WriteFileResult(ToolResult):
-    """A proposed edit, recorded for the editor to apply; the disk is not touched."""
-
-    path: str = ""
-    """Workspace-relative path of the file."""
-    created: bool = False
-    """True when the file does not exist on disk (the edit would create it)."""
-    line_count: int = 0
-    """Number of lines in the proposed text."""
-
-
 class ListFilesResult(ToolResult):
-    """Files matching a glob, skipping what .gitignore ignores."""
+    """Files matching a glob, skipping what .gitignore ignores. ``success``: the listing ran."""
 
     files: list[str] = Field(default_factory=list)
     """Workspace-relative paths, sorted."""
@@ -84,7 +60,10 @@ class SearchMatch(ResultItem):
 
 
 class SearchResult(ToolResult):
-    """Lines matching a regular expression in the text files under a path."""
+    """Lines matching a regular expression in the text files under a path.
+
+    ``success``: the search ran (a search that finds nothing is still a success).
+    """
 
     matches: list[SearchMatch] = Field(default_factory=list)
     """Matches in file and line order, at most ``max_results``."""
@@ -95,34 +74,35 @@ class SearchResult(ToolResult):
 
 
 @tool
-async def read_file(ctx: ToolContext, path: str) -> ReadFileResult:
-    """Read a text file of the workspace, including edits proposed earlier in this run."""
-    resolved = resolve(ctx, path)
-    text = read_text(ctx, resolved)
-    return ReadFileResult(
-        success=True,
-        path=display_path(ctx, resolved),
-        content=text,
-        line_count=len(split_lines(text)) if text else 0,
-    )
+async def read_file(ctx: ToolContext, path: str) -> str:
+    """Read a text file of the workspace, including edits proposed earlier in this run.
+
+    Returns the whole text, line endings as they are. Raises (catchably, naming the path
+    and the reason) ``FileNotFoundError``, ``IsADirectoryError``, ``PermissionError``
+    for a path outside the workspace, ``OSError`` for a file that is not UTF-8 text.
+    """
+    return read_text(ctx, resolve(ctx, path))
 
 
 @tool
-async def write_file(ctx: ToolContext, path: str, content: str) -> WriteFileResult:
-    """Propose new content for a file; later reads see it, the disk is not changed."""
+async def write_file(ctx: ToolContext, path: str, content: str) -> str:
+    """Propose new content for a file; later reads see it, the disk is not changed.
+
+    Returns a one-line confirmation naming the file. The editor (or the user) applies
+    the proposals after the run. Raises ``IsADirectoryError`` or ``PermissionError``
+    (outside the workspace) when the proposal cannot be recorded.
+    """
     resolved = resolve(ctx, path)
+    shown = display_path(ctx, resolved)
     if resolved.is_dir():
-        raise ToolFailure(f"{display_path(ctx, resolved)} is a directory")
+        raise ToolFailure(f"{shown} is a folder", exception=IsADirectoryError)
     for key in list(ctx.overlay):
         if key.resolve(strict=False) == resolved:
             del ctx.overlay[key]
     ctx.overlay[resolved] = content
-    return WriteFileResult(
-        success=True,
-        path=display_path(ctx, resolved),
-        created=not resolved.exists(),
-        line_count=len(split_lines(content)) if content else 0,
-    )
+    lines = len(split_lines(content)) if content else 0
+    verb = "create" if not resolved.exists() else "replace"
+    return f"Proposed to {verb} {shown} ({lines} lines); the disk is unchanged until it is applied"
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:

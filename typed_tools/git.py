@@ -19,10 +19,10 @@ from typed_tools.tool import tool
 from typed_tools.workspace import ToolFailure, resolve
 
 __all__ = [
-    "GitChange",
+    "DiffFile",
     "GitCommit",
-    "GitDiffFile",
     "GitDiffResult",
+    "GitFileStatus",
     "GitLogResult",
     "GitStatusResult",
     "git_diff",
@@ -45,51 +45,59 @@ _KINDS: dict[str, ChangeKind] = {
 }
 
 
-class GitChange(ResultItem):
-    """One change to one file, either in the index (staged) or in the working tree."""
+class GitFileStatus(ResultItem):
+    """One changed file: what happened to it, and whether the change is staged."""
 
     file: str
     """Workspace-relative path (the new name of a renamed file)."""
     status: ChangeKind
-    """What happened to the file."""
+    """What happened to the file: the staged change's kind when there is one, else the
+    working tree's."""
     staged: bool
-    """True for a change in the index (what ``git commit`` would record)."""
+    """True when the index holds a change (what ``git commit`` would record)."""
+    unstaged: bool = False
+    """True when the working tree also differs from the index (or the file is untracked)."""
     original_file: str | None = None
     """The old name of a renamed or copied file."""
 
 
 class GitStatusResult(ToolResult):
-    """The repository's state: branch and every staged, unstaged and untracked change."""
+    """The repository's state under a path. ``success``: git ran (Punie's meaning)."""
 
     branch: str | None = None
     """The checked-out branch, or None when HEAD is detached."""
     clean: bool = False
     """True when there is nothing staged, unstaged or untracked."""
     file_count: int = 0
-    """Number of distinct files with a change."""
-    files: list[GitChange] = Field(default_factory=list)
-    """A file changed both in the index and the working tree appears twice."""
+    """Number of changed files: always ``len(files)``."""
+    files: list[GitFileStatus] = Field(default_factory=list)
+    """One entry per changed file."""
 
 
-class GitDiffFile(ResultItem):
+class DiffFile(ResultItem):
     """One file in a diff."""
 
     file: str
     """Workspace-relative path (the new name of a renamed file)."""
-    status: ChangeKind
-    """What happened to the file."""
-    original_file: str | None = None
-    """The old name of a renamed or copied file."""
     additions: int = 0
     """Lines added (0 for binary files)."""
     deletions: int = 0
     """Lines deleted (0 for binary files)."""
+    hunks: list[str] = Field(default_factory=list)
+    """The hunk headers (``@@ -12,7 +12,9 @@ def main():``), one per changed region."""
+    status: ChangeKind = "modified"
+    """What happened to the file."""
+    original_file: str | None = None
+    """The old name of a renamed or copied file."""
     binary: bool = False
     """True when git treats the file as binary (no line counts)."""
 
 
 class GitDiffResult(ToolResult):
-    """Changes of the working tree against the index, or of the index against HEAD."""
+    """Changes of the working tree against the index, or of the index against HEAD.
+
+    ``success``: git ran (Punie's meaning; an empty diff is a success).
+    """
 
     file_count: int = 0
     """Number of files changed."""
@@ -97,7 +105,7 @@ class GitDiffResult(ToolResult):
     """Lines added in all files."""
     deletions: int = 0
     """Lines deleted in all files."""
-    files: list[GitDiffFile] = Field(default_factory=list)
+    files: list[DiffFile] = Field(default_factory=list)
     """Per-file summary."""
     diff: str = ""
     """The unified diff itself."""
@@ -107,19 +115,21 @@ class GitCommit(ResultItem):
     """One commit."""
 
     hash: str
-    """Full commit hash."""
-    author: str
-    """Author name."""
-    email: str
-    """Author e-mail."""
-    date: str
-    """Author date, ISO 8601 with offset."""
+    """Abbreviated commit hash, as ``git log --oneline`` shows it (Punie's ``%h``)."""
     message: str
     """The subject line."""
+    author: str
+    """Author name."""
+    date: str
+    """Author date, ISO 8601 with offset."""
+    full_hash: str = ""
+    """The full 40-hex commit hash."""
+    email: str = ""
+    """Author e-mail."""
 
 
 class GitLogResult(ToolResult):
-    """Recent commits, newest first."""
+    """Recent commits, newest first. ``success``: git ran (Punie's meaning)."""
 
     commits: list[GitCommit] = Field(default_factory=list)
     """The commits."""
@@ -150,14 +160,11 @@ def _relative(prefix: str, repo_path: str) -> str:
     return repo_path.removeprefix(prefix)
 
 
-@tool
-async def git_status(ctx: ToolContext) -> GitStatusResult:
-    """Branch and changed files (staged, unstaged, untracked) under the workspace."""
-    prefix = await _prefix(ctx)
-    out = await _git(ctx, "status", "--porcelain=v2", "-z", "--branch", "-uall", "--", ".")
+def _status_entries(out: str, prefix: str) -> tuple[str | None, list[GitFileStatus]]:
+    """Branch and one entry per file from ``git status --porcelain=v2 -z --branch``."""
     fields = out.split("\0")
     branch: str | None = None
-    changes: list[GitChange] = []
+    files: list[GitFileStatus] = []
     index = 0
     while index < len(fields):
         entry = fields[index]
@@ -168,8 +175,13 @@ async def git_status(ctx: ToolContext) -> GitStatusResult:
             head = entry.removeprefix("# branch.head ")
             branch = None if head == "(detached)" else head
         elif entry.startswith("? "):
-            changes.append(
-                GitChange(file=_relative(prefix, entry[2:]), status="untracked", staged=False)
+            files.append(
+                GitFileStatus(
+                    file=_relative(prefix, entry[2:]),
+                    status="untracked",
+                    staged=False,
+                    unstaged=True,
+                )
             )
         elif entry[0] in "12u":
             # "1 XY sub mH mI mW hH hI path"; "2 ... Xscore path" + NUL + origPath; "u ... path"
@@ -179,29 +191,47 @@ async def git_status(ctx: ToolContext) -> GitStatusResult:
             if entry[0] == "2":
                 original = _relative(prefix, fields[index])
                 index += 1
-            for staged, code in ((True, xy[0]), (False, xy[1])):
-                if code == ".":
-                    continue
-                kind = "unmerged" if entry[0] == "u" else _KINDS.get(code, "modified")
-                changes.append(
-                    GitChange(
-                        file=_relative(prefix, path),
-                        status=kind,
-                        staged=staged,
-                        original_file=original
-                        if staged and kind in ("renamed", "copied")
-                        else None,
-                    )
+            staged, unstaged = xy[0] != ".", xy[1] != "."
+            code = xy[0] if staged else xy[1]
+            kind = "unmerged" if entry[0] == "u" else _KINDS.get(code, "modified")
+            files.append(
+                GitFileStatus(
+                    file=_relative(prefix, path),
+                    status=kind,
+                    staged=staged and entry[0] != "u",
+                    unstaged=unstaged,
+                    original_file=original if kind in ("renamed", "copied") else None,
                 )
-    distinct = {change.file for change in changes}
-    return GitStatusResult(
-        success=True, branch=branch, clean=not changes, file_count=len(distinct), files=changes
-    )
+            )
+    return branch, files
 
 
 @tool
-async def git_diff(ctx: ToolContext, staged: bool = False, path: str = ".") -> GitDiffResult:
-    """The unstaged diff (or the staged one with ``staged=True``), limited to ``path``."""
+async def git_status(ctx: ToolContext, path: str = ".") -> GitStatusResult:
+    """Branch and changed files (staged, unstaged, untracked) under ``path``, one entry each."""
+    target = resolve(ctx, path)
+    prefix = await _prefix(ctx)
+    out = await _git(ctx, "status", "--porcelain=v2", "-z", "--branch", "-uall", "--", str(target))
+    branch, files = _status_entries(out, prefix)
+    return GitStatusResult(
+        success=True, branch=branch, clean=not files, file_count=len(files), files=files
+    )
+
+
+def _hunks(patch: str) -> list[list[str]]:
+    """The ``@@`` headers of each file's section of a unified diff, in the patch's order."""
+    sections: list[list[str]] = []
+    for line in patch.split("\n"):
+        if line.startswith("diff --git "):
+            sections.append([])
+        elif line.startswith("@@") and sections:
+            sections[-1].append(line)
+    return sections
+
+
+@tool
+async def git_diff(ctx: ToolContext, path: str = ".", staged: bool = False) -> GitDiffResult:
+    """The unstaged diff under ``path`` (or the staged one with ``staged=True``)."""
     target = resolve(ctx, path)
     prefix = await _prefix(ctx)
     base = ["diff", "--no-color", "--no-ext-diff", "-M", *(["--cached"] if staged else [])]
@@ -209,7 +239,7 @@ async def git_diff(ctx: ToolContext, staged: bool = False, path: str = ".") -> G
     numbers = (await _git(ctx, *base, "--numstat", "-z", "--", str(target))).split("\0")
     patch = await _git(ctx, *base, "--", str(target))
 
-    files: list[GitDiffFile] = []
+    files: list[DiffFile] = []
     index = 0
     while index < len(names) and names[index]:
         code = names[index]
@@ -220,12 +250,15 @@ async def git_diff(ctx: ToolContext, staged: bool = False, path: str = ".") -> G
             original, new = None, names[index + 1]
             index += 2
         files.append(
-            GitDiffFile(
+            DiffFile(
                 file=_relative(prefix, new),
                 status=_KINDS.get(code[0], "modified"),
                 original_file=_relative(prefix, original) if original else None,
             )
         )
+    # The patch lists files in the same order as --name-status (same diff, same options).
+    for entry, hunks in zip(files, _hunks(patch), strict=False):
+        entry.hunks = hunks
     # numstat -z: "added<TAB>deleted<TAB>path" NUL, or for a rename
     # "added<TAB>deleted<TAB>" NUL old NUL new NUL.
     by_name = {f.file: f for f in files}
@@ -256,7 +289,7 @@ async def git_diff(ctx: ToolContext, staged: bool = False, path: str = ".") -> G
 
 
 @tool
-async def git_log(ctx: ToolContext, count: int = 10, path: str = ".") -> GitLogResult:
+async def git_log(ctx: ToolContext, path: str = ".", count: int = 10) -> GitLogResult:
     """The last ``count`` commits touching ``path``, newest first."""
     target = resolve(ctx, path)
     await _prefix(ctx)  # fails clearly outside a repository
@@ -267,7 +300,7 @@ async def git_log(ctx: ToolContext, count: int = 10, path: str = ".") -> GitLogR
         "log",
         "-z",
         f"-n{max(count, 0)}",
-        "--format=%H%x1f%an%x1f%ae%x1f%aI%x1f%s",
+        "--format=%h%x1f%H%x1f%an%x1f%ae%x1f%aI%x1f%s",
         "--",
         str(target),
     )
@@ -275,6 +308,10 @@ async def git_log(ctx: ToolContext, count: int = 10, path: str = ".") -> GitLogR
     for record in out.split("\0"):
         if not record.strip():
             continue
-        sha, author, email, date, subject = record.strip("\n").split("\x1f", 4)
-        commits.append(GitCommit(hash=sha, author=author, email=email, date=date, message=subject))
+        short, sha, author, email, date, subject = record.strip("\n").split("\x1f", 5)
+        commits.append(
+            GitCommit(
+                hash=short, full_hash=sha, author=author, email=email, date=date, message=subject
+            )
+        )
     return GitLogResult(success=True, commits=commits, commit_count=len(commits))

@@ -102,7 +102,7 @@ async def ruff_check(ctx: ToolContext, path: str = ".") -> RuffResult:
     """Lint ``path`` with ruff and the project's configuration; fixable violations are marked."""
     violations = await _violations(ctx, resolve(ctx, path))
     return RuffResult(
-        success=True,
+        success=not violations,
         violation_count=len(violations),
         fixable_count=sum(v.fixable for v in violations),
         violations=violations,

@@ -1,9 +1,11 @@
 """Result models of the checking tools: ty, ruff and pytest.
 
-Field names are a contract: they match the Punie training data, so datasets written
-against ``typecheck(...).errors[0].line`` keep working. Every field has a default so a
-tool that could not run still returns its model (``success=False`` plus ``error``), and
-the sandboxed code never has to guard against a missing attribute. Lines and columns
+Field names and ``success`` meanings are a contract: they are Punie's
+(``src/punie/agent/typed_tools.py``), so datasets written against
+``typecheck(...).errors[0].line`` or ``if ruff.success and ty.success:`` keep working.
+Every field has a default so a tool that could not run still returns its model
+(``success=False`` plus ``error`` and ``parse_error``), and the sandboxed code never has
+to guard against a missing attribute. Lines and columns
 count from 1, columns in characters, as an editor shows them.
 """
 
@@ -47,7 +49,7 @@ class TypeCheckError(ResultItem):
 
 
 class TypeCheckResult(ToolResult):
-    """ty's verdict on a file or folder. ``success`` means ty ran, not that it found nothing."""
+    """ty's verdict on a file or folder. ``success``: ty ran and found no error (warnings pass)."""
 
     error_count: int = 0
     """Diagnostics with severity ``error``."""
@@ -75,7 +77,7 @@ class RuffViolation(ResultItem):
 
 
 class RuffResult(ToolResult):
-    """Ruff's lint verdict. ``success`` means ruff ran, not that it found nothing."""
+    """Ruff's lint verdict. ``success``: ruff ran and found no violation."""
 
     violation_count: int = 0
     """Number of violations."""
@@ -99,7 +101,10 @@ class FileFix(ResultItem):
 
 
 class RuffFixResult(ToolResult):
-    """Fixes ruff would apply, computed on the current text; nothing is written."""
+    """Fixes ruff would apply, computed on the current text; nothing is written.
+
+    ``success``: ruff ran (punie-lsp's tool; Punie has none).
+    """
 
     fixed_count: int = 0
     """Violations the proposed fixes remove."""
@@ -130,7 +135,7 @@ class TestCase(ResultItem):
 
 
 class TestResult(ToolResult):
-    """A pytest run. ``success`` means pytest ran, not that every test passed."""
+    """A pytest run. ``success``: pytest ran and no test failed or errored (none ran counts)."""
 
     __test__ = False  # a result model, not something for pytest to collect
 

@@ -10,7 +10,9 @@ analyses (overlay, editor buffer or disk, in that order).
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +42,12 @@ from typed_tools.workspace import (
 )
 
 __all__ = [
-    "DocumentSymbol",
     "DocumentSymbolsResult",
     "FindReferencesResult",
     "GotoDefinitionResult",
     "HoverResult",
     "Location",
+    "SymbolInfo",
     "WorkspaceSymbol",
     "WorkspaceSymbolsResult",
     "document_symbols",
@@ -74,19 +76,19 @@ class Location(ResultItem):
 
 
 class GotoDefinitionResult(ToolResult):
-    """Where a symbol is defined."""
+    """Where a symbol is defined. ``success``: at least one definition was found."""
 
-    symbol: str | None = None
-    """The symbol asked about, when given."""
+    symbol: str = ""
+    """The symbol asked about (the name at the position when no symbol was given)."""
     locations: list[Location] = Field(default_factory=list)
     """Definitions (several for overloads or conditional definitions; none if unknown)."""
 
 
 class FindReferencesResult(ToolResult):
-    """Every use of a symbol, its declaration included."""
+    """Every use of a symbol, its declaration included. ``success``: at least one was found."""
 
-    symbol: str | None = None
-    """The symbol asked about, when given."""
+    symbol: str = ""
+    """The symbol asked about (the name at the position when no symbol was given)."""
     reference_count: int = 0
     """Number of references."""
     references: list[Location] = Field(default_factory=list)
@@ -94,37 +96,45 @@ class FindReferencesResult(ToolResult):
 
 
 class HoverResult(ToolResult):
-    """What the editor shows when hovering: the inferred type and the docstring."""
+    """What the editor shows when hovering: the inferred type and the docstring.
 
-    symbol: str | None = None
-    """The symbol asked about, when given."""
+    ``success``: the server had something to say (``content`` is not empty).
+    """
+
+    symbol: str = ""
+    """The symbol asked about (the name at the position when no symbol was given)."""
     content: str = ""
-    """The hover text (Markdown); empty when the server has nothing to say."""
+    """The hover text; empty when the server has nothing to say."""
+    language: str | None = None
+    """The content's format as the server labels it: ``markdown``, ``plaintext`` or a
+    MarkedString's language (``python``); None when there is no content."""
 
 
-class DocumentSymbol(ResultItem):
+class SymbolInfo(ResultItem):
     """A class, function, variable … defined in a file, with what it contains."""
 
     name: str
     """The symbol's name."""
-    kind: str
-    """LSP's symbol kind in lower case: ``class``, ``function``, ``method``, ``variable``, …"""
+    kind: int
+    """LSP's ``SymbolKind`` number: 5 class, 6 method, 12 function, 13 variable, 14 constant …"""
+    kind_name: str = ""
+    """The same kind in words, lower case: ``class``, ``method``, ``function`` …"""
     line: int
     """1-based line where its definition starts."""
     end_line: int
     """1-based line where its definition ends."""
-    children: list[DocumentSymbol] = Field(default_factory=list)
+    children: list[SymbolInfo] = Field(default_factory=list)
     """Symbols nested inside (methods of a class, …)."""
 
 
 class DocumentSymbolsResult(ToolResult):
-    """The outline of one file."""
+    """The outline of one file. ``success``: the file has at least one symbol."""
 
     file_path: str = ""
     """Workspace-relative path of the file."""
     symbol_count: int = 0
-    """Number of top-level symbols."""
-    symbols: list[DocumentSymbol] = Field(default_factory=list)
+    """Number of symbols, nested ones included (a class and its three methods: 4)."""
+    symbols: list[SymbolInfo] = Field(default_factory=list)
     """Top-level symbols with their children."""
 
 
@@ -133,8 +143,10 @@ class WorkspaceSymbol(ResultItem):
 
     name: str
     """The symbol's name."""
-    kind: str
-    """LSP's symbol kind in lower case."""
+    kind: int
+    """LSP's ``SymbolKind`` number: 5 class, 6 method, 12 function, 13 variable …"""
+    kind_name: str = ""
+    """The same kind in words, lower case."""
     file: str
     """Workspace-relative path of the defining file."""
     line: int
@@ -146,7 +158,7 @@ class WorkspaceSymbol(ResultItem):
 
 
 class WorkspaceSymbolsResult(ToolResult):
-    """Symbols whose names match a query."""
+    """Symbols whose names match a query. ``success``: at least one was found."""
 
     query: str = ""
     """The query as given."""
@@ -156,7 +168,7 @@ class WorkspaceSymbolsResult(ToolResult):
     """The symbols found."""
 
 
-def _kind(value: int) -> str:
+def _kind_name(value: int) -> str:
     try:
         return types.SymbolKind(value).name.lower()
     except ValueError:
@@ -181,21 +193,58 @@ async def _text(ctx: ToolContext, backend: SemanticBackend, path: Path) -> str:
     return text
 
 
-def _find_symbol(lines: list[str], symbol: str, line: int | None) -> tuple[int, int]:
-    """1-based (line, column) of the first whole-word ``symbol``.
+def _identifier_positions(text: str, symbol: str) -> list[tuple[int, int]]:
+    """1-based (line, column) of every occurrence of ``symbol`` as code, in file order.
 
-    A dotted name (``obj.method``) lands on its last part, the name being asked about.
+    Python's tokenizer tells names from the same letters in strings and comments
+    (``"Agent"`` in ``__all__`` is not the class). A dotted name (``obj.method``) must
+    appear as those names joined by dots and lands on its last part, the name asked
+    about. A file the tokenizer cannot read (a syntax error mid-edit) falls back to
+    whole-word text matching.
     """
-    last = symbol.rsplit(".", 1)[-1]
-    pattern = re.compile(r"(?<![\w.])" + re.escape(symbol) + r"(?!\w)")
-    candidates = [line] if line is not None else range(1, len(lines) + 1)
-    for number in candidates:
-        if 1 <= number <= len(lines):
-            found = pattern.search(lines[number - 1])
-            if found is not None:
-                return number, found.end() - len(last) + 1
+    parts = symbol.split(".")
+    try:
+        tokens = [
+            t
+            for t in tokenize.generate_tokens(io.StringIO(text).readline)
+            if t.type in (tokenize.NAME, tokenize.OP)
+        ]
+    except (tokenize.TokenError, SyntaxError):
+        pattern = re.compile(r"(?<![\w.])" + re.escape(symbol) + r"(?!\w)")
+        found = []
+        for number, content in enumerate(split_lines(text), start=1):
+            found += [(number, m.end() - len(parts[-1]) + 1) for m in pattern.finditer(content)]
+        return found
+    wanted = [p for part in parts for p in (part, ".")][:-1]
+    positions = []
+    for index in range(len(wanted) - 1, len(tokens)):
+        window = tokens[index - len(wanted) + 1 : index + 1]
+        if [t.string for t in window] == wanted and window[0].type == tokenize.NAME:
+            before = tokens[index - len(wanted)] if index >= len(wanted) else None
+            if before is not None and before.string == "." and before.end == window[0].start:
+                continue  # ``a.obj.method`` is not ``obj.method``
+            row, col = tokens[index].start
+            positions.append((row, col + 1))
+    return positions
+
+
+def _find_symbol(text: str, symbol: str, line: int | None) -> tuple[int, int]:
+    """1-based (line, column) of the first code occurrence of ``symbol`` (on ``line``)."""
+    for number, column in _identifier_positions(text, symbol):
+        if line is None or number == line:
+            return number, column
     where = f"line {line}" if line is not None else "the file"
-    raise ToolFailure(f"symbol {symbol!r} does not occur in {where}")
+    raise ToolFailure(f"symbol {symbol!r} does not occur as a name in {where}")
+
+
+def _name_at(lines: list[str], line: int, column: int) -> str:
+    """The identifier covering the 1-based position, or "" when there is none."""
+    if not 1 <= line <= len(lines):
+        return ""
+    for match in re.finditer(r"\w+", lines[line - 1]):
+        if match.start() < column <= match.end() + 1:
+            return match.group()
+    return ""
 
 
 async def _position(
@@ -205,22 +254,24 @@ async def _position(
     line: int | None,
     column: int | None,
     symbol: str | None,
-) -> dict[str, Any]:
-    """The LSP ``TextDocumentPositionParams`` for a 1-based position or a symbol's name."""
+) -> tuple[dict[str, Any], str]:
+    """The LSP ``TextDocumentPositionParams`` for a 1-based position or a symbol's name,
+    and the symbol's name (the given one, else the identifier at the position)."""
     path = resolve(ctx, file_path)
     text = await _text(ctx, backend, path)
     lines = split_lines(text)
     if line is None or column is None:
         if not symbol:
             raise ToolArgumentError("give both line and column, or the symbol to look for")
-        line, column = _find_symbol(lines, symbol, line)
+        line, column = _find_symbol(text, symbol, line)
     if not 1 <= line <= len(lines):
         raise ToolFailure(f"line {line} is outside {display_path(ctx, path)} (1-{len(lines)})")
     character = to_lsp_character(lines[line - 1], column, backend.position_encoding)
-    return {
+    params = {
         "textDocument": {"uri": path.as_uri()},
         "position": {"line": line - 1, "character": character},
     }
+    return params, symbol or _name_at(lines, line, column)
 
 
 def _location(ctx: ToolContext, backend: SemanticBackend, uri: str, lsp_range: JSON) -> Location:
@@ -277,11 +328,10 @@ async def goto_definition(
 ) -> GotoDefinitionResult:
     """Where the name at ``line``/``column`` (or the first ``symbol`` in the file) is defined."""
     backend = await semantic_backend(ctx)
-    params = await _position(ctx, backend, file_path, line, column, symbol)
+    params, name = await _position(ctx, backend, file_path, line, column, symbol)
     answer = await backend.request("textDocument/definition", params)
-    return GotoDefinitionResult(
-        success=True, symbol=symbol, locations=_locations(ctx, backend, answer)
-    )
+    locations = _locations(ctx, backend, answer)
+    return GotoDefinitionResult(success=bool(locations), symbol=name, locations=locations)
 
 
 @tool
@@ -294,13 +344,28 @@ async def find_references(
 ) -> FindReferencesResult:
     """Every reference to the name at ``line``/``column`` (or ``symbol``), declaration included."""
     backend = await semantic_backend(ctx)
-    params = await _position(ctx, backend, file_path, line, column, symbol)
+    params, name = await _position(ctx, backend, file_path, line, column, symbol)
     params["context"] = {"includeDeclaration": True}
     answer = await backend.request("textDocument/references", params)
     references = sorted(_locations(ctx, backend, answer), key=lambda r: (r.file, r.line, r.column))
     return FindReferencesResult(
-        success=True, symbol=symbol, reference_count=len(references), references=references
+        success=bool(references),
+        symbol=name,
+        reference_count=len(references),
+        references=references,
     )
+
+
+def _hover_text(contents: JSON) -> tuple[str, str | None]:
+    """The text and format of LSP hover ``contents`` (MarkupContent, MarkedString(s))."""
+    if isinstance(contents, dict):
+        language = contents.get("kind") or contents.get("language")
+        return contents.get("value", ""), language
+    if isinstance(contents, list):
+        parts = [c if isinstance(c, str) else c.get("value", "") for c in contents]
+        return "\n\n".join(parts), "plaintext"
+    text = str(contents or "")
+    return text, "plaintext" if text else None
 
 
 @tool
@@ -313,27 +378,28 @@ async def hover(
 ) -> HoverResult:
     """The type and documentation of the name at ``line``/``column`` (or ``symbol``)."""
     backend = await semantic_backend(ctx)
-    params = await _position(ctx, backend, file_path, line, column, symbol)
+    params, name = await _position(ctx, backend, file_path, line, column, symbol)
     answer = await backend.request("textDocument/hover", params)
-    contents = (answer or {}).get("contents", "")
-    if isinstance(contents, dict):
-        text = contents.get("value", "")
-    elif isinstance(contents, list):
-        text = "\n\n".join(c if isinstance(c, str) else c.get("value", "") for c in contents)
-    else:
-        text = str(contents)
-    return HoverResult(success=True, symbol=symbol, content=text)
+    text, language = _hover_text((answer or {}).get("contents", ""))
+    return HoverResult(
+        success=bool(text), symbol=name, content=text, language=language if text else None
+    )
 
 
-def _document_symbol(item: JSON) -> DocumentSymbol:
+def _document_symbol(item: JSON) -> SymbolInfo:
     lsp_range = item.get("range") or item["location"]["range"]
-    return DocumentSymbol(
+    return SymbolInfo(
         name=item["name"],
-        kind=_kind(item["kind"]),
+        kind=item["kind"],
+        kind_name=_kind_name(item["kind"]),
         line=lsp_range["start"]["line"] + 1,
         end_line=lsp_range["end"]["line"] + 1,
         children=[_document_symbol(child) for child in item.get("children") or []],
     )
+
+
+def _count(symbols: list[SymbolInfo]) -> int:
+    return sum(1 + _count(symbol.children) for symbol in symbols)
 
 
 @tool
@@ -347,16 +413,34 @@ async def document_symbols(ctx: ToolContext, file_path: str) -> DocumentSymbolsR
     )
     symbols = [_document_symbol(item) for item in answer or []]
     return DocumentSymbolsResult(
-        success=True,
+        success=bool(symbols),
         file_path=display_path(ctx, path),
-        symbol_count=len(symbols),
+        symbol_count=_count(symbols),
         symbols=symbols,
     )
 
 
+def _rank(query: str, name: str) -> int:
+    """Exact name first, then a case-insensitive exact, a prefix, then ty's fuzzy rest."""
+    folded, wanted = name.casefold(), query.casefold()
+    if name == query:
+        return 0
+    if folded == wanted:
+        return 1
+    if name.startswith(query):
+        return 2
+    if folded.startswith(wanted):
+        return 3
+    return 4
+
+
 @tool
 async def workspace_symbols(ctx: ToolContext, query: str) -> WorkspaceSymbolsResult:
-    """Symbols anywhere in the workspace whose names match ``query`` (fuzzy, as in editors)."""
+    """Symbols anywhere in the workspace whose names match ``query``.
+
+    Ordered as a person searching expects: the exact name first, then names starting
+    with the query, then the server's fuzzy matches (in the server's order).
+    """
     backend = await semantic_backend(ctx)
     answer = await backend.request("workspace/symbol", {"query": query})
     symbols = []
@@ -370,13 +454,15 @@ async def workspace_symbols(ctx: ToolContext, query: str) -> WorkspaceSymbolsRes
         symbols.append(
             WorkspaceSymbol(
                 name=item["name"],
-                kind=_kind(item["kind"]),
+                kind=item["kind"],
+                kind_name=_kind_name(item["kind"]),
                 file=place.file,
                 line=place.line,
                 column=place.column,
                 container_name=item.get("containerName"),
             )
         )
+    symbols.sort(key=lambda s: _rank(query, s.name))
     return WorkspaceSymbolsResult(
-        success=True, query=query, symbol_count=len(symbols), symbols=symbols
+        success=bool(symbols), query=query, symbol_count=len(symbols), symbols=symbols
     )

@@ -69,8 +69,8 @@ class ToolSpec:
     """The name the model and the CLI call it by."""
     function: ToolFunction
     """``async (ctx, **args) -> result_model``, validating its arguments."""
-    result_model: type[ToolResult]
-    """The Pydantic model it returns."""
+    result_model: type[ToolResult] | type[str]
+    """The Pydantic model it returns, or ``str`` for Punie's text tools (``read_file`` …)."""
     docstring: str
     """Its documentation, shown in stubs, schemas and ``--help``."""
     parameters: tuple[inspect.Parameter, ...]
@@ -121,8 +121,11 @@ async def call_tool(
     ctx: ToolContext,
     args: Mapping[str, Any],
     tools: Mapping[str, ToolSpec] | None = None,
-) -> ToolResult:
-    """Run tool ``name`` with keyword ``args``; misuse raises ``ToolArgumentError``."""
+) -> ToolResult | str:
+    """Run tool ``name`` with keyword ``args``; misuse raises ``ToolArgumentError``.
+
+    A text tool's failure raises the ``OSError`` the program would see (see ``typed_tools.tool``).
+    """
     available = tools if tools is not None else load_tools()
     spec = available.get(name)
     if spec is None:
@@ -171,7 +174,8 @@ def _models_in_order(tools: Iterable[ToolSpec]) -> list[type[BaseModel]]:
         ordered.append(model)
 
     for spec in tools:
-        visit(spec.result_model)
+        if issubclass(spec.result_model, BaseModel):
+            visit(spec.result_model)
     return ordered
 
 
@@ -248,7 +252,9 @@ def json_schema(tools: Mapping[str, ToolSpec]) -> dict[str, Any]:
             "name": name,
             "description": spec.docstring,
             "parameters": parameters_model(spec).model_json_schema(),
-            "result": spec.result_model.model_json_schema(),
+            "result": spec.result_model.model_json_schema()
+            if issubclass(spec.result_model, BaseModel)
+            else {"type": "string"},
         }
         for name, spec in tools.items()
     }

@@ -81,7 +81,7 @@ async def pytest_run(ctx: ToolContext, path: str = ".", keyword: str | None = No
         )
     tests = [TestCase.model_validate(item) for item in data["tests"]]
     return TestResult(
-        success=True,
+        success=not any(t.outcome in ("failed", "error") for t in tests),
         passed=sum(t.outcome == "passed" for t in tests),
         failed=sum(t.outcome == "failed" for t in tests),
         errors=sum(t.outcome == "error" for t in tests),

@@ -3,8 +3,12 @@
 Doing these in one place keeps the tools honest to the contract in ``base``:
 arguments are checked (misuse raises ``ToolArgumentError`` with the parameter's name
 and expected type), the run's ``on_call`` hook is awaited, the per-tool time limit is
-enforced, and any failure to run becomes ``success=False`` with ``error`` instead of an
-exception the sandboxed code would have to catch.
+enforced, and any failure to run becomes ``success=False`` with ``error`` and
+``parse_error`` instead of an exception the sandboxed code would have to catch.
+
+Tools returning ``str`` (Punie's ``read_file``, ``write_file``, ``run_command``) have no
+result model to carry a failure: theirs is raised as an ``OSError`` (or the subclass the
+failure names, e.g. ``FileNotFoundError``) whose message names the tool and the reason.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ __all__ = ["ToolFunction", "result_model", "tool", "tool_parameters"]
 
 logger = logging.getLogger(__name__)
 
-R = TypeVar("R", bound=ToolResult)
-ToolFunction = Callable[..., Awaitable[ToolResult]]
+R = TypeVar("R", bound=ToolResult | str)
+ToolFunction = Callable[..., Awaitable[ToolResult | str]]
 
 
 def tool_parameters(function: Callable[..., Any]) -> dict[str, inspect.Parameter]:
@@ -38,13 +42,21 @@ def tool_parameters(function: Callable[..., Any]) -> dict[str, inspect.Parameter
     return {p.name: p.replace(annotation=hints.get(p.name, Any)) for p in parameters}
 
 
-def result_model(function: Callable[..., Any]) -> type[ToolResult]:
-    """The result model a tool declares as its return annotation."""
+def result_model(function: Callable[..., Any]) -> type[ToolResult] | type[str]:
+    """The result model a tool declares as its return annotation (or ``str``)."""
     model = typing.get_type_hints(function).get("return")
-    if not (isinstance(model, type) and issubclass(model, ToolResult)):
-        name = getattr(function, "__name__", repr(function))
-        raise TypeError(f"{name} must be annotated to return a ToolResult model")
-    return model
+    if model is str or (isinstance(model, type) and issubclass(model, ToolResult)):
+        return model
+    name = getattr(function, "__name__", repr(function))
+    raise TypeError(f"{name} must be annotated to return a ToolResult model or str")
+
+
+def _failed(model: type[Any], message: str, exception: type[OSError] = OSError) -> Any:
+    """A could-not-run result (``success=False``, both messages), or for ``str`` tools the
+    exception the program sees."""
+    if model is str:
+        raise exception(message)
+    return model(success=False, error=message, parse_error=message)
 
 
 def _describe(annotation: Any) -> str:
@@ -88,14 +100,15 @@ def tool(function: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
         except ToolArgumentError:
             raise
         except ToolFailure as exc:
-            return model(success=False, error=str(exc))
+            prefix = f"{name}: " if model is str else ""
+            return _failed(model, prefix + str(exc), exc.exception)
         except TimeoutError:
-            return model(success=False, error=f"{name} did not finish within {timeout:g} s")
+            return _failed(model, f"{name} did not finish within {timeout:g} s", TimeoutError)
         except OSError as exc:
-            return model(success=False, error=f"{name}: {exc}")
+            return _failed(model, f"{name}: {exc}", type(exc))
         except Exception as exc:
             # A bug in the tool itself: logged in full for us, reported briefly to the model.
             logger.exception("typed tool %s crashed", name)
-            return model(success=False, error=f"{name} crashed: {type(exc).__name__}: {exc}")
+            return _failed(model, f"{name} crashed: {type(exc).__name__}: {exc}")
 
     return wrapper

@@ -75,9 +75,10 @@ def parse_gitlab_json(ctx: ToolContext, output: str, cwd: Path) -> list[TypeChec
 
 def _result(errors: list[TypeCheckError]) -> TypeCheckResult:
     errors.sort(key=lambda e: (e.file, e.line, e.column))
+    error_count = sum(e.severity == "error" for e in errors)
     return TypeCheckResult(
-        success=True,
-        error_count=sum(e.severity == "error" for e in errors),
+        success=error_count == 0,
+        error_count=error_count,
         warning_count=sum(e.severity == "warning" for e in errors),
         errors=errors,
     )

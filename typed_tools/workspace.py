@@ -37,7 +37,15 @@ _ALWAYS_SKIPPED = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "nod
 
 
 class ToolFailure(Exception):
-    """The tool could not run; the message becomes the result's ``error``."""
+    """The tool could not run; the message becomes the result's ``error``.
+
+    A tool returning text (``read_file``) raises ``exception(message)`` to the program
+    instead, so the program can catch the kind it expects (``FileNotFoundError`` …).
+    """
+
+    def __init__(self, message: str, *, exception: type[OSError] = OSError) -> None:
+        super().__init__(message)
+        self.exception = exception
 
 
 def resolve(ctx: ToolContext, path: str | os.PathLike[str]) -> Path:
@@ -52,7 +60,9 @@ def resolve(ctx: ToolContext, path: str | os.PathLike[str]) -> Path:
     candidate = raw if raw.is_absolute() else root / raw
     resolved = candidate.resolve(strict=False)
     if not resolved.is_relative_to(root):
-        raise ToolFailure(f"path {str(path)!r} is outside the workspace {root}")
+        raise ToolFailure(
+            f"path {str(path)!r} is outside the workspace {root}", exception=PermissionError
+        )
     return resolved
 
 
@@ -84,8 +94,10 @@ def read_text(ctx: ToolContext, path: Path) -> str:
         buffer = ctx.backend.open_document_text(path.as_uri())
         if buffer is not None:
             return buffer
+    if path.is_dir():
+        raise ToolFailure(f"{display_path(ctx, path)} is a folder", exception=IsADirectoryError)
     if not path.is_file():
-        raise ToolFailure(f"no such file: {display_path(ctx, path)}")
+        raise ToolFailure(f"no such file: {display_path(ctx, path)}", exception=FileNotFoundError)
     try:
         return read_exact(path)
     except UnicodeDecodeError as exc:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from pydantic_ai import models
-from pydantic_ai.messages import ModelMessage, ToolCallPart
+from pydantic_ai.messages import ModelMessage, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from agent import AgentConfig, AgentDeps, ProgressEvent, PunieAgent
@@ -68,6 +68,15 @@ class Script:
 
     def model(self) -> FunctionModel:
         return FunctionModel(stream_function=self.stream, model_name="script")
+
+    def tool_returns(self, request: int) -> list[str]:
+        """The tool results the model was sent on request ``request`` (1-based), in order."""
+        return [
+            str(part.content)
+            for message in self.requests[request - 1]
+            for part in message.parts
+            if isinstance(part, ToolReturnPart)
+        ]
 
     def sent(self, request: int) -> str:
         """Everything the model was sent on request ``request`` (1-based), as text."""

@@ -17,7 +17,7 @@ from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 ANSWER = "Hello from Punie: origin_distance returns the norm of a Point."
 
 FIX = (
-    'text = read_file("pkg/app.py").content\n'
+    'text = read_file("pkg/app.py")\n'
     "write_file(\"pkg/app.py\", text.replace('return \"not an int\"', 'return 0'))\n"
     'typecheck("pkg/app.py").error_count'
 )

@@ -31,17 +31,36 @@ def workspace(tmp_path: Path) -> Path:
     return root
 
 
-async def test_read_file_result_is_read_by_field(
+async def test_read_file_returns_text_as_in_punie(
     pool: SandboxPool, tools: CodeModeTools, workspace: Path
 ) -> None:
-    code = 'r = read_file("a.py")\n[r.success, r.path, r.content.splitlines()[1]]'
+    code = (
+        'content = read_file("a.py")\n'
+        'lines = content.split("\\n")\n'
+        'print(read_file("a.py"))\n'
+        "lines[1]"
+    )
     result = await run_code(code, ToolContext(root=workspace), pool=pool, tools=tools)
 
     assert result.error is None, result.error
-    assert result.value == [True, "a.py", "print(x)"]
+    assert result.value == "print(x)"
+    assert result.stdout == (workspace / "a.py").read_text() + "\n"
     assert [(c.tool, c.args, c.success) for c in result.calls] == [
         ("read_file", {"path": "a.py"}, True)
-    ]
+    ] * 2
+
+
+async def test_an_uncaught_read_failure_names_the_path_and_reason(
+    pool: SandboxPool, tools: CodeModeTools, workspace: Path
+) -> None:
+    result = await run_code(
+        'read_file("gone.py")', ToolContext(root=workspace), pool=pool, tools=tools
+    )
+
+    assert result.error is not None and result.error.kind == "runtime"
+    assert "FileNotFoundError" in (result.error.traceback or result.error.message)
+    assert "read_file: no such file: gone.py" in result.error.message
+    assert [(c.tool, c.success) for c in result.calls] == [("read_file", False)]
 
 
 async def test_typecheck_reports_the_real_diagnostic(
@@ -55,7 +74,7 @@ async def test_typecheck_reports_the_real_diagnostic(
     assert result.error is None, result.error
     assert result.value == [[1, 10, "error"]]
     assert result.calls[0].tool == "typecheck"
-    assert result.calls[0].success
+    assert not result.calls[0].success  # Punie's verdict: ty found an error
 
 
 async def test_positional_arguments_are_named_in_the_trace(
@@ -69,10 +88,20 @@ async def test_positional_arguments_are_named_in_the_trace(
     assert result.calls[0].args == {"pattern": "print", "path": "a.py"}
 
 
+async def test_json_is_there_without_an_import(
+    pool: SandboxPool, tools: CodeModeTools, workspace: Path
+) -> None:
+    code = 'data = json.loads(json.dumps({"n": len(read_file("a.py"))}))\ndata["n"]'
+    result = await run_code(code, ToolContext(root=workspace), pool=pool, tools=tools)
+
+    assert result.error is None, result.error
+    assert result.value == len((workspace / "a.py").read_text())
+
+
 async def test_a_typo_against_the_real_stubs_is_caught_before_running(
     pool: SandboxPool, tools: CodeModeTools, workspace: Path
 ) -> None:
-    code = 'r = read_file("a.py")\nr.contnt'
+    code = 'r = typecheck("a.py")\nr.eror_count'
     result = await run_code(code, ToolContext(root=workspace), pool=pool, tools=tools)
 
     assert result.error is not None
@@ -87,20 +116,20 @@ async def test_reading_outside_the_workspace_is_refused(
     pool: SandboxPool, tools: CodeModeTools, workspace: Path, path: str
 ) -> None:
     started = time.perf_counter()
-    result = await run_code(
-        f"r = read_file({path!r})\n[r.success, r.error, r.content]",
-        ToolContext(root=workspace),
-        pool=pool,
-        tools=tools,
+    code = (
+        "try:\n"
+        f"    text = read_file({path!r})\n"
+        "except PermissionError as error:\n"
+        "    text = 'refused: ' + str(error)\n"
+        "text"
     )
+    result = await run_code(code, ToolContext(root=workspace), pool=pool, tools=tools)
 
     assert time.perf_counter() - started < LIMITS.timeout_seconds + 1
     assert result.error is None, result.error
-    assert isinstance(result.value, list)
-    success, error, content = result.value
-    assert success is False
-    assert isinstance(error, str) and "outside the workspace" in error
-    assert not content
+    assert isinstance(result.value, str)
+    assert result.value.startswith("refused: read_file: path")
+    assert "outside the workspace" in result.value
     assert SECRET not in result.model_dump_json()
     await assert_answers(pool)
 

@@ -33,6 +33,20 @@ async def test_collect_string_cap_does_not_stop_the_feed() -> None:
     assert elapsed >= 0.5, "the cap stopped the feed: OutputSink's early stop may be moot"
 
 
+async def test_type_checker_lacks_os_error_subclasses() -> None:
+    """Workaround 3: the name runs, but the checker calls it unresolved without our stubs."""
+    code = (
+        "try:\n    raise FileNotFoundError('x')\nexcept FileNotFoundError as e:\n    r = str(e)\nr"
+    )
+    async with (
+        pydantic_monty.AsyncMonty(max_processes=1) as monty,
+        monty.checkout(type_check=True, type_check_stubs="x: int\n") as session,
+    ):
+        with pytest.raises(pydantic_monty.MontyTypingError, match="FileNotFoundError"):
+            await session.feed_run(code)
+        assert await session.feed_run(code, skip_type_check=True) == "x"
+
+
 RAW_POOL_EXIT = """
 import asyncio, pydantic_monty
 

@@ -80,7 +80,7 @@ async def test_row_renders_like_the_live_run(tmp_path: Path) -> None:
             "tool",
             "assistant",
         ]
-        assert row.messages[3]["content"] == "stdout:\n42"
+        assert row.messages[3]["content"] == "42"  # the printed output, as in Punie's rows
         # Each live request's prompt = the row up to that point plus the generation prompt.
         assert len(prompts) == 2
         assert render(row.messages[:2], row.tools) == prompts[0]

@@ -20,7 +20,7 @@ SECRETS = [
 
 def _trace(outcome: str, delta: list[dict[str, object]], tool_text: str) -> dict[str, object]:
     messages = example_messages(
-        "what is in config.py?", 'read_file("config.py").content', tool_text, "It sets a password."
+        "what is in config.py?", 'read_file("config.py")', tool_text, "It sets a password."
     )
     return {
         "version": 1,

@@ -94,7 +94,7 @@ def rows(
     """Each template on each file; ``chat`` (``system``, ``tools``) as in ``row``.
 
     ``live``: the tool message as the agent writes it after a run (``render_result``:
-    the output and the tool calls made), not the bare output.
+    the printed output as it is, as in Punie's rows).
     """
     out = []
     for n in range(copies):

@@ -18,7 +18,9 @@ TYPE_ERROR = ("demo/calc.py", 5, 14, "error", "invalid-assignment")
 
 async def test_typecheck_cli_finds_the_type_error(ctx: ToolContext) -> None:
     result = await typecheck(ctx, ".")
-    assert result.success and result.error_count == 1
+    # Punie's verdict: ty ran (no error, no parse_error) and found an error, so no success.
+    assert not result.success and result.error is None and result.parse_error is None
+    assert result.error_count == 1
     [error] = result.errors
     assert (error.file, error.line, error.column, error.severity, error.code) == TYPE_ERROR
     assert "not assignable to `int`" in error.message
@@ -38,7 +40,7 @@ async def test_typecheck_through_the_live_server_matches_and_sees_changes(
 
 async def _live_typecheck(ctx: ToolContext) -> None:
     result = await typecheck(ctx, ".")
-    assert result.success
+    assert not result.success and result.error is None
     assert [(e.file, e.line, e.column, e.severity, e.code) for e in result.errors] == [TYPE_ERROR]
     # An overlay edit (what an unsaved buffer is to the server) is seen, the disk is not read.
     ctx.overlay[ctx.root / "demo" / "use.py"] = "from demo.calc import add\n\nX: str = add(1, 2)\n"
@@ -50,20 +52,24 @@ async def _live_typecheck(ctx: ToolContext) -> None:
     # A change on disk is picked up on the next call too.
     ctx.overlay.clear()
     (ctx.root / "demo" / "calc.py").write_text("def add(a: int, b: int) -> int:\n    return a\n")
-    assert (await typecheck(ctx, ".")).error_count == 0
+    clean = await typecheck(ctx, ".")
+    assert clean.error_count == 0 and clean.success
 
 
 async def test_typecheck_missing_path_and_timeout_are_results(ctx: ToolContext) -> None:
     missing = await typecheck(ctx, "nope")
     assert not missing.success and missing.error == "no such file or folder: nope"
+    assert missing.parse_error == missing.error  # Punie's name, set whenever it could not run
     ctx.timeouts["typecheck"] = 0.001
     slow = await typecheck(ctx, ".")
     assert not slow.success and slow.error == "typecheck did not finish within 0.001 s"
+    assert slow.parse_error == slow.error
 
 
 async def test_ruff_check_reports_fixable_violation(ctx: ToolContext) -> None:
     result = await ruff_check(ctx)
-    assert result.success and result.violation_count == 1 and result.fixable_count == 1
+    assert not result.success and result.error is None
+    assert result.violation_count == 1 and result.fixable_count == 1
     [violation] = result.violations
     assert (violation.file, violation.line, violation.column, violation.code) == (
         "demo/use.py",
@@ -98,7 +104,7 @@ async def test_ruff_fix_proposes_without_writing(ctx: ToolContext) -> None:
 
 async def test_pytest_run_reports_each_test(ctx: ToolContext) -> None:
     result = await pytest_run(ctx, "tests")
-    assert result.success, result.error
+    assert not result.success and result.error is None  # one test failed: not Punie's success
     assert (result.passed, result.failed, result.errors, result.skipped) == (1, 1, 0, 0)
     by_name = {t.name: t for t in result.tests}
     passed = by_name["tests/test_calc.py::test_passes"]
@@ -113,12 +119,13 @@ async def test_pytest_run_reports_each_test(ctx: ToolContext) -> None:
 async def test_pytest_run_collection_error_and_keyword(ctx: ToolContext) -> None:
     (ctx.root / "tests" / "test_broken.py").write_text("import does_not_exist\n")
     broken = await pytest_run(ctx, "tests")
-    assert broken.success and broken.errors == 1
+    assert not broken.success and broken.error is None and broken.errors == 1
     assert any(t.name == "tests/test_broken.py" and t.outcome == "error" for t in broken.tests)
     only = await pytest_run(ctx, "tests/test_calc.py", keyword="passes")
     assert [(t.name, t.outcome) for t in only.tests] == [
         ("tests/test_calc.py::test_passes", "passed")
     ]
+    assert only.success  # every test that ran passed
 
 
 @pytest.fixture
@@ -138,14 +145,14 @@ def python_files(root: Path) -> set[str]:
 async def test_parsers_on_an_installed_package(installed_source: Path) -> None:
     ctx = ToolContext(root=installed_source, timeout_seconds=60)
     lint = await ruff_check(ctx)
-    assert lint.success and lint.violation_count > 10
+    assert not lint.success and lint.error is None and lint.violation_count > 10
     files = python_files(installed_source)
     for v in lint.violations:
         assert v.file in files and v.line >= 1 and v.column >= 1 and v.code
     assert lint.fixable_count == sum(v.fixable for v in lint.violations) > 0
 
     types_ = await typecheck(ctx)
-    assert types_.success
+    assert types_.error is None and types_.success == (types_.error_count == 0)
     for e in types_.errors:
         assert e.file in files and e.line >= 1 and e.column >= 1 and e.code
 

@@ -11,23 +11,21 @@ from typed_tools import ToolArgumentError, ToolContext
 from typed_tools.files import list_files, read_file, search, write_file
 
 
-async def test_read_file_counts_lsp_lines(ctx: ToolContext) -> None:
-    result = await read_file(ctx, "demo/calc.py")
-    assert result.success
-    assert result.path == "demo/calc.py"
-    assert result.content.startswith("def add(")
-    assert result.line_count == 6  # five lines plus the empty one after the final newline
+async def test_read_file_returns_the_text(ctx: ToolContext) -> None:
+    text = await read_file(ctx, "demo/calc.py")
+    assert text == (ctx.root / "demo/calc.py").read_text()
+    assert text.startswith("def add(")
 
 
 async def test_write_file_is_seen_by_later_reads_but_not_written(ctx: ToolContext) -> None:
     before = (ctx.root / "demo/calc.py").read_text()
     written = await write_file(ctx, "demo/calc.py", "VALUE = 1\n")
     created = await write_file(ctx, "demo/new.py", "NEW_NAME = 2\n")
-    assert written.success and not written.created
-    assert created.success and created.created
+    assert written.startswith("Proposed to replace demo/calc.py (2 lines)")
+    assert created.startswith("Proposed to create demo/new.py")
 
-    assert (await read_file(ctx, "demo/calc.py")).content == "VALUE = 1\n"
-    assert (await read_file(ctx, "demo/new.py")).content == "NEW_NAME = 2\n"
+    assert await read_file(ctx, "demo/calc.py") == "VALUE = 1\n"
+    assert await read_file(ctx, "demo/new.py") == "NEW_NAME = 2\n"
     assert "demo/new.py" in (await list_files(ctx, "*.py")).files
     hits = await search(ctx, r"NEW_NAME|VALUE")
     assert [(m.file, m.line) for m in hits.matches] == [("demo/calc.py", 1), ("demo/new.py", 1)]
@@ -35,15 +33,17 @@ async def test_write_file_is_seen_by_later_reads_but_not_written(ctx: ToolContex
     assert (ctx.root / "demo/calc.py").read_text() == before
     assert not (ctx.root / "demo/new.py").exists()
     fresh = ToolContext(root=ctx.root)
-    assert (await read_file(fresh, "demo/calc.py")).content == before
+    assert await read_file(fresh, "demo/calc.py") == before
 
 
 @pytest.mark.parametrize("path", ["../outside.txt", "demo/../../outside.txt", "/etc/hostname"])
 async def test_paths_outside_the_workspace_are_refused(ctx: ToolContext, path: str) -> None:
     (ctx.root.parent / "outside.txt").write_text("secret")
-    for result in (await read_file(ctx, path), await write_file(ctx, path, "x")):
-        assert not result.success
-        assert result.error is not None and "outside the workspace" in result.error
+    with pytest.raises(PermissionError, match=r"read_file: path .* is outside the workspace"):
+        await read_file(ctx, path)
+    with pytest.raises(PermissionError, match=r"write_file: path .* is outside the workspace"):
+        await write_file(ctx, path, "x")
+    assert not ctx.overlay
     assert (ctx.root.parent / "outside.txt").read_text() == "secret"
 
 
@@ -53,20 +53,27 @@ async def test_symlink_escaping_the_workspace_is_refused(ctx: ToolContext) -> No
     os.symlink(secret, ctx.root / "link.txt")
     os.symlink(ctx.root.parent, ctx.root / "linkdir")
     for path in ("link.txt", "linkdir/secret.txt"):
-        result = await read_file(ctx, path)
-        assert not result.success and "outside the workspace" in (result.error or "")
+        with pytest.raises(PermissionError, match="outside the workspace"):
+            await read_file(ctx, path)
     assert "link.txt" not in (await list_files(ctx)).files
     assert (await search(ctx, "top secret")).match_count == 0
 
 
 async def test_absolute_path_inside_the_workspace_is_fine(ctx: ToolContext) -> None:
-    result = await read_file(ctx, str(ctx.root / "demo" / "use.py"))
-    assert result.success and result.path == "demo/use.py"
+    text = await read_file(ctx, str(ctx.root / "demo" / "use.py"))
+    assert text == (ctx.root / "demo" / "use.py").read_text()
 
 
-async def test_missing_file_is_a_result_not_an_exception(ctx: ToolContext) -> None:
-    result = await read_file(ctx, "nope.py")
-    assert not result.success and result.error == "no such file: nope.py"
+async def test_a_read_that_cannot_happen_raises_naming_path_and_reason(ctx: ToolContext) -> None:
+    with pytest.raises(FileNotFoundError, match=r"^read_file: no such file: nope\.py$"):
+        await read_file(ctx, "nope.py")
+    with pytest.raises(IsADirectoryError, match=r"^read_file: demo is a folder$"):
+        await read_file(ctx, "demo")
+    (ctx.root / "latin1.py").write_bytes(b"name = '\xe9'\n")
+    with pytest.raises(OSError, match=r"^read_file: latin1\.py is not UTF-8 text"):
+        await read_file(ctx, "latin1.py")
+    with pytest.raises(IsADirectoryError, match=r"^write_file: demo is a folder$"):
+        await write_file(ctx, "demo", "x")
 
 
 async def test_listing_and_search_honour_gitignore(ctx: ToolContext) -> None:

@@ -34,15 +34,17 @@ def repo(tmp_path: Path) -> Path:
 async def test_status_separates_staged_unstaged_untracked(repo: Path) -> None:
     result = await git_status(ToolContext(root=repo))
     assert result.success and result.branch == "main" and not result.clean
-    got = {(c.file, c.status, c.staged, c.original_file) for c in result.files}
+    got = {(c.file, c.status, c.staged, c.unstaged, c.original_file) for c in result.files}
     assert got == {
-        ("new name.py", "renamed", True, "old name.py"),
-        ("keep.py", "modified", False, None),
-        ("both.py", "modified", True, None),
-        ("both.py", "modified", False, None),
-        ("sub dir/fresh file.txt", "untracked", False, None),
+        ("new name.py", "renamed", True, False, "old name.py"),
+        ("keep.py", "modified", False, True, None),
+        ("both.py", "modified", True, True, None),
+        ("sub dir/fresh file.txt", "untracked", False, True, None),
     }
-    assert result.file_count == 4
+    # One entry per file, as Punie's porcelain parser gives: the count is the list's length.
+    assert result.file_count == len(result.files) == 4
+    narrowed = await git_status(ToolContext(root=repo), "sub dir")
+    assert [c.file for c in narrowed.files] == ["sub dir/fresh file.txt"]
 
 
 async def test_status_from_a_subfolder_is_relative_to_it(repo: Path) -> None:
@@ -59,6 +61,8 @@ async def test_diff_unstaged_and_staged(repo: Path) -> None:
         ("both.py", "modified", 1, 1),
     }
     assert "+extra = 3" in unstaged.diff
+    hunks = {f.file: f.hunks for f in unstaged.files}
+    assert hunks == {"keep.py": ["@@ -1 +1,2 @@"], "both.py": ["@@ -1 +1 @@"]}
 
     staged = await git_diff(ctx, staged=True)
     assert {(f.file, f.status, f.original_file) for f in staged.files} == {
@@ -73,7 +77,11 @@ async def test_log_reads_commits(repo: Path) -> None:
     result = await git_log(ToolContext(root=repo), count=5)
     assert [c.message for c in result.commits] == ["second: with\ttab and ünïcode", "first commit"]
     assert result.commits[0].author == "Tester" and result.commits[0].email == "t@example.com"
-    assert len(result.commits[0].hash) == 40 and result.commit_count == 2
+    assert result.commit_count == 2
+    newest = result.commits[0]
+    assert len(newest.full_hash) == 40 and newest.full_hash.startswith(newest.hash)
+    assert 7 <= len(newest.hash) < 40  # abbreviated, as Punie's ``%h``
+    assert (await git_log(ToolContext(root=repo), ".", 1)).commit_count == 1  # Punie's order
 
 
 async def test_outside_a_repository_is_an_error_result(tmp_path: Path) -> None:

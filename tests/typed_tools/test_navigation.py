@@ -73,14 +73,13 @@ async def test_references_and_hover(nav_ctx: ToolContext) -> None:
 
 async def test_symbols(nav_ctx: ToolContext) -> None:
     outline = await document_symbols(nav_ctx, "nav/shapes.py")
-    assert [(s.name, s.kind, s.line) for s in outline.symbols] == [
-        ("LABEL", "constant", 1),
-        ("AREA_UNIT", "constant", 1),
-        ("Square", "class", 4),
+    assert [(s.name, s.kind, s.kind_name, s.line) for s in outline.symbols] == [
+        ("LABEL", 14, "constant", 1),
+        ("AREA_UNIT", 14, "constant", 1),
+        ("Square", 5, "class", 4),
     ]
-    assert [(c.name, c.kind, c.line) for c in outline.symbols[2].children] == [
-        ("area", "method", 7)
-    ]
+    assert [(c.name, c.kind, c.line) for c in outline.symbols[2].children] == [("area", 6, 7)]
+    assert outline.success and outline.symbol_count == 4  # nested symbols count, as in Punie
     found = await workspace_symbols(nav_ctx, "AREA_UNIT")
     assert [(s.name, s.file, s.line, s.column) for s in found.symbols] == [
         ("AREA_UNIT", "nav/shapes.py", 1, 15)

@@ -61,7 +61,13 @@ async def test_plugin_is_loaded_validated_and_called(plugin: None, tmp_path: Pat
     assert [p.name for p in spec.parameters] == ["text", "times"]
     ctx = ToolContext(root=tmp_path)
     result = await call_tool("shout", ctx, {"text": "hi", "times": 2}, tools)
-    assert result.model_dump() == {"success": True, "error": None, "text": "HI HI"}
+    assert not isinstance(result, str)
+    assert result.model_dump() == {
+        "success": True,
+        "error": None,
+        "parse_error": None,
+        "text": "HI HI",
+    }
     with pytest.raises(ToolArgumentError, match="'times' must be int"):
         await call_tool("shout", ctx, {"text": "hi", "times": "2"}, tools)
     assert "def shout(text: str, times: int = 1) -> ShoutResult:" in stubs(tools)
@@ -135,7 +141,11 @@ def test_cli_runs_a_tool_and_prints_json(
     }
 
     code = main(["read_file", "--path", "../x", "--workspace", str(ctx.root)])
+    assert code == 1 and "outside the workspace" in capsys.readouterr().err
+    code = main(["typecheck", "--path", "../x", "--workspace", str(ctx.root)])
     assert code == 1 and "outside the workspace" in json.loads(capsys.readouterr().out)["error"]
+    code = main(["read_file", "--path", "demo/calc.py", "--workspace", str(ctx.root)])
+    assert code == 0 and capsys.readouterr().out == (ctx.root / "demo/calc.py").read_text()
 
     assert main(["search", "--pattern", "x", "--max-results", "many"]) == 2
     assert main(["--list"]) == 0 and "typecheck" in capsys.readouterr().out
