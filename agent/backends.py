@@ -14,7 +14,6 @@ words that name the model and the URL.
 from __future__ import annotations
 
 import os
-from typing import Literal
 
 from pydantic_ai.exceptions import (
     ModelAPIError,
@@ -26,32 +25,9 @@ from pydantic_ai.exceptions import (
 from pydantic_ai.models import Model
 from pydantic_ai.models.test import TestModel
 
-from agent.config import AgentConfig
+from agent.config import AgentConfig, Backend, ModelSpecError, parse_model
 
 __all__ = ["Backend", "ModelSpecError", "build_model", "describe_model_error", "parse_model"]
-
-Backend = Literal["mlx", "openai", "test"]
-"""The part of a model string before the colon."""
-
-_BACKENDS: dict[str, Backend] = {"mlx": "mlx", "openai": "openai", "test": "test"}
-
-
-class ModelSpecError(ValueError):
-    """The model setting cannot be used as written; the message says how to fix it."""
-
-
-def parse_model(model: str) -> tuple[Backend, str]:
-    """Split ``backend:name``; a string without a known backend prefix is refused by name."""
-    prefix, sep, name = model.partition(":")
-    backend = _BACKENDS.get(prefix)
-    if not sep or backend is None:
-        raise ModelSpecError(
-            f"unknown model {model!r}: write mlx:<hf-repo-or-path> (in-process), "
-            "openai:<name> with a base URL (an OpenAI-compatible server) or test:"
-        )
-    if backend != "test" and not name:
-        raise ModelSpecError(f"model {model!r} names no model after '{backend}:'")
-    return backend, name
 
 
 def build_model(config: AgentConfig) -> Model:

@@ -11,10 +11,41 @@ from typing import Literal
 
 from sandbox import SandboxLimits
 
-__all__ = ["DEFAULT_MODEL", "AgentConfig", "EditsMode"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "AgentConfig",
+    "Backend",
+    "EditsMode",
+    "ModelSpecError",
+    "parse_model",
+]
 
 DEFAULT_MODEL = "mlx:mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"
 """Same default as the server's ``punie.model`` (the README lists alternatives by memory)."""
+
+Backend = Literal["mlx", "openai", "test"]
+"""The part of a model string before the colon."""
+
+_BACKENDS: dict[str, Backend] = {"mlx": "mlx", "openai": "openai", "test": "test"}
+
+
+class ModelSpecError(ValueError):
+    """The model setting cannot be used as written; the message says how to fix it."""
+
+
+def parse_model(model: str) -> tuple[Backend, str]:
+    """Split ``backend:name``; a string without a known backend prefix is refused by name."""
+    prefix, sep, name = model.partition(":")
+    backend = _BACKENDS.get(prefix)
+    if not sep or backend is None:
+        raise ModelSpecError(
+            f"unknown model {model!r}: write mlx:<hf-repo-or-path> (in-process), "
+            "openai:<name> with a base URL (an OpenAI-compatible server) or test:"
+        )
+    if backend != "test" and not name:
+        raise ModelSpecError(f"model {model!r} names no model after '{backend}:'")
+    return backend, name
+
 
 EditsMode = Literal["ask", "auto", "never"]
 """``ask``: each ``write_file`` asks the permission asker first; otherwise it only proposes."""

@@ -18,6 +18,7 @@ __all__ = [
     "PYGLS_STATE_NOTIFICATIONS",
     "forwarded_requests",
     "registered_requests",
+    "ty_section",
 ]
 
 CAPABILITY_METHODS: Mapping[str, tuple[str, ...]] = {
@@ -145,3 +146,34 @@ request; follow-ups such as ``completionItem/resolve`` come with it)."""
 def registered_requests(method: str) -> tuple[str, ...]:
     """The request methods a ``Registration`` of ``method`` covers (none for notifications)."""
     return REGISTRATION_METHODS.get(method, ())
+
+
+_TY_OBJECTS = frozenset(
+    {"configuration", "inlayHints", "completions", "experimental"}
+    | {"environment", "src", "rules", "terminal", "analysis"}
+)
+"""Keys of ty's editor settings (and of its ``configuration``, ty.toml's options) whose
+values are objects, from ty's editor-settings and configuration references. Lists such
+as ``environment.extra-paths`` or ``src.include`` stay lists."""
+
+
+def ty_section(value: Any) -> Any:
+    """ty's settings with Lua's ``[]`` read as ``{}`` wherever ty expects an object.
+
+    ty drops its whole section when one object arrives as a list (Neovim's
+    ``ty = { inlayHints = {} }`` is sent as ``"inlayHints": []``).
+    """
+    if value == []:
+        return {}
+    if not isinstance(value, Mapping):
+        return value
+
+    def fix(item: Any) -> Any:
+        if not isinstance(item, Mapping):
+            return item
+        return {
+            key: {} if child == [] and key in _TY_OBJECTS else fix(child)
+            for key, child in item.items()
+        }
+
+    return fix(value)

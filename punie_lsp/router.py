@@ -33,6 +33,7 @@ from punie_lsp.forwarding import (
     PYGLS_STATE_NOTIFICATIONS,
     forwarded_requests,
     registered_requests,
+    ty_section,
 )
 from punie_lsp.transport import FrameWriter
 from punie_lsp.ty_child import OWN_ID_PREFIX, TyChild
@@ -117,6 +118,22 @@ class _Pending:
     """Kept only for requests whose answer punie adds to (code actions)."""
 
 
+def _ty_settings_body(params: Any, body: bytes) -> bytes:
+    """``didChangeConfiguration`` for ty: re-encoded only when Lua's ``[]`` must be ``{}``."""
+    settings = params.get("settings") if isinstance(params, dict) else None
+    if not isinstance(settings, dict) or "ty" not in settings:
+        return body
+    fixed = ty_section(settings["ty"])
+    if fixed == settings["ty"]:
+        return body
+    message = {
+        "jsonrpc": "2.0",
+        "method": "workspace/didChangeConfiguration",
+        "params": {**params, "settings": {**settings, "ty": fixed}},
+    }
+    return json.dumps(message).encode()
+
+
 def _valid_id(value: object) -> bool:
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
@@ -153,6 +170,8 @@ class Router:
         self.backend_attached = asyncio.Event()
         self._pending: dict[int | str, _Pending] = {}
         self._relayed: dict[str, tuple[int, int | str]] = {}
+        self._configuration_relays: set[str] = set()
+        """Relayed ``workspace/configuration`` requests: their answers get ``ty_section``."""
         self._relay_ids = itertools.count(1)
         self._remap_ids = itertools.count(1)
         self._ty_progress_tokens: set[Any] = set()
@@ -271,6 +290,8 @@ class Router:
                 self.ty.send_body(body)
                 return
         elif method in FORWARDED_NOTIFICATIONS:
+            if method == "workspace/didChangeConfiguration":
+                body = _ty_settings_body(params, body)
             # While ty restarts this is dropped on purpose: the replay sends current state.
             self.ty.send_body(body)
             if method not in PYGLS_STATE_NOTIFICATIONS:
@@ -352,6 +373,11 @@ class Router:
             self.to_backend(message)  # an answer to one of pygls' own requests
             return
         generation, ty_id = relay
+        if msg_id in self._configuration_relays:
+            self._configuration_relays.discard(msg_id)
+            items = message.get("result")
+            if isinstance(items, list):  # Lua's [] where ty expects an object
+                message = {**message, "result": [ty_section(item) for item in items]}
         if generation == self.ty.restarts:  # else: the ty that asked has been replaced
             self.ty.send({**message, "id": ty_id})
 
@@ -361,7 +387,9 @@ class Router:
         raw = dict(self.raw_initialize_params or {})
         raw["processId"] = os.getpid()
         options = raw.get("initializationOptions")
-        raw["initializationOptions"] = options.get("ty") if isinstance(options, dict) else None
+        raw["initializationOptions"] = (
+            ty_section(options.get("ty")) if isinstance(options, dict) else None
+        )
         if self.backend is not None:  # a restart: folders may have changed since
             raw["workspaceFolders"] = self.backend.workspace_folders() or None
         return raw
@@ -523,6 +551,8 @@ class Router:
             return
         relay_id = f"{_RELAY_PREFIX}{next(self._relay_ids)}"
         self._relayed[relay_id] = (self.ty.restarts, message["id"])
+        if method == "workspace/configuration":
+            self._configuration_relays.add(relay_id)
         self._to_client(json.dumps({**message, "id": relay_id}).encode())
 
     def _to_client(self, body: bytes) -> None:

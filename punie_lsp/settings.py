@@ -1,9 +1,16 @@
 """Settings: the ``punie`` section of ``initializationOptions`` and ``workspace/configuration``.
 
 Editors send camelCase JSON. It is resolved once into frozen dataclasses by a strict
-cattrs converter, field by field: an unknown key or a value of the wrong type is
-dropped and named (the caller shows all of them in one ``window/showMessage``) and the
-default is used, so one typo never costs the user the rest of their settings.
+cattrs converter, field by field: an unknown key, a value of the wrong type, or one
+outside its field's range or choices (``Check`` in the field's metadata) is dropped and
+named (the caller shows all of them in one ``window/showMessage``) and the default is
+used, so one typo never costs the user the rest of their settings, and no command ever
+fails because of a setting (a negative sandbox timeout once made every ``punie.runCode``
+an internal error).
+
+Lua (Neovim) cannot tell an empty object from an empty list and sends ``[]``: where
+punie's settings expect an object, ``[]`` reads as ``{}`` (for ty's
+settings, ``punie_lsp.forwarding.ty_section`` does the same), ``[]`` reads as ``{}``.
 """
 
 from __future__ import annotations
@@ -12,12 +19,13 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import cattrs
 
 __all__ = [
     "DEFAULT_MODEL",
+    "Check",
     "SandboxSettings",
     "Settings",
     "resolve",
@@ -28,32 +36,79 @@ DEFAULT_MODEL = "mlx:mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"
 """The model used when none is configured (README lists alternatives by memory)."""
 
 
+@dataclass(frozen=True)
+class Check:
+    """A setting's allowed values: a range (``low``/``high``) or a rule returning a problem."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    """``low`` itself is not allowed (a timeout must be above 0, not 0)."""
+    rule: Any = None
+    """``(value) -> str | None``: the problem with ``value``, or None."""
+
+    def problem(self, value: Any) -> str | None:
+        if self.rule is not None:
+            return self.rule(value)
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            relation = "above" if self.low_open else "at least"
+            return f"must be {relation} {self.low:g}{self._upper()}, got {value!r}"
+        if self.high is not None and value > self.high:
+            return f"must be at most {self.high:g}, got {value!r}"
+        return None
+
+    def _upper(self) -> str:
+        return f" and at most {self.high:g}" if self.high is not None else ""
+
+
+def _checked(default: Any, check: Check) -> Any:
+    return field(default=default, metadata={"check": check})
+
+
+def _model_problem(value: str) -> str | None:
+    # The server has imported ``agent`` by the time settings arrive; the router, which
+    # imports this module for ``ty_section`` while ty starts, should not have to.
+    from agent.config import ModelSpecError, parse_model
+
+    try:
+        parse_model(value)
+    except ModelSpecError as exc:
+        return str(exc)
+    return None
+
+
+def _url_problem(value: str | None) -> str | None:
+    if value is None or value.startswith(("http://", "https://")):
+        return None
+    return f"must be an http:// or https:// URL, got {value!r}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class SandboxSettings:
     """Limits for model-written and user code run in the Monty sandbox."""
 
-    timeout_seconds: float = 30.0
-    """Wall-clock limit of one run."""
-    memory_mb: int = 256
-    """Memory limit of one run."""
+    timeout_seconds: float = _checked(30.0, Check(low=0, low_open=True, high=3600))
+    """Wall-clock limit of one run, in seconds: above 0, at most an hour."""
+    memory_mb: int = _checked(256, Check(low=16, high=65536))
+    """Memory limit of one run, in MiB: 16 (what Monty needs to start) to 64 GiB."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything the ``punie`` section configures."""
 
-    model: str = DEFAULT_MODEL
+    model: str = _checked(DEFAULT_MODEL, Check(rule=_model_problem))
     """``mlx:<hf-repo-or-path>`` runs in-process; ``openai:<name>`` uses ``base_url``."""
-    base_url: str | None = None
+    base_url: str | None = _checked(None, Check(rule=_url_problem))
     """Base URL of an OpenAI-compatible server, for ``openai:`` models."""
     draft_model: str | None = None
     """Optional smaller model for speculative decoding with ``mlx:`` models."""
     adapter: str | None = None
     """A LoRA adapter directory for ``mlx:`` models (``punie-lsp train finetune``'s output)."""
-    temperature: float = 0.2
-    """Sampling temperature."""
-    max_tokens: int = 2048
-    """Most tokens one model turn may generate."""
+    temperature: float = _checked(0.2, Check(low=0, high=2))
+    """Sampling temperature, 0 to 2 (the range OpenAI-compatible servers accept)."""
+    max_tokens: int = _checked(2048, Check(low=1, high=131072))
+    """Most tokens one model turn may generate: 1 to 131072."""
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     """Sandbox limits."""
     edits: Literal["ask", "auto", "never"] = "ask"
@@ -96,6 +151,15 @@ def _converter() -> cattrs.Converter:
         return float(value)
 
     conv.register_structure_hook(float, number)
+
+    def choice(value: Any, kind: Any) -> Any:
+        allowed = get_args(kind)
+        if value not in allowed or isinstance(value, bool):
+            names = ", ".join(repr(a) for a in allowed)
+            raise ValueError(f"expected one of {names}, got {value!r}")
+        return value
+
+    conv.register_structure_hook_func(lambda t: get_origin(t) is Literal, choice)
     return conv
 
 
@@ -128,9 +192,16 @@ def _resolve_into(cls: Any, raw: Mapping[str, Any], path: str, problems: list[st
                 problems.append(f"'{where}' must be an object")
             continue
         try:
-            values[spec.name] = _CONVERTER.structure(value, kind)
+            structured = _CONVERTER.structure(value, kind)
         except Exception as exc:  # any structuring failure is reported the same way
             problems.append(f"invalid '{where}': {_describe(exc)}")
+            continue
+        check = spec.metadata.get("check")
+        problem = check.problem(structured) if check is not None else None
+        if problem is not None:
+            problems.append(f"invalid '{where}': {problem}")
+            continue
+        values[spec.name] = structured
     return cls(**values)
 
 

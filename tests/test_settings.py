@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
+from punie_lsp.forwarding import ty_section
 from punie_lsp.settings import (
     DEFAULT_MODEL,
     SandboxSettings,
@@ -60,7 +61,39 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
             "invalid 'punie.temperature': expected a number, got bool",
         ],
     ),
-    ("literal", {"edits": "sometimes"}, Settings(), ["invalid 'punie.edits'"]),
+    (
+        "choices are named",
+        {"edits": "sometimes"},
+        Settings(),
+        ["invalid 'punie.edits': expected one of 'ask', 'auto', 'never', got 'sometimes'"],
+    ),
+    (
+        "out of range, each named, the good ones kept",
+        {
+            "temperature": 5,
+            "maxTokens": -5,
+            "model": "nonsense",
+            "baseUrl": "localhost:8080",
+            "sandbox": {"timeoutSeconds": -1, "memoryMb": 0},
+            "edits": "never",
+        },
+        Settings(edits="never"),
+        [
+            "invalid 'punie.temperature': must be at most 2, got 5.0",
+            "invalid 'punie.maxTokens': must be at least 1 and at most 131072, got -5",
+            "invalid 'punie.model': unknown model 'nonsense'",
+            "invalid 'punie.baseUrl': must be an http:// or https:// URL",
+            "invalid 'punie.sandbox.timeoutSeconds': must be above 0 and at most 3600, got -1.0",
+            "invalid 'punie.sandbox.memoryMb': must be at least 16 and at most 65536, got 0",
+        ],
+    ),
+    (
+        "a timeout of exactly 0 is refused, the edges of ranges are kept",
+        {"sandbox": {"timeoutSeconds": 0, "memoryMb": 16}, "temperature": 2, "maxTokens": 1},
+        Settings(sandbox=SandboxSettings(memory_mb=16), temperature=2.0, max_tokens=1),
+        ["invalid 'punie.sandbox.timeoutSeconds': must be above 0"],
+    ),
+    ("a model without a name", {"model": "mlx:"}, Settings(), ["invalid 'punie.model'"]),
     (
         "nested problems keep the good siblings",
         {"sandbox": {"memoryMb": 32, "timeoutSeconds": "soon", "cpu": 2}},
@@ -84,6 +117,28 @@ def test_resolve(raw: Any, expected: Settings, problems: list[str]) -> None:
     assert len(found) == len(problems)
     for message, start in zip(found, problems, strict=True):
         assert message.startswith(start)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ([], {}),
+        (
+            {"inlayHints": [], "completions": [], "diagnosticMode": "workspace"},
+            {"inlayHints": {}, "completions": {}, "diagnosticMode": "workspace"},
+        ),
+        (
+            {"configuration": {"rules": [], "environment": {"extra-paths": []}}},
+            {"configuration": {"rules": {}, "environment": {"extra-paths": []}}},
+        ),
+        (None, None),
+        ("odd", "odd"),
+    ],
+)
+def test_ty_section_reads_empty_lua_tables_as_objects_where_ty_wants_them(
+    raw: Any, expected: Any
+) -> None:
+    assert ty_section(raw) == expected
 
 
 def test_default_model_is_documented_in_the_readme() -> None:
@@ -130,5 +185,28 @@ async def test_bad_settings_are_named_in_one_message(profile: str, project: Any)
     )
     assert isinstance(status, dict)
     assert status["settings"]["sandbox"]["memoryMb"] == 32
+    await client.shutdown_session()
+    await client.stop()
+
+
+async def test_out_of_range_settings_never_fail_a_command(project: Any) -> None:
+    """``sandbox.timeoutSeconds: -1`` once made every ``punie.runCode`` an internal error."""
+    import sys
+
+    from tests.conftest import make_client
+
+    client: Client = make_client()
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio")
+    options = {"punie": {"sandbox": {"timeoutSeconds": -1, "memoryMb": 0}, "maxTokens": -5}}
+    await client.initialize_session(initialize_params("neovim", project, options))
+    await client.wait_for_notification(types.WINDOW_SHOW_MESSAGE)
+    [message] = [m for m in client.messages if "punie-lsp" in m.message]
+    for name in ("sandbox.timeoutSeconds", "sandbox.memoryMb", "maxTokens"):
+        assert f"invalid 'punie.{name}'" in message.message
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="punie.runCode", arguments=[{"code": "6 * 7"}])
+    )
+    assert isinstance(result, dict)
+    assert result["value"] == 42
     await client.shutdown_session()
     await client.stop()

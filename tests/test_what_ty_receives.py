@@ -86,3 +86,27 @@ async def test_sync_notifications_reach_ty_in_order(recorded: tuple[Client, Path
         "workspace/symbol",
     ]
     assert [m for m in methods if m in expected] == expected
+
+
+async def test_empty_lua_tables_reach_ty_as_objects(project: Path, tmp_path: Path) -> None:
+    """Neovim sends ``ty = { inlayHints = {} }`` as ``[]``; ty would drop its whole section."""
+    log = tmp_path / "ty-received.log"
+    client = make_client()
+    env = {**os.environ, "PUNIE_LSP_TY_COMMAND": shlex.join([sys.executable, str(TEE), str(log)])}
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio", env=env)
+    options = {"ty": {"inlayHints": [], "completions": {"autoImport": False}}, "punie": []}
+    await client.initialize_session(initialize_params("neovim", project, options))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"ty": {"configuration": {"rules": []}}})
+    )
+    await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="Point"))  # a barrier
+    messages = [json.loads(body) for body in received(log)]
+    [initialize] = [m for m in messages if m.get("method") == "initialize"]
+    assert initialize["params"]["initializationOptions"] == {
+        "inlayHints": {},
+        "completions": {"autoImport": False},
+    }
+    [changed] = [m for m in messages if m.get("method") == "workspace/didChangeConfiguration"]
+    assert changed["params"]["settings"]["ty"] == {"configuration": {"rules": {}}}
+    await client.shutdown_session()
+    await client.stop()
