@@ -1,0 +1,225 @@
+"""Buffers and edits end to end: punie-lsp's text is the editor's, and an edit never lands
+on text it was not computed from (a real server, ty, sandbox and pygls client; only the
+model is scripted, see ``tests/scripted_models.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lsprotocol import types
+
+from tests import lsp_client_model as editor
+from tests.conftest import Client, initialize_params, make_client
+from tests.test_agent_in_editor import BROKEN, Editor, command, diagnostic_of, session
+from tests.test_lsp_lines import PIECES
+
+pytestmark = pytest.mark.timeout(180)
+
+HELIX_CAPABILITIES: dict[str, Any] = {
+    # Helix 25.x (helix-lsp/src/client.rs): versioned edits and resource operations, no
+    # change annotations, no window.showMessage; it answers showMessageRequest with
+    # MethodNotFound (this client has no handler for it, so pygls answers the same).
+    "workspace": {
+        "applyEdit": True,
+        "workspaceEdit": {
+            "documentChanges": True,
+            "resourceOperations": ["create", "rename", "delete"],
+            "failureHandling": "abort",
+            "normalizesLineEndings": False,
+        },
+        "configuration": True,
+        "workspaceFolders": True,
+    },
+    "window": {"workDoneProgress": True},
+    "general": {"positionEncodings": ["utf-8", "utf-32", "utf-16"]},
+}
+
+
+def did_open(client: Client, uri: str, text: str, version: int = 0) -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=version, text=text
+            )
+        )
+    )
+
+
+async def started(client: Client, token: str) -> None:
+    """Wait until the command with work-done ``token`` has begun (its first report)."""
+    while token not in client.progress_reports:
+        await asyncio.wait_for(client.wait_for_notification(types.PROGRESS), 10)
+
+
+async def test_a_file_closed_and_reopened_during_the_run_gets_nothing(project: Path) -> None:
+    """Neovim reopens a file that changed on disk at version 0, the version the run read."""
+    slow = {"PUNIE_TEST_CHUNK_DELAY": "0.3"}
+    async with session(project, "fixer", punie={"edits": "auto"}, env=slow) as client:
+        path = project / "pkg" / "app.py"
+        uri = path.as_uri()
+        did_open(client, uri, path.read_text(), version=0)
+        running = asyncio.ensure_future(
+            command(client, "punie.fix", {"uri": uri, "diagnostic": diagnostic_of(project)}, "fix")
+        )
+        await started(client, "fix")
+        client.text_document_did_close(
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
+        reloaded = path.read_text().replace("def ", "def  ", 1)  # changed on disk meanwhile
+        path.write_text(reloaded)
+        did_open(client, uri, reloaded, version=0)
+        result = await running
+        assert result["applied"] is False
+        assert "app.py (closed and reopened)" in result["reason"]
+        assert client.applied == []
+        assert any("closed and reopened" in m.message for m in client.messages)
+        assert result["edits"][0]["text"].count("return 1") == 1  # still in the result
+
+
+async def test_a_crlf_file_is_fixed_with_crlf_endings(project: Path) -> None:
+    path = project / "pkg" / "app.py"
+    crlf = path.read_text().replace("\n", "\r\n")
+    path.write_bytes(crlf.encode())
+    async with session(project, "fixer", punie={"edits": "auto"}) as client:
+        uri = path.as_uri()
+        did_open(client, uri, crlf, version=4)
+        result = await command(
+            client, "punie.fix", {"uri": uri, "diagnostic": diagnostic_of(project)}
+        )
+        assert result["applied"] is True, result
+        [params] = client.applied
+        [doc_edit] = params.edit.document_changes or []
+        assert isinstance(doc_edit, types.TextDocumentEdit)
+        assert doc_edit.text_document.version == 4
+        sent = []
+        for e in doc_edit.edits:
+            assert isinstance(e, types.TextEdit)
+            start, end = e.range.start, e.range.end
+            sent.append(((start.line, start.character), (end.line, end.character), e.new_text))
+        after = editor.apply_all(crlf, sent, "utf-8")  # neovim's profile negotiates utf-8
+        assert after == crlf.replace(BROKEN, "return 1")
+        assert after.count("\n") == after.count("\r\n")  # not one LF line among them
+        assert len(sent) == 1  # one changed line, not the whole file
+
+
+async def test_read_file_keeps_crlf_cr_and_mixed_endings(project: Path) -> None:
+    texts = {"crlf.py": "a = 1\r\nb = 2\r\n", "cr.py": "a = 1\rb = 2\r", "mixed.py": "a\r\nb\nc\rd"}
+    for name, text in texts.items():
+        (project / name).write_bytes(text.encode())
+    async with session(project, "hello") as client:
+        did_open(client, (project / "open.py").as_uri(), "x = 1\r\n\fy = 2\r")
+        code = "[read_file(p) for p in ['crlf.py', 'cr.py', 'mixed.py', 'open.py']]"
+        result = await command(client, "punie.runCode", {"code": code})
+        assert result["value"] == [*texts.values(), "x = 1\r\n\fy = 2\r"]
+
+
+async def test_helix_without_show_message_request_gets_the_edits_and_the_answer(
+    project: Path,
+) -> None:
+    """``edits: "ask"`` (the shipped Helix set-up) in an editor that cannot ask."""
+    import os
+
+    client = make_client({types.WORKSPACE_APPLY_EDIT: _refuse_apply}, Editor)
+    client.root = project
+    env = {**os.environ, "PUNIE_LSP_MODEL_FACTORY": "tests.scripted_models:fixer"}
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio", env=env)
+    params = initialize_params("neovim", project, {"punie": {"edits": "ask"}})
+    params.capabilities = client.protocol._converter.structure(
+        HELIX_CAPABILITIES, types.ClientCapabilities
+    )
+    await client.initialize_session(params)
+    try:
+        uri = (project / "pkg" / "app.py").as_uri()
+        result = await command(
+            client, "punie.fix", {"uri": uri, "diagnostic": diagnostic_of(project)}
+        )
+        assert result["applied"] is False
+        assert "window/showMessageRequest" in result["reason"]
+        assert result["answer"].startswith("Fixed: broken() now returns an int.")
+        assert "return 1" in result["edits"][0]["text"]
+        shown = [m.message for m in client.messages]
+        assert any("window/showMessageRequest" in m for m in shown), shown
+        assert any("Fixed: broken() now returns an int." in m for m in shown), shown
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+def _refuse_apply(client: Editor, params: types.ApplyWorkspaceEditParams) -> Any:
+    raise AssertionError("nothing may be applied without the user's OK")
+
+
+# -- the property, through the real server ------------------------------------------------
+
+texts = st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
+
+
+@pytest.mark.parametrize("profile", ["visual-studio-code", "neovim"])
+async def test_the_servers_copy_is_the_editors_after_random_changes(
+    project: Path, profile: str
+) -> None:
+    """Random documents and incremental changes, sent by a real client to punie-lsp; its
+    copy (what ``read_file`` returns inside the server) equals the editor's after each.
+    VS Code's profile speaks UTF-16, Neovim's UTF-8."""
+    client = make_client()
+    client.root = project
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio")
+    result = await client.initialize_session(initialize_params(profile, project))
+    encoding = result.capabilities.position_encoding or "utf-16"
+    loop = asyncio.get_running_loop()
+    counter = iter(range(10**6))
+
+    async def exchange(name: str, text: str, changes: list[editor.Edit]) -> Any:
+        """didOpen, the changes, then the server's copy (``read_file``), then didClose."""
+        uri = (project / name).as_uri()
+        did_open(client, uri, text)
+        for version, edit in enumerate(changes, start=1):
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                    content_changes=[
+                        types.TextDocumentContentChangePartial(
+                            range=types.Range(
+                                start=types.Position(line=edit.start[0], character=edit.start[1]),
+                                end=types.Position(line=edit.end[0], character=edit.end[1]),
+                            ),
+                            text=edit.text,
+                        )
+                    ],
+                )
+            )
+        theirs = await command(client, "punie.tool", {"name": "read_file", "args": {"path": name}})
+        client.text_document_did_close(
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
+        return theirs
+
+    # Hypothesis drives a plain function; it runs in a worker thread and hands each
+    # example's messages to this test's event loop, where the client lives.
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(texts, st.lists(texts, min_size=1, max_size=5), st.data())
+    def check(text: str, inserts: list[str], data: st.DataObject) -> None:
+        mine, changes = text, []
+        for insert in inserts:
+            offsets = editor.valid_offsets(mine)
+            a, b = sorted(data.draw(st.lists(st.sampled_from(offsets), min_size=2, max_size=2)))
+            edit = editor.Edit(
+                editor.position_of(mine, a, encoding), editor.position_of(mine, b, encoding), insert
+            )
+            mine = editor.apply(mine, edit, encoding)
+            changes.append(edit)
+        name = f"doc{next(counter)}.py"
+        future = asyncio.run_coroutine_threadsafe(exchange(name, text, changes), loop)
+        assert future.result(timeout=60) == mine
+
+    try:
+        await asyncio.to_thread(check)
+    finally:
+        await client.shutdown_session()
+        await client.stop()
