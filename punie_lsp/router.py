@@ -259,7 +259,16 @@ class Router:
             self.send_error(msg_id, INVALID_REQUEST, "Server is shutting down")
             return
         if method == "shutdown":
+            # ty answers everything sent before its shutdown first; pygls stops punie's
+            # own work and answers the editor once ty has (``PunieLanguageServer.stop``).
             self.shutdown_requested = True
+            self.ty.shutdown()
+            if self.backend is None and not any("id" in m for m in self._backend_queue):
+                # pygls is still loading and owes no answer: nothing of punie's has run,
+                # so answer as soon as ty has instead of waiting for the import.
+                self._backend_queue.clear()
+                asyncio.get_running_loop().create_task(self._shutdown_without_backend(msg_id))
+                return
         elif method in self.forwarded or (
             method == "workspace/executeCommand" and self._is_ty_command(message)
         ):
@@ -301,6 +310,8 @@ class Router:
     def to_backend(self, message: dict[str, Any]) -> None:
         """Give a message to pygls, or queue it (in order) until pygls is attached."""
         if self.backend is None:
+            if self.shutdown_requested and "id" not in message:
+                return  # shut down before pygls loaded: its state no longer matters
             self._backend_queue.append(message)
         else:
             self.backend.dispatch(message)
@@ -599,6 +610,17 @@ class Router:
                 pending.sent, pending.resent = False, True
                 self._expire_later(ty_id, pending)
         self.log_to_client(2, f"{reason}; restarting ty")
+
+    async def _shutdown_without_backend(self, msg_id: int | str) -> None:
+        await self.ty.shutdown()
+        self.answer_unanswered("ty shut down without answering this request")
+        self.send_result(msg_id, None)
+
+    def answer_unanswered(self, reason: str) -> None:
+        """Answer every forwarded request ty did not (it has shut down, or never came back)."""
+        pending, self._pending = self._pending, {}
+        for item in pending.values():
+            self.send_error(item.client_id, REQUEST_FAILED, reason)
 
     # -- output ------------------------------------------------------------------------
 

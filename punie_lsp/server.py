@@ -6,6 +6,7 @@ attached to the router, which then hands it every message that is not forwarded.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -188,11 +189,16 @@ class PunieLanguageServer(LanguageServer):
             self.settings_problems.append(self.router.ty_start_error)
 
     async def stop(self) -> None:
-        """Stop owned children (ty now; the model and sandbox pool in later features)."""
+        """``shutdown``: stop punie's own work, and answer once ty has answered its shutdown.
+
+        ty's process ends at ``exit`` (``punie_lsp.runner``); every request the editor
+        sent before ``shutdown`` has its answer by the time this returns.
+        """
         self.agent_host.close()
-        await self.sandbox_pool.stop()
-        await self.private_ty.stop()
-        await self.router.ty.stop()
+        await asyncio.gather(
+            self.sandbox_pool.stop(), self.private_ty.stop(), self.router.ty.shutdown()
+        )
+        self.router.answer_unanswered("ty shut down without answering this request")
 
     # -- settings and messages -----------------------------------------------------------
 

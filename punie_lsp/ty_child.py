@@ -196,6 +196,7 @@ class TyChild:
         self._ready = asyncio.Event()
         self._failed_starts = 0
         self._restart_task: asyncio.Task[None] | None = None
+        self._shutdown: asyncio.Task[None] | None = None
         self.state: ChildState = "stopped"
         self.restarts = 0
         self.initialize_result: dict[str, Any] | None = None
@@ -282,20 +283,47 @@ class TyChild:
         logger.info("ty started (pid %s)%s", process.pid, " after a restart" if restarted else "")
         return result
 
-    async def stop(self, timeout: float = 2.0) -> None:
-        """Shut ty down politely, then terminate, then kill. Idempotent."""
+    def shutdown(self, timeout: float = 1.0) -> asyncio.Task[None]:
+        """Ask ty to ``shutdown`` (LSP); the same task for every caller.
+
+        ty answers what it was sent before ``shutdown`` first, and those answers are
+        still routed: the process stays current until ``stop``. From here on a crash
+        is not restarted. The task ends with ty's answer (ty is then sent ``exit``: nothing
+        is forwarded after shutdown), or after ``timeout`` seconds.
+        """
+        if self._shutdown is None:
+            self._shutdown = asyncio.get_running_loop().create_task(self._shut_down(timeout))
+        return self._shutdown
+
+    async def _shut_down(self, timeout: float) -> None:
         self.state = "stopping"
-        self._ready.clear()
         if self._restart_task is not None:
             self._restart_task.cancel()
+        process = self._process
+        if process is None or not process.running:
+            return
+        try:
+            await asyncio.wait_for(self._send_request(process, "shutdown", None), timeout)
+        except Exception as exc:
+            logger.warning("ty did not answer shutdown: %s", exc or type(exc).__name__)
+            return  # ``stop`` terminates it
+        # Nothing more is forwarded after shutdown: let ty exit now, reaped by ``stop``.
+        with contextlib.suppress(Exception):
+            self._write(process, {"jsonrpc": "2.0", "method": "exit", "params": None})
+            stdin = process.stdin
+            if stdin is not None:
+                stdin.close()
+
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Shut ty down politely, then ``exit``, terminate, and finally kill. Idempotent."""
+        await self.shutdown(timeout / 2)
+        self.state = "stopping"
+        self._ready.clear()
         process, self._process = self._process, None
         if process is None:
             self.state = "stopped"
             return
         if process.running:
-            with contextlib.suppress(Exception):
-                shutdown = self._send_request(process, "shutdown", None)
-                await asyncio.wait_for(shutdown, timeout / 2)
             with contextlib.suppress(Exception):
                 self._write(process, {"jsonrpc": "2.0", "method": "exit", "params": None})
                 stdin = process.stdin

@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -68,6 +69,43 @@ def test_shutdown_then_exit_is_clean(spawn: Spawn, project: Path) -> None:
     assert server.request("shutdown") == {"jsonrpc": "2.0", "id": "raw-2", "result": None}
     # punie stops ty before answering shutdown, so ty is already on its way out.
     assert wait_gone([ty], EXIT_SECONDS) == []
+    server.notify("exit")
+    assert server.proc.wait(EXIT_SECONDS) == 0
+
+
+@pytest.mark.parametrize("punie_loaded", [True, False], ids=["pygls-loaded", "pygls-loading"])
+def test_requests_sent_before_shutdown_are_answered_first(
+    spawn: Spawn, project: Path, punie_loaded: bool
+) -> None:
+    """ty answers all it was sent before ``shutdown``; so must punie-lsp, and in order."""
+    server = spawn()
+    server.initialize(project)
+    uri = server.open(project / "pkg" / "app.py")
+    if punie_loaded:  # punie's own command is answered once pygls has loaded
+        status = server.request(
+            "workspace/executeCommand", {"command": "punie.status", "arguments": [{}]}
+        )
+        assert "result" in status, status
+    position = {"line": 7, "character": 23}
+    ids = [f"hover-{i}" for i in range(30)]
+    for msg_id in ids:
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": msg_id,
+                "method": "textDocument/hover",
+                "params": {"textDocument": {"uri": uri}, "position": position},
+            }
+        )
+    server.send({"jsonrpc": "2.0", "id": "shutdown", "method": "shutdown"})
+    answers: dict[str, dict[str, Any]] = {}
+    while "shutdown" not in answers:
+        message = server.wait_for(lambda m: "id" in m and "method" not in m)
+        answers[message["id"]] = message
+    assert answers.keys() == {*ids, "shutdown"}
+    # ty itself answers some hovers "content modified" (-32801) while it indexes.
+    assert all("Point" in str(answers[i]["result"]) for i in ids if "result" in answers[i])
+    assert all(answers[i].get("error", {}).get("code") in (None, -32801) for i in ids), answers
     server.notify("exit")
     assert server.proc.wait(EXIT_SECONDS) == 0
 
