@@ -22,7 +22,7 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel
 
-from typed_tools import files, git, lint, navigation, testing, typecheck
+from typed_tools import commands, files, git, lint, navigation, testing, typecheck
 from typed_tools.base import ResultItem, ToolArgumentError, ToolContext, ToolResult
 from typed_tools.tool import ToolFunction, result_model, tool, tool_parameters
 
@@ -56,6 +56,7 @@ _BUILTINS: tuple[ToolFunction, ...] = (
     git.git_log,
     files.read_file,
     files.write_file,
+    commands.run_command,
     files.list_files,
     files.search,
 )
