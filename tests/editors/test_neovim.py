@@ -11,9 +11,11 @@ the sandbox and the tools — is real.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -55,11 +57,12 @@ def run_nvim(
     *,
     settings: dict[str, Any] | None = None,
     model: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run ``script`` in Neovim on ``project``; its recorded results."""
+    """Run ``script`` in Neovim on ``project``; its recorded results (``env`` added)."""
     assert NVIM is not None
     out = tmp_path / f"{script}.json"
-    env = {
+    environment = {
         **os.environ,
         "PUNIE_PLUGIN_DIR": str(EDITORS / "nvim"),
         "PUNIE_TEST_DIR": str(SCRIPTS),
@@ -74,10 +77,12 @@ def run_nvim(
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
     }
+    if env:
+        environment.update(env)
     if model is not None:
-        env["PUNIE_LSP_MODEL_FACTORY"] = f"tests.editors.scripted:{model}"
+        environment["PUNIE_LSP_MODEL_FACTORY"] = f"tests.editors.scripted:{model}"
     else:
-        env.pop("PUNIE_LSP_MODEL_FACTORY", None)
+        environment.pop("PUNIE_LSP_MODEL_FACTORY", None)
     command = [
         str(NVIM),
         "--headless",
@@ -88,7 +93,7 @@ def run_nvim(
         f"luafile {SCRIPTS / (script + '.lua')}",
     ]
     proc = subprocess.run(
-        command, cwd=project, env=env, capture_output=True, text=True, timeout=NVIM_TIMEOUT
+        command, cwd=project, env=environment, capture_output=True, text=True, timeout=NVIM_TIMEOUT
     )
     assert out.is_file(), f"nvim wrote no results (exit {proc.returncode}): {proc.stderr}"
     results = json.loads(out.read_text())
@@ -177,3 +182,36 @@ def test_punie_fix_edit_lands_in_the_buffer(project: Path, tmp_path: Path) -> No
     assert "write_file" in lines
     assert "Fixed: broken() now returns 0" in lines
     assert re.search(r"1 edit applied", lines)
+
+
+@pytest.mark.timeout(120)
+def test_buffers_and_empty_settings_tables_reach_the_server_as_neovim_has_them(
+    project: Path, tmp_path: Path
+) -> None:
+    """A form feed is not a line break; a dos file is CRLF; ``{}`` at any depth is an object."""
+    (project / "ff.py").write_bytes(b"a = 1\f\nb = 2\nc = 3\n")
+    (project / "crlf.py").write_bytes(b"x = 1\r\ny = 2\r\n")
+    log = tmp_path / "ty-received.log"
+    tee = [sys.executable, str(REPO / "tests" / "ty_tee.py"), str(log)]
+    results = run_nvim(
+        project,
+        "buffers",
+        tmp_path,
+        env={
+            "PUNIE_LSP_TY_COMMAND": shlex.join(tee),
+            "PUNIE_TEST_SETTINGS_LUA": (
+                "{ punie = { sandbox = {} }, ty = { inlayHints = {}, completions = {} } }"
+            ),
+        },
+    )
+    # The plug-in sends every empty table as an object (the server would also cope).
+    sent = json.loads(results["init_options_json"])
+    assert sent == {"punie": {"sandbox": {}}, "ty": {"inlayHints": {}, "completions": {}}}
+    assert results["ff_buffer"] == "# \U0001f600 a = 1\f\nb = 2\nc = 4\n"
+    assert results["ff_server"] == results["ff_buffer"]
+    assert results["crlf_format"] == "dos"
+    assert results["crlf_buffer"] == "x = 1\r\ny = 3\r\nz = 4\r\n"
+    assert results["crlf_server"] == results["crlf_buffer"]
+    bodies = [json.loads(ast.literal_eval(line)) for line in log.read_text().splitlines()]
+    [initialize] = [b for b in bodies if b.get("method") == "initialize"]
+    assert initialize["params"]["initializationOptions"] == {"inlayHints": {}, "completions": {}}

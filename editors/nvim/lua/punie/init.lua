@@ -488,22 +488,20 @@ local function user_commands()
   end, { desc = 'Punie: show the answer window' })
 end
 
---- Settings sections are JSON objects: an empty Lua table would be sent as `[]`.
-local function objects(settings)
-  local out = vim.empty_dict()
-  for section, value in pairs(settings or {}) do
-    if type(value) == 'table' and next(value) == nil then
-      value = vim.empty_dict()
-    elseif section == 'punie' and type(value) == 'table' then
-      value = vim.deepcopy(value)
-      if type(value.sandbox) == 'table' and next(value.sandbox) == nil then
-        value.sandbox = nil
-      end
-      if next(value) == nil then
-        value = vim.empty_dict()
-      end
-    end
-    out[section] = value
+--- Settings are JSON objects at every depth, but Lua cannot tell an empty table from an
+--- empty list and vim.json sends `{}` as `[]` (ty then drops its whole section, as it
+--- did for `ty = { inlayHints = {} }`). Every empty table becomes vim.empty_dict(); a
+--- list with items stays a list. (punie-lsp also reads `[]` as `{}` where it expects one.)
+local function objects(value)
+  if type(value) ~= 'table' then
+    return value
+  end
+  if next(value) == nil then
+    return vim.empty_dict()
+  end
+  local out = {}
+  for key, item in pairs(value) do
+    out[key] = objects(item)
   end
   return out
 end
@@ -514,7 +512,7 @@ function M.setup(opts)
     return
   end
   M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
-  local settings = objects(M.config.settings)
+  local settings = objects(M.config.settings or {})
   local commands = {}
   for name in pairs(AGENT) do
     commands[name] = code_action_command
