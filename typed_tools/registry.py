@@ -22,7 +22,7 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel
 
-from typed_tools import commands, files, git, lint, navigation, testing, typecheck
+from typed_tools import commands, cst, files, git, lint, navigation, testing, typecheck
 from typed_tools.base import ResultItem, ToolArgumentError, ToolContext, ToolResult
 from typed_tools.tool import ToolFunction, result_model, tool, tool_parameters
 
@@ -54,6 +54,9 @@ _BUILTINS: tuple[ToolFunction, ...] = (
     git.git_status,
     git.git_diff,
     git.git_log,
+    cst.cst_find_pattern,
+    cst.cst_rename,
+    cst.cst_add_import,
     files.read_file,
     files.write_file,
     commands.run_command,
