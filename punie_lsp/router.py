@@ -183,6 +183,7 @@ class Router:
             on_response=self.on_ty_response,
             on_ready=self.on_ty_ready,
             on_crash=self.on_ty_crash,
+            on_restart_failed=lambda message: self.log_to_client(2, message),
             before_restart=self.backend_attached.wait,
         )
 
@@ -358,8 +359,7 @@ class Router:
             self.send_error(
                 pending.client_id,
                 REQUEST_FAILED,
-                f"ty is {self.ty.state} and did not answer within {RESTART_WAIT_SECONDS:g} s"
-                f" ({self.ty.last_error or 'no error recorded'}); punie-lsp keeps retrying",
+                f"ty did not answer within {RESTART_WAIT_SECONDS:g} s: {self.ty.describe()}",
             )
 
     def _cancel_forwarded(self, params: Any, body: bytes) -> bool:

@@ -7,11 +7,13 @@ request is forwarded with.
 
 Lifecycle: ``start`` spawns ty and performs ``initialize``/``initialized``. If ty exits
 without being asked, it is restarted with backoff (immediately, then 0.25 s, 0.5 s, …
-up to 30 s; the count resets once a child has lived 30 s) and ``on_ready`` replays
-state (open documents) before anything new is forwarded. After ``MAX_FAILED_STARTS``
-consecutive failed starts it gives up and says so. ``stop`` asks ty to shut down, then
-terminates and finally kills it. On Linux the child also gets ``PR_SET_PDEATHSIG`` so
-even a SIGKILLed punie-lsp leaves no ty behind (ty also exits when its stdin closes).
+up to 60 s; the count resets once a child has lived 30 s) and ``on_ready`` replays
+state (open documents) before anything new is forwarded. A ty that keeps crashing is
+retried for as long as the session lasts, each wait longer up to the cap, and
+``describe`` says so (a ty fixed meanwhile comes back by itself). ``stop`` asks ty to
+shut down, then terminates and finally kills it. On Linux the child also gets
+``PR_SET_PDEATHSIG`` so even a SIGKILLed punie-lsp leaves no ty behind (ty also exits
+when its stdin closes).
 """
 
 from __future__ import annotations
@@ -41,9 +43,10 @@ logger = logging.getLogger(__name__)
 OWN_ID_PREFIX = "punie:"
 """Prefix of the ids of punie's own requests to ty."""
 
-BACKOFF_SECONDS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+BACKOFF_SECONDS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
+"""Waits before restart attempts 1, 2, …; the last repeats for as long as ty fails."""
 STABLE_AFTER_SECONDS = 30.0
-MAX_FAILED_STARTS = 6
+"""A child that lived this long was healthy: the next crash starts the backoff afresh."""
 INITIALIZE_TIMEOUT_SECONDS = 20.0
 
 ChildState = Literal["stopped", "starting", "running", "restarting", "failed", "stopping"]
@@ -178,7 +181,7 @@ class TyChild:
         on_response: Callable[[int | str, bytes], None] | None = None,
         on_ready: Callable[[bool], None],
         on_crash: Callable[[str], None],
-        on_give_up: Callable[[str], Awaitable[None] | None] | None = None,
+        on_restart_failed: Callable[[str], None] | None = None,
         before_restart: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self._command = command
@@ -188,7 +191,9 @@ class TyChild:
         self._on_response = on_response
         self._on_ready = on_ready
         self._on_crash = on_crash
-        self._on_give_up = on_give_up
+        self._on_restart_failed = on_restart_failed
+        self.next_attempt_at: float | None = None
+        """``time.monotonic()`` of the next restart attempt while waiting for it."""
         self._before_restart = before_restart
         self._process: _Process | None = None
         self._ids = itertools.count(1)
@@ -213,6 +218,23 @@ class TyChild:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    def describe(self) -> str:
+        """What ty is doing, for a request that cannot be answered now (one sentence)."""
+        error = self.last_error or "no error recorded"
+        if self.state == "restarting":
+            if self.next_attempt_at is None:
+                when = "a restart is under way"
+            else:
+                wait = max(0.0, self.next_attempt_at - time.monotonic())
+                when = f"next attempt in {wait:.1f} s"
+            return (
+                f"ty is restarting ({error}; {self._failed_starts} attempt(s) since it last"
+                f" ran; {when}); punie-lsp keeps retrying"
+            )
+        if self.state == "failed":
+            return f"ty could not start ({error}); restart the language server to try again"
+        return f"ty is {self.state} ({error})"
+
     async def wait_ready(self, timeout: float) -> None:
         """Wait until ty is running; raise ``TyError`` when it is not back in time."""
         if self._ready.is_set():
@@ -232,6 +254,7 @@ class TyChild:
     async def start(self) -> dict[str, Any]:
         """Spawn ty and initialize it; return its ``InitializeResult``."""
         self.state = "starting"
+        self._shutdown = None
         try:
             result = await self._spawn_and_initialize()
         except Exception as exc:
@@ -479,22 +502,12 @@ class TyChild:
         if self._before_restart is not None:
             await self._before_restart()  # e.g. the documents to replay are known
         while self.state == "restarting":
-            if self._failed_starts >= MAX_FAILED_STARTS:
-                self.state = "failed"
-                message = (
-                    f"ty failed to start {self._failed_starts} times in a row; giving up"
-                    f" (last error: {self.last_error})"
-                )
-                logger.error(message)
-                if self._on_give_up is not None:
-                    outcome = self._on_give_up(message)
-                    if outcome is not None:
-                        await outcome
-                return
             delay = BACKOFF_SECONDS[min(self._failed_starts, len(BACKOFF_SECONDS) - 1)]
             self._failed_starts += 1
             if delay:
+                self.next_attempt_at = time.monotonic() + delay
                 await asyncio.sleep(delay)
+                self.next_attempt_at = None
             if self.state != "restarting":
                 return
             self.restarts += 1
@@ -504,6 +517,9 @@ class TyChild:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.last_error = f"restart failed: {exc}"
-                logger.warning("%s", self.last_error)
+                self.last_error = f"restart failed: {exc or type(exc).__name__}"
                 self.state = "restarting"
+                message = self.describe()
+                logger.warning("%s", message)
+                if self._on_restart_failed is not None:
+                    self._on_restart_failed(message)

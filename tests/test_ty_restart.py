@@ -22,6 +22,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig
 from ty import find_ty_bin
 
+from punie_lsp import ty_child
 from tests.conftest import (
     SERVER_COMMAND,
     Client,
@@ -140,5 +141,35 @@ async def test_request_during_failed_restart_errors_clearly(broken_client: Clien
         await hover_fresh(client, uri, line)
     assert time.monotonic() - started < 3.0
     assert "ty exited" in str(failure.value) or "restart failed" in str(failure.value)
+    assert "punie-lsp keeps retrying" in str(failure.value)
     # punie itself keeps serving its own features.
     assert (await status(client))["ty"]["state"] in ("restarting", "failed")
+
+
+async def test_a_crash_loop_keeps_retrying_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the 7 quick failures that once ended all retries, ty is still being retried."""
+    monkeypatch.setattr(ty_child, "BACKOFF_SECONDS", (0.0, 0.01, 0.02))
+    failures: asyncio.Queue[str] = asyncio.Queue()
+    child = ty_child.TyChild(
+        command=shlex.split(ty_that_dies_after_first_run(tmp_path)),
+        cwd=str(tmp_path),
+        initialize_params=lambda: {"processId": None, "rootUri": None, "capabilities": {}},
+        on_message=lambda *_: None,
+        on_ready=lambda _: None,
+        on_crash=lambda _: None,
+        on_restart_failed=failures.put_nowait,
+    )
+    await child.start()
+    try:
+        assert child.pid is not None
+        os.kill(child.pid, signal.SIGKILL)
+        messages = [await asyncio.wait_for(failures.get(), 20) for _ in range(10)]
+        assert child.state == "restarting"
+        assert all("punie-lsp keeps retrying" in m for m in messages), messages
+        assert "10 attempt(s)" in messages[-1]
+        assert "keeps retrying" in child.describe()
+    finally:
+        await child.stop()
+    assert child.state == "stopped"
