@@ -4,7 +4,12 @@ model is scripted, see ``tests/scripted_models.py``)."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import json
+import os
+import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -123,8 +128,6 @@ async def test_helix_without_show_message_request_gets_the_edits_and_the_answer(
     project: Path,
 ) -> None:
     """``edits: "ask"`` (the shipped Helix set-up) in an editor that cannot ask."""
-    import os
-
     client = make_client({types.WORKSPACE_APPLY_EDIT: _refuse_apply}, Editor)
     client.root = project
     env = {**os.environ, "PUNIE_LSP_MODEL_FACTORY": "tests.scripted_models:fixer"}
@@ -220,6 +223,57 @@ async def test_the_servers_copy_is_the_editors_after_random_changes(
 
     try:
         await asyncio.to_thread(check)
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+async def test_a_restarted_ty_is_replayed_the_editors_text(project: Path, tmp_path: Path) -> None:
+    """After a crash, ty gets the buffer as the editor has it (form feed, CRLF and all)."""
+    log = tmp_path / "ty-received.log"
+    tee = [sys.executable, str(Path(__file__).with_name("ty_tee.py")), str(log)]
+    client = make_client()
+    env = {**os.environ, "PUNIE_LSP_TY_COMMAND": shlex.join(tee)}
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio", env=env)
+    await client.initialize_session(initialize_params("visual-studio-code", project))
+    try:
+        uri = (project / "ff.py").as_uri()
+        text = "a = 1\f\nb = 2\r\nc = 3\r\n"
+        did_open(client, uri, text, version=1)
+        change = editor.Edit((2, 4), (2, 5), "4 # \U0001f600")
+        mine = editor.apply(text, change, "utf-16")
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(
+                            start=types.Position(line=2, character=4),
+                            end=types.Position(line=2, character=5),
+                        ),
+                        text=change.text,
+                    )
+                ],
+            )
+        )
+        status = await command(client, "punie.status", {})
+        os.kill(status["ty"]["pid"], signal.SIGKILL)
+        await client.text_document_hover_async(  # answered by the restarted ty
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=0, character=0),
+            )
+        )
+        bodies = [json.loads(ast.literal_eval(line)) for line in log.read_text().splitlines()]
+        opened = [
+            b["params"]["textDocument"]
+            for b in bodies
+            if b.get("method") == "textDocument/didOpen"
+            and b["params"]["textDocument"]["uri"] == uri
+        ]
+        assert len(opened) == 2  # the editor's didOpen, then the replay
+        assert opened[1]["text"] == mine == "a = 1\f\nb = 2\r\nc = 4 # \U0001f600\r\n"
+        assert opened[1]["version"] == 2
     finally:
         await client.shutdown_session()
         await client.stop()

@@ -37,6 +37,7 @@ from pydantic_ai.messages import (
 
 from training.rows import Row, code_mode_instructions, dedupe, row_from_messages
 from training.templates import CATEGORIES, DIRECT_ANSWERS, Example, Target, templates_for
+from typed_tools.lines import read_exact
 
 __all__ = ["CATEGORIES", "Workspace", "generate_rows", "prepare_workspace", "workspaces"]
 
@@ -190,7 +191,7 @@ async def _run(code: str, ws: Workspace, pool: Any, tools: Any) -> Any:
             # ty now holds the proposed text as an open document: put the disk's back,
             # so the next example starts from the workspace as it is.
             await backend.sync_documents(
-                {path.as_uri(): path.read_text(encoding="utf-8") for path in ctx.overlay}
+                {path.as_uri(): read_exact(path) for path in ctx.overlay}
             )
 
 
