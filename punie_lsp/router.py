@@ -97,7 +97,11 @@ class Backend(Protocol):
         ...
 
     def document_snapshots(self) -> list[dict[str, Any]]:
-        """``TextDocumentItem``s of the open documents (current text and version)."""
+        """``TextDocumentItem``s of the open documents that are not notebook cells."""
+        ...
+
+    def notebook_snapshots(self) -> list[dict[str, Any]]:
+        """``DidOpenNotebookDocumentParams`` of the open notebooks (cells' current text)."""
         ...
 
     def workspace_folders(self) -> list[dict[str, str]]:
@@ -581,7 +585,7 @@ class Router:
     # -- ty lifecycle hooks ------------------------------------------------------------
 
     def on_ty_ready(self, restarted: bool) -> None:
-        """Replay open documents into a restarted ty, then send queued requests."""
+        """Replay open documents and notebooks into a restarted ty, then send queued requests."""
         if restarted and self.backend is not None:
             for item in self.backend.document_snapshots():
                 self.ty.send(
@@ -590,6 +594,10 @@ class Router:
                         "method": "textDocument/didOpen",
                         "params": {"textDocument": item},
                     }
+                )
+            for params in self.backend.notebook_snapshots():  # cells share one namespace
+                self.ty.send(
+                    {"jsonrpc": "2.0", "method": "notebookDocument/didOpen", "params": params}
                 )
         for pending in self._pending.values():
             if not pending.sent:

@@ -15,6 +15,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
 
 from agent.code_mode import CodeModeTools
 from punie_lsp import __version__
@@ -160,18 +161,40 @@ class PunieLanguageServer(LanguageServer):
             self.protocol.dispatch(message)
 
     def document_snapshots(self) -> list[dict[str, Any]]:
+        """Open text documents that are not notebook cells (``notebook_snapshots`` has those)."""
         workspace = self.protocol._workspace
         if workspace is None:
             return []
+        cells = {
+            cell.document
+            for notebook in workspace.notebook_documents.values()
+            for cell in notebook.cells
+        }
         return [
-            {
-                "uri": doc.uri,
-                "languageId": doc.language_id or "python",
-                "version": doc.version or 0,
-                "text": doc.source,
-            }
+            _text_document_item(doc)
             for doc in list(workspace.text_documents.values())
+            if doc.uri not in cells
         ]
+
+    def notebook_snapshots(self) -> list[dict[str, Any]]:
+        """``DidOpenNotebookDocumentParams`` of the open notebooks, cells as they are now."""
+        workspace = self.protocol._workspace
+        if workspace is None:
+            return []
+        snapshots = []
+        for notebook in list(workspace.notebook_documents.values()):
+            cells = [
+                _text_document_item(workspace.text_documents[cell.document])
+                for cell in notebook.cells
+                if cell.document in workspace.text_documents
+            ]
+            snapshots.append(
+                {
+                    "notebookDocument": self.protocol._converter.unstructure(notebook),
+                    "cellTextDocuments": cells,
+                }
+            )
+        return snapshots
 
     def workspace_folders(self) -> list[dict[str, str]]:
         workspace = self.protocol._workspace
@@ -219,6 +242,16 @@ class PunieLanguageServer(LanguageServer):
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Log handler failures instead of popping a message box for each one."""
         logger.error("%s: %s", getattr(source, "__name__", source), error)
+
+
+def _text_document_item(doc: TextDocument) -> dict[str, Any]:
+    """A ``TextDocumentItem`` of a tracked document: its current text and version."""
+    return {
+        "uri": doc.uri,
+        "languageId": doc.language_id or "python",
+        "version": doc.version or 0,
+        "text": doc.source,
+    }
 
 
 def build(router: Router) -> PunieLanguageServer:
