@@ -24,7 +24,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import regex as regex_engine
+
 from typed_tools._view import View, join
+from typed_tools.containment import LINE_SECONDS, PatternTooSlow, search_line
 from typed_tools.workspace import ToolFailure
 
 __all__ = ["PROGRAMS", "Unsupported"]
@@ -241,8 +244,9 @@ def grep(view: View, args: list[str]) -> str:
     if "x" in flags:
         body = rf"^(?:{body})$"
     try:
-        regex = re.compile(body, re.IGNORECASE if "i" in flags else 0)
-    except re.error as exc:
+        # regex, not re: search_line bounds its time (see containment.search_line).
+        regex = regex_engine.compile(body, regex_engine.IGNORECASE if "i" in flags else 0)
+    except regex_engine.error as exc:
         return f"grep: {exc}\n"
     recursive = bool(flags & {"r", "R"})
     implicit = not operands
@@ -309,7 +313,7 @@ def _under_excluded(shown: str, globs: list[str]) -> bool:
 def _grep_file(
     shown: str,
     lines: list[str],
-    regex: re.Pattern[str],
+    regex: regex_engine.Pattern[str],
     flags: set[str],
     with_names: bool,
     binary: bool,
@@ -320,7 +324,7 @@ def _grep_file(
     invert = "v" in flags
     hits = []
     for number, line in enumerate(lines, start=1):
-        if (regex.search(line) is not None) != invert:
+        if (search_line(regex, line) is not None) != invert:
             hits.append(number)
             if max_count is not None and len(hits) >= max_count:
                 break
@@ -338,7 +342,12 @@ def _grep_file(
     out: list[str] = []
     if "o" in flags and not invert:
         for number in hits:
-            for found in regex.finditer(lines[number - 1]):
+            line = lines[number - 1]
+            try:  # the line matched in time once; all its matches get the same bound
+                found_all = list(regex.finditer(line, timeout=LINE_SECONDS, concurrent=True))
+            except TimeoutError:
+                raise PatternTooSlow from None
+            for found in found_all:
                 if found.group():
                     where = f"{number}:" if "n" in flags else ""
                     out.append(f"{prefix}{where}{found.group()}\n")

@@ -10,7 +10,8 @@ path to the workspace as ``resolve`` does.
 Walks skip what no tool walks into (``.git``, ``.venv``, ``node_modules`` …, see
 ``workspace._ALWAYS_SKIPPED``), do not follow symlinked folders (``grep -r``'s and
 ``find``'s default), list only regular files (never a FIFO or a device, which would
-block a reader), and stop descending at ``MAX_WALK_DEPTH``.
+block a reader), stop descending at ``MAX_WALK_DEPTH``, and stop with an error at
+``containment.MAX_WALK_ENTRIES`` entries or the call's deadline.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typed_tools import containment
 from typed_tools.base import ToolContext
+from typed_tools.containment import current_deadline, read_regular_file, real_path
 from typed_tools.workspace import _ALWAYS_SKIPPED, ToolFailure, overlay_text, read_text, resolve
 
 __all__ = ["MAX_WALK_DEPTH", "View"]
@@ -37,11 +40,12 @@ class View:
     cwd: Path
     """Absolute, resolved, inside the workspace."""
     _proposed_dirs: set[Path] = field(default_factory=set)
+    _visited: int = 0
 
     def __post_init__(self) -> None:
-        root = self.ctx.root.resolve()
+        root = real_path(self.ctx.root)
         for key in self.ctx.overlay:
-            path = key.resolve(strict=False)
+            path = real_path(key)
             for parent in path.parents:
                 if parent == root or not parent.is_relative_to(root):
                     break
@@ -73,22 +77,24 @@ class View:
         """Names and resolved paths in ``folder``, sorted by name; links leaving the
         workspace and special files are left out."""
         entries: dict[str, Path] = {}
-        root = self.ctx.root.resolve()
+        root = real_path(self.ctx.root)
         try:
             names = os.listdir(folder)
         except OSError:
             names = []
         for name in names:
             candidate = folder / name
-            target = candidate.resolve(strict=False)
+            target = real_path(candidate)
             if not target.is_relative_to(root):
                 continue
+            if not os.path.exists(candidate):
+                continue  # a dangling link or a symlink loop (ELOOP): nothing to read
             if candidate.is_symlink() and target.is_dir():
                 entries[name] = candidate  # listed, never entered
                 continue
             entries[name] = candidate
         for key in self.ctx.overlay:
-            path = key.resolve(strict=False)
+            path = real_path(key)
             if path.parent == folder:
                 entries[path.name] = path
         for proposed in self._proposed_dirs:
@@ -103,6 +109,13 @@ class View:
         and ``find`` print them (``src/`` + ``a.py`` → ``src/a.py``).
         """
         yield name, top, depth
+        self._visited += 1
+        if self._visited > containment.MAX_WALK_ENTRIES:
+            raise ToolFailure(
+                f"stopped after {containment.MAX_WALK_ENTRIES} entries (the walk's budget); "
+                "name a smaller folder"
+            )
+        current_deadline().check()
         if depth >= MAX_WALK_DEPTH or not self.is_dir(top) or (top.is_symlink() and depth):
             return
         for child_name, child in self.children(top):
@@ -126,7 +139,7 @@ class View:
             if buffer is not None:
                 return buffer.encode()
         try:
-            return path.read_bytes()
+            return read_regular_file(path, self.ctx.max_read_bytes, path.name)
         except OSError as exc:
             raise ToolFailure(f"{path.name}: {exc.strerror}") from exc
 

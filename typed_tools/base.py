@@ -29,6 +29,8 @@ from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from typed_tools.containment import PathVisibility
+
 __all__ = [
     "JSON",
     "DocumentSyncBackend",
@@ -133,3 +135,19 @@ class ToolContext:
     """Per-tool time limits by tool name (e.g. ``{"pytest_run": 300}``), overriding the default."""
     on_call: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
     """Optional hook awaited before each tool call (progress reporting, cancellation checks)."""
+    trusted: bool = False
+    """Whether the user trusts this workspace to run its own code (``pytest_run``, the
+    project's interpreter). Off unless the editor or ``--trust`` says so (README, "Trust")."""
+    max_read_bytes: int = 8_000_000
+    """Largest file a tool reads whole (``read_file``, ``search``); bigger: an error naming it."""
+    max_argument_bytes: int = 4_000_000
+    """Largest text argument a tool accepts (``write_file`` content …); bigger: an error."""
+    max_overlay_bytes: int = 64_000_000
+    """Most text all of a run's proposed files (``write_file``) may hold together."""
+    _visibility: PathVisibility | None = field(default=None, init=False, repr=False)
+
+    def visibility(self) -> PathVisibility:
+        """Which reported paths results may show (built once per context; see containment)."""
+        if self._visibility is None:
+            self._visibility = PathVisibility(self.root)
+        return self._visibility

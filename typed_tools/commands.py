@@ -19,14 +19,13 @@ proposals are not in git until the user applies them.
 
 from __future__ import annotations
 
-import asyncio
 import shlex
-import shutil
 
 from typed_tools._coreutils import PROGRAMS, Unsupported
 from typed_tools._view import View
 from typed_tools.base import ToolContext
-from typed_tools.process import run
+from typed_tools.containment import PatternTooSlow, off_loop, real_path
+from typed_tools.safe_git import run_git
 from typed_tools.tool import tool
 from typed_tools.workspace import ToolFailure, resolve
 
@@ -60,10 +59,6 @@ _GIT_REFUSED = (
     "--no-index",
 )
 """git options that write, run a program or read a file named by the caller."""
-_GIT_HARDENING = (
-    "-c", "core.quotepath=off", "-c", "core.fsmonitor=false", "-c", "diff.external=",
-    "-c", "core.pager=cat", "--no-pager",
-)  # fmt: skip
 
 
 def _operator(command: str) -> str | None:
@@ -101,9 +96,6 @@ def _words(command: str, args: list[str] | None) -> list[str]:
 
 
 async def _git(view: View, ctx: ToolContext, args: list[str]) -> str:
-    git = shutil.which("git")
-    if git is None:
-        raise ToolFailure("git is not installed")
     if not args or args[0] not in GIT_SUBCOMMANDS:
         raise Unsupported(f"git {args[0] if args else ''} is not a read-only subcommand")
     for arg in args[1:]:
@@ -111,16 +103,15 @@ async def _git(view: View, ctx: ToolContext, args: list[str]) -> str:
             break
         if arg.startswith(_GIT_REFUSED):
             raise Unsupported(f"git option {arg} writes, runs or reads something else")
-    env = {"GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1"}
-    toplevel = await run([git, "rev-parse", "--show-toplevel"], cwd=view.cwd, env=env)
-    if toplevel.stdout.strip() != str(ctx.root.resolve()):
+    toplevel = await run_git(["rev-parse", "--show-toplevel"], cwd=view.cwd)
+    if toplevel.stdout.strip() != str(real_path(ctx.root)):
         raise Unsupported(
             "git through run_command needs the workspace to be the repository's top level; "
             "git_status(path), git_diff(path) and git_log(path) work in any workspace"
         )
-    subcommand, *rest = args
-    extra = ["--no-ext-diff", "--no-textconv"] if subcommand in ("diff", "show", "log") else []
-    completed = await run([git, *_GIT_HARDENING, subcommand, *extra, *rest], cwd=view.cwd, env=env)
+    # run_git switches off every program the repository's configuration names (see
+    # safe_git), and adds --no-ext-diff/--no-textconv where the subcommand takes them.
+    completed = await run_git(args, cwd=view.cwd)
     return completed.stdout + completed.stderr
 
 
@@ -153,7 +144,13 @@ async def run_command(
         emulated = PROGRAMS.get(program)
         if emulated is None:
             raise Unsupported(f"{program!r} is not supported")
-        # A walk of a large tree takes a while: off the event loop.
-        return await asyncio.to_thread(emulated, view, rest)
+        # A walk of a large tree takes a while: off the event loop, under the deadline.
+        return await off_loop(emulated, view, rest)
+    except PatternTooSlow:
+        raise ToolFailure(
+            f"{words[0]}: the pattern took too long on one line (it backtracks "
+            "catastrophically; simplify it)",
+            exception=TimeoutError,
+        ) from None
     except Unsupported as refused:
         raise ToolFailure(f"{refused}; {SUPPORTED}", exception=PermissionError) from None

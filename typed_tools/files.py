@@ -10,20 +10,30 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from pathlib import Path
 
+import regex as regex_engine
 from pydantic import Field
 
 from typed_tools.base import ResultItem, ToolContext, ToolResult
+from typed_tools.containment import (
+    DeadlineExceeded,
+    PatternTooSlow,
+    describe_size,
+    off_loop,
+    read_regular_file,
+    real_path,
+    search_line,
+)
 from typed_tools.tool import tool
 from typed_tools.workspace import (
     ToolFailure,
     display_path,
-    is_probably_text,
-    iter_files,
     overlay_text,
     read_text,
     resolve,
     split_lines,
+    walk,
 )
 
 __all__ = [
@@ -44,6 +54,10 @@ class ListFilesResult(ToolResult):
     """Workspace-relative paths, sorted."""
     file_count: int = 0
     """Number of files listed."""
+    truncated: bool = False
+    """True when the listing is incomplete (the walk's entry budget or the time limit)."""
+    truncated_reason: str | None = None
+    """Why the listing stopped early, when ``truncated``."""
 
 
 class SearchMatch(ResultItem):
@@ -70,7 +84,10 @@ class SearchResult(ToolResult):
     match_count: int = 0
     """Number of matches returned."""
     truncated: bool = False
-    """True when more matches exist than were returned."""
+    """True when the answer is incomplete: more matches than ``max_results``, or the walk
+    or the time limit cut the search short (``truncated_reason`` says which)."""
+    truncated_reason: str | None = None
+    """Why the search stopped early, when ``truncated``."""
 
 
 @tool
@@ -79,9 +96,10 @@ async def read_file(ctx: ToolContext, path: str) -> str:
 
     Returns the whole text, line endings as they are. Raises (catchably, naming the path
     and the reason) ``FileNotFoundError``, ``IsADirectoryError``, ``PermissionError``
-    for a path outside the workspace, ``OSError`` for a file that is not UTF-8 text.
+    for a path outside the workspace, ``OSError`` for a file that is not UTF-8 text, not
+    a regular file (a FIFO, a device) or larger than the read limit.
     """
-    return read_text(ctx, resolve(ctx, path))
+    return await off_loop(read_text, ctx, resolve(ctx, path))
 
 
 @tool
@@ -96,9 +114,15 @@ async def write_file(ctx: ToolContext, path: str, content: str) -> str:
     shown = display_path(ctx, resolved)
     if resolved.is_dir():
         raise ToolFailure(f"{shown} is a folder", exception=IsADirectoryError)
-    for key in list(ctx.overlay):
-        if key.resolve(strict=False) == resolved:
-            del ctx.overlay[key]
+    replaced = [key for key in ctx.overlay if real_path(key) == resolved]
+    held = sum(len(text) for key, text in ctx.overlay.items() if key not in replaced)
+    if held + len(content) > ctx.max_overlay_bytes:
+        raise ToolFailure(
+            f"this run's proposed files would hold {describe_size(held + len(content))}, "
+            f"over the {describe_size(ctx.max_overlay_bytes)} limit (max_overlay_bytes)"
+        )
+    for key in replaced:
+        del ctx.overlay[key]
     ctx.overlay[resolved] = content
     lines = len(split_lines(content)) if content else 0
     verb = "create" if not resolved.exists() else "replace"
@@ -133,58 +157,109 @@ async def list_files(ctx: ToolContext, glob: str = "**/*") -> ListFilesResult:
     """List workspace files matching a glob (``**/*.py``, ``src/*.py``), honouring .gitignore.
 
     A pattern without a slash matches file names in any folder, like ``.gitignore`` does.
+    A huge tree is cut at the walk's budget: ``truncated`` then says why.
     """
     root = resolve(ctx, ".")
     matcher = _glob_regex(glob)
-    files = []
-    for path in iter_files(ctx, root):
-        relative = display_path(ctx, path)
-        if "/" in glob:
-            matched = matcher.match(relative) is not None
-        else:
-            matched = fnmatch.fnmatchcase(path.name, glob)
-        if matched:
-            files.append(relative)
-    files.sort()
-    return ListFilesResult(success=True, files=files, file_count=len(files))
+
+    def listing() -> tuple[list[str], str | None]:
+        found = walk(ctx, root)
+        files = []
+        for path in found.files:
+            relative = display_path(ctx, path)
+            if "/" in glob:
+                matched = matcher.match(relative) is not None
+            else:
+                matched = fnmatch.fnmatchcase(path.name, glob)
+            if matched:
+                files.append(relative)
+        files.sort()
+        return files, found.truncated
+
+    files, truncated = await off_loop(listing)
+    return ListFilesResult(
+        success=True,
+        files=files,
+        file_count=len(files),
+        truncated=truncated is not None,
+        truncated_reason=truncated,
+    )
+
+
+_BINARY_SNIFF_BYTES = 8192
+"""Bytes looked at for a NUL to call a file binary, as git does."""
+
+
+def _search_text(ctx: ToolContext, file: Path) -> str | None:
+    """The text ``search`` looks in: the overlay's, or the disk's unless binary or too big."""
+    proposed = overlay_text(ctx, file)
+    if proposed is not None:
+        return proposed
+    try:
+        data = read_regular_file(file, ctx.max_read_bytes, display_path(ctx, file))
+    except OSError:
+        return None  # unreadable, not a regular file, over the size limit
+    if b"\0" in data[:_BINARY_SNIFF_BYTES]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # not UTF-8: not a text file for our purposes
+
+
+def _scan(
+    ctx: ToolContext, regex: regex_engine.Pattern[str], under: Path, max_results: int
+) -> tuple[list[SearchMatch], str | None]:
+    """The blocking part of ``search``: walk, read, match, each bounded by the deadline."""
+    found = walk(ctx, under)
+    matches: list[SearchMatch] = []
+    for file in found.files:
+        text = _search_text(ctx, file)
+        if text is None:
+            continue
+        for number, line in enumerate(split_lines(text), start=1):
+            try:
+                hit = search_line(regex, line)
+            except DeadlineExceeded:
+                return matches, "stopped at the tool's time limit"
+            except PatternTooSlow:
+                return matches, (
+                    f"the pattern took too long on {display_path(ctx, file)}:{number} "
+                    "(it backtracks catastrophically; simplify it)"
+                )
+            if hit is None:
+                continue
+            if len(matches) >= max_results:
+                return matches, f"more than max_results={max_results} matches"
+            matches.append(
+                SearchMatch(
+                    file=display_path(ctx, file), line=number, column=hit.start() + 1, text=line
+                )
+            )
+    return matches, found.truncated
 
 
 @tool
 async def search(
     ctx: ToolContext, pattern: str, path: str = ".", max_results: int = 200
 ) -> SearchResult:
-    """Find lines matching a Python regular expression in the text files under ``path``."""
+    """Find lines matching a Python regular expression in the text files under ``path``.
+
+    The search stops at the tool's time limit, even for a pattern that backtracks
+    catastrophically, and returns what it found with ``truncated`` set.
+    """
     try:
-        regex = re.compile(pattern)
-    except re.error as exc:
+        regex = regex_engine.compile(pattern)
+    except regex_engine.error as exc:
         raise ToolFailure(f"invalid regular expression {pattern!r}: {exc}") from exc
     under = resolve(ctx, path)
     if not under.exists() and overlay_text(ctx, under) is None:
         raise ToolFailure(f"no such file or folder: {display_path(ctx, under)}")
-    matches: list[SearchMatch] = []
-    truncated = False
-    for file in iter_files(ctx, under):
-        proposed = overlay_text(ctx, file)
-        if proposed is None and not is_probably_text(file):
-            continue
-        try:
-            text = proposed if proposed is not None else read_text(ctx, file)
-        except ToolFailure:
-            continue  # not UTF-8: not a text file for our purposes
-        for number, line in enumerate(split_lines(text), start=1):
-            found = regex.search(line)
-            if found is None:
-                continue
-            if len(matches) >= max_results:
-                truncated = True
-                break
-            matches.append(
-                SearchMatch(
-                    file=display_path(ctx, file), line=number, column=found.start() + 1, text=line
-                )
-            )
-        if truncated:
-            break
+    matches, truncated = await off_loop(_scan, ctx, regex, under, max_results)
     return SearchResult(
-        success=True, matches=matches, match_count=len(matches), truncated=truncated
+        success=True,
+        matches=matches,
+        match_count=len(matches),
+        truncated=truncated is not None,
+        truncated_reason=truncated,
     )

@@ -8,13 +8,12 @@ when the repository's top level is above it.
 
 from __future__ import annotations
 
-import shutil
 from typing import Literal
 
 from pydantic import Field
 
 from typed_tools.base import ResultItem, ToolContext, ToolResult
-from typed_tools.process import run
+from typed_tools.safe_git import run_git
 from typed_tools.tool import tool
 from typed_tools.workspace import ToolFailure, resolve
 
@@ -138,14 +137,7 @@ class GitLogResult(ToolResult):
 
 
 async def _git(ctx: ToolContext, *args: str, check: bool = True) -> str:
-    git = shutil.which("git")
-    if git is None:
-        raise ToolFailure("git is not installed")
-    completed = await run(
-        [git, "-c", "core.quotepath=off", "--no-pager", *args],
-        cwd=resolve(ctx, "."),
-        env={"GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
-    )
+    completed = await run_git(args, cwd=resolve(ctx, "."))
     if check and completed.returncode != 0:
         raise ToolFailure(f"git {args[0]} failed: {completed.stderr.strip()}")
     return completed.stdout
@@ -211,7 +203,17 @@ async def git_status(ctx: ToolContext, path: str = ".") -> GitStatusResult:
     """Branch and changed files (staged, unstaged, untracked) under ``path``, one entry each."""
     target = resolve(ctx, path)
     prefix = await _prefix(ctx)
-    out = await _git(ctx, "status", "--porcelain=v2", "-z", "--branch", "-uall", "--", str(target))
+    out = await _git(
+        ctx,
+        "status",
+        "--porcelain=v2",
+        "-z",
+        "--branch",
+        "-uall",
+        "--ignore-submodules=all",
+        "--",
+        str(target),
+    )
     branch, files = _status_entries(out, prefix)
     return GitStatusResult(
         success=True, branch=branch, clean=not files, file_count=len(files), files=files
@@ -234,7 +236,13 @@ async def git_diff(ctx: ToolContext, path: str = ".", staged: bool = False) -> G
     """The unstaged diff under ``path`` (or the staged one with ``staged=True``)."""
     target = resolve(ctx, path)
     prefix = await _prefix(ctx)
-    base = ["diff", "--no-color", "--no-ext-diff", "-M", *(["--cached"] if staged else [])]
+    base = [
+        "diff",
+        "--no-color",
+        "--ignore-submodules=all",
+        "-M",
+        *(["--cached"] if staged else []),
+    ]
     names = (await _git(ctx, *base, "--name-status", "-z", "--", str(target))).split("\0")
     numbers = (await _git(ctx, *base, "--numstat", "-z", "--", str(target))).split("\0")
     patch = await _git(ctx, *base, "--", str(target))

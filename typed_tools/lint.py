@@ -17,6 +17,7 @@ from typing import Any
 from ruff.__main__ import find_ruff_bin
 
 from typed_tools.base import ToolContext
+from typed_tools.containment import real_path
 from typed_tools.lines import split_keepends
 from typed_tools.models import FileFix, RuffFixResult, RuffResult, RuffViolation
 from typed_tools.process import run
@@ -65,10 +66,10 @@ async def _ruff(ctx: ToolContext, args: list[str], stdin: str | None = None) -> 
 
 def _overlaid(ctx: ToolContext, target: Path) -> list[Path]:
     return sorted(
-        p.resolve(strict=False)
+        real_path(p)
         for p in ctx.overlay
         if p.suffix in _PYTHON_SUFFIXES
-        and (p.resolve(strict=False) == target or p.resolve(strict=False).is_relative_to(target))
+        and (real_path(p) == target or real_path(p).is_relative_to(target))
     )
 
 

@@ -31,13 +31,21 @@ class Completed:
     """Everything written to stderr, for error messages."""
 
 
+def _environment(
+    base: Mapping[str, str], changes: Mapping[str, str | None] | None
+) -> dict[str, str]:
+    """``base`` with ``changes`` applied; a ``None`` value removes the variable."""
+    merged: dict[str, str | None] = {**base, **(changes or {})}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
 async def run(
     argv: list[str],
     *,
     cwd: Path,
     timeout: float | None = None,
     stdin: str | None = None,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     base_env: Mapping[str, str] | None = None,
 ) -> Completed:
     """Run ``argv`` and collect its output; ``ToolFailure`` on timeout or a missing binary.
@@ -54,7 +62,7 @@ async def run(
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**(os.environ if base_env is None else base_env), **(env or {})},
+            env=_environment(os.environ if base_env is None else base_env, env),
         )
     except OSError as exc:
         raise ToolFailure(f"cannot run {argv[0]}: {exc}") from exc

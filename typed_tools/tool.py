@@ -24,11 +24,23 @@ from typing import Any, TypeVar, cast
 import pydantic
 
 from typed_tools.base import ToolArgumentError, ToolContext, ToolResult
+from typed_tools.containment import (
+    Deadline,
+    DeadlineExceeded,
+    oversized_argument,
+    using_deadline,
+)
 from typed_tools.workspace import ToolFailure
 
 __all__ = ["ToolFunction", "result_model", "tool", "tool_parameters"]
 
 logger = logging.getLogger(__name__)
+
+_HARD_STOP_GRACE_SECONDS = 0.5
+"""How long past its limit a call may take to hand back partial results before it is cancelled.
+
+``regex``'s own timeout overshoots on a busy machine; the grace keeps that from turning
+a search's partial answer into a bare timeout error."""
 
 R = TypeVar("R", bound=ToolResult | str)
 ToolFunction = Callable[..., Awaitable[ToolResult | str]]
@@ -92,17 +104,28 @@ def tool(function: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
                     f"{name}: argument {pname!r} must be {expected}, "
                     f"got {type(value).__name__} {value!r}"
                 ) from None
+        oversized = oversized_argument(bound.arguments, ctx.max_argument_bytes)
+        if oversized is not None:
+            return _failed(model, f"{name}: {oversized}")
         if ctx.on_call is not None:
             await ctx.on_call(name, dict(list(bound.arguments.items())[1:]))
         timeout = ctx.timeouts.get(name, ctx.timeout_seconds)
         try:
-            return await asyncio.wait_for(function(*bound.args, **bound.kwargs), timeout)
+            # The deadline reaches blocking work the tool runs in threads (off_loop), so
+            # a walk or a regex stops at the limit; leaving the block stops it too (the
+            # call finished, or the sandbox cancelled it at its own limit).
+            # Blocking work stops at the limit and returns what it found; the hard stop
+            # follows a moment later for work that does not look at the deadline.
+            with using_deadline(Deadline.after(timeout)):
+                return await asyncio.wait_for(
+                    function(*bound.args, **bound.kwargs), timeout + _HARD_STOP_GRACE_SECONDS
+                )
         except ToolArgumentError:
             raise
         except ToolFailure as exc:
             prefix = f"{name}: " if model is str else ""
             return _failed(model, prefix + str(exc), exc.exception)
-        except TimeoutError:
+        except (TimeoutError, DeadlineExceeded):
             return _failed(model, f"{name} did not finish within {timeout:g} s", TimeoutError)
         except OSError as exc:
             return _failed(model, f"{name}: {exc}", type(exc))

@@ -19,7 +19,8 @@ from pathlib import Path
 import pathspec
 
 from typed_tools.base import ToolContext
-from typed_tools.lines import read_exact, split_lines
+from typed_tools.containment import Walk, read_regular_file, real_path, walk_files
+from typed_tools.lines import split_lines
 
 __all__ = [
     "ToolFailure",
@@ -30,6 +31,7 @@ __all__ = [
     "read_text",
     "resolve",
     "split_lines",
+    "walk",
 ]
 
 _ALWAYS_SKIPPED = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "node_modules"})
@@ -55,10 +57,12 @@ def resolve(ctx: ToolContext, path: str | os.PathLike[str]) -> Path:
     refused like ``..`` is; the overlay may hold files that do not exist yet, which
     ``strict=False`` allows.
     """
-    root = ctx.root.resolve()
+    root = Path(os.path.realpath(ctx.root))
     raw = Path(path)
     candidate = raw if raw.is_absolute() else root / raw
-    resolved = candidate.resolve(strict=False)
+    # os.path.realpath, unlike Path.resolve on Python 3.11, does not raise on a symlink
+    # loop: the looping path stays as it is and the read then fails with ELOOP.
+    resolved = Path(os.path.realpath(candidate))
     if not resolved.is_relative_to(root):
         raise ToolFailure(
             f"path {str(path)!r} is outside the workspace {root}", exception=PermissionError
@@ -68,9 +72,9 @@ def resolve(ctx: ToolContext, path: str | os.PathLike[str]) -> Path:
 
 def display_path(ctx: ToolContext, path: Path) -> str:
     """The workspace-relative POSIX form results use, so they do not leak host paths."""
-    root = ctx.root.resolve()
+    root = real_path(ctx.root)
     try:
-        relative = path.resolve(strict=False).relative_to(root)
+        relative = real_path(path).relative_to(root)
     except ValueError:
         return path.as_posix()
     return relative.as_posix() or "."
@@ -79,7 +83,7 @@ def display_path(ctx: ToolContext, path: Path) -> str:
 def overlay_text(ctx: ToolContext, path: Path) -> str | None:
     """The text ``write_file`` proposed for ``path`` in this run, if any."""
     for key, text in ctx.overlay.items():
-        if key.resolve(strict=False) == path:
+        if real_path(key) == path:
             return text
     return None
 
@@ -94,12 +98,17 @@ def read_text(ctx: ToolContext, path: Path) -> str:
         buffer = ctx.backend.open_document_text(path.as_uri())
         if buffer is not None:
             return buffer
+    shown = display_path(ctx, path)
     if path.is_dir():
-        raise ToolFailure(f"{display_path(ctx, path)} is a folder", exception=IsADirectoryError)
-    if not path.is_file():
-        raise ToolFailure(f"no such file: {display_path(ctx, path)}", exception=FileNotFoundError)
+        raise ToolFailure(f"{shown} is a folder", exception=IsADirectoryError)
+    if not os.path.lexists(path):
+        raise ToolFailure(f"no such file: {shown}", exception=FileNotFoundError)
     try:
-        return read_exact(path)
+        # Bytes decoded as they are: line endings stay (see lines.read_exact); a FIFO,
+        # a device or a file over max_read_bytes is refused without blocking.
+        return read_regular_file(path, ctx.max_read_bytes, shown).decode("utf-8")
+    except OSError as exc:
+        raise ToolFailure(exc.strerror or str(exc)) from exc
     except UnicodeDecodeError as exc:
         raise ToolFailure(f"{display_path(ctx, path)} is not UTF-8 text ({exc.reason})") from exc
 
@@ -113,16 +122,35 @@ def is_probably_text(path: Path) -> bool:
         return False
 
 
-def _gitignore(root: Path) -> pathspec.GitIgnoreSpec:
-    """Patterns from every .gitignore under the root, rebased onto root-relative paths."""
-    lines: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in _ALWAYS_SKIPPED]
-        if ".gitignore" not in filenames:
-            continue
-        base = Path(dirpath).relative_to(root).as_posix()
-        prefix = "" if base == "." else base + "/"
-        for raw in (Path(dirpath) / ".gitignore").read_text(errors="replace").splitlines():
+_MAX_GITIGNORE_BYTES = 1_000_000
+"""A .gitignore larger than this is not read (a real one is a few kB)."""
+
+
+class _Ignored:
+    """``.gitignore`` patterns collected while walking, each rebased onto root-relative paths.
+
+    A folder's .gitignore is read when the walk enters the folder, so it applies to that
+    folder's entries and everything below, as git applies it. A .gitignore that is not a
+    regular file inside the workspace (a symlink pointing out of it, a FIFO) is not read.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = os.path.realpath(root)
+        self._lines: list[str] = []
+        self._spec = pathspec.GitIgnoreSpec.from_lines([])
+
+    def enter(self, folder: Path, relative: str) -> None:
+        """Pick up ``folder/.gitignore`` (``relative`` is the folder's ``a/b/`` form)."""
+        path = folder / ".gitignore"
+        real = os.path.realpath(path)
+        if not (real == self._root or real.startswith(self._root + os.sep)):
+            return
+        try:
+            text = read_regular_file(path, _MAX_GITIGNORE_BYTES, ".gitignore")
+        except OSError:
+            return
+        added = False
+        for raw in text.decode("utf-8", errors="replace").splitlines():
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
@@ -131,44 +159,51 @@ def _gitignore(root: Path) -> pathspec.GitIgnoreSpec:
             # A pattern with an inner slash is anchored to its .gitignore's folder.
             anchored = "/" in pattern.rstrip("/")
             pattern = pattern.lstrip("/")
-            rebased = prefix + pattern if anchored or not prefix else f"{prefix}**/{pattern}"
-            lines.append(("!" if negate else "") + rebased)
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+            rebased = relative + pattern if anchored or not relative else f"{relative}**/{pattern}"
+            self._lines.append(("!" if negate else "") + rebased)
+            added = True
+        if added:
+            self._spec = pathspec.GitIgnoreSpec.from_lines(self._lines)
+
+    def match(self, relative: str) -> bool:
+        """Whether git would ignore the root-relative path (folders end in ``/``)."""
+        return self._spec.match_file(relative)
 
 
-def iter_files(ctx: ToolContext, under: Path) -> Iterator[Path]:
+def walk(ctx: ToolContext, under: Path) -> Walk:
     """Files under ``under`` that git would not ignore, plus the overlay's new files.
 
+    Blocking (run it through ``containment.off_loop``); safe on hostile trees (see
+    ``containment.walk_files``): ``Walk.truncated`` says when the walk was cut short.
     Symlinks are listed only when they resolve inside the workspace, so a listing never
     names something a read would refuse.
     """
-    root = ctx.root.resolve()
-    ignored = _gitignore(root)
-    seen: set[Path] = set()
+    root = Path(os.path.realpath(ctx.root))
+    found = Walk()
     if under.is_file():
-        seen.add(under)
-        yield under
-    else:
-        for dirpath, dirnames, filenames in os.walk(under):
-            here = Path(dirpath)
-            kept = []
-            for name in sorted(dirnames):
-                rel = (here / name).relative_to(root).as_posix() + "/"
-                if name in _ALWAYS_SKIPPED or ignored.match_file(rel):
-                    continue
-                if (here / name).is_symlink():
-                    continue
-                kept.append(name)
-            dirnames[:] = kept
-            for name in sorted(filenames):
-                path = here / name
-                if ignored.match_file(path.relative_to(root).as_posix()):
-                    continue
-                if path.is_symlink() and not path.resolve().is_relative_to(root):
-                    continue
-                seen.add(path)
-                yield path
+        found.files.append(under)
+    elif under.is_dir():
+        ignored = _Ignored(root)
+        # Patterns of the folders above ``under`` apply too.
+        for parent in reversed([under, *under.parents]):
+            if parent != under and parent.is_relative_to(root):
+                relative = parent.relative_to(root).as_posix()
+                ignored.enter(parent, "" if relative == "." else relative + "/")
+        found = walk_files(
+            root,
+            under,
+            skip_dir=lambda rel: rel.rsplit("/", 2)[-2] in _ALWAYS_SKIPPED or ignored.match(rel),
+            skip_file=ignored.match,
+            on_dir=ignored.enter,
+        )
+    seen = set(found.files)
     for key in sorted(ctx.overlay):
-        path = key.resolve(strict=False)
+        path = Path(os.path.realpath(key))
         if path not in seen and (path == under or path.is_relative_to(under)):
-            yield path
+            found.files.append(path)
+    return found
+
+
+def iter_files(ctx: ToolContext, under: Path) -> Iterator[Path]:
+    """The files of ``walk(ctx, under)`` (blocking; tools call ``walk`` off the loop)."""
+    yield from walk(ctx, under).files
