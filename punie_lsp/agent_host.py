@@ -149,7 +149,13 @@ class AgentHost:
             result = await agent.ask(request.prompt, deps, conversation_id=request.conversation_id)
             if result.outcome == "model_error":
                 ls.router.log_to_client(1, f"punie-lsp: {result.error}")
-            outcome = await self._deliver(request, result, before, progress)
+            try:
+                outcome = await self._deliver(request, result, before, progress)
+            except Exception as exc:  # the answer must reach the user whatever the edits did
+                logger.exception("delivering the run's edits failed")
+                outcome = result.model_dump(mode="json", exclude_none=True)
+                outcome.update(applied=False, reason=f"not applied: {exc}")
+                self._tell(outcome["reason"])
             if not ls.client_reads_punie_messages:
                 self._show_answer(result)
         outcome["seconds"] = round(time.monotonic() - started, 3)

@@ -158,6 +158,27 @@ def _refuse_apply(client: Editor, params: types.ApplyWorkspaceEditParams) -> Any
     raise AssertionError("nothing may be applied without the user's OK")
 
 
+async def test_an_editor_that_errors_on_apply_edit_still_gets_the_answer(project: Path) -> None:
+    client = make_client({types.WORKSPACE_APPLY_EDIT: _refuse_apply}, Editor)
+    client.root = project
+    env = {**os.environ, "PUNIE_LSP_MODEL_FACTORY": "tests.scripted_models:fixer"}
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio", env=env)
+    params = initialize_params("neovim", project, {"punie": {"edits": "auto"}})
+    await client.initialize_session(params)
+    try:
+        uri = (project / "pkg" / "app.py").as_uri()
+        result = await command(
+            client, "punie.fix", {"uri": uri, "diagnostic": diagnostic_of(project)}
+        )
+        assert result["applied"] is False
+        assert result["reason"].startswith("not applied: the editor refused workspace/applyEdit")
+        assert result["answer"].startswith("Fixed: broken() now returns an int.")
+        assert any("refused workspace/applyEdit" in m.message for m in client.messages)
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
 # -- the property, through the real server ------------------------------------------------
 
 texts = st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
