@@ -5,21 +5,13 @@ The prompt is whatever the model's own chat template makes of OpenAI-style chat 
 a training row holds, so a row rendered through ``chat_messages`` + the tokenizer gives
 the tokens the model is prompted with here (the LoRA data depends on that).
 
-The reply is split the way ``mlx_lm server`` splits it: mlx-lm's ``TextStateMachine``
-(from ``make_text_state_machine(tokenizer)``) separates text, reasoning and tool-call
-spans on the markers the tokenizer declares, and each tool span goes through the
-tokenizer's own ``tool_parser`` (Qwen3-Coder XML, JSON, pythonic, …). No regexes of
-ours, except the fenced-code fallback: a reply with no tool call but a fenced Python
-block becomes an ``execute_code`` call, since small coders often "answer" in a fence.
+The reply is read by ``agent.tool_calls``, the recogniser every backend shares.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.messages import (
@@ -36,23 +28,10 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.tools import ToolDefinition
 
-__all__ = [
-    "ChatMessage",
-    "ParsedToolCall",
-    "ReplySplitter",
-    "chat_messages",
-    "chat_tools",
-    "fenced_code_call",
-    "parse_tool_text",
-]
+__all__ = ["ChatMessage", "chat_messages", "chat_tools"]
 
 ChatMessage = dict[str, Any]
 """One OpenAI-style chat message as chat templates read it."""
-ToolParser = Callable[[str, Any], Any]
-"""``tokenizer.tool_parser``: tool-span text and tool schemas -> a call dict or a list."""
-CODE_TOOL = "execute_code"
-
-_FENCE = re.compile(r"```(?:python|py)[ \t]*\n(.*?)```", re.DOTALL)
 
 
 def chat_messages(
@@ -151,125 +130,3 @@ def chat_tools(tools: Iterable[ToolDefinition]) -> list[dict[str, Any]]:
         }
         for tool in tools
     ]
-
-
-@dataclass(frozen=True, kw_only=True)
-class ParsedToolCall:
-    """A tool call read from the reply."""
-
-    name: str
-    """The tool's name."""
-    arguments: dict[str, Any]
-    """Its arguments, already decoded by the parser."""
-    source: Literal["parser", "fence"] = "parser"
-    """``fence`` when it came from the fenced-code fallback."""
-
-
-def parse_tool_text(
-    text: str, parser: ToolParser | None, tools: list[dict[str, Any]]
-) -> list[ParsedToolCall]:
-    """Calls in one tool span, through the tokenizer's parser; ``[]`` if it cannot read it.
-
-    A span the parser rejects (usually a call cut off by ``max_tokens``) is not a call:
-    the caller keeps its text so nothing the model wrote disappears.
-    """
-    if parser is None:
-        return []
-    try:
-        parsed = parser(text, tools or None)
-    except (ValueError, SyntaxError, KeyError, TypeError):
-        return []
-    items = parsed if isinstance(parsed, list) else [parsed]
-    calls: list[ParsedToolCall] = []
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            return []
-        arguments = _upstream_arguments(item.get("arguments", {}))
-        if arguments is None:
-            return []
-        calls.append(ParsedToolCall(name=item["name"], arguments=arguments))
-    return calls
-
-
-def _upstream_arguments(arguments: object) -> dict[str, Any] | None:
-    """Arguments as a dict, whatever form the parser handed back.
-
-    The one place that papers over mlx-lm parser output: ``json_tools`` returns the
-    model's JSON verbatim, and models trained on OpenAI transcripts often write
-    ``"arguments"`` as a JSON *string* (``{"name": …, "arguments": "{\\"code\\": …}"}``),
-    which ``mlx_lm server`` passes on double-encoded. Decoded here once.
-    """
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError:
-            return None
-    return arguments if isinstance(arguments, dict) else None
-
-
-def fenced_code_call(text: str, tool_names: Iterable[str]) -> ParsedToolCall | None:
-    """The first fenced Python block as an ``execute_code`` call, when that tool is offered."""
-    if CODE_TOOL not in set(tool_names):
-        return None
-    match = _FENCE.search(text)
-    if match is None or not match.group(1).strip():
-        return None
-    return ParsedToolCall(name=CODE_TOOL, arguments={"code": match.group(1)}, source="fence")
-
-
-Segment = tuple[Literal["text", "thinking", "tool"], str]
-
-
-@dataclass
-class ReplySplitter:
-    """Streaming split of decoded text into text, thinking and complete tool spans.
-
-    Wraps mlx-lm's ``TextStateMachine`` exactly as its server drives it: markers are
-    stripped, text that may be the start of a marker is held back until it is known not
-    to be, and a tool span is emitted whole when its end marker arrives (or the reply
-    ends inside it).
-    """
-
-    machine: Any
-    """``mlx_lm.generate.make_text_state_machine(tokenizer)``."""
-    _state: Any = field(init=False)
-    _tool: list[str] = field(default_factory=list, init=False)
-
-    def __post_init__(self) -> None:
-        self._state = self.machine.make_state("normal")
-
-    def feed(self, text: str) -> list[Segment]:
-        """Segments completed by this chunk of decoded text."""
-        from mlx_lm.generate import TextStateMachine
-
-        self._state, segments = TextStateMachine.split(self._state, text)
-        return self._route(segments)
-
-    def finish(self, reason: str | None) -> list[Segment]:
-        """The rest: held-back text is kept when the reply was cut off, dropped on a stop."""
-        from mlx_lm.generate import TextStateMachine
-
-        if reason == "stop":
-            self._state, current = TextStateMachine.discard(self._state)
-            segments = [(current, "")]
-        else:
-            self._state, flushed, current = TextStateMachine.flush(self._state)
-            segments = [(current, flushed)]
-        out = self._route(segments)
-        if self._tool:
-            out.append(("tool", "".join(self._tool)))
-            self._tool = []
-        return out
-
-    def _route(self, segments: list[tuple[str | None, str]]) -> list[Segment]:
-        out: list[Segment] = []
-        for state, text in segments:
-            if state == "tool":
-                self._tool.append(text)
-                continue
-            if self._tool:
-                out.append(("tool", "".join(self._tool)))
-                self._tool = []
-            if text:
-                out.append(("thinking" if state == "reasoning" else "text", text))
-        return out

@@ -44,6 +44,7 @@ from agent.deps import AgentDeps
 from agent.execute import RunState, execute_code, guard_writes
 from agent.instructions import render_instructions
 from agent.mlx_model import MlxModelSettings
+from agent.recognising_model import ToolCallRecognition
 from agent.result import AgentResult, Edit, Outcome, Usage
 
 __all__ = ["ModelStatus", "PunieAgent"]
@@ -94,7 +95,8 @@ class PunieAgent:
 
     def _build(self) -> Agent[RunState, str]:
         agent = Agent(
-            self.model,
+            # Tool calls read the same way whatever serves the model (agent.tool_calls).
+            ToolCallRecognition(self.model, code_functions=self.tools.tools.keys()),
             deps_type=RunState,
             output_type=str,
             instructions=self.instructions,

@@ -48,14 +48,9 @@ from pydantic_ai.settings import ModelSettingName, ModelSettings
 from pydantic_ai.usage import RequestUsage
 
 from agent._mlx_cache import PromptCaches, common_prefix_len
-from agent._mlx_chat import (
-    ReplySplitter,
-    chat_messages,
-    chat_tools,
-    fenced_code_call,
-    parse_tool_text,
-)
+from agent._mlx_chat import chat_messages, chat_tools
 from agent._mlx_load import MlxModelLoadError
+from agent.tool_calls import ReplySplitter, parse_tool_text
 
 __all__ = [
     "MlxModel",
@@ -483,11 +478,10 @@ class MlxStreamedResponse(StreamedResponse):
     _job: _Job
     _loaded: _Loaded
     _timestamp: datetime = field(default_factory=_utils.now_utc)
-    _text: list[str] = field(default_factory=list, init=False)
     _calls: int = field(default=0, init=False)
 
     async def _get_event_iterator(self) -> AsyncIterator[ModelResponseStreamEvent]:
-        splitter = ReplySplitter(self._loaded.machine)
+        splitter = ReplySplitter(self._loaded.machine, self._loaded.tokenizer.tool_call_end)
         async for chunk in self._run.texts():
             for kind, content in splitter.feed(chunk):
                 for event in self._segment_events(kind, content):
@@ -496,11 +490,6 @@ class MlxStreamedResponse(StreamedResponse):
         for kind, content in splitter.finish(stats.finish_reason):
             for event in self._segment_events(kind, content):
                 yield event
-        if not self._calls and (call := fenced_code_call("".join(self._text), self._tool_names())):
-            self._calls += 1
-            yield self._parts_manager.handle_tool_call_part(
-                vendor_part_id="fenced-code", tool_name=call.name, args=call.arguments
-            )
         self._usage = RequestUsage(
             input_tokens=stats.prompt_tokens,
             cache_read_tokens=stats.reused_tokens,
@@ -511,9 +500,6 @@ class MlxStreamedResponse(StreamedResponse):
             "prefilled_tokens": stats.prefilled_tokens,
         }
         self.finish_reason = "tool_call" if self._calls else _FINISH.get(stats.finish_reason or "")
-
-    def _tool_names(self) -> list[str]:
-        return [tool["function"]["name"] for tool in self._job.tools]
 
     def _segment_events(
         self, kind: Literal["text", "thinking", "tool"], content: str
@@ -534,7 +520,6 @@ class MlxStreamedResponse(StreamedResponse):
                 return
             # Unreadable, usually cut off by max_tokens: keep what the model wrote, as text.
             content = f"{self._loaded.tokenizer.tool_call_start}{content}"
-        self._text.append(content)
         yield from self._parts_manager.handle_text_delta(vendor_part_id="content", content=content)
 
     async def close_stream(self) -> None:

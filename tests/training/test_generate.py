@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent._mlx_chat import CODE_TOOL
+from agent.tool_calls import CODE_TOOL
 from training.generate import CATEGORIES, generate_rows_async, package_source
 from training.rows import code_mode_instructions, write_dataset
 
