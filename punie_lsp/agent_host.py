@@ -202,10 +202,11 @@ class AgentHost:
         if mode == "ask" and not confirm:
             agreed = await self._user_agrees(planned, delta)
             if agreed is None:
+                files = ", ".join(p.path.name for p in planned)
                 outcome["reason"] = (
                     "not applied: this editor can neither confirm edits in place nor answer "
-                    "window/showMessageRequest; the proposed edits are in this result "
-                    "(set punie.edits to 'auto' to have them applied)"
+                    f"window/showMessageRequest; the proposed edits ({files}) are in this "
+                    "result (set punie.edits to 'auto' to have them applied; undo reverts them)"
                 )
                 self._tell(outcome["reason"])
                 return outcome

@@ -1,7 +1,8 @@
 """Where pygls 2.1 breaks, and punie-lsp's named workarounds do not.
 
-``lsp_shutdown`` breaks when a request is in flight (workaround: ``PunieProtocol.lsp_shutdown``);
-``TextDocument`` splits lines with ``str.splitlines`` and clamps positions one short
+``lsp_shutdown`` breaks when a request is in flight (workaround:
+``PunieProtocol.lsp_shutdown``). ``TextDocument`` splits lines with ``str.splitlines``,
+clamps positions one short and reads an unopened file with universal newlines
 (workaround: ``punie_lsp.documents``). When a ``test_pygls_*`` test starts failing,
 pygls has fixed it and the workaround can go.
 """
@@ -9,6 +10,7 @@ pygls has fixed it and the workaround can go.
 from __future__ import annotations
 
 from concurrent.futures import Future
+from pathlib import Path
 
 import pytest
 from lsprotocol import types
@@ -91,3 +93,10 @@ def test_punie_documents_keep_the_editors_text() -> None:
         )
         == 4
     )
+
+
+def test_pygls_document_of_an_unopened_file_loses_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"x = 1\r\ny = 2\r\n")
+    assert TextDocument(path.as_uri()).source == "x = 1\ny = 2\n"  # universal newlines
+    assert LspTextDocument(path.as_uri()).source == "x = 1\r\ny = 2\r\n"
