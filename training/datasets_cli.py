@@ -8,6 +8,7 @@ row per line (``{"messages", "tools", "category", "id"}``), ready for
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections import Counter
@@ -36,7 +37,9 @@ Convert Punie-format rows (tool calls and results as <tool_call>/<tool_response>
 message text; {"messages": [...]} or one ChatML {"text": ...} per line) into rows with
 structured tool calls, using this agent's instructions as the system prompt
 (--keep-system keeps Punie's). Rows in Punie's pre-Code Mode JSON-tool format are
-skipped, each named with the reason."""
+skipped, each named with the reason. Every execute_code program is type-checked against
+the tool stubs as the sandbox checks it (no tool runs); rows with a program that does
+not check are refused and counted by reason (--no-check keeps them)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     punie.add_argument("--out", type=Path, required=True, help="dataset directory to write")
     punie.add_argument("--seed", type=int, default=0, help="seed for the split")
     punie.add_argument("--keep-system", action="store_true", help="keep Punie's system prompt")
+    punie.add_argument(
+        "--no-check", action="store_true", help="keep rows whose programs fail the type check"
+    )
 
     stats = steps.add_parser(
         "stats",
@@ -155,6 +161,19 @@ def _import_punie(args: argparse.Namespace) -> int:
                 rows.append(from_punie(json.loads(line), keep_system=args.keep_system))
             except (json.JSONDecodeError, KeyError, TypeError, PunieFormatError) as exc:
                 print(f"{args.file}:{number}: skipped ({exc})", file=sys.stderr)
+    if not args.no_check:
+        from training.program_check import check_rows
+
+        checked, refused = asyncio.run(check_rows(rows))
+        if refused:
+            print(
+                f"refused {sum(refused.values())} of {len(rows)} rows whose programs do not "
+                "pass the type check:",
+                file=sys.stderr,
+            )
+            for reason, count in refused.most_common():
+                print(f"  {count:5}  {reason}", file=sys.stderr)
+        rows = checked
     _written(args.out, write_dataset(rows, args.out, seed=args.seed))
     return 0
 

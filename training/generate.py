@@ -190,9 +190,7 @@ async def _run(code: str, ws: Workspace, pool: Any, tools: Any) -> Any:
         if ctx.overlay:
             # ty now holds the proposed text as an open document: put the disk's back,
             # so the next example starts from the workspace as it is.
-            await backend.sync_documents(
-                {path.as_uri(): read_exact(path) for path in ctx.overlay}
-            )
+            await backend.sync_documents({path.as_uri(): read_exact(path) for path in ctx.overlay})
 
 
 async def generate_rows_async(

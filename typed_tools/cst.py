@@ -78,8 +78,9 @@ class CstRenameResult(ToolResult):
 
     rename_count: int = 0
     """How many ``Name`` nodes were renamed (definitions, uses and attribute names alike)."""
-    modified_source: str | None = None
-    """The whole file after the rename; pass it to ``write_file`` to propose it."""
+    modified_source: str = ""
+    """The whole file after the rename; pass it to ``write_file`` to propose it ("" when it
+    could not run: Punie's None, made a string so ``.splitlines()`` type-checks)."""
 
 
 class CstAddImportResult(ToolResult):
@@ -87,8 +88,9 @@ class CstAddImportResult(ToolResult):
 
     import_added: bool = False
     """False when the file already had the import (the source is unchanged)."""
-    modified_source: str | None = None
-    """The whole file with the import; pass it to ``write_file`` to propose it."""
+    modified_source: str = ""
+    """The whole file with the import; pass it to ``write_file`` to propose it ("" when it
+    could not run)."""
 
 
 def _module(ctx: ToolContext, file_path: str) -> libcst.Module:

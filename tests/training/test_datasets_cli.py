@@ -42,3 +42,47 @@ def test_import_punie(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_stats_of_a_missing_directory(tmp_path: Path) -> None:
     assert main(["stats", str(tmp_path / "nope")]) == 2
+
+
+def _punie_row(code: str) -> dict[str, object]:
+    call = f"<tool_call><function=execute_code>\n<parameter=code>\n{code}\n</parameter>\n"
+    return {
+        "messages": [
+            {"role": "user", "content": f"question about {code[:20]}"},
+            {"role": "assistant", "content": call + "</function></tool_call>"},
+            {"role": "user", "content": "<tool_response>\nok\n</tool_response>"},
+            {"role": "assistant", "content": "done"},
+        ]
+    }
+
+
+def test_import_punie_refuses_rows_whose_programs_do_not_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    programs = [
+        'r = typecheck("src")\nprint(r.error_count, r.success)',  # Punie's fields: kept
+        'content = read_file("a.py")\nprint(len(content.split("\\n")))',  # str: kept
+        'r = ruff_check("src")\nprint(r.warnings)',  # a field nobody has: refused
+        'r = ruff_check("x")\nprint(r.warnings)',  # the same reason, counted twice
+        'print(lint_everything("src"))',  # a function that does not exist: refused
+        "def broken(:\n    pass",  # syntax: refused
+    ]
+    source = tmp_path / "punie.jsonl"
+    source.write_text("".join(json.dumps(_punie_row(code)) + "\n" for code in programs))
+    out = tmp_path / "data"
+    assert main(["import-punie", str(source), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "refused 4 of 6 rows" in err
+    assert "    2  unresolved-attribute `.warnings` on RuffResult" in err
+    assert "    1  unresolved-reference `lint_everything`" in err
+    assert "    1  syntax error" in err
+    kept = [
+        json.loads(line)
+        for split in ("train", "valid", "test")
+        if (out / f"{split}.jsonl").exists()
+        for line in (out / f"{split}.jsonl").read_text().splitlines()
+    ]
+    assert len(kept) == 2
+
+    assert main(["import-punie", str(source), "--out", str(tmp_path / "all"), "--no-check"]) == 0
+    assert "wrote 6 rows" in capsys.readouterr().out
