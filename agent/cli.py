@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--adapter", help="LoRA adapter directory from `train finetune` (mlx:)")
     parser.add_argument("--temperature", type=float, default=0.2)
     parser.add_argument("--max-tokens", type=int, default=2048)
+    parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="let the agent's tools run the workspace's own code (pytest_run); off by default",
+    )
     return parser
 
 
@@ -144,7 +149,7 @@ async def _ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         await backend.start()
         async with SandboxPool() as pool:
             deps = AgentDeps(
-                tools=ToolContext(root=root, backend=backend),
+                tools=ToolContext(root=root, backend=backend, trusted=args.trust),
                 pool=pool,
                 progress=terminal,
                 cancel=cancel,

@@ -31,6 +31,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
     parser.add_argument("--memory-mb", type=int, default=256, help="memory limit (default 256)")
     parser.add_argument(
+        "--max-tool-calls", type=int, default=200, help="tool calls per run (default 200)"
+    )
+    parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="let tools run the workspace's own code (pytest_run); off by default",
+    )
+    parser.add_argument(
         "--no-type-check", action="store_true", help="skip the type check against the tool stubs"
     )
     return parser
@@ -38,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _run(code: str, root: Path, args: argparse.Namespace, err: TextIO) -> Any:
     from agent.code_mode import run_code
-    from sandbox import SandboxLimits, SandboxPool
+    from sandbox import SandboxLimits, SandboxPool, trace_value
     from typed_tools import ToolContext, default_pool
 
     started = time.monotonic()
@@ -48,12 +56,16 @@ async def _run(code: str, root: Path, args: argparse.Namespace, err: TextIO) -> 
         loop.add_signal_handler(signal.SIGINT, cancel.set)
 
     async def on_call(name: str, call_args: dict[str, Any]) -> None:
-        shown = ", ".join(f"{k}={v!r}" for k, v in call_args.items())
+        shown = ", ".join(f"{k}={trace_value(v)!r}" for k, v in call_args.items())
         err.write(f"[{time.monotonic() - started:6.2f}s] {name}({shown})\n")
         err.flush()
 
-    ctx = ToolContext(root=root, on_call=on_call)
-    limits = SandboxLimits(timeout_seconds=args.timeout, memory_mb=args.memory_mb)
+    ctx = ToolContext(root=root, on_call=on_call, trusted=args.trust)
+    limits = SandboxLimits(
+        timeout_seconds=args.timeout,
+        memory_mb=args.memory_mb,
+        max_tool_calls=args.max_tool_calls,
+    )
     pool = SandboxPool()
     try:
         return await run_code(

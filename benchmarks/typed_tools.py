@@ -131,12 +131,12 @@ async def per_tool(rounds: int) -> None:
             }
             print(f"p50 per tool on the fixture project ({rounds} rounds; live ty for navigation):")
             for name, args in calls.items():
-                ctx = ToolContext(root=root, backend=backend)
+                ctx = ToolContext(root=root, backend=backend, trusted=True)
                 function = tools[name].function
                 n = max(rounds // 5, 3) if name == "pytest_run" else rounds
                 median = await p50(lambda f=function, c=ctx, a=args: f(c, **a), n)
                 print(f"  {name:18} {median * 1000:8.1f} ms")
-            cli = ToolContext(root=root)
+            cli = ToolContext(root=root, trusted=True)
             median = await p50(lambda: tools["typecheck"].function(cli, "."), 3)
             print(f"  {'typecheck (ty check)':18} {median * 1000:8.1f} ms")
         finally:

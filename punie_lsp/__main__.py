@@ -44,6 +44,12 @@ def _server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"punie-lsp {__version__}")
     parser.add_argument("--log-file", metavar="PATH", help="write logs here instead of stderr")
     parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="let tools run the workspace's own code (pytest_run) in every workspace, "
+        "whatever the 'trust' setting says; without it only trusted workspaces may",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         type=str.upper,
@@ -93,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     ty_command = shlex.split(override) if override else None
     if args.tcp:
         host, port = _parse_tcp(args.tcp, parser)
-        return asyncio.run(runner.serve_tcp(host, port, ty_command=ty_command))
-    return asyncio.run(runner.serve_stdio(ty_command=ty_command))
+        return asyncio.run(
+            runner.serve_tcp(host, port, ty_command=ty_command, trust_all=args.trust)
+        )
+    return asyncio.run(runner.serve_stdio(ty_command=ty_command, trust_all=args.trust))
 
 
 if __name__ == "__main__":

@@ -41,9 +41,11 @@ def status(ls: PunieLanguageServer, *args: Any) -> dict[str, Any]:
         "settings": {
             "edits": settings.edits,
             "captureTraces": settings.capture_traces,
+            "trust": ls.trusted,
             "sandbox": {
                 "timeoutSeconds": settings.sandbox.timeout_seconds,
                 "memoryMb": settings.sandbox.memory_mb,
+                "maxToolCalls": settings.sandbox.max_tool_calls,
             },
         },
     }

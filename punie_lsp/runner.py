@@ -40,10 +40,10 @@ async def _watch_parent(pid: int, stop: asyncio.Future[int]) -> None:
             pass  # alive, owned by another user
 
 
-async def _attach_backend(router: Router) -> None:
+async def _attach_backend(router: Router, trust_all: bool) -> None:
     loop = asyncio.get_running_loop()
     server_module = await loop.run_in_executor(None, importlib.import_module, "punie_lsp.server")
-    router.attach(server_module.build(router))
+    router.attach(server_module.build(router, trust_all=trust_all))
     logger.debug("pygls backend attached")
 
 
@@ -52,9 +52,17 @@ def _bad_frame(why: str) -> None:
 
 
 async def serve(
-    receiver: FrameReceiver, writer: FrameWriter, *, ty_command: list[str] | None = None
+    receiver: FrameReceiver,
+    writer: FrameWriter,
+    *,
+    ty_command: list[str] | None = None,
+    trust_all: bool = False,
 ) -> int:
-    """Serve one editor connection; return the process exit code."""
+    """Serve one editor connection; return the process exit code.
+
+    ``trust_all`` (``--trust``) lets tools run the workspace's code whatever the
+    ``trust`` setting says.
+    """
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[int] = loop.create_future()
     tasks: list[asyncio.Task[Any]] = []
@@ -69,7 +77,7 @@ async def serve(
             tasks.append(loop.create_task(_watch_parent(pid, stop)))
 
     router = Router(writer, on_exit=on_exit, on_initialize=on_initialize, ty_command=ty_command)
-    attaching = loop.create_task(_attach_backend(router))
+    attaching = loop.create_task(_attach_backend(router, trust_all))
     receiver.parser.bind(router.handle_body)
     await asyncio.wait({receiver.closed, stop}, return_when=asyncio.FIRST_COMPLETED)
     if stop.done():
@@ -87,12 +95,14 @@ async def serve(
     return code
 
 
-async def serve_stdio(*, ty_command: list[str] | None = None) -> int:
+async def serve_stdio(*, ty_command: list[str] | None = None, trust_all: bool = False) -> int:
     receiver, writer = await open_stdio(_bad_frame)
-    return await serve(receiver, writer, ty_command=ty_command)
+    return await serve(receiver, writer, ty_command=ty_command, trust_all=trust_all)
 
 
-async def serve_tcp(host: str, port: int, *, ty_command: list[str] | None = None) -> int:
+async def serve_tcp(
+    host: str, port: int, *, ty_command: list[str] | None = None, trust_all: bool = False
+) -> int:
     """Serve the first editor that connects to ``host:port``, then exit."""
     loop = asyncio.get_running_loop()
     connected: asyncio.Future[FrameReceiver] = loop.create_future()
@@ -109,4 +119,4 @@ async def serve_tcp(host: str, port: int, *, ty_command: list[str] | None = None
     server.close()  # one editor per server process
     transport = await receiver.opened
     assert isinstance(transport, asyncio.WriteTransport)  # a TCP connection's transport
-    return await serve(receiver, FrameWriter(transport), ty_command=ty_command)
+    return await serve(receiver, FrameWriter(transport), ty_command=ty_command, trust_all=trust_all)

@@ -40,7 +40,7 @@ class PunieLanguageServer(LanguageServer):
 
     protocol: PunieProtocol  # ty: ignore[incompatible-mutable-override]  # narrowed
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, *, trust_all: bool = False) -> None:
         super().__init__(
             name="punie-lsp",
             version=__version__,
@@ -48,6 +48,8 @@ class PunieLanguageServer(LanguageServer):
             converter_factory=converter,
         )
         self.router = router
+        self.trust_all = trust_all
+        """``punie-lsp --trust``: every workspace may run its own code, whatever the setting."""
         self.settings = Settings()
         self.settings_problems: list[str] = []
         self.private_ty = PrivateTyPool()
@@ -77,7 +79,16 @@ class PunieLanguageServer(LanguageServer):
 
     def sandbox_limits(self) -> SandboxLimits:
         sandbox = self.settings.sandbox
-        return SandboxLimits(timeout_seconds=sandbox.timeout_seconds, memory_mb=sandbox.memory_mb)
+        return SandboxLimits(
+            timeout_seconds=sandbox.timeout_seconds,
+            memory_mb=sandbox.memory_mb,
+            max_tool_calls=sandbox.max_tool_calls,
+        )
+
+    @property
+    def trusted(self) -> bool:
+        """Whether tools may run the workspace's code: ``--trust`` or the ``trust`` setting."""
+        return self.trust_all or self.settings.trust
 
     @property
     def position_encoding(self) -> PositionEncoding:
@@ -150,7 +161,7 @@ class PunieLanguageServer(LanguageServer):
 
     def tool_context(self, root: Path) -> ToolContext:
         """What one tool run sees: this folder, the editor's buffers through ty."""
-        return ToolContext(root=root, backend=EditorTyBackend(self, root))
+        return ToolContext(root=root, backend=EditorTyBackend(self, root), trusted=self.trusted)
 
     # -- the router's Backend protocol ---------------------------------------------------
 
@@ -254,11 +265,11 @@ def _text_document_item(doc: TextDocument) -> dict[str, Any]:
     }
 
 
-def build(router: Router) -> PunieLanguageServer:
+def build(router: Router, *, trust_all: bool = False) -> PunieLanguageServer:
     """Create the pygls server with every punie feature registered."""
     from punie_lsp import commands, lifecycle
 
-    server = PunieLanguageServer(router)
+    server = PunieLanguageServer(router, trust_all=trust_all)
     lifecycle.register(server)
     commands.register(server)
     return server

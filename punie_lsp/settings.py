@@ -91,6 +91,8 @@ class SandboxSettings:
     """Wall-clock limit of one run, in seconds: above 0, at most an hour."""
     memory_mb: int = _checked(256, Check(low=16, high=65536))
     """Memory limit of one run, in MiB: 16 (what Monty needs to start) to 64 GiB."""
+    max_tool_calls: int = _checked(200, Check(low=1, high=100_000))
+    """Most tool calls one run may make, 1 to 100000 (a loop over many files needs more)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +117,13 @@ class Settings:
     """Apply proposed edits automatically, after confirmation, or never (only return them)."""
     capture_traces: bool = False
     """Append each agent run to a JSONL trace file for training."""
+    trust: bool = False
+    """Whether the workspace may run its own code (``pytest_run``, its interpreter).
+
+    Off by default, as VS Code opens a folder in restricted mode until the user trusts
+    it: opening a repository must not run it. The VS Code extension sets it from VS
+    Code's workspace trust; ``punie-lsp --trust`` trusts every workspace it opens.
+    """
 
 
 def _camel(name: str) -> str:

@@ -16,13 +16,14 @@ Generic on purpose: it imports nothing of punie-lsp's. Callers bind their own ex
 Importing this package has no side effects: no workers start until the first run.
 """
 
-from sandbox._convert import ModelInstance, to_json, to_monty
+from sandbox._convert import TRACE_TEXT_LIMIT, ModelInstance, to_json, to_monty, trace_value
 from sandbox._limits import LimitName, SandboxLimits
 from sandbox._pool import PoolHealth, SandboxPool
 from sandbox._result import ErrorKind, RunError, RunResult, ToolCall
 from sandbox._runner import CancelSignal, External
 
 __all__ = [
+    "TRACE_TEXT_LIMIT",
     "CancelSignal",
     "ErrorKind",
     "External",
@@ -36,4 +37,5 @@ __all__ = [
     "ToolCall",
     "to_json",
     "to_monty",
+    "trace_value",
 ]

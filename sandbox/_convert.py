@@ -26,7 +26,13 @@ from typing import Any
 from pydantic import BaseModel, JsonValue
 from pydantic_monty import ClassInstance, MontyClassProxy, MontyClassTypeProxy, MontyStdTypeProxy
 
-__all__ = ["ModelInstance", "to_json", "to_monty"]
+__all__ = ["TRACE_TEXT_LIMIT", "ModelInstance", "to_json", "to_monty", "trace_value"]
+
+TRACE_TEXT_LIMIT = 2000
+"""Longest text or bytes a call's trace shows; longer ones are shown by size only.
+
+The trace travels back to the model, the editor and training files: a 200 MB
+``write_file`` argument must not be echoed into a 200 MB answer."""
 
 _MAX_JSON_DEPTH = 64
 """Nesting beyond this is rendered with ``repr``: a cyclic or absurdly deep value must
@@ -79,6 +85,20 @@ def to_monty(value: Any) -> Any:
         f"cannot pass a {type(value).__qualname__} into the sandbox; "
         "return a Pydantic model or JSON-like values from externals"
     )
+
+
+def trace_value(value: Any) -> JsonValue:
+    """``to_json(value)`` with every text or bytes over ``TRACE_TEXT_LIMIT`` replaced by
+    ``"<N characters>"`` (``"<N bytes>"``), so a call log shows sizes, not contents."""
+    if isinstance(value, str):
+        return value if len(value) <= TRACE_TEXT_LIMIT else f"<{len(value):,} characters>"
+    if isinstance(value, bytes | bytearray):
+        return to_json(value) if len(value) <= TRACE_TEXT_LIMIT else f"<{len(value):,} bytes>"
+    if isinstance(value, Mapping):
+        return {_json_key(key): trace_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [trace_value(item) for item in value]
+    return to_json(value)
 
 
 def to_json(value: Any, *, _depth: int = 0) -> JsonValue:

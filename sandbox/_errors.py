@@ -18,7 +18,7 @@ from pydantic_monty import (
     MontyTypingError,
 )
 
-from sandbox._limits import LimitName, SandboxLimits
+from sandbox._limits import SETTINGS, LimitName, SandboxLimits
 from sandbox._result import ErrorKind, RunError
 
 __all__ = ["from_monty_error", "limit_error"]
@@ -47,10 +47,12 @@ def limit_error(
 ) -> RunError:
     """An error naming the limit, its value and what to do about it."""
     value = getattr(limits, limit)
+    setting = f", setting {SETTINGS[limit]}" if limit in SETTINGS else ""
     return RunError(
         kind=kind,
         limit=limit,
-        message=f"{detail} ({limit}={value}); make the program do less, do not retry as is",
+        message=f"{detail} ({limit}={value}{setting}); make the program do less, "
+        "do not retry as is",
     )
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic_monty import ResourceLimits
 
-__all__ = ["LimitName", "SandboxLimits"]
+__all__ = ["SETTINGS", "LimitName", "SandboxLimits"]
 
 LimitName = Literal[
     "timeout_seconds",
@@ -24,6 +24,14 @@ LimitName = Literal[
     "max_output_bytes",
 ]
 """The limit a ``limit``/``timeout``/``memory`` error names: a ``SandboxLimits`` field."""
+
+SETTINGS: dict[LimitName, str] = {
+    "timeout_seconds": "sandbox.timeoutSeconds",
+    "memory_mb": "sandbox.memoryMb",
+    "max_tool_calls": "sandbox.maxToolCalls",
+}
+"""The editor setting that raises each limit, named in the error a run hits (DESIGN's
+``sandbox.*`` settings; the names are data here, the sandbox imports nothing of ours)."""
 
 _WALL_CLOCK_GRACE_SECONDS = 0.25
 """How long the host waits past ``timeout_seconds`` before stopping the worker itself.
@@ -64,7 +72,8 @@ class SandboxLimits:
     shallow cap turns runaway recursion into an error in microseconds.
     """
     max_tool_calls: int = 200
-    """External (tool) calls per run. Over it: kind ``limit``, the run stops at that call."""
+    """External (tool) calls per run (setting ``sandbox.maxToolCalls``). Over it: kind
+    ``limit``, the run stops at that call, and the error names the setting."""
     max_output_bytes: int = 1_000_000
     """Bytes of printed output kept, and the largest JSON form of the returned value.
 

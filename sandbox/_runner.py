@@ -32,7 +32,7 @@ from pydantic_monty import (
     MontyError,
 )
 
-from sandbox._convert import to_json, to_monty
+from sandbox._convert import to_json, to_monty, trace_value
 from sandbox._errors import from_monty_error, limit_error
 from sandbox._limits import SandboxLimits
 from sandbox._result import RunError, RunResult, ToolCall
@@ -209,7 +209,7 @@ class _Run:
         if signature is None:
             return _positional(args, kwargs)
         bound = signature.bind(*args, **kwargs)
-        return {key: to_json(value) for key, value in bound.arguments.items()}
+        return {key: trace_value(value) for key, value in bound.arguments.items()}
 
 
 def _signature(cache: SignatureCache, external: External) -> inspect.Signature | None:
@@ -248,8 +248,8 @@ def _handle(name: str) -> Callable[..., None]:
 
 def _positional(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """Trace form of a call whose signature is unknown: ``{"0": …, "1": …, **kwargs}``."""
-    named: dict[str, Any] = {str(index): to_json(value) for index, value in enumerate(args)}
-    named.update({key: to_json(value) for key, value in kwargs.items()})
+    named: dict[str, Any] = {str(index): trace_value(v) for index, v in enumerate(args)}
+    named.update({key: trace_value(value) for key, value in kwargs.items()})
     return named
 
 

@@ -103,6 +103,21 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
             "unknown setting 'punie.sandbox.cpu'",
         ],
     ),
+    (
+        "trust and the tool-call cap",
+        {"trust": True, "sandbox": {"maxToolCalls": 1000}},
+        Settings(trust=True, sandbox=SandboxSettings(max_tool_calls=1000)),
+        [],
+    ),
+    (
+        "a tool-call cap of 0 is refused",
+        {"sandbox": {"maxToolCalls": 0}, "trust": "yes"},
+        Settings(),
+        [
+            "invalid 'punie.sandbox.maxToolCalls': must be at least 1 and at most 100000, got 0",
+            "invalid 'punie.trust': expected true or false, got str",
+        ],
+    ),
     ("nested not an object", {"sandbox": 3}, Settings(), ["'punie.sandbox' must be an object"]),
     ("not an object", [1, 2], Settings(), ["the 'punie' settings must be an object"]),
 ]

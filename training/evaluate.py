@@ -180,7 +180,8 @@ async def run_suite(
         try:
             async with SandboxPool(max_workers=1) as pool:
                 for case in cases:
-                    deps = AgentDeps(tools=ToolContext(root=root), pool=pool)
+                    # Trusted: a copy of the evaluation's own workspace, prepared above.
+                    deps = AgentDeps(tools=ToolContext(root=root, trusted=True), pool=pool)
                     tic = time.perf_counter()
                     result = await agent.ask(case.prompt, deps)
                     latency = time.perf_counter() - tic

@@ -182,7 +182,8 @@ async def _run(code: str, ws: Workspace, pool: Any, tools: Any) -> Any:
     # A live ty backend, as in the editor: ``typecheck`` then sees ``write_file``'s
     # proposals (the ty CLI would read the unchanged files on disk).
     backend = await default_pool().get(ws.root)
-    ctx = ToolContext(root=ws.root, backend=backend, timeout_seconds=60)
+    # Trusted: the generator wrote this workspace itself (its tests run in pytest_run).
+    ctx = ToolContext(root=ws.root, backend=backend, timeout_seconds=60, trusted=True)
     limits = SandboxLimits(timeout_seconds=30, memory_mb=128, max_tool_calls=50)
     try:
         return await run_code(code, ctx, pool=pool, tools=tools, limits=limits)

@@ -138,6 +138,8 @@ class ToolContext:
     trusted: bool = False
     """Whether the user trusts this workspace to run its own code (``pytest_run``, the
     project's interpreter). Off unless the editor or ``--trust`` says so (README, "Trust")."""
+    process_memory_mb: int = 4096
+    """Address-space limit of each process running the project's code (pytest), in MiB."""
     max_read_bytes: int = 8_000_000
     """Largest file a tool reads whole (``read_file``, ``search``); bigger: an error naming it."""
     max_argument_bytes: int = 4_000_000

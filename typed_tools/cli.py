@@ -66,6 +66,11 @@ def _tool_parser(spec: ToolSpec) -> argparse.ArgumentParser:
     )
     parser.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace root")
     parser.add_argument("--timeout", type=float, default=60.0, help="time limit in seconds")
+    parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="let the tool run the workspace's own code (pytest_run); off by default",
+    )
     for p in spec.parameters:
         required = p.default is inspect.Parameter.empty
         option = "--" + p.name.replace("_", "-")
@@ -121,7 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, or an argparse usage error already printed
         return exit_.code if isinstance(exit_.code, int) else 2
     workspace: Path = options.pop("workspace").resolve()
-    ctx = ToolContext(root=workspace, timeout_seconds=options.pop("timeout"))
+    ctx = ToolContext(
+        root=workspace, timeout_seconds=options.pop("timeout"), trusted=options.pop("trust")
+    )
     try:
         result = asyncio.run(_run(spec, ctx, options))
     except ToolArgumentError as exc:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from typed_tools.workspace import ToolFailure
 
-__all__ = ["Completed", "run"]
+__all__ = ["MAX_OUTPUT_BYTES", "Completed", "Contained", "run"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +41,67 @@ def _environment(
     return {key: value for key, value in merged.items() if value is not None}
 
 
+@dataclass(frozen=True, kw_only=True)
+class Contained:
+    """How to run a command that runs the project's own code (``pytest_run``).
+
+    The command runs under ``_reaper.py`` in a session of its own, with these limits
+    inherited by everything it starts; at the deadline (or when the call is cancelled)
+    the reaper kills every process below it, detached grandchildren included.
+    """
+
+    memory_mb: int = 4096
+    """Address-space limit of each process, in MiB (``RLIMIT_AS``)."""
+    cpu_seconds: int = 0
+    """CPU seconds each process may use (``RLIMIT_CPU``); 0 for no limit."""
+    file_mb: int = 1024
+    """Largest file a process may write, in MiB (``RLIMIT_FSIZE``)."""
+
+
+MAX_OUTPUT_BYTES = 16_000_000
+"""Bytes of stdout (and of stderr) kept from a child; the rest is read and dropped."""
+
+_STOP_GRACE_SECONDS = 2.0
+"""How long a contained command's reaper may take to kill its tree before the group is killed."""
+
+
+async def _collect(stream: asyncio.StreamReader | None, limit: int) -> bytes:
+    """Everything ``stream`` yields up to ``limit`` bytes; the rest is drained, not kept."""
+    if stream is None:
+        return b""
+    kept = bytearray()
+    while chunk := await stream.read(65536):
+        if len(kept) < limit:
+            kept += chunk[: limit - len(kept)]
+    return bytes(kept)
+
+
+async def _feed(process: asyncio.subprocess.Process, data: bytes | None) -> None:
+    if process.stdin is None:
+        return
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        if data:
+            process.stdin.write(data)
+            await process.stdin.drain()
+        process.stdin.close()
+
+
+async def _stop(process: asyncio.subprocess.Process, contained: bool) -> None:
+    """Stop the child (and, when contained, everything below it) and reap it."""
+    if contained:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)  # the reaper kills its whole tree
+        try:
+            await asyncio.wait_for(process.wait(), _STOP_GRACE_SECONDS)
+            return
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    await process.wait()
+
+
 async def run(
     argv: list[str],
     *,
@@ -47,14 +110,27 @@ async def run(
     stdin: str | None = None,
     env: Mapping[str, str | None] | None = None,
     base_env: Mapping[str, str] | None = None,
+    contain: Contained | None = None,
 ) -> Completed:
     """Run ``argv`` and collect its output; ``ToolFailure`` on timeout or a missing binary.
 
-    The child's environment is ``base_env`` (default ``os.environ``) updated with ``env``.
+    The child's environment is ``base_env`` (default ``os.environ``) updated with ``env``
+    (a ``None`` value removes a variable). Output beyond ``MAX_OUTPUT_BYTES`` per stream
+    is dropped. With ``contain``, the command runs under ``_reaper.py`` (see
+    ``Contained``): nothing it starts outlives the call.
 
     Without ``timeout`` the caller's own limit applies: the tool decorator's ``wait_for``
-    cancels this coroutine, and the ``finally`` below still kills the child.
+    cancels this coroutine, and the ``finally`` below still stops the child.
     """
+    shown = Path(argv[0]).name
+    if contain is not None:
+        argv = [
+            sys.executable, str(_REAPER),
+            "--memory-mb", str(contain.memory_mb),
+            "--cpu-seconds", str(contain.cpu_seconds),
+            "--file-mb", str(contain.file_mb),
+            "--", *argv,
+        ]  # fmt: skip
     try:
         process = await asyncio.create_subprocess_exec(
             *argv,
@@ -63,25 +139,33 @@ async def run(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=_environment(os.environ if base_env is None else base_env, env),
+            start_new_session=contain is not None,
         )
     except OSError as exc:
         raise ToolFailure(f"cannot run {argv[0]}: {exc}") from exc
     try:
         data = stdin.encode() if stdin is not None else None
-        stdout, stderr = await asyncio.wait_for(process.communicate(data), timeout)
+        _, stdout, stderr = await asyncio.wait_for(
+            asyncio.gather(
+                _feed(process, data),
+                _collect(process.stdout, MAX_OUTPUT_BYTES),
+                _collect(process.stderr, MAX_OUTPUT_BYTES),
+            ),
+            timeout,
+        )
+        await process.wait()
     except TimeoutError:
-        raise ToolFailure(
-            f"{Path(argv[0]).name} did not finish within {timeout:g} s and was stopped"
-        ) from None
+        raise ToolFailure(f"{shown} did not finish within {timeout:g} s and was stopped") from None
     finally:
         if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
             # Reap it so no zombie outlives the tool call; shielded against a second cancel.
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(process.wait())
+                await asyncio.shield(_stop(process, contain is not None))
     return Completed(
         returncode=process.returncode if process.returncode is not None else -1,
         stdout=stdout.decode("utf-8", errors="replace"),
         stderr=stderr.decode("utf-8", errors="replace"),
     )
+
+
+_REAPER = Path(__file__).with_name("_reaper.py")

@@ -11,6 +11,7 @@ the disk's files: the run's overlay is not applied.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sys
@@ -19,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from typed_tools.base import ToolContext
+from typed_tools.containment import current_deadline, require_trust
 from typed_tools.models import TestCase, TestResult
-from typed_tools.process import Completed, run
+from typed_tools.process import Completed, Contained, run
 from typed_tools.tool import tool
 from typed_tools.workspace import ToolFailure, display_path, resolve
 
@@ -50,7 +52,13 @@ def _read_report(report: Path, completed: Completed) -> dict[str, Any]:
 
 @tool
 async def pytest_run(ctx: ToolContext, path: str = ".", keyword: str | None = None) -> TestResult:
-    """Run the tests under ``path`` (optionally only those matching ``-k keyword``)."""
+    """Run the tests under ``path`` (optionally only those matching ``-k keyword``).
+
+    Runs the project's own code, so only in a trusted workspace; the tests run in a
+    session of their own under resource limits, and every process they start is killed
+    when the run ends or reaches its time limit.
+    """
+    require_trust(ctx, "pytest_run")
     root = resolve(ctx, ".")
     target = resolve(ctx, path)
     if not target.exists():
@@ -63,9 +71,12 @@ async def pytest_run(ctx: ToolContext, path: str = ".", keyword: str | None = No
             "-p", _PLUGIN, "-p", "no:cacheprovider", "-q", "--color=no",
             *(["-k", keyword] if keyword else []),
         ]  # fmt: skip
+        remaining = current_deadline().remaining()
+        cpu_seconds = math.ceil(remaining) + 1 if math.isfinite(remaining) else 0
         completed = await run(
             argv,
             cwd=root,
+            contain=Contained(memory_mb=ctx.process_memory_mb, cpu_seconds=cpu_seconds),
             env={
                 "PUNIE_PYTEST_REPORT": str(report),
                 "PYTHONPATH": os.pathsep.join(

@@ -105,3 +105,19 @@ def test_defaults_follow_the_settings() -> None:
 def test_a_limit_cannot_be_switched_off(field: str) -> None:
     with pytest.raises(ValueError, match=field):
         SandboxLimits(**{field: 0})
+
+
+async def test_tool_call_cap_names_its_setting(pool: SandboxPool) -> None:
+    result = await run(pool, "for i in range(100):\n    echo(i)", type_check=False)
+    assert result.error is not None
+    assert "sandbox.maxToolCalls" in result.error.message
+
+
+async def test_call_log_shows_sizes_of_large_arguments(pool: SandboxPool) -> None:
+    """A 5 MB argument is traced as its size; small ones as they are."""
+    code = "echo('x' * 5_000_000).success\necho('short')"
+    roomy = replace(SMALL, memory_mb=256, timeout_seconds=30)
+    result = await run(pool, code, type_check=False, limits=roomy)
+    assert result.error is None, result.error
+    assert [call.args["value"] for call in result.calls] == ["<5,000,000 characters>", "short"]
+    assert len(result.model_dump_json()) < 10_000

@@ -47,7 +47,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ctx(project: Path) -> ToolContext:
-    return ToolContext(root=project, timeout_seconds=30)
+    return ToolContext(root=project, timeout_seconds=30, trusted=True)
 
 
 @pytest.fixture
