@@ -85,11 +85,11 @@ async def test_detached_child_does_not_outlive_the_deadline(tmp_path: Path) -> N
         tmp_path,
         "import time\n\ndef test_hangs():\n    detach(PID, MARKER)\n    time.sleep(60)\n",
     )
-    ctx = ToolContext(root=root, trusted=True, timeouts={"pytest_run": 3})
+    ctx = ToolContext(root=root, trusted=True, timeouts={"pytest_run": 10})
     started = time.monotonic()
     result = await pytest_run(ctx, "tests")
-    assert time.monotonic() - started < 3 + 1
-    assert not result.success and "did not finish within 3 s" in (result.error or "")
+    assert time.monotonic() - started < 10 + 1
+    assert not result.success and "did not finish within 10 s" in (result.error or "")
     pid = int(pid_file.read_text())
     assert not alive(pid), f"the detached grandchild {pid} outlived the deadline"
     assert not marker.exists()
