@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import CancelSignal, External, RunResult, SandboxLimits, SandboxPool
+from sandbox import CancelSignal, External, RunResult, SandboxLimits, SandboxPool, SandboxSession
 from typed_tools.base import ToolContext, ToolResult
 from typed_tools.registry import ToolSpec, call_tool, load_tools, stubs
 
@@ -78,23 +78,29 @@ async def run_code(
     cancel: CancelSignal | None = None,
     tools: CodeModeTools | None = None,
     type_check: bool = True,
+    session: SandboxSession | None = None,
 ) -> RunResult:
     """Run model- or user-written ``code`` with the typed tools bound to ``ctx``.
 
     Proposed edits land in ``ctx.overlay``; when the result says ``discard_proposals``
     (cancelled, timed out, over a limit) the overlay is restored to its state before
     the run. Pass a ``CodeModeTools`` kept by the caller to avoid reloading the tools.
+    With ``session`` (from ``pool.session`` with these tools' stubs, ``limits`` and
+    ``type_check``) the code runs there, after the session's earlier programs.
     """
     bound = tools or CodeModeTools.load()
     before = dict(ctx.overlay)
-    result = await pool.run(
-        code,
-        externals=bound.externals(ctx),
-        stubs=bound.stubs,
-        limits=limits,
-        cancel=cancel,
-        type_check=type_check,
-    )
+    if session is not None:
+        result = await session.run(code, externals=bound.externals(ctx), cancel=cancel)
+    else:
+        result = await pool.run(
+            code,
+            externals=bound.externals(ctx),
+            stubs=bound.stubs,
+            limits=limits,
+            cancel=cancel,
+            type_check=type_check,
+        )
     if result.discard_proposals:
         ctx.overlay.clear()
         ctx.overlay.update(before)

@@ -163,6 +163,13 @@ class PunieAgent:
         conversation = self.conversations.get(conversation_id)
         async with conversation.lock:
             run = self._run_state(deps)
+            if self.config.warm_sandbox:
+                # A warm session for each program, the first one set up while the model
+                # writes (sandbox._session says why and what it implies).
+                run.sandbox = deps.pool.session(
+                    stubs=run.tools.stubs, limits=run.limits, type_check=run.type_check
+                )
+                run.sandbox.prewarm()
             usage = RunUsage()
             token = CancellationToken()
             watcher = asyncio.create_task(_cancel_on(deps.cancel, token))
@@ -205,6 +212,8 @@ class PunieAgent:
                 outcome, error = "model_error", describe_model_error(self.config, exc)
                 self._last_error = error
             finally:
+                if run.sandbox is not None:
+                    run.sandbox.release()
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher

@@ -23,7 +23,7 @@ from pydantic_ai import ModelRetry, RunContext
 
 from agent.code_mode import CodeModeTools, run_code
 from agent.deps import AgentDeps, PermissionAsker, ProgressEvent
-from sandbox import RunResult, SandboxLimits, ToolCall
+from sandbox import RunResult, SandboxLimits, SandboxSession, ToolCall
 from typed_tools.base import ToolContext, ToolResult
 
 __all__ = ["RunState", "execute_code", "guard_writes", "render_result"]
@@ -50,6 +50,8 @@ class RunState:
     """Whether programs are type-checked against the stubs before they run."""
     context: ToolContext
     """``deps.tools`` with an ``on_call`` hook that reports each tool call."""
+    sandbox: SandboxSession | None = None
+    """The run's warm sandbox session: its programs share variables (``sandbox._session``)."""
     code: list[str] = field(default_factory=list)
     """Programs submitted so far."""
     calls: list[ToolCall] = field(default_factory=list)
@@ -122,6 +124,7 @@ async def execute_code(ctx: RunContext[RunState], code: str) -> str:
         cancel=run.deps.cancel,
         tools=run.tools,
         type_check=run.type_check,
+        session=run.sandbox,
     )
     run.calls.extend(result.calls)
     if result.error is None:

@@ -13,6 +13,9 @@ Generic on purpose: it imports nothing of punie-lsp's. Callers bind their own ex
         )
         result.model_dump()  # {stdout, value, error?, calls: [{tool, args, durationMs, success}]}
 
+Several programs in a row (an agent run) share one warm session: ``pool.session(...)``
+(see ``sandbox._session``).
+
 Importing this package has no side effects: no workers start until the first run.
 """
 
@@ -21,6 +24,7 @@ from sandbox._limits import LimitName, SandboxLimits
 from sandbox._pool import PoolHealth, SandboxPool
 from sandbox._result import ErrorKind, RunError, RunResult, ToolCall
 from sandbox._runner import CancelSignal, External
+from sandbox._session import SandboxSession
 
 __all__ = [
     "TRACE_TEXT_LIMIT",
@@ -34,6 +38,7 @@ __all__ = [
     "RunResult",
     "SandboxLimits",
     "SandboxPool",
+    "SandboxSession",
     "ToolCall",
     "to_json",
     "to_monty",

@@ -23,9 +23,10 @@ from sandbox._result import ErrorKind, RunError
 
 __all__ = ["from_monty_error", "limit_error"]
 
-_SCRIPT_FILENAMES = frozenset({"<python-input-1>", "main.py"})
-"""How Monty names the submitted code in frames and diagnostics: the program is the
-session's second feed (``<python-input-1>``), after the runner's prelude."""
+_SCRIPT_FILENAMES = re.compile(r"<python-input-\d+>|main\.py")
+"""How Monty names submitted code: ``<python-input-N>`` in frames (the session's Nth
+feed, from 0: the program follows the runner's prelude, and a spare's warm-up),
+``main.py`` in diagnostics (lines count from the fed snippet's start)."""
 
 _CONCISE_DIAGNOSTIC = re.compile(
     r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>\w+)\[(?P<code>[\w-]+)\] "
@@ -102,9 +103,17 @@ def from_monty_error(error: MontyError, limits: SandboxLimits) -> RunError:
 
 
 def _position(error: MontyRuntimeError | MontySyntaxError) -> tuple[int | None, int | None]:
-    """Line and column of the innermost frame in the submitted code, if any."""
-    for frame in reversed(error.traceback()):
-        if frame.filename in _SCRIPT_FILENAMES:
+    """Line and column of the innermost frame in the submitted code, if any.
+
+    The outermost frame is the fed snippet's own; in a session that ran earlier
+    programs, frames of functions they defined carry their names and lines, not ours.
+    """
+    frames = error.traceback()
+    current = frames[0].filename if frames else ""
+    if not _SCRIPT_FILENAMES.fullmatch(current):
+        return None, None
+    for frame in reversed(frames):
+        if frame.filename == current:
             return frame.line, frame.column
     return None, None
 
@@ -118,7 +127,7 @@ def _from_diagnostics(text: str) -> RunError:
     first: re.Match[str] | None = None
     for row in text.splitlines():
         match = _CONCISE_DIAGNOSTIC.match(row)
-        if match and match["file"] in _SCRIPT_FILENAMES and match["severity"] == "error":
+        if match and _SCRIPT_FILENAMES.fullmatch(match["file"]) and match["severity"] == "error":
             first = match
             break
     if first is None:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import Self
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, WeakSet
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -27,10 +27,20 @@ from pydantic_monty import AsyncMonty
 
 from sandbox._limits import SandboxLimits
 from sandbox._result import RunError, RunResult
-from sandbox._runner import CancelSignal, Execution, External, SignatureCache
+from sandbox._runner import (
+    CancelSignal,
+    Execution,
+    External,
+    SignatureCache,
+    _Stop,  # a pool stopped under a session's program ends it as a cancel does
+    checkout,
+)
+from sandbox._session import SandboxSession
 from sandbox._upstream import settle_after_close
 
 __all__ = ["PoolHealth", "SandboxPool"]
+
+_STOPPED = RunError(kind="cancelled", message="the pool was stopped")
 
 _HEALTH_LIMITS = SandboxLimits(timeout_seconds=5, memory_mb=16, max_tool_calls=0)
 
@@ -87,6 +97,8 @@ class SandboxPool:
         self._drained = asyncio.Event()
         self._drained.set()
         self._runs = 0
+        self._sessions: WeakSet[SandboxSession] = WeakSet()
+        self._releases: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> bool:
@@ -118,6 +130,10 @@ class SandboxPool:
             for execution in list(self._active):
                 execution.stop()
             await self._drained.wait()
+            for session in list(self._sessions):
+                session.release(stopping=True)
+            if self._releases:
+                await asyncio.gather(*self._releases, return_exceptions=True)
             if stack is not None:
                 await stack.aclose()
                 await settle_after_close()
@@ -165,16 +181,48 @@ class SandboxPool:
             await self.start()
         monty = self._monty
         if monty is None:  # stopped while we waited for the start lock
-            return RunResult(error=RunError(kind="cancelled", message="the pool was stopped"))
+            return RunResult(error=_STOPPED)
+        limits = limits or SandboxLimits()
         execution = Execution(
-            monty,
+            lambda: checkout(monty, limits, stubs=stubs, type_check=type_check),
             code,
             externals=externals or {},
-            stubs=stubs,
-            limits=limits or SandboxLimits(),
-            type_check=type_check,
+            limits=limits,
             signatures=self._signatures,
         )
+        return await self._execute(execution, cancel)
+
+    def session(
+        self, *, stubs: str = "", limits: SandboxLimits | None = None, type_check: bool = True
+    ) -> SandboxSession:
+        """A session several programs run in, one after another, sharing their variables.
+
+        For an agent run: ``prewarm()`` it when the run starts, ``run`` each program in
+        it, ``release()`` it (or leave ``async with``) when the run ends. It holds one
+        worker from its first program (or ``prewarm``) until released, so ``max_workers``
+        also bounds how many such runs go on at once. See ``sandbox._session``.
+        """
+        session = SandboxSession(
+            self, stubs=stubs, limits=limits or SandboxLimits(), type_check=type_check
+        )
+        self._sessions.add(session)
+        return session
+
+    async def _started(self) -> AsyncMonty:
+        """The running workers, starting them if needed; a stopped pool ends the program."""
+        if self._monty is None:
+            await self.start()
+        if self._monty is None:
+            raise _Stop(_STOPPED)
+        return self._monty
+
+    def _release_later(self, release: Coroutine[object, object, None]) -> None:
+        """Give a session back off the caller's path; ``stop`` waits for it."""
+        task = asyncio.create_task(release)
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def _execute(self, execution: Execution, cancel: CancelSignal | None) -> RunResult:
         self._active.add(execution)
         self._drained.clear()
         try:

@@ -17,13 +17,15 @@ import asyncio
 import inspect
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeAlias, get_args
 from weakref import WeakKeyDictionary
 
 from pydantic_monty import (
     AsyncFunctionSnapshot,
     AsyncMonty,
+    AsyncMontySession,
     AsyncNameLookupSnapshot,
     AsyncSnapshot,
     ExcType,
@@ -38,13 +40,41 @@ from sandbox._limits import SandboxLimits
 from sandbox._result import RunError, RunResult, ToolCall
 from sandbox._upstream import OS_ERROR_STUBS, OutputSink
 
-__all__ = ["CANCELLED", "CancelSignal", "Execution", "External", "SignatureCache"]
+__all__ = [
+    "CANCELLED",
+    "CancelSignal",
+    "Execution",
+    "External",
+    "SessionOpener",
+    "SignatureCache",
+    "checkout",
+]
 
 External: TypeAlias = Callable[..., Awaitable[Any]]
 """A host function the program may call: async, returning a Pydantic model or JSON."""
 
 SignatureCache: TypeAlias = "WeakKeyDictionary[Callable[..., Any], inspect.Signature | None]"
 """Signatures of externals, kept by their owner (the pool) across runs, dropped with them."""
+
+SessionOpener: TypeAlias = Callable[[], AbstractAsyncContextManager[AsyncMontySession]]
+"""Where an ``Execution`` gets its session: a fresh checkout, or a warm session lent to it."""
+
+
+@asynccontextmanager
+async def checkout(
+    monty: AsyncMonty, limits: SandboxLimits, *, stubs: str, type_check: bool
+) -> AsyncGenerator[AsyncMontySession]:
+    """A new session of a pool worker with ``PRELUDE`` run, for one program (or a warm-up)."""
+    async with monty.checkout(
+        script_name="main.py",
+        limits=limits.resource_limits(),
+        type_check=type_check,
+        type_check_stubs=PRELUDE_STUBS + stubs,
+        type_check_format="concise",
+    ) as session:
+        await session.feed_run(PRELUDE, skip_type_check=True)
+        yield session
+
 
 _EXC_TYPES: dict[str, ExcType] = {name: name for name in get_args(ExcType)}
 """Exception names Monty can raise in the sandbox, for mapping host exceptions."""
@@ -99,23 +129,13 @@ class _Run:
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time() + limits.wall_clock_seconds
 
-    async def drive(
-        self, monty: AsyncMonty, code: str, *, stubs: str, type_check: bool
-    ) -> MontyComplete:
-        """Feed the code into a fresh session and answer suspensions until it completes."""
-        async with monty.checkout(
-            script_name="main.py",
-            limits=self.limits.resource_limits(),
-            type_check=type_check,
-            type_check_stubs=PRELUDE_STUBS + stubs,
-            type_check_format="concise",
-        ) as session:
-            await session.feed_run(PRELUDE, skip_type_check=True)
-            snapshot = await session.feed_start(code, print_callback=self.sink)
-            while not isinstance(snapshot, MontyComplete):
-                self._raise_if_stopped()
-                snapshot = await self._answer(snapshot)
-            return snapshot
+    async def drive(self, session: AsyncMontySession, code: str) -> MontyComplete:
+        """Feed the code into ``session`` and answer suspensions until it completes."""
+        snapshot = await session.feed_start(code, print_callback=self.sink)
+        while not isinstance(snapshot, MontyComplete):
+            self._raise_if_stopped()
+            snapshot = await self._answer(snapshot)
+        return snapshot
 
     def _raise_if_stopped(self) -> None:
         """End the run if it was stopped or is past its deadline but still running.
@@ -285,20 +305,16 @@ class Execution:
 
     def __init__(
         self,
-        monty: AsyncMonty,
+        open_session: SessionOpener,
         code: str,
         *,
         externals: Mapping[str, External],
-        stubs: str,
         limits: SandboxLimits,
-        type_check: bool,
         signatures: SignatureCache,
     ) -> None:
-        self._monty = monty
+        self._open_session = open_session
         self._code = code
-        self._stubs = stubs
         self._limits = limits
-        self._type_check = type_check
         self._loop = asyncio.get_running_loop()
         self._timeout = asyncio.timeout(limits.wall_clock_seconds)
         self._running = False
@@ -337,9 +353,8 @@ class Execution:
         try:
             async with self._timeout:
                 self._running = True
-                complete = await run.drive(
-                    self._monty, self._code, stubs=self._stubs, type_check=self._type_check
-                )
+                async with self._open_session() as session:
+                    complete = await run.drive(session, self._code)
             value = to_json(complete.output)
         except TimeoutError:
             error = run.stop_reason or timeout_error(self._limits)

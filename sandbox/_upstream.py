@@ -28,6 +28,14 @@ the day that test starts failing.
    rejects ``except FileNotFoundError:`` as an unresolved name. ``read_file`` raises
    exactly those (Punie's programs catch them), so ``OS_ERROR_STUBS`` declares them to
    the checker. Test: ``test_type_checker_lacks_os_error_subclasses``.
+
+4. **A session's type check treats earlier snippets' variables as declared.** After
+   ``r = 1`` in one feed, ``r = 'a'`` in the next is an ``invalid-assignment`` (also
+   after ``del r``), and a used session cannot be reset (``load_session`` only on a
+   fresh one). So programs of an agent run cannot share one warm session without
+   breaking ordinary code; ``sandbox._session`` gives each program a session of its
+   own, warmed in advance. Test: ``test_a_session_checks_later_snippets_against_
+   earlier_inferred_types``.
 """
 
 from __future__ import annotations

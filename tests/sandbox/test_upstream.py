@@ -108,3 +108,19 @@ def test_a_stopped_pool_lets_the_process_exit_cleanly() -> None:
     at the measured abort rate, so a regression is likely, not certain, to show.
     """
     assert exit_codes(SANDBOX_POOL_EXIT, 4, stop_at_first_failure=False) == [0] * 4
+
+
+async def test_a_session_checks_later_snippets_against_earlier_inferred_types() -> None:
+    """Workaround 4: why each program gets a session of its own (``sandbox._session``)."""
+    async with (
+        pydantic_monty.AsyncMonty(max_processes=1) as monty,
+        monty.checkout(type_check=True) as session,
+    ):
+        await session.feed_run("r = 1")
+        # In a fresh interpreter rebinding r is fine; here r stays Literal[1], del or not.
+        for rebinding in ("r = 'a'", "del r\nr = 'a'"):
+            with pytest.raises(pydantic_monty.MontyTypingError, match="invalid-assignment"):
+                await session.feed_run(rebinding)
+        # Nor can a used session be put back as it was.
+        with pytest.raises(RuntimeError, match="only valid on a fresh session"):
+            await session.load_session(await session.dump())
