@@ -93,8 +93,15 @@ async def _via_cli(ctx: ToolContext, targets: list[Path]) -> list[TypeCheckError
         cwd=root,
         base_env=ty_environment(),  # the project's environment, never punie-lsp's
     )
-    if completed.returncode not in (0, 1):
-        raise ToolFailure(f"ty check failed: {completed.stderr.strip()[:2000]}")
+    # 2 is also what ty exits with when a file could not be read (not UTF-8): its report
+    # still lists that file (code ``io``) and every other file's diagnostics.
+    if completed.returncode not in (0, 1, 2) or not completed.stdout.strip().startswith("["):
+        reason = (
+            completed.stderr.strip()
+            or completed.stdout.strip()
+            or f"exit status {completed.returncode}"
+        )
+        raise ToolFailure(f"ty check failed: {reason[:2000]}")
     return parse_gitlab_json(ctx, completed.stdout, root)
 
 
@@ -132,10 +139,22 @@ def _convert(
     return errors
 
 
+def _unreadable(ctx: ToolContext, path: Path, reason: str) -> TypeCheckError:
+    return TypeCheckError(
+        file=display_path(ctx, path),
+        line=1,
+        column=1,
+        severity="error",
+        code="io",
+        message=f"Failed to read file: {reason}",
+    )
+
+
 async def _via_backend(
     ctx: ToolContext, backend: SemanticBackend, target: Path
 ) -> list[TypeCheckError]:
     can_sync = isinstance(backend, DocumentSyncBackend)
+    unreadable_files: list[TypeCheckError] = []
     texts: dict[Path, str] = {}
     to_sync: dict[str, str] = {}
     unopened: list[Path] = []
@@ -149,7 +168,13 @@ async def _via_backend(
             if not can_sync:
                 unopened.append(path)
                 continue
-            text = proposed if proposed is not None else read_text(ctx, path)
+            try:
+                text = proposed if proposed is not None else read_text(ctx, path)
+            except ToolFailure as unreadable:
+                # One unreadable file is a diagnostic of that file, as ``ty check`` says
+                # it (code ``io``), not the end of the whole check.
+                unreadable_files.append(_unreadable(ctx, path, str(unreadable)))
+                continue
             to_sync[uri] = text
         else:
             text = editor
@@ -169,7 +194,7 @@ async def _via_backend(
         ]
     else:
         batches = await asyncio.gather(*(_pull(ctx, backend, p, t) for p, t in texts.items()))
-    errors = [error for batch in batches for error in batch]
+    errors = [error for batch in batches for error in batch] + unreadable_files
     if unopened:
         errors.extend(await _via_cli(ctx, unopened))
     return errors

@@ -159,3 +159,22 @@ async def test_parsers_on_an_installed_package(installed_source: Path) -> None:
     fixes = await ruff_fix(ctx)
     assert fixes.success and fixes.fixed_count > 0
     assert all(f.diff.startswith("--- a/") for f in fixes.fixes)
+
+
+@pytest.mark.parametrize("live", [False, True], ids=["ty-check", "live-server"])
+async def test_a_file_that_is_not_utf8_is_reported_and_the_rest_checked(
+    ctx: ToolContext, live: bool
+) -> None:
+    (ctx.root / "demo" / "latin1.py").write_bytes(b"name = '\xe9'\n")
+    pool = TyBackendPool()
+    try:
+        if live:
+            ctx.backend = await pool.get(ctx.root)
+        result = await typecheck(ctx, "demo")
+    finally:
+        await pool.stop_all()
+    assert result.error is None and not result.success
+    found = {(e.file, e.code) for e in result.errors}
+    assert found == {("demo/calc.py", "invalid-assignment"), ("demo/latin1.py", "io")}
+    [io] = [e for e in result.errors if e.code == "io"]
+    assert io.message.startswith("Failed to read file:") and "UTF-8" in io.message

@@ -116,3 +116,58 @@ def test_column_conversion_round_trips(line: str, encoding: PositionEncoding) ->
         character = to_lsp_character(line, column, encoding)
         assert from_lsp_character(line, character, encoding) == column
     assert to_lsp_character(line, len(line) + 1, encoding) == units(line, encoding)
+
+
+# What a new user meets on a real project: a name in __all__ and docstrings before its
+# definition, and many symbols that merely contain the one asked for.
+AGENTS = {
+    "pyproject.toml": '[project]\nname = "agents"\nversion = "0"\n',
+    "agents/__init__.py": (
+        '"""Agent tools: see Agent."""\n\n'
+        '__all__ = ["Agent", "AgentRunner"]  # Agent first\n\n'
+        "from agents.core import Agent, AgentRunner, agent_factory\n\n"
+        "DEFAULT = Agent()\n"
+    ),
+    "agents/core.py": (
+        "class AgentRunner:\n    pass\n\n\n"
+        "class BaseAgentMixin:\n    pass\n\n\n"
+        "class Agent:\n    pass\n\n\n"
+        "def agent_factory() -> Agent:\n    return Agent()\n\n\n"
+        "def make_agents() -> list[Agent]:\n    return []\n"
+    ),
+}
+
+
+@pytest.fixture
+async def agents_ctx(tmp_path: Path):
+    root = write_tree(tmp_path / "agents", AGENTS)
+    pool = TyBackendPool()
+    yield ToolContext(root=root, backend=await pool.get(root))
+    await pool.stop_all()
+
+
+async def test_symbol_lookup_skips_strings_and_comments(agents_ctx: ToolContext) -> None:
+    refs = await find_references(agents_ctx, "agents/__init__.py", symbol="Agent")
+    assert refs.success and refs.symbol == "Agent"
+    assert ("agents/core.py", 9) in {(r.file, r.line) for r in refs.references}
+    assert refs.reference_count >= 4
+    found = await goto_definition(agents_ctx, "agents/__init__.py", symbol="Agent")
+    assert [(loc.file, loc.line) for loc in found.locations] == [("agents/core.py", 9)]
+
+
+async def test_workspace_symbols_rank_exact_then_prefix(agents_ctx: ToolContext) -> None:
+    result = await workspace_symbols(agents_ctx, "Agent")
+    names = [s.name for s in result.symbols]
+    assert names[0] == "Agent" and result.symbols[0].kind == 5  # LSP SymbolKind.Class
+    prefixed = [n for n in names if n != "Agent" and n.lower().startswith("agent")]
+    rest = [n for n in names if not n.lower().startswith("agent")]
+    assert names.index(prefixed[0]) < names.index(rest[0])
+
+
+async def test_nothing_found_is_no_success_but_no_error(agents_ctx: ToolContext) -> None:
+    result = await workspace_symbols(agents_ctx, "Zzqxv")
+    assert (result.success, result.error, result.symbol_count) == (False, None, 0)
+    hover_on_blank = await hover(agents_ctx, "agents/core.py", line=3, column=1)
+    assert not hover_on_blank.success and hover_on_blank.error is None
+    info = await hover(agents_ctx, "agents/core.py", symbol="Agent", line=9)
+    assert info.success and info.language == "markdown" and "Agent" in info.content
