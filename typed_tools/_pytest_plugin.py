@@ -9,9 +9,42 @@ import json
 import os
 import time
 
+_VISIBLE = [
+    os.path.realpath(p) for p in os.environ.get("PUNIE_PYTEST_VISIBLE", "").split(os.pathsep) if p
+]
+"""Real paths whose files reports may quote (the workspace and library roots); empty: all."""
+_HIDDEN = "    (a frame in a file outside the workspace is hidden)\n"
+
 _results = {}
 _order = []
 _started = time.perf_counter()
+
+
+def _visible(path):
+    if not _VISIBLE:
+        return True
+    real = os.path.realpath(str(path))
+    return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in _VISIBLE)
+
+
+def _hide_outside_frames(report):
+    """Replace traceback entries from files outside the visible roots (their source lines
+    would quote those files) by one line saying a frame was hidden."""
+    longrepr = report.longrepr
+    chain = getattr(longrepr, "chain", None)
+    tracebacks = [element[0] for element in chain] if chain else []
+    if not tracebacks and hasattr(longrepr, "reprtraceback"):
+        tracebacks = [longrepr.reprtraceback]
+    for traceback in tracebacks:
+        entries = []
+        for entry in traceback.reprentries:
+            location = getattr(entry, "reprfileloc", None)
+            if location is not None and not _visible(location.path):
+                from _pytest._code.code import ReprEntryNative
+
+                entry = ReprEntryNative([_HIDDEN])
+            entries.append(entry)
+        traceback.reprentries = entries
 
 
 def _entry(nodeid):
@@ -38,6 +71,10 @@ def _message(report):
 
 
 def pytest_runtest_logreport(report):
+    if not _visible(report.fspath):
+        return  # a test file linked from outside the workspace: not reported
+    if report.failed:
+        _hide_outside_frames(report)
     entry = _entry(report.nodeid)
     entry["duration"] += getattr(report, "duration", 0.0)
     if hasattr(report, "wasxfail"):
@@ -57,6 +94,7 @@ def pytest_runtest_logreport(report):
 
 def pytest_collectreport(report):
     if report.failed:
+        _hide_outside_frames(report)
         entry = _entry(report.nodeid or "<collection>")
         entry["outcome"] = "error"
         entry["message"] = _message(report)

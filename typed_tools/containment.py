@@ -29,6 +29,7 @@ import functools
 import os
 import stat
 import sys
+import sysconfig
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -51,6 +52,7 @@ __all__ = [
     "Walk",
     "current_deadline",
     "describe_size",
+    "library_roots",
     "off_loop",
     "oversized_argument",
     "read_regular_file",
@@ -367,15 +369,18 @@ def _venv_library_roots(venv: Path) -> list[str]:
     return roots
 
 
+@functools.lru_cache(maxsize=16)
 def library_roots(root: Path) -> tuple[str, ...]:
     """The real paths whose files results may show although they are outside the workspace.
 
     The workspace's ``.venv`` (its site-packages and its base Python's stdlib), the
-    stdlib of the Python running punie-lsp (ty and pytest report stdlib frames from
-    there) and ty's vendored typeshed.
+    stdlib and site-packages of the Python running punie-lsp (pytest runs with it when
+    the workspace has no ``.venv``) and ty's vendored typeshed. Cached per root.
     """
     candidates = [
         *_venv_library_roots(root / ".venv"),
+        sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"],
         os.path.join(sys.base_prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}"),
         str(_ty_cache() / "vendored"),
     ]
@@ -397,18 +402,29 @@ class PathVisibility:
     def __init__(self, root: Path, libraries: Iterable[str] | None = None) -> None:
         self._root = os.path.realpath(root)
         self._libraries = tuple(libraries) if libraries is not None else library_roots(root)
-        self._cache: dict[str, bool] = {}
+        self._cache: dict[str, str | None] = {}
+
+    def display(self, path: str | os.PathLike[str]) -> str | None:
+        """How a result names ``path`` (absolute, or relative to the root), or None when
+        it may not: workspace-relative POSIX inside the workspace, the real path in a
+        library. One ``realpath`` per distinct path, however often it is asked."""
+        key = os.fspath(path)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        real = os.path.realpath(os.path.join(self._root, key))
+        shown: str | None = None
+        if _inside(real, self._root):
+            shown = Path(os.path.relpath(real, self._root)).as_posix()
+        elif any(_inside(real, lib) for lib in self._libraries):
+            shown = Path(real).as_posix()
+        self._cache[key] = shown
+        return shown
 
     def visible(self, path: str | os.PathLike[str]) -> bool:
         """Whether ``path`` (absolute, or relative to the root) may appear in a result."""
-        key = os.fspath(path)
-        known = self._cache.get(key)
-        if known is not None:
-            return known
-        real = os.path.realpath(os.path.join(self._root, key))
-        answer = _inside(real, self._root) or any(_inside(real, lib) for lib in self._libraries)
-        self._cache[key] = answer
-        return answer
+        return self.display(path) is not None
 
     def in_workspace(self, path: str | os.PathLike[str]) -> bool:
         """Whether the real path of ``path`` is inside the workspace root itself."""

@@ -36,12 +36,16 @@ def parse_ruff_json(ctx: ToolContext, output: str) -> list[RuffViolation]:
     except json.JSONDecodeError as exc:
         raise ToolFailure(f"ruff printed something that is not JSON: {output[:200]!r}") from exc
     violations = []
+    visibility = ctx.visibility()
     for item in items:
+        shown = visibility.display(item["filename"])
+        if shown is None:
+            continue  # a workspace link to a file outside it: not ours to show
         fix = item.get("fix")
         location = item.get("location") or {"row": 1, "column": 1}
         violations.append(
             RuffViolation(
-                file=display_path(ctx, Path(item["filename"])),
+                file=shown,
                 line=location["row"],
                 column=location["column"],
                 # Syntax errors have no rule code.

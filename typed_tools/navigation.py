@@ -274,8 +274,20 @@ async def _position(
     return params, symbol or _name_at(lines, line, column)
 
 
-def _location(ctx: ToolContext, backend: SemanticBackend, uri: str, lsp_range: JSON) -> Location:
+def _visible_uri(ctx: ToolContext, uri: str) -> bool:
+    """Whether a result may name ``uri``: a file the containment rule shows, or not a file."""
+    fs_path = to_fs_path(uri) if uri.startswith("file:") else None
+    return fs_path is None or ctx.visibility().visible(fs_path)
+
+
+def _location(
+    ctx: ToolContext, backend: SemanticBackend, uri: str, lsp_range: JSON
+) -> Location | None:
+    """The location as results show it; None for a file results may not name (see
+    ``containment.PathVisibility``: a workspace link to a file outside it)."""
     start, end = lsp_range["start"], lsp_range["end"]
+    if not _visible_uri(ctx, uri):
+        return None
     fs_path = to_fs_path(uri) if uri.startswith("file:") else None
     lines: list[str] | None = None
     name = uri
@@ -312,9 +324,11 @@ def _locations(ctx: ToolContext, backend: SemanticBackend, answer: JSON) -> list
     found = []
     for item in items:
         if "targetUri" in item:  # a LocationLink
-            found.append(_location(ctx, backend, item["targetUri"], item["targetSelectionRange"]))
+            place = _location(ctx, backend, item["targetUri"], item["targetSelectionRange"])
         else:
-            found.append(_location(ctx, backend, item["uri"], item["range"]))
+            place = _location(ctx, backend, item["uri"], item["range"])
+        if place is not None:
+            found.append(place)
     return found
 
 
@@ -381,9 +395,26 @@ async def hover(
     params, name = await _position(ctx, backend, file_path, line, column, symbol)
     answer = await backend.request("textDocument/hover", params)
     text, language = _hover_text((answer or {}).get("contents", ""))
+    if text and not await _definitions_visible(ctx, backend, params):
+        return HoverResult(
+            success=False,
+            symbol=name,
+            error="the hover text comes from a file outside the workspace; not shown",
+        )
     return HoverResult(
         success=bool(text), symbol=name, content=text, language=language if text else None
     )
+
+
+async def _definitions_visible(ctx: ToolContext, backend: SemanticBackend, params: JSON) -> bool:
+    """Whether every definition of the name at ``params`` is in a file results may quote.
+
+    A hover shows the definition's docstring and signature: for a module symlinked to a
+    file outside the workspace, that is the outside file's text.
+    """
+    answer = await backend.request("textDocument/definition", params)
+    items = answer if isinstance(answer, list) else [answer] if answer else []
+    return all(_visible_uri(ctx, item.get("targetUri") or item.get("uri", "")) for item in items)
 
 
 def _document_symbol(item: JSON) -> SymbolInfo:
@@ -449,7 +480,7 @@ async def workspace_symbols(ctx: ToolContext, query: str) -> WorkspaceSymbolsRes
         if "range" not in location:
             continue  # a WorkspaceSymbol without a range would need resolving first
         place = _location(ctx, backend, location["uri"], location["range"])
-        if place.file.startswith("/") or "://" in place.file:
+        if place is None or place.file.startswith("/") or "://" in place.file:
             continue  # outside the workspace
         symbols.append(
             WorkspaceSymbol(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from typed_tools.base import ToolContext
-from typed_tools.containment import current_deadline, require_trust
+from typed_tools.containment import current_deadline, library_roots, require_trust
 from typed_tools.models import TestCase, TestResult
 from typed_tools.process import Completed, Contained, run
 from typed_tools.tool import tool
@@ -79,6 +79,7 @@ async def pytest_run(ctx: ToolContext, path: str = ".", keyword: str | None = No
             contain=Contained(memory_mb=ctx.process_memory_mb, cpu_seconds=cpu_seconds),
             env={
                 "PUNIE_PYTEST_REPORT": str(report),
+                "PUNIE_PYTEST_VISIBLE": os.pathsep.join([str(root), *library_roots(root)]),
                 "PYTHONPATH": os.pathsep.join(
                     filter(None, [scratch, os.environ.get("PYTHONPATH")])
                 ),

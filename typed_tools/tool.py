@@ -36,11 +36,9 @@ __all__ = ["ToolFunction", "result_model", "tool", "tool_parameters"]
 
 logger = logging.getLogger(__name__)
 
-_HARD_STOP_GRACE_SECONDS = 0.5
-"""How long past its limit a call may take to hand back partial results before it is cancelled.
-
-``regex``'s own timeout overshoots on a busy machine; the grace keeps that from turning
-a search's partial answer into a bare timeout error."""
+_PARTIAL_MARGIN = 0.25
+"""Blocking work's deadline comes this much (at most a tenth of the limit) before the
+hard stop, so a search cut short hands back what it found instead of a bare timeout."""
 
 R = TypeVar("R", bound=ToolResult | str)
 ToolFunction = Callable[..., Awaitable[ToolResult | str]]
@@ -114,12 +112,11 @@ def tool(function: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
             # The deadline reaches blocking work the tool runs in threads (off_loop), so
             # a walk or a regex stops at the limit; leaving the block stops it too (the
             # call finished, or the sandbox cancelled it at its own limit).
-            # Blocking work stops at the limit and returns what it found; the hard stop
-            # follows a moment later for work that does not look at the deadline.
-            with using_deadline(Deadline.after(timeout)):
-                return await asyncio.wait_for(
-                    function(*bound.args, **bound.kwargs), timeout + _HARD_STOP_GRACE_SECONDS
-                )
+            # Blocking work (off_loop threads) sees the deadline and stops just before the
+            # limit with what it found; leaving the block stops it too (the call ended,
+            # or the sandbox cancelled it at its own limit).
+            with using_deadline(Deadline.after(timeout - min(timeout / 10, _PARTIAL_MARGIN))):
+                return await asyncio.wait_for(function(*bound.args, **bound.kwargs), timeout)
         except ToolArgumentError:
             raise
         except ToolFailure as exc:

@@ -56,13 +56,17 @@ def parse_gitlab_json(ctx: ToolContext, output: str, cwd: Path) -> list[TypeChec
     except json.JSONDecodeError as exc:
         raise ToolFailure(f"ty printed something that is not JSON: {output[:200]!r}") from exc
     errors = []
+    visibility = ctx.visibility()
     for item in items:
         location = item["location"]
+        shown = visibility.display(cwd / location["path"])
+        if shown is None:
+            continue  # a workspace link to a file outside it: its diagnostics quote it
         begin = location.get("positions", {}).get("begin", {"line": 1, "column": 1})
         code = item.get("check_name", "")
         errors.append(
             TypeCheckError(
-                file=display_path(ctx, cwd / location["path"]),
+                file=shown,
                 line=begin["line"],
                 column=begin["column"],
                 severity=_GITLAB_SEVERITY.get(item.get("severity", ""), "error"),
