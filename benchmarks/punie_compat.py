@@ -149,7 +149,12 @@ def runtime_cause(result: RunResult) -> tuple[str, str]:
         what = next((g for g in program.groups() if g), "?") if program else "?"
         return "refused", f"run_command refused: {what}"
     if exc_type in ("FileNotFoundError", "IsADirectoryError", "NotADirectoryError"):
-        return "workspace", f"{exc_type} (the program names a path this workspace lacks)"
+        missing = re.search(r"no such file: (\S+)|(\S+) is a folder", message)
+        path = next((g for g in missing.groups() if g), "?") if missing else "?"
+        where = path.split("/", 1)[0] + "/…" if "/" in path else path
+        return "workspace", f"{exc_type}: {where} (a path this workspace lacks)"
+    if exc_type == "PermissionError" and "outside the workspace" in message:
+        return "workspace", "PermissionError: a path outside the workspace"
     if exc_type in _API_ERRORS:
         return "api", message[:120]
     if error.kind != "runtime":
