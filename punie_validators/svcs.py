@@ -101,7 +101,7 @@ class _Registration(_Classes):
 
 
 @tool
-async def validate_service_registration(ctx: ToolContext, file_path: str) -> DomainValidationResult:
+def validate_service_registration(ctx: ToolContext, file_path: str) -> DomainValidationResult:
     """Validate svcs services: @injectable and @dataclass on every class with Inject[] fields."""
     return validate(ctx, file_path, "svcs", _Registration())
 
@@ -162,7 +162,7 @@ def _cycle(start: str, services: dict[str, _Class]) -> list[str] | None:
 
 
 @tool
-async def check_dependency_graph(ctx: ToolContext, file_path: str) -> DomainValidationResult:
+def check_dependency_graph(ctx: ToolContext, file_path: str) -> DomainValidationResult:
     """Check svcs dependencies for layer violations (service → component) and cycles."""
     return validate(ctx, file_path, "svcs", _Graph())
 
@@ -184,6 +184,6 @@ class _Sites(_Classes):
 
 
 @tool
-async def validate_injection_site(ctx: ToolContext, file_path: str) -> DomainValidationResult:
+def validate_injection_site(ctx: ToolContext, file_path: str) -> DomainValidationResult:
     """Validate Inject[] fields: each injected type is imported (or defined) in the file."""
     return validate(ctx, file_path, "svcs", _Sites())

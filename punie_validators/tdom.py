@@ -106,7 +106,7 @@ def _returns_node(function: libcst.FunctionDef) -> bool:
 
 
 @tool
-async def validate_component(ctx: ToolContext, file_path: str) -> DomainValidationResult:
+def validate_component(ctx: ToolContext, file_path: str) -> DomainValidationResult:
     """Validate tdom components: @dataclass, ``__call__ -> Node``, no f-string in html()."""
     return validate(ctx, file_path, "tdom", _Components())
 
@@ -180,7 +180,7 @@ def _bound(alias: libcst.ImportAlias) -> str:
 
 
 @tool
-async def check_render_tree(ctx: ToolContext, file_path: str) -> DomainValidationResult:
+def check_render_tree(ctx: ToolContext, file_path: str) -> DomainValidationResult:
     """Check component composition: every ``<{Component}>`` a template renders is known here."""
     return validate(ctx, file_path, "tdom", _RenderTree())
 
@@ -200,6 +200,6 @@ class _Escapes(Visitor):
 
 
 @tool
-async def validate_escape_context(ctx: ToolContext, file_path: str) -> DomainValidationResult:
+def validate_escape_context(ctx: ToolContext, file_path: str) -> DomainValidationResult:
     """Validate that html() calls use safe t-strings, not f-strings."""
     return validate(ctx, file_path, "tdom", _Escapes())

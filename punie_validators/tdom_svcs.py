@@ -92,7 +92,7 @@ class _Middleware(Visitor):
 
 
 @tool
-async def validate_middleware_chain(ctx: ToolContext, file_path: str) -> DomainValidationResult:
+def validate_middleware_chain(ctx: ToolContext, file_path: str) -> DomainValidationResult:
     """Validate middleware: categories given, ``__call__(self, target, props, context)``."""
     return validate(ctx, file_path, "tdom-svcs", _Middleware())
 
@@ -135,7 +135,7 @@ class _Binding(Visitor):
 
 
 @tool
-async def check_di_template_binding(ctx: ToolContext, file_path: str) -> DomainValidationResult:
+def check_di_template_binding(ctx: ToolContext, file_path: str) -> DomainValidationResult:
     """Check that html() gets ``context=`` in files whose components have Inject[] fields."""
     return validate(ctx, file_path, "tdom-svcs", _Binding())
 
@@ -172,6 +172,6 @@ class _Routes(Visitor):
 
 
 @tool
-async def validate_route_pattern(ctx: ToolContext, file_path: str) -> DomainValidationResult:
+def validate_route_pattern(ctx: ToolContext, file_path: str) -> DomainValidationResult:
     """Validate route paths: they start with ``/`` and their ``{parameters}`` are balanced."""
     return validate(ctx, file_path, "tdom-svcs", _Routes())

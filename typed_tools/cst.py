@@ -127,7 +127,7 @@ def _snippet(code: str) -> str:
 
 
 @tool
-async def cst_find_pattern(ctx: ToolContext, file_path: str, pattern: str) -> CstFindResult:
+def cst_find_pattern(ctx: ToolContext, file_path: str, pattern: str) -> CstFindResult:
     """Find the nodes of a Python file matching ``pattern``, with their positions.
 
     Patterns: ``FunctionDef``, ``ClassDef``, ``Call``, ``Decorator``, ``Import``,
@@ -164,9 +164,7 @@ class _Rename(libcst.CSTTransformer):
 
 
 @tool
-async def cst_rename(
-    ctx: ToolContext, file_path: str, old_name: str, new_name: str
-) -> CstRenameResult:
+def cst_rename(ctx: ToolContext, file_path: str, old_name: str, new_name: str) -> CstRenameResult:
     """Rename every ``old_name`` name in a Python file (strings and comments untouched).
 
     Returns the new source for ``write_file``; nothing is written or proposed.
@@ -219,7 +217,7 @@ def _alias(alias: libcst.ImportAlias) -> str | None:
 
 
 @tool
-async def cst_add_import(ctx: ToolContext, file_path: str, import_stmt: str) -> CstAddImportResult:
+def cst_add_import(ctx: ToolContext, file_path: str, import_stmt: str) -> CstAddImportResult:
     """Add an import to a Python file unless it is already there (LibCST's AddImportsVisitor).
 
     ``import_stmt``: ``"import os"``, ``"from typing import Optional, List"``,

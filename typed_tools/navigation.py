@@ -29,6 +29,7 @@ from typed_tools.base import (
     ToolContext,
     ToolResult,
 )
+from typed_tools.containment import off_loop
 from typed_tools.lines import from_lsp_character, to_lsp_character
 from typed_tools.tool import tool
 from typed_tools.ty_client import TyBackend, semantic_backend
@@ -183,7 +184,7 @@ async def _text(ctx: ToolContext, backend: SemanticBackend, path: Path) -> str:
         editor = backend.open_document_text(uri)
         if editor is not None:
             return editor
-    text = proposed if proposed is not None else read_text(ctx, path)
+    text = proposed if proposed is not None else await off_loop(read_text, ctx, path)
     # Our own ty is shown every file we ask about, so its view matches the disk even after
     # a change; the editor's ty reads unopened files from disk itself.
     if isinstance(backend, DocumentSyncBackend) and (
@@ -344,7 +345,7 @@ async def goto_definition(
     backend = await semantic_backend(ctx)
     params, name = await _position(ctx, backend, file_path, line, column, symbol)
     answer = await backend.request("textDocument/definition", params)
-    locations = _locations(ctx, backend, answer)
+    locations = await off_loop(_locations, ctx, backend, answer)
     return GotoDefinitionResult(success=bool(locations), symbol=name, locations=locations)
 
 
@@ -361,7 +362,8 @@ async def find_references(
     params, name = await _position(ctx, backend, file_path, line, column, symbol)
     params["context"] = {"includeDeclaration": True}
     answer = await backend.request("textDocument/references", params)
-    references = sorted(_locations(ctx, backend, answer), key=lambda r: (r.file, r.line, r.column))
+    found = await off_loop(_locations, ctx, backend, answer)
+    references = sorted(found, key=lambda r: (r.file, r.line, r.column))
     return FindReferencesResult(
         success=bool(references),
         symbol=name,

@@ -27,6 +27,7 @@ from typed_tools.base import ToolArgumentError, ToolContext, ToolResult
 from typed_tools.containment import (
     Deadline,
     DeadlineExceeded,
+    off_loop,
     oversized_argument,
     using_deadline,
 )
@@ -69,12 +70,26 @@ def _failed(model: type[Any], message: str, exception: type[OSError] = OSError) 
     return model(success=False, error=message, parse_error=message)
 
 
+def _short_repr(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error must not echo a huge argument."""
+    text = repr(value) if not isinstance(value, str | bytes) or len(value) < limit else ""
+    if not text:
+        return f"<{len(value):,} {'characters' if isinstance(value, str) else 'bytes'}>"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _describe(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
-def tool(function: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
-    """Wrap ``async def name(ctx, ...) -> Model`` into a typed tool (see module docstring)."""
+def tool(function: Callable[..., Awaitable[R]] | Callable[..., R]) -> Callable[..., Awaitable[R]]:
+    """Wrap ``async def name(ctx, ...) -> Model`` into a typed tool (see module docstring).
+
+    A plain ``def`` tool (CPU-bound work such as parsing with LibCST) runs in a worker
+    thread through ``containment.off_loop``, so it never blocks the server's event loop;
+    it sees the call's deadline through ``containment.current_deadline()``.
+    """
+    is_async = inspect.iscoroutinefunction(function)
     name: str = getattr(function, "__name__", repr(function))
     # R is the function's declared return type, which result_model() reads back as a class.
     model = cast("type[R]", result_model(function))
@@ -100,7 +115,7 @@ def tool(function: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
                 expected = _describe(parameters[pname].annotation)
                 raise ToolArgumentError(
                     f"{name}: argument {pname!r} must be {expected}, "
-                    f"got {type(value).__name__} {value!r}"
+                    f"got {type(value).__name__} {_short_repr(value)}"
                 ) from None
         oversized = oversized_argument(bound.arguments, ctx.max_argument_bytes)
         if oversized is not None:
@@ -109,14 +124,18 @@ def tool(function: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
             await ctx.on_call(name, dict(list(bound.arguments.items())[1:]))
         timeout = ctx.timeouts.get(name, ctx.timeout_seconds)
         try:
-            # The deadline reaches blocking work the tool runs in threads (off_loop), so
-            # a walk or a regex stops at the limit; leaving the block stops it too (the
-            # call finished, or the sandbox cancelled it at its own limit).
             # Blocking work (off_loop threads) sees the deadline and stops just before the
             # limit with what it found; leaving the block stops it too (the call ended,
             # or the sandbox cancelled it at its own limit).
             with using_deadline(Deadline.after(timeout - min(timeout / 10, _PARTIAL_MARGIN))):
-                return await asyncio.wait_for(function(*bound.args, **bound.kwargs), timeout)
+                call: Awaitable[R]
+                if is_async:
+                    # iscoroutinefunction said so: calling it gives the awaitable.
+                    call = cast("Awaitable[R]", function(*bound.args, **bound.kwargs))
+                else:
+                    plain = cast("Callable[..., R]", function)  # a def tool returns R itself
+                    call = off_loop(plain, *bound.args, **bound.kwargs)
+                return await asyncio.wait_for(call, timeout)
         except ToolArgumentError:
             raise
         except ToolFailure as exc:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from typed_tools.base import DocumentSyncBackend, SemanticBackend, ToolContext
+from typed_tools.containment import off_loop
 from typed_tools.lines import from_lsp_character
 from typed_tools.models import Severity, TypeCheckError, TypeCheckResult
 from typed_tools.process import run
@@ -162,27 +163,32 @@ async def _via_backend(
     texts: dict[Path, str] = {}
     to_sync: dict[str, str] = {}
     unopened: list[Path] = []
-    for path in iter_files(ctx, target):
-        if path.suffix not in (".py", ".pyi"):
-            continue
-        uri = path.as_uri()
-        proposed = overlay_text(ctx, path)
-        editor = backend.open_document_text(uri)
-        if proposed is not None or editor is None:
-            if not can_sync:
-                unopened.append(path)
+
+    def collect() -> None:
+        """Walk and read off the event loop (a big tree or a slow disk must not block)."""
+        for path in iter_files(ctx, target):
+            if path.suffix not in (".py", ".pyi"):
                 continue
-            try:
-                text = proposed if proposed is not None else read_text(ctx, path)
-            except ToolFailure as unreadable:
-                # One unreadable file is a diagnostic of that file, as ``ty check`` says
-                # it (code ``io``), not the end of the whole check.
-                unreadable_files.append(_unreadable(ctx, path, str(unreadable)))
-                continue
-            to_sync[uri] = text
-        else:
-            text = editor
-        texts[path] = text
+            uri = path.as_uri()
+            proposed = overlay_text(ctx, path)
+            editor = backend.open_document_text(uri)
+            if proposed is not None or editor is None:
+                if not can_sync:
+                    unopened.append(path)
+                    continue
+                try:
+                    text = proposed if proposed is not None else read_text(ctx, path)
+                except ToolFailure as unreadable:
+                    # One unreadable file is a diagnostic of that file, as ``ty check`` says
+                    # it (code ``io``), not the end of the whole check.
+                    unreadable_files.append(_unreadable(ctx, path, str(unreadable)))
+                    continue
+                to_sync[uri] = text
+            else:
+                text = editor
+            texts[path] = text
+
+    await off_loop(collect)
     if to_sync and isinstance(backend, DocumentSyncBackend):
         await backend.sync_documents(to_sync)
     if getattr(backend, "workspace_diagnostics", False):
