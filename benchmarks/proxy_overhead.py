@@ -11,13 +11,18 @@ one generated workspace:
 * large responses (a ~200 KB documentSymbol and completion), where a proxy that decoded
   and re-encoded JSON would show;
 * cold start: spawn to the initialize result, median of several (target <= 0.5 s);
-* idle RSS of punie alone and of punie + its ty (target <= 150 MB).
+* idle RSS of punie alone and of punie + its ty (target <= 150 MB);
+* ``shutdown`` with 30 hovers in flight: time to its answer through each (target: punie
+  within 100 ms of ty) and how many hovers were answered first (all, as ty does);
+* a keystroke (incremental ``didChange``) then a hover in a 2 MB file (target <= 1.2);
+* the differential totals of ``tests/differential.py`` on a library's source.
 
 Both servers are driven by the same small asyncio JSON-RPC client written here (not
 pygls): it frames bytes and reads a response's id from its first bytes, so client-side
 cost is tiny and identical for both. Usage::
 
     uv run python benchmarks/proxy_overhead.py [--iterations 200] [--modules 30]
+        [--sections latency,shutdown,keystroke,differential]
 """
 
 from __future__ import annotations
@@ -41,9 +46,16 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from ty import find_ty_bin
 
-TY = [find_ty_bin(), "server"]
+# Run as a script, this file's folder comes first on sys.path and benchmarks/typed_tools.py
+# would shadow the ``typed_tools`` package: drop the folder before importing it.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from typed_tools.ty_environment import ty_environment, ty_executable  # noqa: E402
+
+TY = [ty_executable(), "server"]
+"""ty as punie-lsp runs it (outside any Python environment, ``ty_environment()``), so
+both servers see the same packages."""
 PUNIE = [sys.executable, "-m", "punie_lsp", "--stdio"]
 RELAY = [sys.executable, __file__, "--relay", *TY]
 """The floor for any Python proxy: a byte relay around ty that parses nothing."""
@@ -112,6 +124,7 @@ class Server:
     name: str
     argv: list[str]
     cwd: Path
+    env: dict[str, str] | None = None
     proc: asyncio.subprocess.Process | None = None
     pending: dict[int, asyncio.Future[bytes]] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -124,6 +137,7 @@ class Server:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
             cwd=self.cwd,
+            env=self.env,
             limit=1 << 24,
         )
         self.reader = asyncio.create_task(self._read())
@@ -361,8 +375,8 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"workspace: {args.modules} modules + pkg/big.py in {root}")
         table = request_table(root)
 
-        ty, punie = Server("ty", TY, root), Server("punie", PUNIE, root)
-        relay = Server("relay", RELAY, root)
+        ty, punie = Server("ty", TY, root, ty_environment()), Server("punie", PUNIE, root)
+        relay = Server("relay", RELAY, root, ty_environment())
         for server in (ty, relay, punie):
             await server.start()
             await server.initialize()
@@ -468,6 +482,196 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"  (ty server alone, same work:    {ty_alone_rss:.1f})")
 
 
+# -- shutdown, keystrokes in a large file, differential totals (issue 14) --------------
+
+
+def _servers(root: Path) -> list[tuple[str, list[str], dict[str, str] | None]]:
+    return [("ty", TY, ty_environment()), ("punie", PUNIE, None)]
+
+
+async def _ready(server: Server, root: Path, files: list[Path]) -> None:
+    """Start, initialize, open ``files``; for punie, wait until its pygls half is loaded."""
+    await server.start()
+    await server.initialize()
+    for path in files:
+        server.notify(
+            "textDocument/didOpen",
+            {
+                "textDocument": {
+                    "uri": path.as_uri(),
+                    "languageId": "python",
+                    "version": 1,
+                    "text": path.read_text(),
+                }
+            },
+        )
+    if server.name == "punie":  # an editor shuts a session down long after start-up
+        await server.request("workspace/executeCommand", {"command": "punie.status"})
+
+
+async def shutdown_section(args: argparse.Namespace) -> None:
+    """``shutdown`` with 30 hovers in flight: time to its answer, and hovers answered first."""
+    with tempfile.TemporaryDirectory(prefix="punie-bench-") as tmp:
+        root = Path(tmp) / "workspace"
+        make_workspace(root, args.modules)
+        target = root / "pkg" / "m10.py"
+        hover = {
+            "textDocument": {"uri": target.as_uri()},
+            "position": locate(target.read_text(), "Thing9,", 2),
+        }
+        times: dict[str, list[float]] = {"ty": [], "punie": []}
+        answered: dict[str, list[int]] = {"ty": [], "punie": []}
+        for _ in range(args.shutdown_runs):
+            for name, argv, env in _servers(root):
+                server = Server(name, argv, root, env)
+                await _ready(server, root, [target])
+                await server.request("textDocument/hover", hover)  # warm
+                hovers = [
+                    asyncio.ensure_future(server.request("textDocument/hover", hover))
+                    for _ in range(30)
+                ]
+                await asyncio.sleep(0)  # let the 30 requests be written first
+                start = time.perf_counter()
+                await server.request("shutdown", None, timeout=30)
+                times[name].append(time.perf_counter() - start)
+                answered[name].append(
+                    sum(h.done() and not h.cancelled() and h.exception() is None for h in hovers)
+                )
+                for pending in hovers:
+                    pending.cancel()
+                await server.stop()
+    print()
+    print(f"shutdown with 30 hovers in flight, {args.shutdown_runs} runs each")
+    t50, p50 = statistics.median(times["ty"]), statistics.median(times["punie"])
+    for name in ("ty", "punie"):
+        values = times[name]
+        print(
+            f"  {name:6} shutdown answered after p50 {ms(statistics.median(values))} ms, "
+            f"max {ms(max(values))} ms; hovers answered before it: "
+            f"{sum(answered[name])} of {30 * len(answered[name])}"
+        )
+    verdict = "ok" if p50 - t50 <= 0.1 else "MISSED"
+    print(f"  punie - ty: {ms(p50 - t50)} ms (target <= 100 ms: {verdict}); ratio {p50 / t50:.2f}")
+
+
+def keystroke_source(size: int) -> str:
+    """``size`` bytes: 300 functions, then comment lines (a vendored or generated file's bulk).
+
+    The bulk is cheap for ty to re-check, so the time measured is mostly what handling
+    a keystroke in a large buffer costs, not ty's analysis of 30,000 functions.
+    """
+    parts = [
+        f"def function_{k}(alpha: int, beta: str = 'b') -> int:\n"
+        f"    total = alpha + len(beta)\n    return total * {k}\n\n\n"
+        for k in range(300)
+    ]
+    k = 0
+    while sum(map(len, parts)) < size:
+        parts.append(f"# {k:06d} the quick brown fox jumps over the lazy dog, again and again\n")
+        k += 1
+    parts.append("# typing here\nvalue = function_7(3)\n")
+    return "".join(parts)
+
+
+async def _keystrokes(root: Path, text: str, count: int) -> dict[str, list[float]]:
+    path = root / f"typed_{len(text)}.py"
+    path.write_text(text)
+    comment = locate(text, "# typing here", len("# typing here"))
+    hover = {"textDocument": {"uri": path.as_uri()}, "position": locate(text, "function_7(3)", 3)}
+    servers = [Server(n, a, root, e) for n, a, e in _servers(root)]
+    for server in servers:
+        await _ready(server, root, [path])
+        await server.request("textDocument/hover", hover, timeout=120)  # parsed once
+    times: dict[str, list[float]] = {"ty": [], "punie": []}
+    for i in range(count):
+        at = dict(comment)
+        # Type a character, then delete it: the file stays the same size throughout.
+        if i % 2 == 0:
+            change = {"range": {"start": at, "end": at}, "text": "x"}
+        else:
+            after = {**at, "character": at["character"] + 1}
+            change = {"range": {"start": at, "end": after}, "text": ""}
+        params = {
+            "textDocument": {"uri": path.as_uri(), "version": i + 2},
+            "contentChanges": [change],
+        }
+        for server in servers if i % 4 < 2 else reversed(servers):
+            start = time.perf_counter()
+            server.notify("textDocument/didChange", params)
+            await server.request("textDocument/hover", hover, timeout=120)
+            times[server.name].append(time.perf_counter() - start)
+    for server in servers:
+        await server.stop()
+    return times
+
+
+async def keystroke_section(args: argparse.Namespace) -> None:
+    """One incremental keystroke, then a hover: in a 2 MB file, and in a 30 KB one."""
+    print()
+    print(f"keystroke + hover, {args.keystrokes} keystrokes each (ms)")
+    print(
+        f"  {'file':>8} {'ty p50':>8} {'ty p95':>8} {'punie p50':>9} {'punie p95':>9} "
+        f"{'added p50':>9} {'p50 ratio':>9}"
+    )
+    for size in (30_000, 2_000_000):
+        with tempfile.TemporaryDirectory(prefix="punie-bench-") as tmp:
+            text = keystroke_source(size)
+            times = await _keystrokes(Path(tmp), text, args.keystrokes)
+        t, p = times["ty"], times["punie"]
+        t50, p50 = statistics.median(t), statistics.median(p)
+        target = (
+            "" if size < 1_000_000 else f"  target <= 1.2: {'ok' if p50 / t50 <= 1.2 else 'MISSED'}"
+        )
+        print(
+            f"  {len(text) / 1e6:6.2f}MB {ms(t50)} {ms(pct(t, 0.95))} {ms(p50):>9} "
+            f"{ms(pct(p, 0.95)):>9} {ms(p50 - t50):>9} {p50 / t50:9.2f}{target}"
+        )
+
+
+async def differential_section(args: argparse.Namespace) -> None:
+    """Totals of ``tests/differential.py`` on a library's source: asked, equal, differing."""
+    import shutil
+
+    from tests.differential import NOT_COMPARED, compare
+
+    library = args.differential_library
+    if library is None:
+        import cattrs
+
+        library = Path(cattrs.__file__).parent
+    with tempfile.TemporaryDirectory(prefix="punie-bench-") as tmp:
+        root = Path(tmp) / library.name
+        shutil.copytree(library, root, ignore=shutil.ignore_patterns("__pycache__"))
+        files = sorted(root.rglob("*.py"), key=lambda p: -p.stat().st_size)[:3]
+        start = time.perf_counter()
+        totals = await compare(root, files, seed=14, per_file=4)
+        elapsed = time.perf_counter() - start
+    print()
+    print(f"differential, ty server vs punie-lsp on {library} ({', '.join(f.name for f in files)})")
+    print(
+        f"  {totals.total} requests of {len(totals.by_kind)} kinds in {elapsed:.1f} s: "
+        f"{totals.total - len(totals.differing)} equal, {len(totals.differing)} differing"
+    )
+    print("  by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(totals.by_kind.items())))
+    missing = sorted(totals.forwarded - totals.covered)
+    print(f"  forwarded kinds not asked: {', '.join(missing) or 'none'}")
+    for method in missing:
+        print(f"    {method}: {NOT_COMPARED.get(method, 'NOT COVERED')}")
+    for kind, _method, params, theirs, ours in totals.differing[:5]:
+        print(f"  differs: {kind} {json.dumps(params)[:120]}")
+        print(f"    ty:    {json.dumps(theirs)[:200]}")
+        print(f"    punie: {json.dumps(ours)[:200]}")
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "latency": main_async,
+    "shutdown": shutdown_section,
+    "keystroke": keystroke_section,
+    "differential": differential_section,
+}
+"""Sections in the order they run; ``latency`` also reports cold start and memory."""
+
+
 async def relay(argv: list[str]) -> None:
     """Copy bytes editor <-> ty with asyncio pipes, as cheaply as Python can."""
     loop = asyncio.get_running_loop()
@@ -502,7 +706,26 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--modules", type=int, default=30)
     parser.add_argument("--cold-runs", type=int, default=7)
-    asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated, from {', '.join(SECTIONS)} (default: all)",
+    )
+    parser.add_argument("--shutdown-runs", type=int, default=7)
+    parser.add_argument("--keystrokes", type=int, default=60)
+    parser.add_argument(
+        "--differential-library",
+        type=Path,
+        default=None,
+        help="a package folder to compare ty and punie on (default: installed cattrs)",
+    )
+    args = parser.parse_args()
+    sections = set(args.sections.split(","))
+    if unknown := sections - set(SECTIONS):
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    for name, section in SECTIONS.items():
+        if name in sections:
+            asyncio.run(section(args))
 
 
 if __name__ == "__main__":
