@@ -1,7 +1,7 @@
 """Tool calls wherever a model put them: the one recogniser every backend goes through.
 
-Local model servers do not agree on where a tool call goes (see ``tests/agent/
-test_server_conformance.py`` for each server's stream and the report it is based on):
+Local model servers do not agree on where a tool call goes (``tests/model_servers.py`` reproduces
+each server's stream and cites the report it is based on):
 
 - OpenAI ``tool_calls`` — the standard; handled by the backend, normalised by
   ``agent.recognising_model`` (repeated names, empty ids, object arguments).
@@ -67,6 +67,7 @@ _FENCE = re.compile(r"```(?:python|py)[ \t]*\r?\n(.*?)```", re.DOTALL)
 _JSON_FENCE = re.compile(r"\A```(?:json)?[ \t]*\r?\n(.*?)\r?\n?```\Z", re.DOTALL)
 _XML_CALL = re.compile(r"<function=([^\s<>]+)>(.*?</function>)", re.DOTALL)
 _XML_END = re.compile(r"</function>\s*(?:</tool_call>|\Z)")
+_NEXT_CALL = re.compile(r"<tool_call>\s*<function=")
 _PARAM_OPEN = re.compile(r"<parameter=[^\s<>]+>")
 _PLACEHOLDER = "\ue000"
 """A private-use character standing in for ``<`` of a marker inside a value."""
@@ -263,14 +264,19 @@ def _tagged(
 def _span(text: str, body_start: int, tagged: bool) -> tuple[str, int]:
     """The body of a marked call and where the call ends (after ``</tool_call>`` if any).
 
-    An XML body ends at ``</function>`` followed by ``</tool_call>`` (or the end), not at
-    the first ``</tool_call>``, which may be inside the code (the marker bug again).
+    An XML body ends at the last ``</function>`` + ``</tool_call>`` (or the end of the
+    text) before the next call opens, not at the first ``</tool_call>``, which may be
+    inside the code (the marker bug again).
     """
     rest = text[body_start:]
     if rest.lstrip().startswith(XML_START):
-        match = _XML_END.search(rest)
-        if match is None:
+        ends = list(_XML_END.finditer(rest))
+        if not ends:
             return rest, len(text)
+        # The last end before the next call opens: earlier ones are inside a value.
+        following = _NEXT_CALL.search(rest, ends[0].end())
+        limit = following.start() if following else len(rest)
+        match = [end for end in ends if end.end() <= limit][-1]
         close = rest.find("</function>", match.start()) + len("</function>")
         return rest[:close], body_start + match.end()
     if not tagged:
@@ -380,7 +386,9 @@ class ReplySplitter:
     inside it). One difference, the marker workaround: an end marker that arrives while
     the span is an unfinished call (a Qwen3-Coder ``<function=`` without its
     ``</function>``, a JSON object still open) is part of the code, not the end, so the
-    span goes on. Text is fed one character at a time to see where that happens.
+    span goes on. Text is fed one character at a time to see where that happens. A
+    value holding ``</function>`` right before ``</tool_call>`` still ends the span: a
+    stream cannot tell that from the real end without reading ahead.
     """
 
     machine: Any

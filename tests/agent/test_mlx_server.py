@@ -1,7 +1,10 @@
 """The ``openai:`` path against ``mlx_lm server`` serving the same tiny model on 127.0.0.1.
 
 The server parses tool calls with the same mlx-lm parser the in-process backend uses, so
-the agent sees the same ``execute_code`` call and the same answer either way.
+the agent sees the same ``execute_code`` call and the same answer either way. The model
+goes through ``ToolCallRecognition`` as the agent's does: the real server's stream (the
+whole call in one chunk, ``finish_reason: "tool_calls"``, a UUID id) is one of the
+shapes the recogniser is held to (the others: ``tests/test_server_conformance.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pydantic_ai import Agent, models
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
+from agent.recognising_model import ToolCallRecognition
 from tests.agent.tiny_model import (
     ANSWER,
     TOOL_CODE,
@@ -43,8 +47,9 @@ async def test_the_openai_backend_runs_code_through_mlx_lm_server(
     server: tuple[Path, str],
 ) -> None:
     model_dir, base_url = server
-    model = OpenAIChatModel(
-        str(model_dir), provider=OpenAIProvider(base_url=base_url, api_key="unused")
+    model = ToolCallRecognition(
+        OpenAIChatModel(str(model_dir), provider=OpenAIProvider(base_url=base_url, api_key="-")),
+        code_functions=["typecheck"],
     )
     agent = Agent(model, instructions="You are Punie.", model_settings={"temperature": 0.0})
     ran: list[str] = []

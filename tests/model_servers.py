@@ -1,0 +1,252 @@
+"""Scripted OpenAI-compatible servers that stream the way real local model servers do.
+
+Each ``Shape`` is one server's habit for a tool call, reproduced chunk by chunk from a
+public report of what it sent (the docstring names it). ``ShapeServer`` listens on
+127.0.0.1 and plays the current shape: a tool call calling ``execute_code`` with
+``CODE`` first, then, once it is sent the tool's result, an answer. It records every
+request body, so a test can check what the agent sent back (the code as it was
+understood, the tool result).
+
+A fake only because these servers cannot run here (no Ollama, llama.cpp, vLLM or LM
+Studio binaries, no GPU); ``mlx_lm server``, which can, is used for real.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["ANSWER", "CODE", "SHAPES", "Shape", "ShapeServer", "shape_server"]
+
+CODE = 'markers = "</parameter> </function> </tool_call>"\nprint(6 * 7)'
+"""The program every shape calls: its output is 42, and it holds the very markers that
+delimit calls in the XML and hermes forms (a parser that cuts there loses the call)."""
+ANSWER = "The answer is 42."
+
+Chunk = dict[str, Any]
+Shape = Callable[[str], list[Chunk]]
+"""code -> the chunks (``choices[0]`` of each ``chat.completion.chunk``) of a tool call."""
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> Chunk:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "scripted",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+
+
+def pieces(text: str, size: int = 7) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def content(text: str, finish: str = "stop") -> list[Chunk]:
+    """Text streamed a few characters per chunk, as every server streams content."""
+    return (
+        [chunk({"role": "assistant", "content": ""})]
+        + [chunk({"content": piece}) for piece in pieces(text)]
+        + [chunk({}, finish=finish)]
+    )
+
+
+def ollama_json_content(code: str) -> list[Chunk]:
+    """Ollama, qwen2.5-coder: the call is JSON text in ``content``, ``tool_calls`` null.
+
+    ollama/ollama#12174: "model emits bare JSON in `content`, `tool_calls` is `null`"
+    (``{"name": "calculator", "arguments": {"expr": "17 * 23"}}``), finish ``stop``.
+    """
+    return content(json.dumps({"name": "execute_code", "arguments": {"code": code}}))
+
+
+def ollama_tool_calls(code: str) -> list[Chunk]:
+    """Ollama's ``/v1``: the whole call in one chunk, then ``finish_reason: "stop"``.
+
+    Ollama parses the call after generation and sends it complete (id ``call_…``,
+    arguments a string); its streamed tool calls ended with ``stop`` until
+    ollama/ollama#7963 ("openai: finish streaming tool calls as tool_calls").
+    """
+    call = {
+        "index": 0,
+        "id": "call_k2q8d1ma",
+        "type": "function",
+        "function": {"name": "execute_code", "arguments": json.dumps({"code": code})},
+    }
+    return [chunk({"role": "assistant", "content": "", "tool_calls": [call]}), chunk({}, "stop")]
+
+
+def llama_cpp(code: str) -> list[Chunk]:
+    """llama.cpp ``llama-server --jinja``: the name (and id) repeated in every chunk.
+
+    ggml-org/llama.cpp#13774: "the deltas returned from the api contain the complete
+    tool name in each delta, only the arguments part is chunked", so Pydantic AI built
+    ``final_resultfinal_resultfinal_result``.
+    """
+    out = [chunk({"role": "assistant", "content": None})]
+    for piece in ["", *pieces(json.dumps({"code": code}), 16)]:
+        call = {
+            "index": 0,
+            "id": "AbCdEf123",
+            "type": "function",
+            "function": {"name": "execute_code", "arguments": piece},
+        }
+        out.append(chunk({"tool_calls": [call]}))
+    return [*out, chunk({}, "tool_calls")]
+
+
+def llama_cpp_object_arguments(code: str) -> list[Chunk]:
+    """llama.cpp builds that sent ``arguments`` as a JSON object, not a string.
+
+    ggml-org/llama.cpp#20198: "llama-server tool_calls returns arguments as JSON object
+    instead of string, breaking OpenAI compatibility" (reverted by #20202 behind a flag).
+    """
+    call = {
+        "index": 0,
+        "id": "AbCdEf123",
+        "type": "function",
+        "function": {"name": "execute_code", "arguments": {"code": code}},
+    }
+    return [chunk({"role": "assistant", "tool_calls": [call]}), chunk({}, "tool_calls")]
+
+
+def vllm_hermes(code: str) -> list[Chunk]:
+    """vLLM ``--tool-call-parser hermes``: name and id first, then argument fragments.
+
+    vllm-project/vllm#5649 (the streaming hermes parser) and #10395 (its argument
+    deltas): the first delta carries ``id``, ``type`` and ``function.name`` with no
+    arguments; later deltas carry only ``index`` and ``function.arguments`` pieces.
+    """
+    first = {"index": 0, "id": "chatcmpl-tool-9f1c", "type": "function"}
+    out = [chunk({"role": "assistant", "content": ""})]
+    out.append(chunk({"tool_calls": [{**first, "function": {"name": "execute_code"}}]}))
+    for piece in pieces(json.dumps({"code": code}), 5):
+        out.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+    return [*out, chunk({}, "tool_calls")]
+
+
+def vllm_hermes_as_text(code: str) -> list[Chunk]:
+    """vLLM whose hermes parser missed the call: raw ``<tool_call>`` text, finish ``stop``.
+
+    vllm-project/vllm#32506 (fixing #31871): "Tool calls are returned as raw text
+    `<tool_call>...</tool_call>` in the content field", "`finish_reason` is incorrectly
+    set to `stop`".
+    """
+    body = json.dumps({"name": "execute_code", "arguments": {"code": code}})
+    return content(f"<tool_call>\n{body}\n</tool_call>")
+
+
+def lm_studio(code: str) -> list[Chunk]:
+    """LM Studio: an empty id, an empty name after the first chunk, arguments in one piece.
+
+    lmstudio-ai/lmstudio-bug-tracker#830 (``"id": ""`` on a tool call, then "Invalid
+    'messages' in payload" when it comes back), #649 ("parts after the first given with
+    an empty function name field") and #1868 (arguments "in one chunk instead of
+    multiple chunks").
+    """
+    first = {"index": 0, "id": "", "type": "function"}
+    return [
+        chunk({"role": "assistant", "content": ""}),
+        chunk({"tool_calls": [{**first, "function": {"name": "execute_code", "arguments": ""}}]}),
+        chunk(
+            {
+                "tool_calls": [
+                    {**first, "function": {"name": "", "arguments": json.dumps({"code": code})}}
+                ]
+            }
+        ),
+        chunk({}, "tool_calls"),
+    ]
+
+
+def qwen3_coder_as_text(code: str) -> list[Chunk]:
+    """Qwen3-Coder's XML call left in ``content`` (a server without its parser).
+
+    The form of ollama/ollama#17914 (``<function=…><parameter=…>``), with a value that
+    contains the markers themselves, as in raullenchai/Rapid-MLX#1515 ("truncates tool
+    ARGUMENTS at a literal </tool_call> or </parameter>").
+    """
+    call = f"<function=execute_code>\n<parameter=code>\n{code}\n</parameter>\n</function>"
+    return content(f"I will run it.\n<tool_call>\n{call}\n</tool_call>")
+
+
+SHAPES: dict[str, Shape] = {
+    "ollama-json-content": ollama_json_content,
+    "ollama-tool-calls": ollama_tool_calls,
+    "llama-cpp": llama_cpp,
+    "llama-cpp-object-arguments": llama_cpp_object_arguments,
+    "vllm-hermes": vllm_hermes,
+    "vllm-hermes-as-text": vllm_hermes_as_text,
+    "lm-studio": lm_studio,
+    "qwen3-coder-as-text": qwen3_coder_as_text,
+}
+
+
+class ShapeServer(ThreadingHTTPServer):
+    """Plays ``self.shape``; ``bodies`` holds every request it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.shape: Shape = ollama_tool_calls
+        self.bodies: list[dict[str, Any]] = []
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def tool_messages(self) -> list[str]:
+        """What the agent sent back as tool results, over all requests."""
+        return [
+            str(m["content"])
+            for body in self.bodies
+            for m in body["messages"]
+            if m.get("role") == "tool"
+        ]
+
+    def codes_sent_back(self) -> list[str]:
+        """The ``execute_code`` programs as the agent understood them (its history)."""
+        out: list[str] = []
+        for body in self.bodies:
+            for message in body["messages"]:
+                for call in message.get("tool_calls") or []:
+                    out.append(json.loads(call["function"]["arguments"])["code"])
+        return out
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        server = self.server
+        assert isinstance(server, ShapeServer)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        server.bodies.append(body)
+        answered = any(m.get("role") == "tool" for m in body["messages"])
+        chunks = content(ANSWER) if answered else server.shape(CODE)
+        usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for item in [*chunks, {**chunk({}), "choices": [], "usage": usage}]:
+            self.wfile.write(f"data: {json.dumps(item)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read ``bodies``."""
+
+
+@contextmanager
+def shape_server() -> Iterator[ShapeServer]:
+    server = ShapeServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

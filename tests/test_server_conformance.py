@@ -1,0 +1,95 @@
+"""Conformance: the agent runs the call of every local model server, through ``ask`` and the editor.
+
+Each shape in ``tests/model_servers.py`` is one server's way of streaming a tool call
+(Ollama, llama.cpp, vLLM with the hermes parser, LM Studio, Qwen3-Coder XML as text),
+each reproduced from the public report its docstring cites. The agent must run the
+program exactly as written (markers inside it included), send its output back, and
+answer; nothing of the call may leak into the answer. ``mlx_lm server`` runs for real
+on the tiny test model in ``tests/agent/test_mlx_server.py``, through the same
+recogniser (the agent's full instructions are more than the tiny model can follow, and
+prefilling them on this CPU takes minutes).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pydantic_ai import models
+
+from agent import cli
+from tests.conftest import FIXTURE_PROJECT, Client, initialize_params, make_client
+from tests.model_servers import ANSWER, CODE, SHAPES, ShapeServer, shape_server
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def server() -> Iterator[ShapeServer]:
+    with shape_server() as server:
+        yield server
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(FIXTURE_PROJECT, tmp_path / "project"))
+
+
+def ask(prompt: str, workspace: Path, *options: str) -> tuple[int, str, str]:
+    """``punie-lsp ask`` in this process: exit status, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    stderr, sys.stderr = sys.stderr, err
+    try:
+        with models.override_allow_model_requests(True):
+            status = cli.main([prompt, "--workspace", str(workspace), *options], out=out)
+    finally:
+        sys.stderr = stderr
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_ask_runs_the_call_of_each_server(shape: str, server: ShapeServer, workspace: Path) -> None:
+    server.shape = SHAPES[shape]
+
+    status, out, err = ask(
+        "What is six times seven?", workspace, "--model", "openai:scripted", "--base-url",
+        server.base_url,
+    )  # fmt: skip
+
+    assert status == 0, err
+    assert server.codes_sent_back() == [CODE]
+    assert any("42" in message for message in server.tool_messages())
+    assert ANSWER in out
+    assert "execute_code" not in out  # the call never shows as answer text
+    assert len(server.bodies) == 2
+
+
+async def test_the_editor_runs_the_call_of_each_server(server: ShapeServer, tmp_path: Path) -> None:
+    """One editor session, the server switching shapes between prompts."""
+    project = Path(shutil.copytree(FIXTURE_PROJECT, tmp_path / "project"))
+    client = make_client({}, Client)
+    env = {**os.environ, "PUNIE_LSP_MODEL_FACTORY": ""}
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio", env=env)
+    settings = {"punie": {"model": "openai:scripted", "baseUrl": server.base_url}}
+    await client.initialize_session(initialize_params("neovim", project, settings))
+    outcomes: dict[str, tuple[str, str, list[str]]] = {}
+    try:
+        for name, shape in SHAPES.items():
+            server.shape, server.bodies = shape, []
+            result = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(
+                    command="punie.ask", arguments=[{"prompt": "What is six times seven?"}]
+                )
+            )
+            outcomes[name] = (result["outcome"], result["answer"].strip(), result["code"])
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+    assert outcomes == {name: ("ok", ANSWER, [CODE]) for name in SHAPES}
