@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -240,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def shape_server() -> Iterator[ShapeServer]:
+def shape_server() -> Generator[ShapeServer]:
     server = ShapeServer()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

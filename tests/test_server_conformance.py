@@ -87,6 +87,7 @@ async def test_the_editor_runs_the_call_of_each_server(server: ShapeServer, tmp_
                     command="punie.ask", arguments=[{"prompt": "What is six times seven?"}]
                 )
             )
+            assert result is not None
             outcomes[name] = (result["outcome"], result["answer"].strip(), result["code"])
     finally:
         await client.shutdown_session()
