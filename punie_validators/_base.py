@@ -100,14 +100,24 @@ class Visitor(libcst.CSTVisitor):
 def validate(
     ctx: ToolContext, file_path: str, domain: Domain, visitor: Visitor
 ) -> DomainValidationResult:
-    """Read ``file_path`` as ``read_file`` does, walk it with ``visitor``, give the verdict."""
-    text = read_text(ctx, resolve(ctx, file_path))
+    """Read ``file_path`` as ``read_file`` does, walk it with ``visitor``, give the verdict.
+
+    A file that cannot be read or parsed is ``valid=False`` with ``parse_error`` and the
+    ``domain`` still named, as in Punie.
+    """
     try:
-        module = libcst.parse_module(text)
-    except libcst.ParserSyntaxError as exc:
-        raise ToolFailure(
-            f"{file_path} does not parse: {exc.message} (line {exc.raw_line})"
-        ) from None
+        text = read_text(ctx, resolve(ctx, file_path))
+        try:
+            module = libcst.parse_module(text)
+        except libcst.ParserSyntaxError as exc:
+            raise ToolFailure(
+                f"{file_path} does not parse: {exc.message} (line {exc.raw_line})"
+            ) from None
+    except ToolFailure as failure:
+        reason = str(failure)
+        return DomainValidationResult(
+            success=False, valid=False, domain=domain, error=reason, parse_error=reason
+        )
     wrapper = MetadataWrapper(module)
     visitor.positions = wrapper.resolve(PositionProvider)
     wrapper.module.visit(visitor)  # the wrapper's copy: the nodes the positions belong to

@@ -315,6 +315,7 @@ async def test_a_file_that_does_not_parse_is_a_parse_error(
 ) -> None:
     result = await validator(ctx, "app/broken.py")
     assert not result.success and not result.valid and result.issues == []
+    assert result.domain in ("tdom", "svcs", "tdom-svcs")
     assert result.parse_error is not None and "app/broken.py does not parse" in result.parse_error
     missing = await validator(ctx, "app/nope.py")
     assert missing.parse_error == "no such file: app/nope.py"
