@@ -153,8 +153,10 @@ _TY_OBJECTS = frozenset(
     | {"environment", "src", "rules", "terminal", "analysis"}
 )
 """Keys of ty's editor settings (and of its ``configuration``, ty.toml's options) whose
-values are objects, from ty's editor-settings and configuration references. Lists such
-as ``environment.extra-paths`` or ``src.include`` stay lists."""
+values are objects: the structs ty 0.0.105 logs for its initialization options, and
+ty.toml's tables. Lists such as ``environment.extra-paths`` or ``src.include`` stay
+lists. ``pythonExtension`` is left out on purpose: ty panics on an empty one, while an
+empty list only makes it drop its options (with an error in its log)."""
 
 
 def ty_section(value: Any) -> Any:

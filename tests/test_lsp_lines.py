@@ -4,11 +4,13 @@ Documents are drawn from every character Python treats as a line break (LSP brea
 at \\n, \\r\\n and \\r), CRLF/LF/CR mixes, emoji (two UTF-16 units, four UTF-8 bytes)
 and CJK; incremental changes are made at random cursor positions in each position
 encoding. ``tests/lsp_client_model.py`` is the editor's side, written without
-``typed_tools.lines``. Run with ``--hypothesis-show-statistics`` for the example counts.
+``typed_tools.lines``. Run with ``--hypothesis-show-statistics`` for the example counts;
+``PUNIE_PROPERTY_EXAMPLES=20000`` runs the two main properties longer than CI does.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,9 @@ PIECES = [
 ]
 """Everything Python's ``splitlines`` breaks at, LSP's three breaks, and wide characters."""
 
+EXAMPLES = int(os.environ.get("PUNIE_PROPERTY_EXAMPLES", "400"))
+"""Examples per main property (the server's copy; an agent edit's result)."""
+
 texts = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
 encodings = st.sampled_from(editor.ENCODINGS)
 
@@ -86,7 +91,7 @@ def _change(edit: editor.Edit) -> types.TextDocumentContentChangePartial:
     )
 
 
-@settings(max_examples=400)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(texts, encodings, st.lists(texts, max_size=8), st.data())
 def test_the_server_copy_equals_the_editors_after_every_change(
     text: str, encoding: Any, changes: list[str], data: st.DataObject
@@ -142,7 +147,7 @@ def _mutated(draw: st.DrawFn) -> tuple[str, str]:
     return old, new
 
 
-@settings(max_examples=400)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(st.composite(_mutated)(), encodings, st.booleans())
 def test_an_agent_edit_gives_exactly_the_intended_text(
     texts_: tuple[str, str], encoding: Any, confirm: bool
