@@ -398,6 +398,16 @@ class Router:
 
     # -- initialize ----------------------------------------------------------------------
 
+    def ty_settings(self) -> dict[str, Any]:
+        """The editor's ``ty`` section of ``initializationOptions`` (``{}`` when none).
+
+        punie's own ty processes (``punie_lsp.semantic``) start with it, so a tool sees
+        the environment and rules the editor chose for ty (``environment.python``, …).
+        """
+        options = (self.raw_initialize_params or {}).get("initializationOptions")
+        section = ty_section(options.get("ty")) if isinstance(options, dict) else None
+        return dict(section) if isinstance(section, dict) else {}
+
     def _ty_initialize_params(self) -> dict[str, Any]:
         raw = dict(self.raw_initialize_params or {})
         raw["processId"] = os.getpid()

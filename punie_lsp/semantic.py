@@ -29,10 +29,19 @@ class PrivateTyPool:
     def __init__(self) -> None:
         self._backends: dict[Path, TyBackend] = {}
 
-    async def get(self, root: Path, encoding: PositionEncoding) -> TyBackend:
+    async def get(
+        self, root: Path, encoding: PositionEncoding, settings: Mapping[str, Any]
+    ) -> TyBackend:
+        """The folder's private ty, started with the editor's ty ``settings`` if need be."""
         backend = self._backends.get(root)
         if backend is None or not backend.running:
-            backend = TyBackend(root, position_encodings=[encoding], workspace_diagnostics=False)
+            backend = TyBackend(
+                root,
+                position_encodings=[encoding],
+                # Its own diagnostic mode: it answers for the files a tool names.
+                settings={k: v for k, v in settings.items() if k != "diagnosticMode"},
+                workspace_diagnostics=False,
+            )
             await backend.start()
             self._backends[root] = backend
         return backend
@@ -58,11 +67,17 @@ class EditorTyBackend:
     def position_encoding(self) -> PositionEncoding:
         return self._server.position_encoding
 
+    async def _private(self) -> TyBackend:
+        server = self._server
+        return await server.private_ty.get(
+            self._root, self.position_encoding, server.router.ty_settings()
+        )
+
     async def request(self, method: str, params: Any) -> Any:
         text_document = params.get("textDocument") if isinstance(params, dict) else None
         uri = text_document.get("uri") if isinstance(text_document, dict) else None
         if uri in self._synced:
-            private = await self._server.private_ty.get(self._root, self.position_encoding)
+            private = await self._private()
             return await private.request(method, params)
         return await self._server.ty.request(method, params)
 
@@ -73,6 +88,6 @@ class EditorTyBackend:
         return workspace.get_text_document(uri).source
 
     async def sync_documents(self, documents: Mapping[str, str]) -> None:
-        private = await self._server.private_ty.get(self._root, self.position_encoding)
+        private = await self._private()
         await private.sync_documents(documents)
         self._synced.update(documents)

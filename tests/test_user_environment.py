@@ -120,3 +120,53 @@ def test_the_cli_typecheck_agrees_with_the_editor(project: Path) -> None:
     result = json.loads(completed.stdout)
     errors = result["errors"]
     assert _unresolved([(e["code"], e["message"]) for e in errors]) == {"pygls", "mlx_lm"}, errors
+
+
+def test_the_environment_the_editor_names_wins(project: Path, tmp_path: Path) -> None:
+    """ty's ``environment.python`` from the editor: that venv, not ``.venv``, not ours."""
+    other = tmp_path / "selected-venv"
+    subprocess.run(
+        [getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", other],
+        check=True,
+    )
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    package = other / "lib" / version / "site-packages" / "pygls"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")  # the selected environment has its own pygls
+    server = RawServer(cwd=project, env=_as_uv_runs_us())
+    try:
+        root = project.as_uri()
+        response = server.request(
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": root,
+                "workspaceFolders": [{"uri": root, "name": "project"}],
+                "capabilities": {"textDocument": {"diagnostic": {"dynamicRegistration": False}}},
+                "initializationOptions": {
+                    "ty": {"configuration": {"environment": {"python": str(other)}}}
+                },
+            },
+        )
+        assert "result" in response, response
+        server.notify("initialized", {})
+        uri = server.open(project / "uses.py")
+        report = server.request("textDocument/diagnostic", {"textDocument": {"uri": uri}})
+        items = report["result"]["items"]
+        found = _unresolved([(d.get("code", ""), d["message"]) for d in items])
+        assert found == {"mlx_lm", "only_in_project"}, items
+        # A tool asked in the same session, about a file the editor has not opened
+        # (punie's private ty answers): the same environment.
+        (project / "unopened.py").write_text(SOURCE)
+        tool = server.request(
+            "workspace/executeCommand",
+            {
+                "command": "punie.tool",
+                "arguments": [{"name": "typecheck", "args": {"path": "unopened.py"}}],
+            },
+        )
+        errors = tool["result"]["errors"]
+        found = _unresolved([(e["code"], e["message"]) for e in errors])
+        assert found == {"mlx_lm", "only_in_project"}, errors
+    finally:
+        server.kill()
