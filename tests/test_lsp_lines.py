@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import libcst
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
@@ -25,6 +27,7 @@ from typed_tools.lines import (
     apply_change,
     offset_at,
     position_at,
+    read_exact,
     split_keepends,
     split_lines,
 )
@@ -172,3 +175,51 @@ def test_an_agent_edit_gives_exactly_the_intended_text(
         sent.append(((start.line, start.character), (end.line, end.character), e.new_text))
     result = editor.apply_all(old, sent, encoding)
     assert result == new
+
+
+# -- real files nobody here wrote: LibCST ships two test modules with CRLF endings --------
+
+LIBCST = Path(libcst.__file__).parent
+REAL_CRLF_FILES = [LIBCST / "_nodes/tests/test_type_alias.py", LIBCST / "tests/test_roundtrip.py"]
+
+
+@pytest.mark.parametrize("path", REAL_CRLF_FILES, ids=lambda p: p.name)
+@settings(max_examples=50, deadline=None)
+@given(encoding=encodings, data=st.data())
+def test_real_crlf_files_stay_crlf_through_edits(
+    path: Path, encoding: Any, data: st.DataObject
+) -> None:
+    text = read_exact(path)
+    assert text.count("\r\n") == text.count("\n") > 0  # what makes it a CRLF file
+    workspace = LspWorkspace.replacing(LspWorkspace(None), encoding)
+    uri = path.as_uri()
+    workspace.put_text_document(
+        types.TextDocumentItem(uri=uri, language_id="python", version=0, text=text)
+    )
+    client = text
+    for version in range(1, 4):
+        offsets = editor.valid_offsets(client)
+        a, b = sorted(data.draw(st.lists(st.sampled_from(offsets), min_size=2, max_size=2)))
+        insert = data.draw(texts)
+        edit = editor.Edit(
+            editor.position_of(client, a, encoding), editor.position_of(client, b, encoding), insert
+        )
+        client = editor.apply(client, edit, encoding)
+        workspace.update_text_document(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=version), _change(edit)
+        )
+        assert workspace.get_text_document(uri).source == client
+    # An agent's whole-file proposal (one line changed, CRLF kept) lands exactly.
+    lines = split_keepends(text)
+    at = data.draw(st.integers(0, len(lines) - 2))
+    proposed = "".join(lines[:at]) + "# changed by the agent\r\n" + "".join(lines[at + 1 :])
+    planned = edits.PlannedEdit(Path(path), uri, text, proposed, 0)
+    (change,) = edits.workspace_edit([planned], encoding, confirm=False).document_changes or []
+    assert isinstance(change, types.TextDocumentEdit)
+    sent = []
+    for e in change.edits:
+        assert isinstance(e, types.TextEdit)
+        start, end = e.range.start, e.range.end
+        sent.append(((start.line, start.character), (end.line, end.character), e.new_text))
+    assert len(sent) == 1
+    assert editor.apply_all(text, sent, encoding) == proposed
