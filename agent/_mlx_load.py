@@ -70,8 +70,8 @@ def _load_one(path_or_repo: str, what: str, adapter_path: str | None) -> tuple[A
         raise MlxModelLoadError(
             f"could not load mlx {what} {path_or_repo!r}: its weights are not in the local "
             "Hugging Face cache and cannot be downloaded here (no network?); download them "
-            "on a machine that can "
-            "(`hf download " + path_or_repo + "`) or pass a local model directory. "
+            "where there is network (`pip install huggingface_hub`, then "
+            "`hf download " + path_or_repo + "`) or pass a local model directory. "
             f"Underlying error: {type(error).__name__}: {error}"
         ) from error
     return loaded[0], loaded[1]

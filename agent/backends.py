@@ -14,6 +14,7 @@ words that name the model and the URL.
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 from pydantic_ai.exceptions import (
     ModelAPIError,
@@ -25,7 +26,7 @@ from pydantic_ai.exceptions import (
 from pydantic_ai.models import Model
 from pydantic_ai.models.test import TestModel
 
-from agent.config import AgentConfig, Backend, ModelSpecError, parse_model
+from agent.config import SETTING_NAMES, AgentConfig, Backend, ModelSpecError, parse_model
 
 __all__ = ["Backend", "ModelSpecError", "build_model", "describe_model_error", "parse_model"]
 
@@ -41,8 +42,9 @@ def build_model(config: AgentConfig) -> Model:
             name, draft_model=_strip_mlx(config.draft_model), adapter_path=config.adapter
         )
     if config.adapter is not None:
+        adapter = SETTING_NAMES[config.surface]["adapter"]
         raise ModelSpecError(
-            f"an adapter ({config.adapter}) needs an mlx: model, not {config.model!r}: fuse it "
+            f"{adapter} ({config.adapter}) needs an mlx: model, not {config.model!r}: fuse it "
             "(punie-lsp train fuse) and serve the fused model instead"
         )
     if backend == "openai":
@@ -63,11 +65,19 @@ def _openai_model(name: str, config: AgentConfig) -> Model:
     from pydantic_ai.providers.openai import OpenAIProvider
 
     api_key = config.api_key or os.environ.get("OPENAI_API_KEY")
+    setting = SETTING_NAMES[config.surface]["base_url"]
     if config.base_url is None and api_key is None:
         raise ModelSpecError(
-            f"model 'openai:{name}' needs a base URL (punie.baseUrl / --base-url), "
+            f"model 'openai:{name}' needs a base URL ({setting}), "
             "e.g. http://127.0.0.1:8080/v1 for mlx_lm.server"
         )
+    if config.base_url is not None:
+        url = urlsplit(config.base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ModelSpecError(
+                f"{setting} {config.base_url!r} is not an http(s) URL: write the server's "
+                "address with its /v1 path, e.g. http://127.0.0.1:11434/v1 for Ollama"
+            )
     client = AsyncOpenAI(
         base_url=config.base_url,
         # Local servers ignore the key, but the client refuses to start without one.
@@ -81,8 +91,15 @@ def _openai_model(name: str, config: AgentConfig) -> Model:
 
 
 def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
-    """What failed, named by model and URL, and what the user can do about it."""
+    """What failed, named by model and URL, and what to change, in the user's own terms.
+
+    Settings are named as ``config.surface`` names them (``punie.baseUrl`` in an editor,
+    ``--base-url`` on the command line). A server that refuses the ``tools`` of the
+    request (Ollama: "does not support tools"; vLLM without ``--enable-auto-tool-choice``;
+    llama.cpp without ``--jinja``) is named as such: Code Mode needs its one tool.
+    """
     backend, name = parse_model(config.model)
+    names = SETTING_NAMES[config.surface]
     where = f"the OpenAI-compatible server at {config.base_url or 'api.openai.com'}"
     if backend == "openai":
         if isinstance(exc, ModelTimeoutError):
@@ -93,17 +110,43 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
         if isinstance(exc, ModelConnectionError):
             return (
                 f"model 'openai:{name}': cannot reach {where} ({exc}); start the server "
-                "(e.g. `mlx_lm.server --port 8080`) or fix punie.baseUrl"
+                f"(e.g. `mlx_lm.server --port 8080`) or fix {names['base_url']}"
             )
         if isinstance(exc, ModelNotFoundError):
-            return f"model 'openai:{name}': {where} does not serve this model ({exc})"
+            return (
+                f"model 'openai:{name}': {where} does not serve this model ({exc}); "
+                f"set {names['model']} to one it lists at {config.base_url}/models"
+            )
+        if isinstance(exc, ModelHTTPError) and _refuses_tools(exc):
+            return (
+                f"model 'openai:{name}': {where} does not accept tool calls for this model "
+                f"(HTTP {exc.status_code}: {_first_line(exc)}); choose a model with tool "
+                "support, or start the server with it (vLLM: --enable-auto-tool-choice "
+                "--tool-call-parser hermes; llama.cpp: --jinja)"
+            )
         if isinstance(exc, ModelHTTPError):
-            return f"model 'openai:{name}': {where} answered HTTP {exc.status_code}: {exc}"
+            return (
+                f"model 'openai:{name}': {where} answered HTTP {exc.status_code}: "
+                f"{_first_line(exc)}"
+            )
         if isinstance(exc, ModelAPIError):
-            return f"model 'openai:{name}' at {config.base_url}: {exc}"
+            return f"model 'openai:{name}' at {config.base_url}: {_first_line(exc)}"
     if backend == "mlx":
         return (
-            f"model 'mlx:{name}' could not be used: {exc}. Check the Hugging Face repo or "
-            "local path, or use an OpenAI-compatible server (punie.model = 'openai:<name>')"
+            f"model 'mlx:{name}' could not be used: {_first_line(exc)}. Check the Hugging "
+            f"Face repo or local path in {names['model']}, or use an OpenAI-compatible "
+            f"server ({names['model']} openai:<name> with {names['base_url']})"
         )
-    return f"model {config.model!r} failed: {type(exc).__name__}: {exc}"
+    return f"model {config.model!r} failed: {type(exc).__name__}: {_first_line(exc)}"
+
+
+def _refuses_tools(exc: ModelHTTPError) -> bool:
+    text = f"{exc} {getattr(exc, 'body', '')}".lower()
+    return exc.status_code in (400, 422, 500, 501) and (
+        "tool" in text or "--jinja" in text or "function" in text
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error as one line: users get one line of error, never a dump."""
+    return " ".join(str(exc).split())

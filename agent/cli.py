@@ -132,6 +132,7 @@ async def _ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         temperature=args.temperature,
         max_tokens=args.max_tokens,
         edits="auto",
+        surface="cli",
     )
     agent = PunieAgent(config)
     terminal = _Terminal(out, err)

@@ -13,10 +13,12 @@ from sandbox import SandboxLimits
 
 __all__ = [
     "DEFAULT_MODEL",
+    "SETTING_NAMES",
     "AgentConfig",
     "Backend",
     "EditsMode",
     "ModelSpecError",
+    "Surface",
     "parse_model",
 ]
 
@@ -46,6 +48,15 @@ def parse_model(model: str) -> tuple[Backend, str]:
         raise ModelSpecError(f"model {model!r} names no model after '{backend}:'")
     return backend, name
 
+
+Surface = Literal["editor", "cli"]
+"""Where settings come from: editor settings (``punie.*``) or command-line flags."""
+
+SETTING_NAMES: dict[Surface, dict[str, str]] = {
+    "editor": {"model": "punie.model", "base_url": "punie.baseUrl", "adapter": "punie.adapter"},
+    "cli": {"model": "--model", "base_url": "--base-url", "adapter": "--adapter"},
+}
+"""Each ``AgentConfig`` field a user sets, as each surface names it (for error messages)."""
 
 EditsMode = Literal["ask", "auto", "never"]
 """``ask``: each ``write_file`` asks the permission asker first; otherwise it only proposes."""
@@ -102,3 +113,6 @@ class AgentConfig:
     """How long one model request to an OpenAI-compatible server may take (slow CPUs)."""
     connect_timeout_seconds: float = 5.0
     """How long to wait for that server to accept a connection before naming it unreachable."""
+    surface: Surface = "editor"
+    """Where the user configures this agent, so errors name what to change there:
+    ``punie.baseUrl`` in an editor, ``--base-url`` on the command line."""

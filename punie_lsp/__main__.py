@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import shlex
 import sys
+from pathlib import Path
 
 from punie_lsp import __version__
 
@@ -91,7 +93,15 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = _server_parser()
     args = parser.parse_args(args_list)
-    _configure_logging(args.log_level, args.log_file)
+    if args.log_file and not Path(args.log_file).expanduser().parent.is_dir():
+        parser.error(
+            f"--log-file {args.log_file}: the folder {Path(args.log_file).parent} does not "
+            "exist; create it or log to stderr (leave --log-file out)"
+        )
+    try:
+        _configure_logging(args.log_level, args.log_file)
+    except OSError as error:
+        parser.error(f"--log-file {args.log_file}: cannot write it ({error.strerror})")
 
     from punie_lsp import runner
 
@@ -99,11 +109,41 @@ def main(argv: list[str] | None = None) -> int:
     ty_command = shlex.split(override) if override else None
     if args.tcp:
         host, port = _parse_tcp(args.tcp, parser)
-        return asyncio.run(
-            runner.serve_tcp(host, port, ty_command=ty_command, trust_all=args.trust)
-        )
+        try:
+            return asyncio.run(
+                runner.serve_tcp(host, port, ty_command=ty_command, trust_all=args.trust)
+            )
+        except OSError as error:  # the port is taken, or the host is not ours
+            print(
+                f"punie-lsp: cannot listen on {host}:{port} ({error.strerror or error}); "
+                "pick a free port with --tcp HOST:PORT",
+                file=sys.stderr,
+            )
+            return 1
     return asyncio.run(runner.serve_stdio(ty_command=ty_command, trust_all=args.trust))
 
 
+def entry() -> None:
+    """The ``punie-lsp`` script: ``main``, then end the process with its status.
+
+    Workaround for mlx-lm, in this one place: once ``mlx_lm`` has been imported and a
+    model load failed on a worker thread (a Hugging Face repo that cannot be
+    downloaded), the interpreter's own teardown aborts in native code about half the
+    time ("terminate called without an active exception", exit 134), after the error
+    was printed and the work was done. So when ``mlx_lm`` is loaded the process ends
+    with ``os._exit`` once output and logs are flushed: nothing of ours is left to run
+    by then (the server stopped ty, the sandbox and the model before returning). Test:
+    ``tests/test_cli.py::test_a_model_that_cannot_load_exits_1_without_aborting``.
+    """
+    status = main()
+    if "mlx_lm" not in sys.modules:
+        sys.exit(status)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    logging.shutdown()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

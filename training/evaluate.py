@@ -169,7 +169,12 @@ async def run_suite(
     from typed_tools.ty_client import default_pool
 
     config = AgentConfig(
-        model=model, base_url=base_url, adapter=adapter, temperature=0.0, max_tokens=max_tokens
+        model=model,
+        base_url=base_url,
+        adapter=adapter,
+        temperature=0.0,
+        max_tokens=max_tokens,
+        surface="cli",
     )
     agent = PunieAgent(config)
     started = datetime.now(UTC).isoformat(timespec="seconds")

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -145,3 +145,73 @@ def test_openai_without_a_base_url_or_key_says_what_to_set(
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ModelSpecError, match=r"needs a base URL"):
         PunieAgent(AgentConfig(model="openai:qwen"))
+
+
+@pytest.mark.parametrize(("surface", "named"), [("editor", "punie.baseUrl"), ("cli", "--base-url")])
+def test_a_base_url_that_is_not_a_url_is_refused_naming_the_setting(
+    surface: Literal["editor", "cli"], named: str
+) -> None:
+    config = AgentConfig(model="openai:qwen", base_url="localhost:11434", surface=surface)
+    with pytest.raises(
+        ModelSpecError, match=rf"^{named} 'localhost:11434' is not an http\(s\) URL"
+    ):
+        PunieAgent(config)
+
+
+class NoToolsHandler(BaseHTTPRequestHandler):
+    """Ollama's answer for a model without tool support (HTTP 400, its own words)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = {
+            "error": {
+                "message": "registry.ollama.ai/library/gemma:2b does not support tools",
+                "type": "api_error",
+                "param": None,
+                "code": None,
+            }
+        }
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps(body).encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.mark.usefixtures("allow_requests")
+async def test_a_server_without_tool_support_is_named_as_such(
+    deps: AgentDeps, code_tools: CodeModeTools
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NoToolsHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        config = AgentConfig(model="openai:gemma:2b", base_url=f"http://{host}:{port}/v1")
+        result = await PunieAgent(config, tools=code_tools).ask("Hello?", deps)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    assert result.outcome == "model_error"
+    assert result.error is not None
+    assert "does not accept tool calls" in result.error
+    assert "does not support tools" in result.error
+    assert "\n" not in result.error
+
+
+@pytest.mark.usefixtures("allow_requests")
+async def test_the_command_line_is_told_its_flag(
+    deps: AgentDeps, code_tools: CodeModeTools
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    config = AgentConfig(model="openai:qwen", base_url=url, surface="cli")
+
+    result = await PunieAgent(config, tools=code_tools).ask("Hello?", deps)
+
+    assert result.error is not None
+    assert "fix --base-url" in result.error
+    assert "punie." not in result.error
