@@ -101,6 +101,11 @@ def ty_process_environment() -> dict[str, str]:
     return _ty_environment_module().ty_environment()
 
 
+def _launch(command: list[str] | None) -> tuple[list[str], dict[str, str]]:
+    """The command (``ty_command()`` unless overridden) and environment to start ty with."""
+    return command or ty_command(), ty_process_environment()
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -266,7 +271,7 @@ class TyChild:
 
     async def _spawn_and_initialize(self) -> dict[str, Any]:
         # The first call may place ty's binary (a hard link, a copy at worst): off the loop.
-        command = self._command or await asyncio.to_thread(ty_command)
+        command, env = await asyncio.to_thread(_launch, self._command)
         loop = asyncio.get_running_loop()
         _, process = await loop.subprocess_exec(
             lambda: _Process(self._on_body),
@@ -275,7 +280,7 @@ class TyChild:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=self.cwd,
-            env=ty_process_environment(),
+            env=env,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         self._process = process

@@ -31,11 +31,21 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
-from ty import find_ty_bin
-
 __all__ = ["ty_environment", "ty_executable"]
 
 logger = logging.getLogger(__name__)
+
+
+def _wheel_binary() -> Path:
+    """The ty wheel's binary: beside our interpreter when installed there (a venv, a
+    ``uv tool``), else where ``ty.find_ty_bin`` looks (it imports ``sysconfig``, ~0.1 s)."""
+    name = "ty.exe" if sys.platform == "win32" else "ty"
+    beside = Path(sys.prefix) / ("Scripts" if sys.platform == "win32" else "bin") / name
+    if beside.is_file():
+        return beside
+    from ty import find_ty_bin
+
+    return Path(find_ty_bin())
 
 
 def _cache_root() -> Path:
@@ -53,7 +63,7 @@ def ty_executable() -> str:
     wheel's own path is returned and a warning logged: ty then still runs, with
     punie-lsp's packages visible to it.
     """
-    source = Path(find_ty_bin())
+    source = _wheel_binary()
     stat = source.stat()
     key = f"{stat.st_size}-{stat.st_mtime_ns}"
     for root in (_cache_root(), Path(tempfile.gettempdir()) / "punie-lsp-ty"):
@@ -83,13 +93,17 @@ def _place(source: Path, target: Path) -> None:
     os.replace(partial, target)
 
 
-def _own_prefixes() -> set[Path]:
+@cache
+def _own_prefixes() -> frozenset[str]:
+    """punie-lsp's environment, spelled as given and with links resolved."""
     prefixes = {sys.prefix, sys.exec_prefix}
-    return {Path(p).resolve() for p in prefixes}
+    return frozenset(
+        os.path.normpath(p) for p in prefixes | {os.path.realpath(p) for p in prefixes}
+    )
 
 
-def _names_own(value: str | None, own: set[Path]) -> bool:
-    return bool(value) and Path(value or "").resolve() in own
+def _names_own(value: str | None, own: frozenset[str]) -> bool:
+    return bool(value) and os.path.normpath(value or ".") in own
 
 
 def ty_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -106,10 +120,11 @@ def ty_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
         if _names_own(env.get(name), own):
             del env[name]
     if "PATH" in env:
+        # Compared as strings (no file-system calls: this runs before every ty start).
         kept = [
             entry
             for entry in env["PATH"].split(os.pathsep)
-            if not (entry and Path(entry).resolve().parent in own)
+            if not (entry and os.path.dirname(os.path.normpath(entry)) in own)
         ]
         env["PATH"] = os.pathsep.join(kept)
     return env
