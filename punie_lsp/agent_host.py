@@ -24,6 +24,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from punie_lsp import edits as edit_plan
+from punie_lsp.documents import document_key
 from punie_lsp.progress import WorkDone
 from punie_lsp.traces import append_trace
 from typed_tools import ToolContext
@@ -130,7 +131,9 @@ class AgentHost:
         docs = list(workspace.text_documents.values()) if workspace else []
         return edit_plan.Snapshot(
             {
-                d.uri: edit_plan.OpenDocument(d.version or 0, d.source, getattr(d, "opened", 0))
+                document_key(d.uri): edit_plan.OpenDocument(
+                    d.version or 0, d.source, getattr(d, "opened", 0), d.uri
+                )
                 for d in docs
             }
         )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.workspace import TextDocument, Workspace
@@ -32,10 +33,26 @@ from pygls.workspace.position_codec import ServerTextPosition
 from typed_tools import PositionEncoding
 from typed_tools.lines import clamp, read_exact, split_keepends
 
-__all__ = ["LspTextDocument", "LspWorkspace"]
+__all__ = ["LspTextDocument", "LspWorkspace", "document_key", "open_document"]
 
 _OPENED = itertools.count(1)
 """Serial numbers of ``didOpen``s, process-wide: a reopened document gets a new one."""
+
+
+def document_key(uri: str) -> str:
+    """The key pygls files a document under: its URI percent-decoded.
+
+    Editors and ``Path.as_uri`` encode differently (``%20``, ``%C3%A9``, ``%23``), so
+    every lookup of an open document by URI goes through this, never ``uri in ...``.
+    """
+    return unquote(uri)
+
+
+def open_document(workspace: Workspace | None, uri: str) -> TextDocument | None:
+    """The editor's open document at ``uri``, however the URI is encoded, or None."""
+    if workspace is None:
+        return None
+    return workspace.text_documents.get(document_key(uri))
 
 
 def _encoding(value: Any) -> PositionEncoding:

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from lsprotocol import types
 
+from punie_lsp.documents import document_key
 from typed_tools import PositionEncoding
 from typed_tools.lines import content_hash, read_exact, split_keepends, units
 
@@ -46,11 +47,13 @@ class OpenDocument(NamedTuple):
     text: str
     opened: int = 0
     """Which ``didOpen`` it came from (``LspTextDocument.opened``): a reopen changes it."""
+    uri: str = ""
+    """The URI as the editor wrote it (edits for an open document are sent with it)."""
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The editor's open documents at one moment: uri -> ``OpenDocument``."""
+    """The editor's open documents at one moment: ``document_key(uri)`` -> ``OpenDocument``."""
 
     documents: dict[str, OpenDocument]
 
@@ -88,8 +91,9 @@ def plan(edits: dict[Path, str], snapshot: Snapshot) -> list[PlannedEdit]:
     planned = []
     for path, new_text in sorted(edits.items()):
         uri = path.as_uri()
-        document = snapshot.documents.get(uri)
+        document = snapshot.documents.get(document_key(uri))
         if document is not None:
+            uri = document.uri or uri
             planned.append(
                 PlannedEdit(path, uri, document.text, new_text, document.version, document.opened)
             )
@@ -102,7 +106,7 @@ def stale(planned: list[PlannedEdit], now: Snapshot) -> dict[str, str]:
     """uri -> why, for each edit whose document is not the text it was computed from."""
     changed: dict[str, str] = {}
     for edit in planned:
-        current = now.documents.get(edit.uri)
+        current = now.documents.get(document_key(edit.uri))
         if edit.version is not None:
             if current is None:
                 changed[edit.uri] = "closed"

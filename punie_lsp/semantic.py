@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from punie_lsp.documents import open_document
 from typed_tools import PositionEncoding, TyBackend
 
 if TYPE_CHECKING:
@@ -82,10 +83,8 @@ class EditorTyBackend:
         return await self._server.ty.request(method, params)
 
     def open_document_text(self, uri: str) -> str | None:
-        workspace = self._server.protocol._workspace
-        if workspace is None or uri not in workspace.text_documents:
-            return None
-        return workspace.get_text_document(uri).source
+        document = open_document(self._server.protocol._workspace, uri)
+        return document.source if document is not None else None
 
     async def sync_documents(self, documents: Mapping[str, str]) -> None:
         private = await self._private()

@@ -20,6 +20,7 @@ from pygls.workspace import TextDocument
 from agent.code_mode import CodeModeTools
 from punie_lsp import __version__
 from punie_lsp.agent_host import AgentHost
+from punie_lsp.documents import document_key, open_document
 from punie_lsp.protocol import PunieProtocol
 from punie_lsp.router import Router
 from punie_lsp.semantic import EditorTyBackend, PrivateTyPool
@@ -150,9 +151,9 @@ class PunieLanguageServer(LanguageServer):
 
     def document_text(self, uri: str) -> str | None:
         """The editor's text of ``uri`` when open (unsaved changes included), else disk's."""
-        workspace = self.protocol._workspace
-        if workspace is not None and uri in workspace.text_documents:
-            return workspace.get_text_document(uri).source
+        document = open_document(self.protocol._workspace, uri)
+        if document is not None:
+            return document.source
         path = Path(to_fs_path(uri) or uri)
         try:
             return read_exact(path)
@@ -177,14 +178,14 @@ class PunieLanguageServer(LanguageServer):
         if workspace is None:
             return []
         cells = {
-            cell.document
+            document_key(cell.document)
             for notebook in workspace.notebook_documents.values()
             for cell in notebook.cells
         }
         return [
             _text_document_item(doc)
             for doc in list(workspace.text_documents.values())
-            if doc.uri not in cells
+            if document_key(doc.uri) not in cells
         ]
 
     def notebook_snapshots(self) -> list[dict[str, Any]]:
@@ -195,9 +196,9 @@ class PunieLanguageServer(LanguageServer):
         snapshots = []
         for notebook in list(workspace.notebook_documents.values()):
             cells = [
-                _text_document_item(workspace.text_documents[cell.document])
+                _text_document_item(document)
                 for cell in notebook.cells
-                if cell.document in workspace.text_documents
+                if (document := open_document(workspace, cell.document)) is not None
             ]
             snapshots.append(
                 {
