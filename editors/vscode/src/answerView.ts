@@ -49,16 +49,29 @@ export class AnswerView implements vscode.Disposable {
   append(message: PunieMessage): void {
     if (message.kind === "answer") {
       this.answered = true;
+      // The answer is the text just streamed, whole: it takes the streamed entry's place
+      // (the webview does the same), so the panel does not show it twice.
+      const last = this.entries[this.entries.length - 1];
+      if (last?.kind === "text" && last.text.trim() === message.text.trim()) {
+        this.entries.pop();
+      }
     }
     this.push({ kind: message.kind, text: message.text });
   }
 
-  finish(result: { answer?: string; outcome?: string; edits?: unknown[] }): void {
+  finish(result: { answer?: string; outcome?: string; error?: string; edits?: unknown[]; reason?: string }): void {
     if (!this.answered && result.answer) {
       this.push({ kind: "answer", text: result.answer });
     }
+    if (result.error) {
+      this.push({ kind: "error", text: result.error });
+    }
     const edits = result.edits?.length ?? 0;
-    this.push({ kind: "outcome", text: `${result.outcome ?? "done"}; ${edits} edit${edits === 1 ? "" : "s"}` });
+    const reason = result.reason ? ` (${result.reason})` : "";
+    this.push({
+      kind: "outcome",
+      text: `${result.outcome ?? "done"}; ${edits} edit${edits === 1 ? "" : "s"}${reason}`,
+    });
   }
 
   fail(text: string): void {
@@ -76,8 +89,12 @@ export class AnswerView implements vscode.Disposable {
 
   private push(entry: Entry): void {
     this.entries.push(entry);
+    if (this.panel === undefined) {
+      this.reveal(); // a new panel is sent every entry, this one included
+      return;
+    }
     this.reveal();
-    void this.panel?.webview.postMessage(entry);
+    void this.panel.webview.postMessage(entry);
   }
 }
 
@@ -117,6 +134,11 @@ function html(n: string): string {
     if (kind === "clear") { log.textContent = ""; last = null; return; }
     if (kind === "text" && last !== null && last.dataset.kind === "text") {
       last.textContent += text;
+    } else if (kind === "answer" && last !== null && last.dataset.kind === "text"
+               && last.textContent.trim() === text.trim()) {
+      last.className = kind;
+      last.dataset.kind = kind;
+      last.textContent = text;
     } else {
       const el = document.createElement("pre");
       el.className = kind;

@@ -34,12 +34,18 @@ interface AgentArgs {
   conversationId?: string;
 }
 
-/** The part of an agent result this extension reads. */
+/** The part of an agent result this extension reads (punie_lsp/agent_host.py's outcome). */
 interface AgentResult {
   conversationId?: string;
   answer?: string;
+  /** `ok`, or why the run stopped (`model_error`, `cancelled`, ...). */
   outcome?: string;
+  /** For any outcome but `ok`: what failed and what to do, from the server. */
+  error?: string;
   edits?: unknown[];
+  applied?: boolean;
+  /** Why proposed edits were not applied (declined, stale, `edits: never`). */
+  reason?: string;
 }
 
 const AGENT_COMMANDS = new Set(["punie.ask", "punie.fix", "punie.explain", "punie.writeTests"]);
@@ -277,6 +283,24 @@ async function resetConversation(): Promise<void> {
   void vscode.window.showInformationMessage("Punie: new conversation");
 }
 
+/** The part of `punie.status` this extension shows (punie_lsp/commands.py's `status`). */
+interface Status {
+  version?: string;
+  ty?: { state?: string };
+  /** agent/core.py's ModelStatus: the configured model string, its backend and state. */
+  model?: { model?: string; backend?: string; loaded?: boolean; loading?: boolean; error?: string | null };
+}
+
+function modelState(model: NonNullable<Status["model"]>): string {
+  if (model.error) {
+    return " (failed)";
+  }
+  if (model.loading) {
+    return " (loading)";
+  }
+  return model.loaded === false ? " (not loaded)" : "";
+}
+
 async function showStatus(): Promise<unknown> {
   const result = await running().sendRequest(ExecuteCommandRequest.type, {
     command: "punie.status",
@@ -284,10 +308,15 @@ async function showStatus(): Promise<unknown> {
   });
   output.appendLine(`punie.status: ${JSON.stringify(result, null, 2)}`);
   output.show(true);
-  const s = result as { version?: string; ty?: { state?: string }; model?: { name?: string } };
-  void vscode.window.showInformationMessage(
-    `punie-lsp ${s.version ?? "?"}: ty ${s.ty?.state ?? "?"}, model ${s.model?.name ?? "?"}`,
-  );
+  const s = result as Status;
+  const model = s.model;
+  const modelText = model?.model === undefined ? "?" : `${model.model}${modelState(model)}`;
+  const text = `punie-lsp ${s.version ?? "?"}: ty ${s.ty?.state ?? "?"}, model ${modelText}`;
+  if (model?.error) {
+    void vscode.window.showWarningMessage(`${text}: ${model.error}`);
+  } else {
+    void vscode.window.showInformationMessage(text);
+  }
   return result;
 }
 
@@ -321,6 +350,11 @@ async function runAgent(command: string, arg: AgentArgs): Promise<AgentResult | 
           conversationId = result.conversationId;
         }
         view.finish(result ?? {});
+        if (result?.error) {
+          // A failed run says why (the model could not load, the endpoint is down, ...):
+          // in the panel above, and here, where it is seen without opening the panel.
+          void vscode.window.showErrorMessage(`Punie: ${result.error}`);
+        }
         return result ?? undefined;
       } catch (error) {
         const text = error instanceof Error ? error.message : String(error);
