@@ -11,6 +11,7 @@
  */
 import * as vscode from "vscode";
 import {
+  DidChangeConfigurationNotification,
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
@@ -94,8 +95,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration("punie-lsp.server") || event.affectsConfiguration("punie-lsp.interpreter")) {
         void restart();
+      } else if (event.affectsConfiguration("punie") || event.affectsConfiguration("ty")) {
+        sendSettings();
       }
     }),
+    // Trusting the folder (there is no way back short of a reload) lets tools run its code.
+    vscode.workspace.onDidGrantWorkspaceTrust(sendSettings),
   );
   await start();
 }
@@ -131,11 +136,30 @@ function punieSection(raw: unknown): unknown {
   return out;
 }
 
+/**
+ * The `punie` section as the server is sent it, everywhere (initializationOptions,
+ * workspace/configuration answers, didChangeConfiguration): unset values dropped, and
+ * `trust` set from VS Code's workspace trust — never from settings.json, which a
+ * repository's own `.vscode/settings.json` could fill in to trust itself.
+ */
+function punieSettings(raw: unknown = vscode.workspace.getConfiguration().get("punie")): unknown {
+  const section = punieSection(raw);
+  const base = section !== null && typeof section === "object" && !Array.isArray(section) ? section : {};
+  return { ...base, trust: vscode.workspace.isTrusted };
+}
+
 function initializationOptions(): unknown {
   return {
-    punie: punieSection(vscode.workspace.getConfiguration().get("punie")),
+    punie: punieSettings(),
     ty: vscode.workspace.getConfiguration().get("ty") ?? {},
   };
+}
+
+/** `workspace/didChangeConfiguration` with both sections (ty gets `ty` through punie-lsp). */
+function sendSettings(): void {
+  if (client?.state === State.Running) {
+    void client.sendNotification(DidChangeConfigurationNotification.type, { settings: initializationOptions() });
+  }
 }
 
 async function start(): Promise<void> {
@@ -146,7 +170,8 @@ async function start(): Promise<void> {
     ],
     outputChannel: output,
     initializationOptions,
-    synchronize: { configurationSection: ["punie", "ty"] },
+    // No `synchronize.configurationSection`: the client would send settings.json's
+    // `punie` section as it is; sendSettings sends it with `trust` set (see punieSettings).
     middleware: {
       workspace: {
         configuration: async (params, token, next) => {
@@ -154,7 +179,7 @@ async function start(): Promise<void> {
           if (result instanceof ResponseError || !Array.isArray(result)) {
             return result;
           }
-          return result.map((value, i) => (params.items[i]?.section === "punie" ? punieSection(value) : value));
+          return result.map((value, i) => (params.items[i]?.section === "punie" ? punieSettings(value) : value));
         },
       },
       // Code actions carry `punie.fix`, `punie.explain`, ...: run them like the palette
@@ -289,6 +314,8 @@ interface Status {
   ty?: { state?: string };
   /** agent/core.py's ModelStatus: the configured model string, its backend and state. */
   model?: { model?: string; backend?: string; loaded?: boolean; loading?: boolean; error?: string | null };
+  /** Whether tools may run the workspace's code (the `trust` setting or `--trust`). */
+  settings?: { trust?: boolean };
 }
 
 function modelState(model: NonNullable<Status["model"]>): string {
@@ -311,7 +338,8 @@ async function showStatus(): Promise<unknown> {
   const s = result as Status;
   const model = s.model;
   const modelText = model?.model === undefined ? "?" : `${model.model}${modelState(model)}`;
-  const text = `punie-lsp ${s.version ?? "?"}: ty ${s.ty?.state ?? "?"}, model ${modelText}`;
+  const trust = s.settings?.trust === undefined ? "" : s.settings.trust ? ", trusted" : ", restricted";
+  const text = `punie-lsp ${s.version ?? "?"}: ty ${s.ty?.state ?? "?"}, model ${modelText}${trust}`;
   if (model?.error) {
     void vscode.window.showWarningMessage(`${text}: ${model.error}`);
   } else {
