@@ -84,15 +84,38 @@ def test_key_bindings_and_menus_name_contributed_commands() -> None:
         assert all(item["command"] in ids for item in items)
 
 
+SET_BY_THE_EXTENSION = {"punie.trust"}
+"""Server settings the extension fills in itself, never read from settings.json: ``trust``
+is VS Code's workspace trust (a repository's own .vscode/settings.json must not be able to
+trust itself)."""
+
+
 def test_settings_schema_mirrors_the_server_settings() -> None:
     schema = contributed_settings()
-    expected = server_settings()
+    expected = {k: v for k, v in server_settings().items() if k not in SET_BY_THE_EXTENSION}
     ours = {key: value for key, value in schema.items() if key.startswith("punie.")}
     assert sorted(ours) == sorted(expected)
     for key, (kind, enum, default) in expected.items():
         assert ours[key]["type"] == kind, key
         assert ours[key].get("enum") == enum, key
         assert ours[key]["default"] == default, key
+
+
+def test_workspace_trust_is_sent_as_the_trust_setting() -> None:
+    # Every way the section reaches the server goes through punieSettings, which sets
+    # `trust` from VS Code; granting trust sends it again. (tests/editors/
+    # test_vscode_e2e.py sees the server's answer change in a real VS Code.)
+    assert "trust: vscode.workspace.isTrusted" in EXTENSION_TS
+    assert "onDidGrantWorkspaceTrust(sendSettings)" in EXTENSION_TS
+    assert "configurationSection" not in EXTENSION_TS.replace(
+        "`synchronize.configurationSection`", ""
+    )
+    assert EXTENSION_TS.count("punieSettings(") >= 3
+    untrusted = PACKAGE["capabilities"]["untrustedWorkspaces"]
+    assert untrusted["supported"] == "limited"
+    # What starts a process is never taken from an untrusted workspace's settings.
+    launch = {k for k in contributed_settings() if k.startswith("punie-lsp.") and "trace" not in k}
+    assert set(untrusted["restrictedConfigurations"]) == launch
 
 
 def test_ty_section_is_one_object_and_client_settings_stay_out_of_punie() -> None:
