@@ -7,6 +7,11 @@ answers about them; doing that in the editor's ty would push diagnostics for fil
 user never opened and make hovers see text that is only proposed. So those go to a
 private ty per workspace folder (``typed_tools.TyBackend``), negotiated to the same
 position encoding, started on first use and stopped with the server.
+
+The private ty runs in ``workspace`` diagnostic mode, so ``typecheck`` asks it once for
+the whole workspace (``workspace_report``) with the editor's unsaved buffers and the
+run's proposals open in it: one request instead of one per file, and no file read or
+sent unless it has diagnostics.
 """
 
 from __future__ import annotations
@@ -39,9 +44,9 @@ class PrivateTyPool:
             backend = TyBackend(
                 root,
                 position_encodings=[encoding],
-                # Its own diagnostic mode: it answers for the files a tool names.
+                # Its own diagnostic mode: workspace, so typecheck asks it once.
                 settings={k: v for k, v in settings.items() if k != "diagnosticMode"},
-                workspace_diagnostics=False,
+                workspace_diagnostics=True,
             )
             await backend.start()
             self._backends[root] = backend
@@ -56,8 +61,8 @@ class PrivateTyPool:
 class EditorTyBackend:
     """A ``DocumentSyncBackend`` for one tool run (create one per run)."""
 
-    workspace_diagnostics = False
-    """The editor's ty answers pull diagnostics per open file, not for the workspace."""
+    workspace_diagnostics = True
+    """``workspace_report`` answers for the whole workspace (through the private ty)."""
 
     def __init__(self, server: PunieLanguageServer, root: Path) -> None:
         self._server = server
@@ -85,6 +90,21 @@ class EditorTyBackend:
     def open_document_text(self, uri: str) -> str | None:
         document = open_document(self._server.protocol._workspace, uri)
         return document.source if document is not None else None
+
+    async def workspace_report(self, documents: Mapping[str, str]) -> list[Any]:
+        """The private ty's report, with the editor's buffers under the root and ``documents``.
+
+        ``documents`` (the run's proposals) win over the editor's buffers.
+        """
+        workspace = self._server.protocol._workspace
+        buffers: dict[str, str] = {}
+        if workspace is not None:
+            prefix = self._root.as_uri() + "/"
+            for uri, document in workspace.text_documents.items():
+                if uri.startswith(prefix) and uri.endswith((".py", ".pyi")):
+                    buffers[uri] = document.source
+        private = await self._private()
+        return await private.workspace_report({**buffers, **documents})
 
     async def sync_documents(self, documents: Mapping[str, str]) -> None:
         private = await self._private()

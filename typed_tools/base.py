@@ -119,6 +119,30 @@ class DocumentSyncBackend(SemanticBackend, Protocol):
         ...
 
 
+@runtime_checkable
+class WorkspaceReportBackend(SemanticBackend, Protocol):
+    """A backend whose ty answers for the whole workspace at once (optional extension).
+
+    ``typecheck`` then asks once, instead of once per file, and reads only the files
+    that have diagnostics. A backend that has this method but not the mode says so
+    with ``workspace_diagnostics = False``.
+    """
+
+    workspace_diagnostics: bool
+    """Whether ``workspace_report`` can be called (ty runs in ``workspace`` mode)."""
+
+    async def workspace_report(self, documents: Mapping[str, str]) -> list[JSON]:
+        """ty's ``workspace/diagnostic`` reports of every file with diagnostics, as JSON.
+
+        ``documents`` (``uri -> text``, this run's proposals) win over the disk and over
+        the editor's buffers, which the backend adds itself. Each report is ``{"uri",
+        "resultId", "items": [LSP Diagnostic…]}``. A file's report that did not change
+        since the last call is the same dict object, so callers may keep what they
+        derive from it in it, under a key of their own.
+        """
+        ...
+
+
 @dataclass(kw_only=True)
 class ToolContext:
     """What one run of tools sees: the workspace, the run's proposed edits, a semantic backend."""

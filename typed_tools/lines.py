@@ -56,6 +56,8 @@ def split_lines(text: str) -> list[str]:
     ``"a\\r\\nb\\n"`` is ``["a", "b", ""]``: the empty last line is where LSP puts a
     position after the final newline.
     """
+    if "\r" not in text:  # the usual case, and str.split is ~20x faster than the regex
+        return text.split("\n")
     return LINE_BREAK.split(text)
 
 

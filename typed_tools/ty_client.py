@@ -13,20 +13,71 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
+from pygls.protocol import LanguageServerProtocol
 
 from typed_tools.base import JSON, PositionEncoding, SemanticBackend, ToolContext
+from typed_tools.disk_changes import DiskScan
 from typed_tools.lsp_converter import converter
 from typed_tools.ty_environment import ty_environment, ty_executable
 
 __all__ = ["TyBackend", "TyBackendPool", "default_pool", "semantic_backend"]
+
+RAW_METHODS = frozenset({"workspace/diagnostic"})
+"""Requests sent and answered as plain JSON, never through cattrs: a workspace report of
+hundreds of diagnostics costs more to structure and unstructure than ty takes to answer."""
+
+UNSEEN_RESULT_ID = "punie:unseen"
+"""A ``previousResultId`` no server issues: the file named with it is always reported."""
+
+_ANCHOR = ".punie-typecheck-anchor.py"
+"""An empty document kept open in a workspace-mode ty (never on disk) and named with
+``UNSEEN_RESULT_ID`` in every ``workspace/diagnostic``: with every file clean, ty would
+otherwise hold the request open until something changes (LSP's long polling)."""
+
+_FILE_EVENTS = {
+    "created": types.FileChangeType.Created,
+    "changed": types.FileChangeType.Changed,
+    "deleted": types.FileChangeType.Deleted,
+}
+
+
+@attrs.define
+class _RawResponse:
+    """A response whose ``result`` stays the JSON it arrived as (cattrs passes ``Any``)."""
+
+    id: int | str
+    jsonrpc: str
+    result: Any = None
+
+
+class _RawJsonProtocol(LanguageServerProtocol):
+    """pygls' client protocol, with ``RAW_METHODS`` passed through as plain JSON.
+
+    pygls looks the request and result types up by method (``get_message_type``,
+    ``get_result_type``). With no request type it sends its generic message, whose
+    ``params`` are sent as given; with no result type its default converter would turn
+    the result into namedtuples (by a JSON round trip), so ``_RawResponse`` is named.
+    """
+
+    # Cached as pygls caches its own lookups; one protocol per ty child, living as long.
+    @functools.lru_cache  # noqa: B019
+    def get_message_type(self, method: str) -> type[Any] | None:
+        return None if method in RAW_METHODS else super().get_message_type(method)
+
+    @functools.lru_cache  # noqa: B019
+    def get_result_type(self, method: str) -> type[Any] | None:
+        return _RawResponse if method in RAW_METHODS else super().get_result_type(method)
+
 
 _ENCODINGS: dict[str, PositionEncoding] = {"utf-8": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}
 
@@ -57,6 +108,9 @@ class TyBackend:
         self._encoding: PositionEncoding = "utf-16"
         self._documents: dict[str, tuple[int, str]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._disk: DiskScan | None = None
+        self._reports: dict[str, JSON] = {}
+        self._anchor = (self.root / _ANCHOR).as_uri()
 
     @property
     def position_encoding(self) -> PositionEncoding:
@@ -74,7 +128,12 @@ class TyBackend:
 
     async def start(self) -> None:
         """Start ``ty server`` and complete the ``initialize`` handshake."""
-        client = LanguageClient("punie-typed-tools", "0.1", converter_factory=converter)
+        client = LanguageClient(
+            "punie-typed-tools", "0.1", protocol_cls=_RawJsonProtocol, converter_factory=converter
+        )
+        if self.workspace_diagnostics:
+            # Before ty reads the disk, so a change made while it starts is seen as one.
+            self._disk = await asyncio.to_thread(DiskScan.take, self.root)
 
         @client.feature(types.WORKSPACE_CONFIGURATION)
         def _configuration(_: LanguageClient, params: types.ConfigurationParams) -> list[Any]:
@@ -127,6 +186,7 @@ class TyBackend:
         self._client = client
         self._loop = asyncio.get_running_loop()
         self._documents.clear()
+        self._reports = {}
 
     async def request(self, method: str, params: JSON) -> JSON:
         """Send an LSP request with JSON ``params``; the result comes back as JSON too."""
@@ -142,6 +202,75 @@ class TyBackend:
             method, conv.structure(params, typed), msg_id=f"tt{self._next_id}"
         )
         return conv.unstructure(result)
+
+    async def raw_request(self, method: str, params: JSON) -> JSON:
+        """A ``RAW_METHODS`` request: JSON params in, ty's JSON result out, nothing converted."""
+        if method not in RAW_METHODS:
+            raise ValueError(f"{method} is not sent raw; use request()")
+        client = self._require()
+        self._next_id += 1
+        return await client.protocol.send_request_async(method, params, msg_id=f"tt{self._next_id}")
+
+    async def workspace_report(self, documents: Mapping[str, str]) -> list[JSON]:
+        """ty's reports for every file with diagnostics (``workspace`` mode only), as JSON.
+
+        ``documents`` (``uri -> text``: unsaved buffers, proposed edits) are what ty
+        analyses for those files; every other file is analysed as it is on disk, files
+        changed on disk since the last call included (``DiskScan``). Each report is
+        ``{"uri", "resultId", "items": [LSP Diagnostic…]}``; files without diagnostics
+        are left out.
+
+        One request, answered from ty's warm database, naming every file's last
+        ``resultId``: ty sends only the reports that changed (LSP's "unchanged" for the
+        rest), and the ones kept from earlier calls fill in.
+        """
+        client = self._require()
+        if self._disk is None:
+            raise RuntimeError("workspace diagnostics need ty's workspace diagnostic mode")
+        changes = await asyncio.to_thread(self._disk.changes)
+        if changes:
+            client.protocol.notify(
+                "workspace/didChangeWatchedFiles",
+                types.DidChangeWatchedFilesParams(
+                    changes=[
+                        types.FileEvent(uri=Path(path).as_uri(), type=_FILE_EVENTS[kind])
+                        for path, kind in changes
+                    ]
+                ),
+            )
+        await self.set_documents({**documents, self._anchor: ""})
+        known = self._reports
+        previous = [{"uri": uri, "value": report["resultId"]} for uri, report in known.items()]
+        previous.append({"uri": self._anchor, "value": UNSEEN_RESULT_ID})
+        answer = await self.raw_request("workspace/diagnostic", {"previousResultIds": previous})
+        reports: dict[str, JSON] = {}
+        for item in answer.get("items", []) if isinstance(answer, dict) else []:
+            uri = item.get("uri")
+            if uri == self._anchor or not isinstance(uri, str):
+                continue
+            if item.get("kind") == "unchanged" and uri in known:
+                reports[uri] = known[uri]
+            elif item.get("items") and item.get("resultId"):
+                reports[uri] = item
+        # A file named above but not answered for has no diagnostics any more.
+        self._reports = reports
+        return list(reports.values())
+
+    async def set_documents(self, documents: Mapping[str, str]) -> None:
+        """Make ``documents`` the open ones: synced as ``sync_documents`` does, others closed.
+
+        A closed document is analysed from disk again, so a proposal of an earlier run
+        does not outlive it.
+        """
+        client = self._require()
+        for uri in self._documents.keys() - documents.keys():
+            del self._documents[uri]
+            client.text_document_did_close(
+                types.DidCloseTextDocumentParams(
+                    text_document=types.TextDocumentIdentifier(uri=uri)
+                )
+            )
+        await self.sync_documents(documents)
 
     def open_document_text(self, uri: str) -> str | None:
         """Always None: there is no editor, so no buffer should win over disk or overlay."""

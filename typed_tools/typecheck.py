@@ -7,23 +7,40 @@ open documents, so files the editor has not opened (and this run's overlay) are
 handed to the backend first when it supports ``sync_documents``; otherwise ``ty
 check`` answers for them. A backend whose ty runs in ``workspace`` diagnostic mode
 (attribute ``workspace_diagnostics = True``) is asked once with ``workspace/diagnostic``
-instead of once per file. Without a backend, ``ty check --output-format gitlab`` (the
-JSON format ty has; there is no plain ``json``) runs in a subprocess.
+instead of once per file; one with ``workspace_report`` (``WorkspaceReportBackend``:
+the server's private ty, ``TyBackend``) gets only this run's proposals and answers
+with the files that have diagnostics, so nothing else is listed, sent or read. Without
+a backend, ``ty check --output-format gitlab`` (the JSON format ty has; there is no
+plain ``json``) runs in a subprocess.
+
+The result is what ``ty check`` reports: LSP *hints* (severity 4: ty's unused-code
+marks, drawn faded by editors) are not diagnostics ``ty check`` prints, so they are
+left out; a file whose real path is outside the workspace (a symlink ty followed) is
+left out too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from typed_tools.base import DocumentSyncBackend, SemanticBackend, ToolContext
+from typed_tools.base import (
+    DocumentSyncBackend,
+    PositionEncoding,
+    SemanticBackend,
+    ToolContext,
+    WorkspaceReportBackend,
+)
 from typed_tools.containment import off_loop
 from typed_tools.lines import from_lsp_character
 from typed_tools.models import Severity, TypeCheckError, TypeCheckResult
 from typed_tools.process import run
 from typed_tools.tool import tool
+from typed_tools.ty_client import UNSEEN_RESULT_ID
 from typed_tools.ty_environment import ty_environment, ty_executable
 from typed_tools.workspace import (
     ToolFailure,
@@ -44,10 +61,12 @@ _GITLAB_SEVERITY: dict[str, Severity] = {
     "minor": "warning",
     "info": "info",
 }
-UNSEEN_RESULT_ID = "punie:unseen"
-"""A ``previousResultId`` no server issues (see the workspace/diagnostic call below)."""
 
-_LSP_SEVERITY: dict[int, Severity] = {1: "error", 2: "warning", 3: "info", 4: "info"}
+_LSP_SEVERITY: dict[int, Severity] = {1: "error", 2: "warning", 3: "info"}
+"""LSP severities ``ty check`` also reports; 4 (hint: unused code) it does not."""
+_PYTHON = (".py", ".pyi")
+_CONVERTED = "punie.converted"
+"""Where a workspace report keeps its conversion to results (never a key LSP uses)."""
 
 
 def parse_gitlab_json(ctx: ToolContext, output: str, cwd: Path) -> list[TypeCheckError]:
@@ -125,20 +144,39 @@ def _convert(
     """LSP diagnostics of one file as results, columns converted against the analysed text."""
     if not items:
         return []
+    return _convert_items(display_path(ctx, path), text, items, backend.position_encoding)
+
+
+def _primary(message: str) -> str:
+    """The diagnostic's own message, as ``ty check`` prints it.
+
+    ty's LSP message appends its sub-diagnostics after a blank line (``info: Searched in
+    the following paths…``, hints); ``ty check``'s JSON carries the first part only.
+    """
+    return message.split("\n\n", 1)[0]
+
+
+def _convert_items(
+    file: str, text: str, items: list[Any], encoding: PositionEncoding
+) -> list[TypeCheckError]:
+    """``_convert`` with the file's display path worked out once by the caller."""
     lines = split_lines(text)
     errors = []
     for item in items:
+        severity = _LSP_SEVERITY.get(item.get("severity") or 1)
+        if severity is None:
+            continue
         start = item["range"]["start"]
         line_text = lines[start["line"]] if start["line"] < len(lines) else ""
         code = item.get("code")
         errors.append(
             TypeCheckError(
-                file=display_path(ctx, path),
+                file=file,
                 line=start["line"] + 1,
-                column=from_lsp_character(line_text, start["character"], backend.position_encoding),
-                severity=_LSP_SEVERITY.get(item.get("severity") or 1, "error"),
+                column=from_lsp_character(line_text, start["character"], encoding),
+                severity=severity,
                 code=str(code) if code is not None else "",
-                message=item["message"],
+                message=_primary(item["message"]),
             )
         )
     return errors
@@ -210,12 +248,80 @@ async def _via_backend(
     return errors
 
 
+async def _via_workspace_report(
+    ctx: ToolContext, backend: WorkspaceReportBackend, target: Path
+) -> list[TypeCheckError]:
+    """One ``workspace_report``; only the files with diagnostics are looked at, once each."""
+    proposed = {path.as_uri(): text for path, text in ctx.overlay.items() if path.suffix in _PYTHON}
+    reports = await backend.workspace_report(proposed)
+    return await off_loop(_report_errors, ctx, backend, target, reports, proposed)
+
+
+def _report_errors(
+    ctx: ToolContext,
+    backend: WorkspaceReportBackend,
+    target: Path,
+    reports: list[Any],
+    proposed: dict[str, str],
+) -> list[TypeCheckError]:
+    """The reports of files under ``target`` and inside the workspace, as results.
+
+    A report that did not change since the last call is the same object (see
+    ``WorkspaceReportBackend``), so its conversion is kept in it, under ``_CONVERTED``
+    and keyed by what it depends on besides the report: the root and the encoding.
+    """
+    root = os.path.realpath(ctx.root)
+    wanted = str(target)
+    inside_wanted = wanted.rstrip(os.sep) + os.sep
+    key = (root, backend.position_encoding)
+    errors: list[TypeCheckError] = []
+    for report in reports:
+        cached = report.get(_CONVERTED)
+        if cached is None or cached[0] != key:
+            cached = (key, *_convert_report(ctx, backend, root, report, proposed))
+            report[_CONVERTED] = cached
+        _, real, converted = cached
+        if real is not None and (real == wanted or real.startswith(inside_wanted)):
+            errors.extend(converted)
+    return errors
+
+
+def _convert_report(
+    ctx: ToolContext,
+    backend: WorkspaceReportBackend,
+    root: str,
+    report: dict[str, Any],
+    proposed: dict[str, str],
+) -> tuple[str | None, list[TypeCheckError]]:
+    """One file's report: its real path (None outside the workspace) and its results."""
+    items = report.get("items") or []
+    uri = report.get("uri", "")
+    if not items or not uri.startswith("file:"):
+        return None, []
+    real = os.path.realpath(unquote(urlsplit(uri).path))
+    if not real.startswith(root + os.sep):
+        return None, []  # outside the workspace: a link ty followed
+    text = proposed.get(uri)
+    if text is None:
+        text = backend.open_document_text(uri)
+    if text is None:
+        try:
+            text = read_text(ctx, Path(real))
+        except ToolFailure:
+            text = ""  # gone since ty read it: columns then count as ASCII
+    display = Path(os.path.relpath(real, root)).as_posix()
+    return real, _convert_items(display, text, items, backend.position_encoding)
+
+
 @tool
 async def typecheck(ctx: ToolContext, path: str = ".") -> TypeCheckResult:
     """Type-check ``path`` (a file or folder) with ty; unsaved editor buffers are seen."""
     target = resolve(ctx, path)
     if not target.exists() and overlay_text(ctx, target) is None:
         raise ToolFailure(f"no such file or folder: {display_path(ctx, target)}")
-    if ctx.backend is not None:
-        return _result(await _via_backend(ctx, ctx.backend, target))
+    backend = ctx.backend
+    if isinstance(backend, WorkspaceReportBackend) and backend.workspace_diagnostics:
+        return _result(await _via_workspace_report(ctx, backend, target))
+    if backend is not None:
+        return _result(await _via_backend(ctx, backend, target))
     return _result(await _via_cli(ctx, [target]))
