@@ -8,7 +8,8 @@ edit — is real; only the model is scripted (a real one cannot run here).
 ``POST /v1/chat/completions`` streams server-sent events the way OpenAI's API does. The
 reply is the step of ``script`` numbered by the tool results since the latest user
 message: a ``Code`` step streams an ``execute_code`` call, a string streams that answer
-word by word. Every request body is recorded in ``bodies``.
+word by word, a ``Fail`` step answers with an HTTP error. Every request body is
+recorded in ``bodies``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ class Code:
     """A step that calls ``execute_code`` with this program."""
 
     code: str
+
+
+@dataclass(frozen=True)
+class Fail:
+    """A step answered with an HTTP error and OpenAI's error body, as servers do."""
+
+    status: int
+    message: str
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -76,7 +85,7 @@ class ScriptedOpenAI(ThreadingHTTPServer):
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.script: Sequence[Code | str] = ["(no script set)"]
+        self.script: Sequence[Code | Fail | str] = ["(no script set)"]
         self.bodies: list[dict[str, Any]] = []
 
     @property
@@ -94,6 +103,16 @@ class _Handler(BaseHTTPRequestHandler):
         turn = _turn(body.get("messages", []))
         script = server.script
         step = script[min(turn, len(script) - 1)]
+        if isinstance(step, Fail):
+            error = json.dumps(
+                {"error": {"message": step.message, "type": "invalid_request_error"}}
+            )
+            self.send_response(step.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(error)))
+            self.end_headers()
+            self.wfile.write(error.encode())
+            return
         usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")

@@ -40,7 +40,7 @@ from typing import Any
 import pytest
 
 from tests.editors.conftest import EDITORS
-from tests.editors.scripted_openai import Code, ScriptedOpenAI, scripted_openai
+from tests.editors.scripted_openai import Code, Fail, ScriptedOpenAI, scripted_openai
 
 pytestmark = [pytest.mark.vscode, pytest.mark.timeout(600)]
 
@@ -474,3 +474,24 @@ def test_fix_asks_then_lands_an_undoable_edit(vscode: VSCode) -> None:
     page.keyboard.press("Control+Z")
     expect(editor).to_contain_text("not an int")
     vscode.shot("8-fix-undone")
+
+
+def test_a_failed_run_shows_the_servers_reason(vscode: VSCode) -> None:
+    """The model endpoint refuses (as Ollama does for a model it lacks): the user sees why."""
+    from playwright.sync_api import expect
+
+    page = vscode.page
+    vscode.model.script = [Fail(404, 'model "scripted" not found, try pulling it first')]
+    vscode.open_file("pkg/app.py")
+    vscode.run_command("Punie: Ask")
+    box = page.locator(".quick-input-widget input")
+    box.fill("Hello?")
+    box.press("Enter")
+    panel = page.frame_locator("iframe.webview.ready").frame_locator("iframe#active-frame")
+    error = panel.locator("pre.error").last
+    expect(error).to_contain_text("openai:scripted")
+    expect(panel.locator("pre.outcome").last).to_contain_text("model_error")
+    reason = str(error.inner_text())
+    toast = page.locator(".notifications-toasts .notification-toast", has_text="Punie:")
+    expect(toast.last).to_contain_text(reason.splitlines()[0][:60])
+    vscode.shot("9-failed-run")
