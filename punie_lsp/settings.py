@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -44,8 +44,8 @@ class Check:
     high: float | None = None
     low_open: bool = False
     """``low`` itself is not allowed (a timeout must be above 0, not 0)."""
-    rule: Any = None
-    """``(value) -> str | None``: the problem with ``value``, or None."""
+    rule: Callable[[Any], str | None] | None = None
+    """The problem with a value (a sentence), or None when it is allowed."""
 
     def problem(self, value: Any) -> str | None:
         if self.rule is not None:
@@ -66,8 +66,8 @@ def _checked(default: Any, check: Check) -> Any:
 
 
 def _model_problem(value: str) -> str | None:
-    # The server has imported ``agent`` by the time settings arrive; the router, which
-    # imports this module for ``ty_section`` while ty starts, should not have to.
+    # Imported here: ``agent.config`` loads the sandbox (~0.3 s), which the server has
+    # loaded anyway by the time settings arrive; importing this module stays cheap.
     from agent.config import ModelSpecError, parse_model
 
     try:
