@@ -21,8 +21,10 @@ Per file it prints:
 Targets (issue 13): at least 97% pass the type check (the never-had fields apart) and
 0 run-time API failures.
 
-    uv run python -m benchmarks.punie_compat --workspace /path/to/punie \\
-        /path/to/punie/data/phase33_merged/train.jsonl …
+    uv run python -m benchmarks.punie_compat --workspace /path/to/punie --trust \\
+        --punie-src /path/to/punie /path/to/punie/data/phase33_merged/train.jsonl …
+
+``--trust`` lets ``pytest_run`` run the workspace's tests (Punie's own tree here).
 """
 
 from __future__ import annotations
@@ -197,7 +199,12 @@ def verdicts(results: list[tuple[str, Any]]) -> list[tuple[str, bool, bool]]:
 
 
 async def measure(
-    path: Path, root: Path, limit: int | None, fields: dict[str, set[str]], timeout: float
+    path: Path,
+    root: Path,
+    limit: int | None,
+    fields: dict[str, set[str]],
+    timeout: float,
+    trusted: bool,
 ) -> Tally:
     tally = Tally()
     found = programs(path)
@@ -213,7 +220,7 @@ async def measure(
         for program in found:
             tally.programs += 1
             recorder.results.clear()
-            ctx = ToolContext(root=root, backend=backend, timeout_seconds=timeout)
+            ctx = ToolContext(root=root, backend=backend, timeout_seconds=timeout, trusted=trusted)
             result = await run_code(
                 program.code, ctx, pool=pool, limits=limits, tools=recorder.tools
             )
@@ -294,7 +301,10 @@ async def main_async(args: argparse.Namespace) -> None:
     fields = punie_fields(args.punie_src)
     try:
         for path in args.files:
-            report(path, await measure(path, args.workspace, args.limit, fields, args.timeout))
+            tally = await measure(
+                path, args.workspace, args.limit, fields, args.timeout, args.trust
+            )
+            report(path, tally)
     finally:
         await default_pool().stop_all()
 
@@ -308,6 +318,9 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, help="at most this many programs per file, spread")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per tool call")
+    parser.add_argument(
+        "--trust", action="store_true", help="trust the workspace: pytest_run may run its tests"
+    )
     args = parser.parse_args()
     args.workspace = args.workspace.resolve()
     asyncio.run(main_async(args))
