@@ -257,7 +257,13 @@ async def _position(
     symbol: str | None,
 ) -> tuple[dict[str, Any], str]:
     """The LSP ``TextDocumentPositionParams`` for a 1-based position or a symbol's name,
-    and the symbol's name (the given one, else the identifier at the position)."""
+    and the symbol's name (the given one, else the identifier at the position).
+
+    Punie's programs give both a position and the symbol; models get columns (and lines)
+    slightly wrong. When the name at the position is not ``symbol``, the symbol's
+    occurrence nearest to ``line`` is asked about instead (the position as given when
+    the symbol does not occur as a name).
+    """
     path = resolve(ctx, file_path)
     text = await _text(ctx, backend, path)
     lines = split_lines(text)
@@ -265,6 +271,11 @@ async def _position(
         if not symbol:
             raise ToolArgumentError("give both line and column, or the symbol to look for")
         line, column = _find_symbol(text, symbol, line)
+    elif symbol and _name_at(lines, line, column) != symbol.rsplit(".", 1)[-1]:
+        wanted = line
+        occurrences = _identifier_positions(text, symbol)
+        if occurrences:
+            line, column = min(occurrences, key=lambda at: (abs(at[0] - wanted), at[1]))
     if not 1 <= line <= len(lines):
         raise ToolFailure(f"line {line} is outside {display_path(ctx, path)} (1-{len(lines)})")
     character = to_lsp_character(lines[line - 1], column, backend.position_encoding)

@@ -171,3 +171,12 @@ async def test_nothing_found_is_no_success_but_no_error(agents_ctx: ToolContext)
     assert not hover_on_blank.success and hover_on_blank.error is None
     info = await hover(agents_ctx, "agents/core.py", symbol="Agent", line=9)
     assert info.success and info.language == "markdown" and "Agent" in info.content
+
+
+async def test_a_slightly_wrong_position_finds_the_named_symbol(agents_ctx: ToolContext) -> None:
+    # Punie's programs pass a position and the symbol; the column here is off by three
+    # and the line by one ("DEFAULT = Agent()" is line 7).
+    result = await goto_definition(agents_ctx, "agents/__init__.py", 6, 2, "Agent")
+    assert [(loc.file, loc.line) for loc in result.locations] == [("agents/core.py", 9)]
+    exact = await goto_definition(agents_ctx, "agents/core.py", 13, 5, "agent_factory")
+    assert exact.success and exact.locations[0].line == 13
