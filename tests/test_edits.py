@@ -1,0 +1,80 @@
+"""``punie_lsp.edits``: an edit lands only on the exact text it was computed from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from punie_lsp.documents import document_key
+from punie_lsp.edits import OpenDocument, Snapshot, plan, stale
+
+OLD = "x = 1\r\n"
+NEW = "x = 2\r\n"
+
+
+def _snapshot(path: Path, *docs: OpenDocument) -> Snapshot:
+    return Snapshot({document_key(path.as_uri()): doc for doc in docs})
+
+
+@pytest.mark.parametrize(
+    ("now", "disk", "why"),
+    [
+        (OpenDocument(3, OLD, opened=7), OLD, None),
+        (OpenDocument(4, OLD, opened=7), OLD, "edited"),  # a version bump is a change
+        (OpenDocument(3, "x = 9\r\n", opened=7), OLD, "edited"),  # same version, other text
+        (OpenDocument(3, OLD, opened=8), OLD, "closed and reopened"),  # Neovim's reload
+        (OpenDocument(0, OLD, opened=8), OLD, "closed and reopened"),
+        (None, OLD, "closed"),
+    ],
+)
+def test_an_open_document(
+    tmp_path: Path, now: OpenDocument | None, disk: str, why: str | None
+) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(disk.encode())
+    [edit] = plan({path: NEW}, _snapshot(path, OpenDocument(3, OLD, opened=7)))
+    current = _snapshot(path, now) if now is not None else Snapshot({})
+    assert stale([edit], current) == ({edit.uri: why} if why else {})
+
+
+@pytest.mark.parametrize(
+    ("disk_then", "disk_now", "open_now", "why"),
+    [
+        (OLD, OLD, None, None),
+        (OLD, OLD.replace("\r\n", "\n"), None, "changed on disk"),  # endings are content
+        (OLD, None, None, "deleted"),
+        (None, OLD, None, "created meanwhile"),
+        (None, None, None, None),
+        (OLD, OLD, OpenDocument(1, OLD, opened=9), None),  # opened since, same text
+        (OLD, OLD, OpenDocument(1, "typed\r\n", opened=9), "edited"),
+    ],
+)
+def test_a_file_that_was_not_open(
+    tmp_path: Path,
+    disk_then: str | None,
+    disk_now: str | None,
+    open_now: OpenDocument | None,
+    why: str | None,
+) -> None:
+    path = tmp_path / "a.py"
+    if disk_then is not None:
+        path.write_bytes(disk_then.encode())
+    [edit] = plan({path: NEW}, Snapshot({}))
+    assert edit.old_text == disk_then  # read exactly: CRLF kept
+    path.unlink(missing_ok=True)
+    if disk_now is not None:
+        path.write_bytes(disk_now.encode())
+    current = _snapshot(path, open_now) if open_now is not None else Snapshot({})
+    assert stale([edit], current) == ({edit.uri: why} if why else {})
+
+
+def test_a_differently_encoded_uri_finds_its_document(tmp_path: Path) -> None:
+    """An editor may encode a URI otherwise than ``Path.as_uri`` (here: lower-case hex)."""
+    path = tmp_path / "café #1.py"
+    editors_uri = path.as_uri().replace("%C3%A9", "%c3%a9")
+    assert editors_uri != path.as_uri()
+    snapshot = Snapshot({document_key(editors_uri): OpenDocument(5, OLD, 1, editors_uri)})
+    [edit] = plan({path: NEW}, snapshot)
+    assert (edit.version, edit.uri, edit.old_text) == (5, editors_uri, OLD)
+    assert stale([edit], snapshot) == {}
