@@ -336,6 +336,7 @@ def vscode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VSCode]:
                     page.locator(".statusbar-item", has_text="Restricted Mode").wait_for()
                     page.locator(".explorer-folders-view").wait_for()
                     code = VSCode(page, project, model, loaded_at, log)
+                    code.timings["pageLoadToWorkbench"] = round(time.monotonic() - loaded_at, 2)
                     code.open_file("pkg/app.py")
                     yield code
                     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@
  */
 import * as vscode from "vscode";
 import {
+  ConfigurationRequest,
   DidChangeConfigurationNotification,
   ExecuteCommandRequest,
   LanguageClient,
@@ -155,6 +156,15 @@ function initializationOptions(): unknown {
   };
 }
 
+/** One `workspace/configuration` item, answered as vscode-languageclient answers it. */
+function configurationItem(item: lsp.ConfigurationItem): unknown {
+  const resource = item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined;
+  const config = vscode.workspace.getConfiguration(undefined, resource);
+  const value: unknown = item.section ? config.get(item.section) : config;
+  const plain: unknown = value === undefined ? null : JSON.parse(JSON.stringify(value));
+  return item.section === "punie" ? punieSettings(plain) : plain;
+}
+
 /** `workspace/didChangeConfiguration` with both sections (ty gets `ty` through punie-lsp). */
 function sendSettings(): void {
   if (client?.state === State.Running) {
@@ -205,6 +215,15 @@ async function start(): Promise<void> {
     status.text = event.newState === State.Running ? "$(hubot) Punie" : "$(debug-disconnect) Punie";
   });
   client = created;
+  // Workaround for vscode-languageclient 9.0.1 (lib/common/client.js, doInitialize): it
+  // sends `initialized` and awaits the write *before* registering its
+  // workspace/configuration handler (initializeFeatures). A request arriving in that gap
+  // is answered "Unhandled method workspace/configuration" (MethodNotFound) — and ty asks
+  // for its settings as soon as punie-lsp relays `initialized`. Seen in code-server about
+  // one start in three on a loaded machine; ty then answered nothing more. A handler
+  // registered before start() is installed before `initialized` is sent; the client's
+  // own (with the middleware above) replaces it once its features start, same answers.
+  created.onRequest(ConfigurationRequest.type, (params) => params.items.map(configurationItem));
   // Tells punie-lsp this client shows `punie/message` (the answer panel), so it does not
   // also send each answer as window/showMessage.
   created.registerFeature({

@@ -35,10 +35,11 @@ missing() {
   [ -x "$NODE" ] || what+=("node $NODE_VERSION ($NODE)")
   [ -f "$CODE_SERVER" ] || what+=("code-server $CODE_SERVER_VERSION ($CODE_SERVER)")
   [ -f "$VSCE" ] || what+=("@vscode/vsce $VSCE_VERSION ($VSCE)")
-  if [ ${#what[@]} -gt 0 ]; then
-    local IFS=,
-    echo "${what[*]}"
-  fi
+  local joined="" item
+  for item in "${what[@]}"; do
+    joined+="${joined:+; }$item"
+  done
+  echo "$joined"
 }
 
 paths() {
