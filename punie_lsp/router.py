@@ -174,8 +174,9 @@ class Router:
         self.backend_attached = asyncio.Event()
         self._pending: dict[int | str, _Pending] = {}
         self._relayed: dict[str, tuple[int, int | str]] = {}
-        self._configuration_relays: set[str] = set()
-        """Relayed ``workspace/configuration`` requests: their answers get ``ty_section``."""
+        self._configuration_relays: dict[str, list[Any]] = {}
+        """Relayed ``workspace/configuration`` requests (their items' sections): their
+        answers get ``ty_section``, and an error answer becomes the initialization options."""
         self._relay_ids = itertools.count(1)
         self._remap_ids = itertools.count(1)
         self._ty_progress_tokens: set[Any] = set()
@@ -388,11 +389,19 @@ class Router:
             self.to_backend(message)  # an answer to one of pygls' own requests
             return
         generation, ty_id = relay
-        if msg_id in self._configuration_relays:
-            self._configuration_relays.discard(msg_id)
+        sections = self._configuration_relays.pop(msg_id, None)
+        if sections is not None:
             items = message.get("result")
             if isinstance(items, list):  # Lua's [] where ty expects an object
                 message = {**message, "result": [ty_section(item) for item in items]}
+            elif "error" in message:
+                # ty 0.0.105 answers no request again once its workspace/configuration got
+                # an error (tests/test_workspace_relay.py shows it on ty alone), and
+                # vscode-languageclient 9 answers MethodNotFound to one that arrives just
+                # after `initialized`. ty gets what the editor sent at initialize instead.
+                logger.warning("editor refused ty's workspace/configuration: %s", message)
+                answer = [self.ty_settings() if s == "ty" else None for s in sections]
+                message = {"jsonrpc": "2.0", "id": msg_id, "result": answer}
         if generation == self.ty.restarts:  # else: the ty that asked has been replaced
             self.ty.send({**message, "id": ty_id})
 
@@ -577,7 +586,9 @@ class Router:
         relay_id = f"{_RELAY_PREFIX}{next(self._relay_ids)}"
         self._relayed[relay_id] = (self.ty.restarts, message["id"])
         if method == "workspace/configuration":
-            self._configuration_relays.add(relay_id)
+            items = params.get("items") if isinstance(params, dict) else None
+            sections = [i.get("section") if isinstance(i, dict) else None for i in items or []]
+            self._configuration_relays[relay_id] = sections
         self._to_client(json.dumps({**message, "id": relay_id}).encode())
 
     def _to_client(self, body: bytes) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from lsprotocol import types
 from pytest_lsp import client_capabilities
 
 from tests.conftest import FIXTURE_PROJECT, Client, initialize_params, make_client, open_document
+from tests.rawlsp import Connection
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -68,6 +70,66 @@ async def test_ty_section_from_workspace_configuration(project: Path) -> None:
         assert "ty" in asked  # ty's own request, relayed to the editor by punie
     finally:
         await stop(client)
+
+
+async def test_an_editor_refusing_ty_configuration_does_not_stall_ty(project: Path) -> None:
+    # vscode-languageclient 9 answers MethodNotFound ("Unhandled method
+    # workspace/configuration") to a request arriving just after its `initialized`; ty
+    # alone then answers nothing more (test_ty_alone_stalls_after_a_configuration_error).
+    refused: list[str | None] = []
+
+    def configuration(client: Client, params: types.ConfigurationParams) -> list[Any]:
+        refused.extend(item.section for item in params.items)
+        raise RuntimeError("Unhandled method workspace/configuration")
+
+    client = make_client({types.WORKSPACE_CONFIGURATION: configuration})
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio")
+    await client.initialize_session(
+        initialize_params("neovim", project, {"ty": IGNORE_RETURN_RULE})
+    )
+    try:
+        found = await asyncio.wait_for(codes(client, open_app(client, project)), 30)
+        assert "ty" in refused
+        # ty runs with the ty section the editor sent at initialize.
+        assert "invalid-explicit-return" not in found
+    finally:
+        await stop(client)
+
+
+def test_ty_alone_stalls_after_a_configuration_error(project: Path) -> None:
+    """Upstream (ty 0.0.105): after an error answer to its workspace/configuration, ty
+    answers no request. Router._client_response works around it; when this test fails,
+    ty has fixed it and the workaround can go."""
+    ty = shutil.which("ty", path=str(Path(sys.executable).parent))
+    assert ty is not None
+    proc = subprocess.Popen([ty, "server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    editor = Connection(proc.stdout, proc.stdin)  # ty: ignore[invalid-argument-type]  # Popen's pipes are buffered binary files
+    try:
+        capabilities = {
+            "workspace": {"configuration": True},
+            "textDocument": {"diagnostic": {"dynamicRegistration": False}},
+        }
+        folders = [{"uri": project.as_uri(), "name": project.name}]
+        init = {"processId": None, "rootUri": project.as_uri(), "capabilities": capabilities}
+        editor.request("initialize", {**init, "workspaceFolders": folders})
+        editor.notify("initialized", {})
+        uri = editor.open(project / "pkg" / "app.py")
+        while (asked := editor.messages.get(timeout=30)).get("method") != "workspace/configuration":
+            pass  # ty's log messages
+        error = {"code": -32601, "message": "Unhandled method workspace/configuration"}
+        editor.send({"jsonrpc": "2.0", "id": asked["id"], "error": error})
+        # Requests sent before the refusal are answered; from here on, none is. A ty that
+        # got its settings answers this hover in well under a second.
+        with pytest.raises(TimeoutError):
+            editor.request(
+                "textDocument/hover",
+                {"textDocument": {"uri": uri}, "position": {"line": 8, "character": 15}},
+                timeout=10,
+            )
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 async def test_ty_section_from_initialization_options(project: Path) -> None:
