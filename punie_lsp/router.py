@@ -19,6 +19,7 @@ structure ``InvalidParams``, an unknown method ``MethodNotFound``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -191,6 +192,8 @@ class Router:
             on_restart_failed=lambda message: self.log_to_client(2, message),
             before_restart=self.backend_attached.wait,
         )
+        with contextlib.suppress(RuntimeError):  # no running loop: prepared on first start
+            self.ty.prepare()
 
     # -- editor -> ty / backend ----------------------------------------------------------
 

@@ -207,6 +207,7 @@ class TyChild:
         self._failed_starts = 0
         self._restart_task: asyncio.Task[None] | None = None
         self._shutdown: asyncio.Task[None] | None = None
+        self._launching: asyncio.Future[tuple[list[str], dict[str, str]]] | None = None
         self.state: ChildState = "stopped"
         self.restarts = 0
         self.initialize_result: dict[str, Any] | None = None
@@ -256,6 +257,18 @@ class TyChild:
 
     # -- start / stop --------------------------------------------------------------------
 
+    def prepare(self) -> asyncio.Future[tuple[list[str], dict[str, str]]]:
+        """Work out ty's command and environment in a thread, once, ahead of ``start``.
+
+        The first call may place ty's binary (a hard link, a copy at worst) and reads
+        the environment; started when the router is built, it is ready by the time the
+        editor's ``initialize`` arrives.
+        """
+        if self._launching is None:
+            loop = asyncio.get_running_loop()  # RuntimeError outside one, before any work
+            self._launching = loop.create_task(asyncio.to_thread(_launch, self._command))
+        return self._launching
+
     async def start(self) -> dict[str, Any]:
         """Spawn ty and initialize it; return its ``InitializeResult``."""
         self.state = "starting"
@@ -270,8 +283,7 @@ class TyChild:
         return result
 
     async def _spawn_and_initialize(self) -> dict[str, Any]:
-        # The first call may place ty's binary (a hard link, a copy at worst): off the loop.
-        command, env = await asyncio.to_thread(_launch, self._command)
+        command, env = await self.prepare()
         loop = asyncio.get_running_loop()
         _, process = await loop.subprocess_exec(
             lambda: _Process(self._on_body),
