@@ -188,12 +188,24 @@ def search_line(pattern: regex.Pattern[str], line: str) -> regex.Match[str] | No
 
 @dataclass
 class Walk:
-    """The files a walk found, and why it stopped early when it did."""
+    """The files a walk found, and why it stopped early when it did.
 
-    files: list[Path] = field(default_factory=list)
-    """Regular files (or symlinks to regular files inside the root), in walk order."""
+    Names are kept as root-relative strings: building 100,000 ``Path`` objects cost
+    more than the walk itself.
+    """
+
+    root: Path
+    """The (real) root the names are relative to."""
+    names: list[str] = field(default_factory=list)
+    """Root-relative POSIX names of regular files (or symlinks to regular files inside
+    the root), in walk order."""
     truncated: str | None = None
     """Why the walk stopped before the end (entry budget, time limit), else None."""
+
+    @property
+    def files(self) -> list[Path]:
+        """The files as absolute paths."""
+        return [self.root / name for name in self.names]
 
 
 def real_path(path: str | os.PathLike[str]) -> Path:
@@ -231,9 +243,9 @@ def walk_files(
     deadline = current_deadline()
     max_entries = MAX_WALK_ENTRIES if max_entries is None else max_entries
     real_root = os.path.realpath(root)
-    walk = Walk()
+    walk = Walk(root=Path(real_root))
     seen_dirs: set[tuple[int, int]] = set()
-    stack = [under]
+    stack = [os.fspath(under)]
     entries = 0
     while stack:
         folder = stack.pop()
@@ -244,10 +256,10 @@ def walk_files(
         if (info.st_dev, info.st_ino) in seen_dirs:
             continue  # a bind mount or hard-linked folder looping back
         seen_dirs.add((info.st_dev, info.st_ino))
-        relative = os.path.relpath(folder, root).replace(os.sep, "/")
+        relative = os.path.relpath(folder, real_root).replace(os.sep, "/")
         relative = "" if relative == "." else relative + "/"
         if on_dir is not None:
-            on_dir(folder, relative)
+            on_dir(Path(folder), relative)
         try:
             with os.scandir(folder) as scan:
                 listed = sorted(scan, key=lambda e: e.name)
@@ -270,12 +282,12 @@ def walk_files(
                         continue
                     if not stat.S_ISREG(os.stat(target).st_mode) or skip_file(name):
                         continue
-                    walk.files.append(Path(entry.path))
+                    walk.names.append(name)
                 elif entry.is_dir(follow_symlinks=False):
                     if not skip_dir(name + "/"):
-                        subfolders.append(Path(entry.path))
+                        subfolders.append(entry.path)
                 elif entry.is_file(follow_symlinks=False) and not skip_file(name):
-                    walk.files.append(Path(entry.path))
+                    walk.names.append(name)
                 # else: FIFO, socket, device: never opened
             except OSError:
                 continue  # vanished, a symlink loop (ELOOP), unreadable: skip it

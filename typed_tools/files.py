@@ -165,12 +165,11 @@ async def list_files(ctx: ToolContext, glob: str = "**/*") -> ListFilesResult:
     def listing() -> tuple[list[str], str | None]:
         found = walk(ctx, root)
         files = []
-        for path in found.files:
-            relative = display_path(ctx, path)
+        for relative in found.names:
             if "/" in glob:
                 matched = matcher.match(relative) is not None
             else:
-                matched = fnmatch.fnmatchcase(path.name, glob)
+                matched = fnmatch.fnmatchcase(relative.rpartition("/")[2], glob)
             if matched:
                 files.append(relative)
         files.sort()
@@ -213,7 +212,8 @@ def _scan(
     """The blocking part of ``search``: walk, read, match, each bounded by the deadline."""
     found = walk(ctx, under)
     matches: list[SearchMatch] = []
-    for file in found.files:
+    for shown in found.names:
+        file = found.root / shown
         text = _search_text(ctx, file)
         if text is None:
             continue
@@ -224,18 +224,14 @@ def _scan(
                 return matches, "stopped at the tool's time limit"
             except PatternTooSlow:
                 return matches, (
-                    f"the pattern took too long on {display_path(ctx, file)}:{number} "
+                    f"the pattern took too long on {shown}:{number} "
                     "(it backtracks catastrophically; simplify it)"
                 )
             if hit is None:
                 continue
             if len(matches) >= max_results:
                 return matches, f"more than max_results={max_results} matches"
-            matches.append(
-                SearchMatch(
-                    file=display_path(ctx, file), line=number, column=hit.start() + 1, text=line
-                )
-            )
+            matches.append(SearchMatch(file=shown, line=number, column=hit.start() + 1, text=line))
     return matches, found.truncated
 
 

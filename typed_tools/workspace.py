@@ -167,7 +167,7 @@ class _Ignored:
 
     def match(self, relative: str) -> bool:
         """Whether git would ignore the root-relative path (folders end in ``/``)."""
-        return self._spec.match_file(relative)
+        return bool(self._lines) and self._spec.match_file(relative)
 
 
 def walk(ctx: ToolContext, under: Path) -> Walk:
@@ -179,9 +179,9 @@ def walk(ctx: ToolContext, under: Path) -> Walk:
     names something a read would refuse.
     """
     root = Path(os.path.realpath(ctx.root))
-    found = Walk()
+    found = Walk(root=root)
     if under.is_file():
-        found.files.append(under)
+        found.names.append(under.relative_to(root).as_posix())
     elif under.is_dir():
         ignored = _Ignored(root)
         # Patterns of the folders above ``under`` apply too.
@@ -196,11 +196,13 @@ def walk(ctx: ToolContext, under: Path) -> Walk:
             skip_file=ignored.match,
             on_dir=ignored.enter,
         )
-    seen = set(found.files)
+    seen = set(found.names)
     for key in sorted(ctx.overlay):
         path = Path(os.path.realpath(key))
-        if path not in seen and (path == under or path.is_relative_to(under)):
-            found.files.append(path)
+        if path == under or path.is_relative_to(under):
+            name = path.relative_to(root).as_posix()
+            if name not in seen:
+                found.names.append(name)
     return found
 
 
