@@ -207,6 +207,9 @@ class _Run:
         try:
             value = await external(*args, **kwargs)
             success = getattr(value, "success", True) is not False
+            if _large(value):
+                # Wrapping costs ~0.25 ms per model: thousands of them would stall the loop.
+                return {"return_value": await asyncio.to_thread(to_monty, value)}
             return {"return_value": to_monty(value)}
         except Exception as error:
             success = False
@@ -230,6 +233,25 @@ class _Run:
             return _positional(args, kwargs)
         bound = signature.bind(*args, **kwargs)
         return {key: trace_value(value) for key, value in bound.arguments.items()}
+
+
+_OFF_LOOP_ITEMS = 200
+"""A result with more list entries than this is converted for Monty in a worker thread."""
+
+
+def _large(value: Any) -> bool:
+    """Whether converting ``value`` would hold the loop for long (cheap: counts only)."""
+    if isinstance(value, list):
+        return len(value) > _OFF_LOOP_ITEMS
+    fields = getattr(type(value), "model_fields", None)
+    if not fields:
+        return False
+    items = 0
+    for name in fields:
+        field_value = getattr(value, name, None)
+        if isinstance(field_value, list):
+            items += len(field_value)
+    return items > _OFF_LOOP_ITEMS
 
 
 def _signature(cache: SignatureCache, external: External) -> inspect.Signature | None:

@@ -168,6 +168,9 @@ class ToolContext:
     """Largest file a tool reads whole (``read_file``, ``search``); bigger: an error naming it."""
     max_argument_bytes: int = 4_000_000
     """Largest text argument a tool accepts (``write_file`` content …); bigger: an error."""
+    max_result_items: int = 10_000
+    """Most list entries one result may carry (diagnostics, files, matches …); more: an
+    error naming it, as converting them for the sandbox would take seconds."""
     max_overlay_bytes: int = 64_000_000
     """Most text all of a run's proposed files (``write_file``) may hold together."""
     _visibility: PathVisibility | None = field(default=None, init=False, repr=False)

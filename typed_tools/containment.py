@@ -58,6 +58,7 @@ __all__ = [
     "read_regular_file",
     "real_path",
     "require_trust",
+    "result_items",
     "search_line",
     "using_deadline",
     "walk_files",
@@ -314,6 +315,27 @@ def oversized_argument(arguments: dict[str, object], limit: int) -> str | None:
                 f"{describe_size(limit)} limit on tool arguments (max_argument_bytes)"
             )
     return None
+
+
+def result_items(result: object) -> int:
+    """Items in a result's list fields, nested lists included (cheap: no serialising).
+
+    What converting a result into the sandbox costs grows with this count (about 0.25
+    ms per item here), so the tool decorator bounds it (``max_result_items``).
+    """
+    if isinstance(result, str):
+        return 0
+    count = 0
+    fields = getattr(type(result), "model_fields", None)
+    if fields is None:
+        return 0
+    for name in fields:
+        value = getattr(result, name, None)
+        if isinstance(value, list):
+            count += len(value)
+            if value and hasattr(type(value[0]), "model_fields"):
+                count += sum(result_items(item) for item in value)
+    return count
 
 
 def describe_size(size: int) -> str:

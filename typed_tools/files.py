@@ -159,11 +159,20 @@ async def list_files(ctx: ToolContext, glob: str = "**/*") -> ListFilesResult:
     A pattern without a slash matches file names in any folder, like ``.gitignore`` does.
     A huge tree is cut at the walk's budget: ``truncated`` then says why.
     """
-    root = resolve(ctx, ".")
     matcher = _glob_regex(glob)
+    # Walk only below the glob's literal folders ("pkg/**/*.py" walks pkg/), so a huge
+    # sibling tree does not use up the walk's budget first.
+    literal = []
+    for part in glob.split("/")[:-1]:
+        if any(char in part for char in "*?["):
+            break
+        literal.append(part)
+    start = resolve(ctx, "/".join(literal) or ".")
 
     def listing() -> tuple[list[str], str | None]:
-        found = walk(ctx, root)
+        if not start.is_dir():
+            return [], None
+        found = walk(ctx, start)
         files = []
         for relative in found.names:
             if "/" in glob:

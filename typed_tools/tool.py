@@ -27,8 +27,10 @@ from typed_tools.base import ToolArgumentError, ToolContext, ToolResult
 from typed_tools.containment import (
     Deadline,
     DeadlineExceeded,
+    describe_size,
     off_loop,
     oversized_argument,
+    result_items,
     using_deadline,
 )
 from typed_tools.workspace import ToolFailure
@@ -135,7 +137,24 @@ def tool(function: Callable[..., Awaitable[R]] | Callable[..., R]) -> Callable[.
                 else:
                     plain = cast("Callable[..., R]", function)  # a def tool returns R itself
                     call = off_loop(plain, *bound.args, **bound.kwargs)
-                return await asyncio.wait_for(call, timeout)
+                result = await asyncio.wait_for(call, timeout)
+            if isinstance(result, str):
+                # A proposal (max_argument_bytes) must read back; a file, up to max_read_bytes.
+                cap = max(ctx.max_read_bytes, ctx.max_argument_bytes)
+                if len(result) > cap:
+                    return _failed(
+                        model,
+                        f"{name}: the answer is {describe_size(len(result))} of text, over the "
+                        f"{describe_size(cap)} limit (max_read_bytes); ask about less",
+                    )
+            elif (items := result_items(result)) > ctx.max_result_items:
+                return _failed(
+                    model,
+                    f"{name}: the answer has {items:,} entries, over the "
+                    f"{ctx.max_result_items:,} limit (max_result_items); ask about a "
+                    "smaller path",
+                )
+            return result
         except ToolArgumentError:
             raise
         except ToolFailure as exc:
