@@ -24,7 +24,8 @@ from pathlib import Path
 
 __all__ = ["main"]
 
-_FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "project"
+_SAMPLE_PROJECT = Path(__file__).resolve().parent / "sample_project"
+"""``training.suites.SAMPLE_PROJECT``, named here without importing the suites for --help."""
 
 
 def _data(argv: list[str]) -> int:
@@ -135,7 +136,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--adapter", help="an adapter directory for an mlx: model")
     ev.add_argument("--base-url", help="the server of an openai: model")
     ev.add_argument("--suite", default="default", help="default, or one category")
-    ev.add_argument("--workspace", type=Path, default=_FIXTURE, help="project to evaluate on")
+    ev.add_argument(
+        "--workspace",
+        type=Path,
+        default=_SAMPLE_PROJECT,
+        help="project to evaluate on (default: the sample project the suites are written for)",
+    )
     ev.add_argument("--max-tokens", type=int, default=512, help="per model turn")
     ev.add_argument("--output", required=True, type=Path)
 
@@ -200,6 +206,8 @@ def _eval(args: argparse.Namespace) -> int:
     def show(case: CaseResult) -> None:
         print(f"  {case.id} ({case.category}): {case.score:.2f}", file=sys.stderr)
 
+    if not args.workspace.is_dir():
+        return _fail("eval", f"--workspace {args.workspace}: no such folder")
     run = asyncio.run(
         run_suite(
             suite(args.suite),
@@ -212,6 +220,13 @@ def _eval(args: argparse.Namespace) -> int:
             on_case=show,
         )
     )
+    if run.cases and all(case.outcome == "model_error" for case in run.cases):
+        return _fail(
+            "eval",
+            f"no case reached the model, nothing was scored ({run.cases[0].error}); "
+            f"{args.output} not written",
+            status=1,
+        )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(run.model_dump_json(indent=1), encoding="utf-8")
     scores = ", ".join(f"{name} {cat.score:.2f}" for name, cat in run.categories.items())
@@ -222,6 +237,12 @@ def _eval(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from training.evaluate import load_run
     from training.report import write_report
+
+    for flag, path in (("RUN", args.run), ("--baseline", args.baseline)):
+        if path is not None and not path.is_file():
+            return _fail("report", f"{flag} {path}: no such file (write one with `train eval`)")
+    if args.training_log is not None and not args.training_log.is_dir():
+        return _fail("report", f"--training-log {args.training_log}: no such adapter folder")
 
     output = args.output or args.run.with_suffix(".html")
     write_report(
@@ -234,11 +255,32 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fail(step: str, message: str, *, status: int = 2) -> int:
+    """One line on stderr naming the step; the status to exit with."""
+    print(f"punie-lsp train {step}: {' '.join(message.split())}", file=sys.stderr)
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one step; 0 done, 1 it ran and failed, 2 bad input (one line on stderr)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] == "data":
         return _data(arguments[1:])
     args = _parser().parse_args(arguments)
+    from agent.config import ModelSpecError
+
+    try:
+        return _step(args)
+    except (ValueError, ModelSpecError, OSError) as error:
+        # Our own refusals (ValueError, naming the flag), a model that cannot load, a
+        # file that cannot be read: said in one line, never a traceback.
+        return _fail(
+            args.step,
+            f"{type(error).__name__}: {error}" if isinstance(error, OSError) else str(error),
+        )
+
+
+def _step(args: argparse.Namespace) -> int:
     if args.step == "finetune":
         return _finetune(args)
     if args.step == "fuse":

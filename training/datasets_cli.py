@@ -23,8 +23,8 @@ the sandbox with the typed tools against a temporary copy of a workspace (a git
 repository with a few planted type errors), and the tool message is exactly what the
 agent would show the model. Categories: single_tool, multi_step, field_access,
 check_and_fix, lsp_navigation, git, direct_answer. Rows are deduplicated and split
-80/10/10 by --seed. Without --source or --package, the installed iniconfig package's
-source is used."""
+80/10/10 by --seed. Without --source or --package, the sample project installed with
+punie-lsp (the one `train eval` evaluates on) is used."""
 
 _TRACES_HELP = """\
 Turn captured session traces (captureTraces; by default
@@ -116,10 +116,11 @@ def _written(out: Path, counts: dict[str, int]) -> None:
 def _generate(args: argparse.Namespace) -> int:
     from training.generate import CATEGORIES, generate_rows, package_source
     from training.rows import write_dataset
+    from training.suites import SAMPLE_PROJECT
 
-    packages = args.package or ([] if args.source else ["iniconfig"])
+    default = [] if args.source or args.package else [SAMPLE_PROJECT]
     try:
-        sources = [*args.source, *(package_source(name) for name in packages)]
+        sources = [*args.source, *default, *(package_source(name) for name in args.package)]
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -205,4 +206,11 @@ def main(argv: list[str]) -> int:
         "import-punie": _import_punie,
         "stats": _stats,
     }
-    return steps[args.step](args)
+    if args.step.startswith("import-") and not args.file.is_file():
+        print(f"punie-lsp train data {args.step}: {args.file}: no such file", file=sys.stderr)
+        return 2
+    try:
+        return steps[args.step](args)
+    except OSError as error:  # a file that cannot be read or written: one line
+        print(f"punie-lsp train data {args.step}: {error}", file=sys.stderr)
+        return 2

@@ -51,6 +51,8 @@ class CaseResult(BaseModel):
     checks: dict[str, float]
     """``ok``, ``tools`` or ``no_code``, ``fields``, ``keywords``: each in [0, 1]."""
     outcome: str
+    error: str | None = None
+    """Why the run failed (``AgentResult.error``), for outcomes other than ``ok``."""
     answer: str
     code: list[str] = Field(default_factory=list)
     tools_called: list[str] = Field(default_factory=list)
@@ -125,9 +127,17 @@ def summarise(cases: Sequence[CaseResult]) -> dict[str, CategoryScore]:
     }
 
 
+_NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "__pycache__", "node_modules", ".*_cache")
+"""A workspace's own history and environments stay out of the copy: it gets a fresh repo."""
+
+
 def prepare_workspace(source: Path, into: Path) -> Path:
-    """A copy of ``source`` as a git repo: one commit, then one uncommitted edit."""
-    root = Path(shutil.copytree(source, into / source.name))
+    """A copy of ``source`` as a new git repo: one commit, then one uncommitted edit.
+
+    The source's own ``.git`` is not copied (a clean repository would otherwise leave
+    nothing to commit), and an empty project still gets its commit.
+    """
+    root = Path(shutil.copytree(source, into / source.name, ignore=_NOT_COPIED))
     git = shutil.which("git")
     if git is None:
         return root
@@ -143,7 +153,7 @@ def prepare_workspace(source: Path, into: Path) -> Path:
     for args in (
         ["init", "-q"],
         ["add", "-A"],
-        ["commit", "-qm", "Add the fixture project"],
+        ["commit", "-q", "--allow-empty", "-m", "Add the project"],
     ):
         subprocess.run([git, *args], cwd=root, env=env, check=True, capture_output=True)
     for changed in sorted(root.rglob("app.py"))[:1]:
@@ -206,6 +216,7 @@ async def run_suite(
                         passed=all(v == 1.0 for v in checks.values()),
                         checks=checks,
                         outcome=result.outcome,
+                        error=result.error,
                         answer=result.answer,
                         code=result.code,
                         tools_called=tools,

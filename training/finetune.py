@@ -146,6 +146,27 @@ def _model_path(model: str) -> str:
     return model.removeprefix("mlx:")
 
 
+def _load(model: str, **options: Any) -> Any:
+    """mlx-lm's ``load``; a model it cannot find or fetch is a one-line ``ValueError``."""
+    from mlx_lm.utils import load
+
+    path = _model_path(model)
+    try:
+        return load(path, **options)
+    except Exception as error:  # the hub, the network, or a folder that is not a model
+        if Path(path).expanduser().exists():
+            hint = "an mlx-lm model directory has config.json, *.safetensors and tokenizer files"
+        else:
+            hint = (
+                "it is not in the local Hugging Face cache and cannot be downloaded here "
+                "(no network, or no such repo); download it where there is network "
+                f"(`pip install huggingface_hub`, then `hf download {path}`) or pass a "
+                "local model directory"
+            )
+        detail = " ".join(f"{type(error).__name__}: {error}".split())
+        raise ValueError(f"--model {model}: cannot load it: {hint} ({detail})") from error
+
+
 def load_rows(path: Path) -> list[dict[str, Any]]:
     """JSONL chat rows, with tool-call arguments given as JSON text turned into objects.
 
@@ -249,7 +270,6 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     from mlx_lm.tuner.datasets import CacheDataset, ChatDataset
     from mlx_lm.tuner.trainer import TrainingArgs, iterate_batches, train
     from mlx_lm.tuner.utils import linear_to_lora_layers
-    from mlx_lm.utils import load
 
     started = time.perf_counter()
     output = config.output
@@ -274,7 +294,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     mx.random.seed(config.seed + start)
     np.random.seed(config.seed + start)
     # mlx-lm's stubs give load() a union of 2- and 3-tuples; without return_config it is 2.
-    loaded: Any = load(_model_path(config.model))
+    loaded: Any = _load(config.model)
     model, tokenizer = loaded
     layers = len(model.layers)
     num_layers = layers if config.num_layers < 0 else min(config.num_layers, layers)
@@ -431,9 +451,9 @@ def read_log(adapter_dir: Path) -> FinetuneResult | None:
 def fuse(model: str, adapter_dir: Path, output: Path, *, dequantize: bool = False) -> Path:
     """Merge the adapter into the base weights: a plain model directory ``mlx:`` loads."""
     from mlx.utils import tree_unflatten
-    from mlx_lm.utils import dequantize_model, load, save
+    from mlx_lm.utils import dequantize_model, save
 
-    loaded: Any = load(_model_path(model), adapter_path=str(adapter_dir), return_config=True)
+    loaded: Any = _load(model, adapter_path=str(adapter_dir), return_config=True)
     base, tokenizer, config = loaded
     fused = [
         (n, m.fuse(dequantize=dequantize)) for n, m in base.named_modules() if hasattr(m, "fuse")

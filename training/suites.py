@@ -1,18 +1,25 @@
-"""Evaluation suites: prompts about the fixture project with what a good run looks like.
+"""Evaluation suites: prompts about the sample project with what a good run looks like.
 
 A case says which typed tools the model's code should call (``"a|b"``: either will
 do), which fields of their results it should read, and which words the answer should
 contain. Direct-answer cases expect no code at all: a model that runs a tool to
 explain a list comprehension is wasting the user's time. The expectations are about
-``tests/fixtures/project`` (``pkg/app.py``'s ``broken`` returns a str on line 14).
+``SAMPLE_PROJECT`` (``pkg/app.py``'s ``broken`` returns a str on line 14), which
+ships inside the package so ``train eval`` works from any install.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
-__all__ = ["CATEGORIES", "DEFAULT_SUITE", "Category", "EvalCase", "suite"]
+__all__ = ["CATEGORIES", "DEFAULT_SUITE", "SAMPLE_PROJECT", "Category", "EvalCase", "suite"]
+
+SAMPLE_PROJECT = Path(__file__).parent / "sample_project"
+"""A small typed project with one deliberate type error, installed with punie-lsp: the
+default workspace of ``train eval`` and the default source of ``train data generate``.
+(The tests' ``tests/fixtures/project`` started as the same files.)"""
 
 Category = Literal[
     "tool_discrimination", "multi_step", "field_access", "direct_answers", "lsp_navigation", "git"

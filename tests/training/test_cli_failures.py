@@ -1,0 +1,131 @@
+"""``punie-lsp train`` when something is wrong: one line saying what and what to do, no traceback.
+
+Run as a user runs it (a subprocess, from a folder outside the repository), so what an
+installed punie-lsp does is what is checked: the evaluation's workspace ships with the
+package, not with the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.agent.conftest import closed_port
+from training.evaluate import prepare_workspace
+from training.suites import SAMPLE_PROJECT
+
+pytestmark = pytest.mark.timeout(300)
+
+REPO = Path(__file__).parents[2]
+
+
+def train(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "punie_lsp", "train", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+def one_line(done: subprocess.CompletedProcess) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.startswith("punie-lsp train")]
+    assert "Traceback" not in done.stderr
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def test_eval_that_reaches_no_model_fails_and_says_so(tmp_path: Path) -> None:
+    output = tmp_path / "run.json"
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+
+    done = train(
+        "eval", "--model", "openai:qwen", "--base-url", url, "--suite", "git",
+        "--output", str(output), cwd=tmp_path,
+    )  # fmt: skip
+
+    assert done.returncode == 1
+    line = one_line(done)
+    assert "no case reached the model" in line
+    assert "cannot reach" in line and "--base-url" in line
+    assert not output.exists()
+
+
+def test_the_sample_project_ships_in_the_wheel(tmp_path: Path) -> None:
+    subprocess.run(
+        ["uv", "build", "--wheel", "--out-dir", str(tmp_path), str(REPO)],
+        capture_output=True,
+        check=True,
+        timeout=240,
+    )
+    [wheel] = tmp_path.glob("punie_lsp-*.whl")
+
+    names = zipfile.ZipFile(wheel).namelist()
+
+    shipped = {n for n in names if n.startswith("training/sample_project/")}
+    local = {
+        f"training/sample_project/{p.relative_to(SAMPLE_PROJECT).as_posix()}"
+        for p in SAMPLE_PROJECT.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert local <= shipped
+    assert "training/sample_project/pkg/app.py" in shipped
+
+
+def test_a_clean_git_repository_can_be_evaluated_on(tmp_path: Path) -> None:
+    source = tmp_path / "clean"
+    source.mkdir()
+    (source / "main.py").write_text("print('hi')\n")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "one"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=source, check=True
+        )
+
+    root = prepare_workspace(source, tmp_path / "eval")
+
+    log = subprocess.run(
+        ["git", "log", "--format=%s"], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert log.stdout.splitlines() == ["Add the project"]
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["report", "missing.json"], "RUN missing.json: no such file"),
+        (["data", "import-traces", "missing.jsonl", "--out", "d"], "missing.jsonl: no such file"),
+        (["data", "import-punie", "missing.jsonl", "--out", "d"], "missing.jsonl: no such file"),
+    ],
+)
+def test_a_missing_file_is_named(args: list[str], said: str, tmp_path: Path) -> None:
+    done = train(*args, cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert said in one_line(done)
+
+
+def test_finetune_of_a_model_that_cannot_be_fetched_names_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    row = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]}
+    (data / "train.jsonl").write_text("\n".join(json.dumps(row) for _ in range(4)))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+    done = train(
+        "finetune", "--model", "someone/not-a-model", "--data", str(data), "--output",
+        str(tmp_path / "adapter"), cwd=tmp_path, env=env,
+    )  # fmt: skip
+
+    assert done.returncode == 2
+    line = one_line(done)
+    assert "--model someone/not-a-model: cannot load it" in line
+    assert "terminate called" not in done.stderr

@@ -1,0 +1,1 @@
+"""A small package the tests point punie-lsp and ty at."""
