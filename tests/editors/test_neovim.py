@@ -17,6 +17,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -215,3 +216,22 @@ def test_buffers_and_empty_settings_tables_reach_the_server_as_neovim_has_them(
     bodies = [json.loads(ast.literal_eval(line)) for line in log.read_text().splitlines()]
     [initialize] = [b for b in bodies if b.get("method") == "initialize"]
     assert initialize["params"]["initializationOptions"] == {"inlayHints": {}, "completions": {}}
+
+
+@pytest.mark.timeout(120)
+def test_a_failed_run_shows_the_servers_reason(project: Path, tmp_path: Path) -> None:
+    """A model server that is down: the window and a notification carry the server's error."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    settings = {"punie": {"model": "openai:qwen", "baseUrl": url}, "ty": {}}
+
+    results = run_nvim(project, "failed", tmp_path, settings=settings)
+
+    result = results["result"]
+    assert result["outcome"] == "model_error"
+    assert "cannot reach" in result["error"] and url in result["error"]
+    assert f"**Error:** {result['error']}" in results["lines"]
+    errors = [n["message"] for n in results["notified"] if n["level"] == results["error_level"]]
+    assert errors == [f"Punie punie.ask failed: {result['error']}"]

@@ -255,7 +255,12 @@ function M.run(command, args, on_done)
         result.applied and ' applied' or (result.reason and (': ' .. result.reason) or '')
       )
       write(note, false)
-      if M.config.notify then
+      if result.error and result.outcome ~= 'ok' then
+        -- a failed run: the server's own words (what failed and what to do), not just the outcome
+        write('**Error:** ' .. result.error, false)
+        local level = result.outcome == 'cancelled' and vim.log.levels.WARN or vim.log.levels.ERROR
+        vim.notify('Punie ' .. command .. ' failed: ' .. result.error, level)
+      elseif M.config.notify then
         vim.notify('Punie: ' .. (result.outcome or 'done'), vim.log.levels.INFO)
       end
     end
