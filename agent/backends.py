@@ -114,8 +114,10 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
             )
         if isinstance(exc, ModelNotFoundError):
             return (
-                f"model 'openai:{name}': {where} does not serve this model ({exc}); "
-                f"set {names['model']} to one it lists at {config.base_url}/models"
+                f"model 'openai:{name}': {where} does not serve this model "
+                f"({_first_line(exc)}); set {names['model']} to one it lists at "
+                f"{config.base_url}/models, or check that {names['base_url']} ends in the "
+                "server's API path (usually /v1)"
             )
         if isinstance(exc, ModelHTTPError) and _refuses_tools(exc):
             return (
@@ -130,7 +132,10 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
                 f"{_first_line(exc)}"
             )
         if isinstance(exc, ModelAPIError):
-            return f"model 'openai:{name}' at {config.base_url}: {_first_line(exc)}"
+            return (
+                f"model 'openai:{name}' at {config.base_url}: {_first_line(exc)}; check that "
+                f"{names['base_url']} is the server's OpenAI-compatible API (usually …/v1)"
+            )
     if backend == "mlx":
         return (
             f"model 'mlx:{name}' could not be used: {_first_line(exc)}. Check the Hugging "

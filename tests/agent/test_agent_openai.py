@@ -215,3 +215,41 @@ async def test_the_command_line_is_told_its_flag(
     assert result.error is not None
     assert "fix --base-url" in result.error
     assert "punie." not in result.error
+
+
+class WrongPathHandler(BaseHTTPRequestHandler):
+    """Not an OpenAI API where the base URL points: an HTML 404, or a broken stream."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        broken = self.path.startswith("/broken")
+        self.send_response(200 if broken else 404)
+        self.send_header("Content-Type", "text/event-stream" if broken else "text/html")
+        self.end_headers()
+        self.wfile.write(b"data: {not json\n\n" if broken else b"<html>Not Found</html>")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.mark.parametrize("path", ["", "/broken"])
+@pytest.mark.usefixtures("allow_requests")
+async def test_an_endpoint_that_is_not_an_openai_api_points_at_the_base_url(
+    path: str, deps: AgentDeps, code_tools: CodeModeTools
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), WrongPathHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        config = AgentConfig(model="openai:qwen", base_url=f"http://{host}:{port}{path}")
+        result = await PunieAgent(config, tools=code_tools).ask("Hello?", deps)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    assert result.outcome == "model_error"
+    assert result.error is not None
+    assert "punie.baseUrl" in result.error and "/v1" in result.error
+    assert "\n" not in result.error
