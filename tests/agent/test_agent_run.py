@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from agent import AgentDeps, ProgressEvent
@@ -198,3 +199,35 @@ async def test_the_token_limit_is_a_clear_outcome(
     assert result.outcome == "usage_limit"
     assert result.error is not None
     assert "total_tokens_limit" in result.error or "token" in result.error
+
+
+async def test_a_call_written_as_text_runs_and_is_never_shown(
+    deps: AgentDeps, code_tools: CodeModeTools, events: list[ProgressEvent]
+) -> None:
+    """Any backend's text goes through the recogniser: JSON content (Ollama's habit) runs."""
+    program = 'len(list_files("pkg/*.py").files)'
+    call = json.dumps({"name": "execute_code", "arguments": {"code": program}})
+    script = Script([call, "There are three modules."])
+
+    result = await make_agent(script, code_tools).ask("How many modules?", deps)
+
+    assert (result.outcome, result.error) == ("ok", None)
+    assert result.code == [program]
+    assert "value: 3" in script.sent(2)
+    streamed = "".join(e.text for e in events if e.kind == "text")
+    assert "execute_code" not in streamed
+    assert streamed == result.answer
+
+
+async def test_a_fenced_program_runs_but_code_shown_in_prose_is_the_answer(
+    deps: AgentDeps, code_tools: CodeModeTools
+) -> None:
+    program = 'typecheck("pkg/app.py").error_count'
+    shown = "Like this: ```python\ndef add(a: int, b: int) -> int:\n    return a + b\n``` done."
+    script = Script([f"Checking.\n```python\n{program}\n```", shown])
+
+    result = await make_agent(script, code_tools).ask("Errors? And how do I add?", deps)
+
+    assert result.outcome == "ok"
+    assert result.code == [program + "\n"]
+    assert result.answer.strip() == shown
