@@ -250,7 +250,9 @@ class RecognisedStreamedResponse(StreamedResponse):
         return events
 
     async def close_stream(self) -> None:
-        await self._inner.close_stream()
+        # Cancel, not just close: the inner stream then treats the torn-down connection
+        # as the cancellation it is, not as an error.
+        await self._inner.cancel()
 
     @property
     def model_name(self) -> str:

@@ -8,9 +8,15 @@ only the scripted model is slow, as a real one is.
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
-from agent import AgentDeps, ProgressEvent
+import pytest
+
+from agent import AgentConfig, AgentDeps, ProgressEvent, PunieAgent
 from agent.code_mode import CodeModeTools
 from tests.agent.conftest import Code, Script, make_agent
 
@@ -76,3 +82,48 @@ async def test_a_run_cancelled_before_it_starts_does_not_call_the_model(
 
     assert result.outcome == "cancelled"
     assert script.requests == []
+
+
+class _StallingHandler(BaseHTTPRequestHandler):
+    """Streams one word, then holds the connection open until released (a slow server)."""
+
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        first = {"choices": [{"index": 0, "delta": {"content": "Thinking "}}]}
+        first |= {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+        self.wfile.write(f"data: {json.dumps(first)}\n\n".encode())
+        self.wfile.flush()
+        self.release.wait(30)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.mark.usefixtures("allow_requests")
+async def test_cancel_while_an_openai_server_streams(
+    deps: AgentDeps, code_tools: CodeModeTools, events: list[ProgressEvent]
+) -> None:
+    """Through the recogniser and Pydantic AI's OpenAI client: the connection is dropped."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StallingHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    cancelled_at = cancel_on(deps, "text", events)
+    try:
+        host, port = server.server_address[:2]
+        config = AgentConfig(model="openai:m", base_url=f"http://{host}:{port}/v1")
+        result = await PunieAgent(config, tools=code_tools).ask("Talk", deps)
+        elapsed = time.perf_counter() - cancelled_at[0]
+    finally:
+        _StallingHandler.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    assert result.outcome == "cancelled"
+    assert elapsed < 1.0
+    assert result.answer == "Thinking "
