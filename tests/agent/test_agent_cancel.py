@@ -94,8 +94,8 @@ class _StallingHandler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        first = {"choices": [{"index": 0, "delta": {"content": "Thinking "}}]}
-        first |= {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+        first: dict[str, Any] = {"id": "c", "object": "chat.completion.chunk", "created": 0}
+        first |= {"model": "m", "choices": [{"index": 0, "delta": {"content": "Thinking "}}]}
         self.wfile.write(f"data: {json.dumps(first)}\n\n".encode())
         self.wfile.flush()
         self.release.wait(30)
