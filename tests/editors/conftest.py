@@ -54,3 +54,23 @@ def server_settings(defaults: object = Settings(), prefix: str = "punie.") -> di
         kind, enum = _json_type(hints[f.name])
         out[key] = (kind, enum, value)
     return out
+
+
+def server_bounds(defaults: object = Settings(), prefix: str = "punie.") -> dict[str, dict]:
+    """``punie.*`` keys -> their JSON-schema bounds, from the settings' ``Check`` ranges."""
+    assert dataclasses.is_dataclass(defaults)
+    out: dict[str, dict] = {}
+    for f in dataclasses.fields(defaults):
+        key = prefix + _camel(f.name)
+        value = getattr(defaults, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(server_bounds(value, key + "."))
+            continue
+        check = f.metadata.get("check")
+        bounds: dict = {}
+        if check is not None and check.low is not None:
+            bounds["exclusiveMinimum" if check.low_open else "minimum"] = check.low
+        if check is not None and check.high is not None:
+            bounds["maximum"] = check.high
+        out[key] = bounds
+    return out

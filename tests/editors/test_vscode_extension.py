@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from punie_lsp.router import PUNIE_COMMANDS
-from tests.editors.conftest import AGENT_COMMANDS, EDITORS, server_settings
+from tests.editors.conftest import AGENT_COMMANDS, EDITORS, server_bounds, server_settings
 
 VSCODE = EDITORS / "vscode"
 PACKAGE = json.loads((VSCODE / "package.json").read_text())
@@ -99,6 +99,10 @@ def test_settings_schema_mirrors_the_server_settings() -> None:
         assert ours[key]["type"] == kind, key
         assert ours[key].get("enum") == enum, key
         assert ours[key]["default"] == default, key
+    bounds = server_bounds()
+    for key in expected:  # the ranges the server enforces (punie_lsp.settings.Check)
+        limits = ("minimum", "exclusiveMinimum", "maximum")
+        assert {b: ours[key][b] for b in limits if b in ours[key]} == bounds[key], key
 
 
 def test_workspace_trust_is_sent_as_the_trust_setting() -> None:
