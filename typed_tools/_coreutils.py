@@ -544,7 +544,7 @@ def ls(view: View, args: list[str]) -> str:
     for name in missing:
         out.append(f"ls: cannot access '{name}': No such file or directory\n")
     present = [o for o in files if o not in missing]
-    out += [_ls_entry(view, name, view.path(name), flags) for name in sorted(present)]
+    out += _ls_entries(view, [(name, view.path(name)) for name in sorted(present)], flags)
     headers = len(operands) > 1 or "R" in flags
     pending = [(name, view.path(name)) for name in sorted(folders)]
     first = not present
@@ -558,8 +558,8 @@ def ls(view: View, args: list[str]) -> str:
             entries = [(n, p) for n, p in entries if not n.startswith(".")]
         listed = ([(".", folder), ("..", folder.parent)] if "a" in flags else []) + entries
         if "l" in flags:
-            out.append(f"total {sum(_blocks(view, p) for _, p in entries)}\n")
-        out += [_ls_entry(view, n, p, flags) for n, p in listed]
+            out.append(f"total {sum(_blocks(view, p) for _, p in listed)}\n")
+        out += _ls_entries(view, listed, flags)
         if "R" in flags:
             below = [
                 (join(name, n), p) for n, p in entries if view.is_dir(p) and not p.is_symlink()
@@ -577,23 +577,43 @@ def _blocks(view: View, path: Path) -> int:
         return 0
 
 
-def _ls_entry(view: View, name: str, path: Path, flags: set[str]) -> str:
-    suffix = "/" if flags & {"p", "F"} and view.is_dir(path) else ""
+def _ls_entries(view: View, entries: list[tuple[str, Path]], flags: set[str]) -> list[str]:
+    """One line per entry; with ``-l``, GNU's long format with its columns aligned."""
+    marked = [
+        (f"{name}/" if flags & {"p", "F"} and view.is_dir(path) else name, path)
+        for name, path in entries
+    ]
     if "l" not in flags:
-        return f"{name}{suffix}\n"
+        return [f"{name}\n" for name, _ in marked]
+    rows = [_long_fields(view, name, path) for name, path in marked]
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(5)]
+    return [
+        f"{mode} {links:>{widths[1]}} {owner:<{widths[2]}} {group:<{widths[3]}} "
+        f"{size:>{widths[4]}} {stamp} {name}\n"
+        for mode, links, owner, group, size, stamp, name in rows
+    ]
+
+
+def _long_fields(view: View, name: str, path: Path) -> tuple[str, str, str, str, str, str, str]:
+    """Mode, links, owner, group, size, date and name; a proposed file as it would be."""
     proposed = view.proposed(path)
     if proposed is not None or (view.is_dir(path) and not path.exists()):
         is_dir = proposed is None
-        mode = "drwxr-xr-x" if is_dir else "-rw-r--r--"
         size = 4096 if is_dir else len(proposed.encode() if proposed is not None else b"")
-        return f"{mode} 1 - - {size} {time.strftime('%b %e %H:%M')} {name}{suffix}\n"
+        mode = "drwxr-xr-x" if is_dir else "-rw-r--r--"
+        return mode, "1", "-", "-", str(size), time.strftime("%b %e %H:%M"), name
     info = path.lstat()
-    when = time.localtime(info.st_mtime)
     recent = abs(time.time() - info.st_mtime) < 180 * 86400
-    stamp = time.strftime("%b %e %H:%M" if recent else "%b %e  %Y", when)
+    stamp = time.strftime("%b %e %H:%M" if recent else "%b %e  %Y", time.localtime(info.st_mtime))
+    owner, group = _owner(info.st_uid), _group(info.st_gid)
     return (
-        f"{stat.filemode(info.st_mode)} {info.st_nlink} {_owner(info.st_uid)} "
-        f"{_group(info.st_gid)} {info.st_size} {stamp} {name}{suffix}\n"
+        stat.filemode(info.st_mode),
+        str(info.st_nlink),
+        owner,
+        group,
+        str(info.st_size),
+        stamp,
+        name,
     )
 
 

@@ -85,6 +85,9 @@ ORDERED = [
     "ls -a src",
     "ls src tests",
     "ls -p src",
+    "ls -l src",
+    "ls -la src/pkg",
+    "ls -l README.md src/app.py",
 ]
 WALKS = [
     "grep -r 'def main' --include='*.py'",
