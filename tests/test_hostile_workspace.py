@@ -202,10 +202,14 @@ async def test_fifo_and_symlink_loops(client: Client) -> None:
 
 
 async def test_huge_tree_is_cut(client: Client) -> None:
-    code = "r = list_files('**/*.txt')\n[r.truncated, r.truncated_reason, r.file_count]"
+    code = (
+        "r = list_files('**/*.txt')\ns = list_files('huge/d00*/f1.txt')\n"
+        "[r.truncated, r.truncated_reason, r.file_count, s.truncated_reason, s.file_count]"
+    )
     result, _ = await contained(client, code, "list_files")
-    truncated, reason, count = result["value"]
-    assert truncated and "100000 entries" in reason and count < 100_000, result
+    truncated, reason, count, walk_reason, walked = result["value"]
+    assert truncated and "max_result_items" in reason and count == 10_000, result
+    assert "100000 entries" in walk_reason and 0 < walked < 100, result
 
 
 async def test_symlinked_module_and_gitignore(client: Client) -> None:

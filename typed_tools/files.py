@@ -180,6 +180,10 @@ async def list_files(ctx: ToolContext, glob: str = "**/*") -> ListFilesResult:
             else:
                 matched = fnmatch.fnmatchcase(relative.rpartition("/")[2], glob)
             if matched:
+                if len(files) >= ctx.max_result_items:
+                    return sorted(files), (
+                        f"more than {ctx.max_result_items:,} files match (max_result_items)"
+                    )
                 files.append(relative)
         files.sort()
         return files, found.truncated
