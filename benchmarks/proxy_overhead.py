@@ -510,7 +510,11 @@ async def _ready(server: Server, root: Path, files: list[Path]) -> None:
 
 
 async def shutdown_section(args: argparse.Namespace) -> None:
-    """``shutdown`` with 30 hovers in flight: time to its answer, and hovers answered first."""
+    """``shutdown`` with 30 hovers in flight: time to its answer, and hovers answered first.
+
+    punie is measured twice: as an editor session that only forwarded, and ("punie busy")
+    after a typed tool and a sandbox run, so its private ty and sandbox pool must stop too.
+    """
     with tempfile.TemporaryDirectory(prefix="punie-bench-") as tmp:
         root = Path(tmp) / "workspace"
         make_workspace(root, args.modules)
@@ -519,13 +523,24 @@ async def shutdown_section(args: argparse.Namespace) -> None:
             "textDocument": {"uri": target.as_uri()},
             "position": locate(target.read_text(), "Thing9,", 2),
         }
-        times: dict[str, list[float]] = {"ty": [], "punie": []}
-        answered: dict[str, list[int]] = {"ty": [], "punie": []}
+        kinds = ("ty", "punie", "punie busy")
+        times: dict[str, list[float]] = {k: [] for k in kinds}
+        answered: dict[str, list[int]] = {k: [] for k in kinds}
         for _ in range(args.shutdown_runs):
-            for name, argv, env in _servers(root):
+            for name, argv, env in [*_servers(root), ("punie busy", PUNIE, None)]:
                 server = Server(name, argv, root, env)
                 await _ready(server, root, [target])
                 await server.request("textDocument/hover", hover)  # warm
+                if name == "punie busy":
+                    for command, argument in (
+                        ("punie.tool", {"name": "typecheck", "args": {"path": "pkg/m3.py"}}),
+                        ("punie.runCode", {"code": "1 + 1"}),
+                    ):
+                        done = await server.request(
+                            "workspace/executeCommand",
+                            {"command": command, "arguments": [argument]},
+                        )
+                        assert b'"result"' in done, done
                 hovers = [
                     asyncio.ensure_future(server.request("textDocument/hover", hover))
                     for _ in range(30)
@@ -543,15 +558,17 @@ async def shutdown_section(args: argparse.Namespace) -> None:
     print()
     print(f"shutdown with 30 hovers in flight, {args.shutdown_runs} runs each")
     t50, p50 = statistics.median(times["ty"]), statistics.median(times["punie"])
-    for name in ("ty", "punie"):
+    for name in kinds:
         values = times[name]
         print(
-            f"  {name:6} shutdown answered after p50 {ms(statistics.median(values))} ms, "
+            f"  {name:10} shutdown answered after p50 {ms(statistics.median(values))} ms, "
             f"max {ms(max(values))} ms; hovers answered before it: "
             f"{sum(answered[name])} of {30 * len(answered[name])}"
         )
-    verdict = "ok" if p50 - t50 <= 0.1 else "MISSED"
-    print(f"  punie - ty: {ms(p50 - t50)} ms (target <= 100 ms: {verdict}); ratio {p50 / t50:.2f}")
+    for name in kinds[1:]:
+        p50 = statistics.median(times[name])
+        verdict = "ok" if p50 - t50 <= 0.1 else "MISSED"
+        print(f"  {name} - ty: {ms(p50 - t50)} ms (target <= 100 ms: {verdict})")
 
 
 def keystroke_source(size: int) -> str:
