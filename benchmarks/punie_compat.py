@@ -293,6 +293,11 @@ def report(path: Path, tally: Tally) -> None:
             f"differ because the call could not run or was not reached here "
             f"{tally.disagree_not_run}, differ although it ran {len(tally.disagree_ran)}"
         )
+        ran = tally.agree + len(tally.disagree_ran)
+        if ran:
+            print(
+                f"  of the calls that ran here, agree {tally.agree}/{ran} = {tally.agree / ran:.0%}"
+            )
         for line, count in Counter(tally.disagree_ran).most_common(6):
             print(f"  differs    {count:4}  {line}")
 
