@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pygls.uris import to_fs_path
+
 from punie_lsp.documents import open_document
 from typed_tools import PositionEncoding, TyBackend
 
@@ -99,10 +101,11 @@ class EditorTyBackend:
         workspace = self._server.protocol._workspace
         buffers: dict[str, str] = {}
         if workspace is not None:
-            prefix = self._root.as_uri() + "/"
-            for uri, document in workspace.text_documents.items():
-                if uri.startswith(prefix) and uri.endswith((".py", ".pyi")):
-                    buffers[uri] = document.source
+            for document in list(workspace.text_documents.values()):
+                # Keyed as ``documents`` are (``Path.as_uri``): the editor may encode otherwise.
+                path = Path(to_fs_path(document.uri) or document.path)
+                if path.suffix in (".py", ".pyi") and path.is_relative_to(self._root):
+                    buffers[path.as_uri()] = document.source
         private = await self._private()
         return await private.workspace_report({**buffers, **documents})
 

@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import shlex
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -313,3 +314,20 @@ async def test_buffers_of_files_whose_uri_is_percent_encoded_are_read(
         did_open(client, uri, "in_the_buffer = 2\r\n")
         read = await command(client, "punie.tool", {"name": "read_file", "args": {"path": name}})
         assert read == "in_the_buffer = 2\r\n"
+
+
+async def test_a_folder_check_sees_buffers_whose_uri_is_percent_encoded(
+    project: Path, tmp_path: Path
+) -> None:
+    """The workspace folder's own URI is encoded too (a space in its path)."""
+    project = Path(shutil.copytree(project, tmp_path / "my projects" / "p"))
+    folder = project / "my pkg"
+    folder.mkdir()
+    path = folder / "caf\u00e9 b.py"
+    path.write_text("x: int = 1\n")
+    async with session(project, "hello") as client:
+        did_open(client, path.as_uri().replace("%C3%A9", "%c3%a9"), 'x: int = "unsaved"\r\n')
+        result = await command(
+            client, "punie.tool", {"name": "typecheck", "args": {"path": "my pkg"}}
+        )
+        assert [(e["file"], e["line"]) for e in result["errors"]] == [("my pkg/caf\u00e9 b.py", 1)]
