@@ -129,3 +129,12 @@ def test_finetune_of_a_model_that_cannot_be_fetched_names_it(tmp_path: Path) -> 
     line = one_line(done)
     assert "--model someone/not-a-model: cannot load it" in line
     assert "terminate called" not in done.stderr
+
+
+def test_data_generate_without_a_source_uses_the_shipped_sample_project(tmp_path: Path) -> None:
+    done = train("data", "generate", "--out", "data", "--per-category", "1", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    rows = (tmp_path / "data" / "train.jsonl").read_text().splitlines()
+    assert rows
+    assert any("pkg/" in row for row in rows)  # the sample project's package
