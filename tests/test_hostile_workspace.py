@@ -178,6 +178,7 @@ async def contained(client: Client, code: str, tool: str) -> tuple[dict[str, Any
         f"{tool} took {elapsed:.1f} s (its call began at {began:.1f} s): "
         f"{result.get('error')} {result.get('calls')}"
     )
+    print(f"{tool}: ended {elapsed - began:.2f} s after its call began; hover {during:.1f} ms")
     assert during < HOVER_MS, f"a hover during {tool} took {during:.0f} ms"
     assert isinstance(result, dict)
     return result, during
