@@ -170,9 +170,7 @@ async def list_files(ctx: ToolContext, glob: str = "**/*") -> ListFilesResult:
     start = resolve(ctx, "/".join(literal) or ".")
 
     def listing() -> tuple[list[str], str | None]:
-        if not start.is_dir():
-            return [], None
-        found = walk(ctx, start)
+        found = walk(ctx, start)  # proposed files count even where no folder exists yet
         files = []
         for relative in found.names:
             if "/" in glob:

@@ -149,3 +149,9 @@ async def test_run_command_grep_is_contained(root: Path) -> None:
     with pytest.raises(TimeoutError, match=r"took too long|did not finish within 2 s"):
         await run_command(ctx, "grep -rE '(a|aa)+$' .")
     assert time.monotonic() - started < LIMIT + 1
+
+
+async def test_list_files_sees_proposals_in_folders_not_on_disk(root: Path) -> None:
+    ctx = context(root)
+    await write_file(ctx, "tests/test_new.py", "x = 1\n")
+    assert (await list_files(ctx, "tests/*.py")).files == ["tests/test_new.py"]
