@@ -264,6 +264,11 @@ def vscode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VSCode]:
     work = tmp_path_factory.mktemp("vscode")
     project = work / "project"
     shutil.copytree(FIXTURE, project)
+    # A project module named like the standard library's: `python -m` would import it
+    # instead of the real `types` from the working directory, unless started with -P.
+    (project / "types.py").write_text(
+        'raise ImportError("the workspace\'s types.py shadowed the standard library")\n'
+    )
     log = work / "punie-lsp.log"
     env = {
         **os.environ,

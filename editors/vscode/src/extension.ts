@@ -117,7 +117,13 @@ function serverOptions(): ServerOptions {
   const interpreter = config.get<string>("interpreter", "").trim();
   const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   if (interpreter) {
-    return { command: interpreter, args: ["-m", "punie_lsp", "--stdio", ...extra], options: { cwd } };
+    // -P: the workspace (the working directory) is not put on sys.path, so a project's
+    // own `types.py` or `json.py` cannot shadow the standard library's.
+    return {
+      command: interpreter,
+      args: ["-P", "-m", "punie_lsp", "--stdio", ...extra],
+      options: { cwd },
+    };
   }
   const command = config.get<string>("server.path", "punie-lsp").trim() || "punie-lsp";
   return { command, args: ["--stdio", ...extra], options: { cwd } };
