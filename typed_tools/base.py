@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from typed_tools.containment import PathVisibility
+from typed_tools.visibility import PathVisibility
 
 __all__ = [
     "JSON",

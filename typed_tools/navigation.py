@@ -296,7 +296,7 @@ def _location(
     ctx: ToolContext, backend: SemanticBackend, uri: str, lsp_range: JSON
 ) -> Location | None:
     """The location as results show it; None for a file results may not name (see
-    ``containment.PathVisibility``: a workspace link to a file outside it)."""
+    ``visibility.PathVisibility``: a workspace link to a file outside it)."""
     start, end = lsp_range["start"], lsp_range["end"]
     if not _visible_uri(ctx, uri):
         return None

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from typed_tools import ToolContext, containment
-from typed_tools.containment import PathVisibility, walk_files
+from typed_tools.containment import walk_files
 from typed_tools.files import list_files, read_file, search, write_file
+from typed_tools.visibility import PathVisibility
 
 LIMIT = 2.0
 
