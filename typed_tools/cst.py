@@ -14,11 +14,10 @@ reason in ``parse_error`` (and ``error``).
 
 from __future__ import annotations
 
-import libcst
-import libcst.matchers as m
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
-from libcst.metadata import MetadataWrapper, PositionProvider
+import functools
+import importlib
+import types
+
 from pydantic import Field
 
 from typed_tools.base import ResultItem, ToolContext, ToolResult
@@ -36,16 +35,9 @@ __all__ = [
     "cst_rename",
 ]
 
-_NODE_TYPES: dict[str, m.BaseMatcherNode] = {
-    "FunctionDef": m.FunctionDef(),
-    "ClassDef": m.ClassDef(),
-    "Call": m.Call(),
-    "Decorator": m.Decorator(),
-    "Import": m.Import(),
-    "ImportFrom": m.ImportFrom(),
-    "Name": m.Name(),
-    "Attribute": m.Attribute(),
-}
+_NODE_TYPES = (
+    "FunctionDef", "ClassDef", "Call", "Decorator", "Import", "ImportFrom", "Name", "Attribute",
+)  # fmt: skip
 PATTERNS = (*_NODE_TYPES, "call:NAME", "decorator:NAME", "import:NAME")
 """What ``cst_find_pattern`` understands (Punie's set)."""
 _SNIPPET_CHARS = 120
@@ -93,29 +85,21 @@ class CstAddImportResult(ToolResult):
     could not run)."""
 
 
-def _module(ctx: ToolContext, file_path: str) -> libcst.Module:
-    text = read_text(ctx, resolve(ctx, file_path))
-    try:
-        return libcst.parse_module(text)
-    except libcst.ParserSyntaxError as exc:
-        raise ToolFailure(
-            f"{file_path} does not parse: {exc.message} (line {exc.raw_line})"
-        ) from None
+@functools.cache
+def _libcst() -> types.ModuleType:
+    """``typed_tools._libcst``, imported on first use (LibCST takes ~1 s to import)."""
+    return importlib.import_module("typed_tools._libcst")
 
 
-def _matcher(pattern: str) -> m.BaseMatcherNode | m.OneOf[m.BaseMatcherNode]:
+def _text(ctx: ToolContext, file_path: str) -> str:
+    return read_text(ctx, resolve(ctx, file_path))
+
+
+def _pattern(pattern: str) -> tuple[str, str]:
+    """``(kind, name)`` of a pattern Punie's ``cst_find_pattern`` understands."""
     kind, colon, name = pattern.partition(":")
-    if not colon:
-        if pattern in _NODE_TYPES:
-            return _NODE_TYPES[pattern]
-    elif kind == "call" and name:
-        return m.Call(func=m.Name(name))
-    elif kind == "decorator" and name:
-        return m.Decorator(decorator=m.Name(name))
-    elif kind == "import" and name:
-        return m.ImportFrom(module=m.Name(name)) | m.ImportFrom(
-            module=m.Attribute(attr=m.Name(name))
-        )
+    if (not colon and pattern in _NODE_TYPES) or (kind in ("call", "decorator", "import") and name):
+        return kind, name
     raise ToolFailure(f"unknown pattern {pattern!r}; use one of {', '.join(PATTERNS)}")
 
 
@@ -134,33 +118,13 @@ def cst_find_pattern(ctx: ToolContext, file_path: str, pattern: str) -> CstFindR
     ``ImportFrom``, ``Name``, ``Attribute``; ``call:NAME`` (calls of a function),
     ``decorator:NAME`` (uses of a decorator), ``import:NAME`` (``from NAME import …``).
     """
-    matcher = _matcher(pattern)
-    wrapper = MetadataWrapper(_module(ctx, file_path))
-    positions = wrapper.resolve(PositionProvider)
-    matches = []
-    for node in m.findall(wrapper.module, matcher):
-        start = positions[node].start
-        matches.append(
-            CstMatch(
-                line=start.line,
-                column=start.column,
-                code_snippet=_snippet(wrapper.module.code_for_node(node)),
-                node_type=type(node).__name__,
-            )
-        )
+    kind, name = _pattern(pattern)
+    found = _libcst().find(_text(ctx, file_path), file_path, kind, name)
+    matches = [
+        CstMatch(line=line, column=column, code_snippet=_snippet(code), node_type=node_type)
+        for line, column, code, node_type in found
+    ]
     return CstFindResult(success=True, match_count=len(matches), matches=matches)
-
-
-class _Rename(libcst.CSTTransformer):
-    def __init__(self, old: str, new: str) -> None:
-        super().__init__()
-        self.old, self.new, self.count = old, new, 0
-
-    def leave_Name(self, original_node: libcst.Name, updated_node: libcst.Name) -> libcst.Name:
-        if updated_node.value != self.old:
-            return updated_node
-        self.count += 1
-        return updated_node.with_changes(value=self.new)
 
 
 @tool
@@ -171,49 +135,8 @@ def cst_rename(ctx: ToolContext, file_path: str, old_name: str, new_name: str) -
     """
     if not new_name.isidentifier():
         raise ToolFailure(f"{new_name!r} is not a Python identifier")
-    module = _module(ctx, file_path)
-    rename = _Rename(old_name, new_name)
-    renamed = module.visit(rename)
-    return CstRenameResult(success=True, rename_count=rename.count, modified_source=renamed.code)
-
-
-def _imports(statement: str) -> list[tuple[str, str | None, str | None]]:
-    """``(module, name, alias)`` triples of ``import a.b`` or ``from m import x, y as z``."""
-    try:
-        parsed = libcst.parse_statement(statement.strip() + "\n")
-    except libcst.ParserSyntaxError:
-        parsed = None
-    body = parsed.body[0] if isinstance(parsed, libcst.SimpleStatementLine) else None
-    if isinstance(body, libcst.Import):
-        return [
-            (_dotted(alias.name), None, _alias(alias)) for alias in body.names
-        ]  # fmt: skip
-    if (
-        isinstance(body, libcst.ImportFrom)
-        and body.module is not None
-        and not body.relative
-        and not isinstance(body.names, libcst.ImportStar)
-    ):
-        module = _dotted(body.module)
-        return [(module, _dotted(alias.name), _alias(alias)) for alias in body.names]
-    raise ToolFailure(
-        f"not an import statement this tool adds: {statement!r} "
-        "(use 'import a.b' or 'from a.b import c, d as e')"
-    )
-
-
-def _dotted(node: libcst.BaseExpression) -> str:
-    if isinstance(node, libcst.Name):
-        return node.value
-    if isinstance(node, libcst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    raise ToolFailure("an import names modules with dotted names")
-
-
-def _alias(alias: libcst.ImportAlias) -> str | None:
-    if alias.asname is None or not isinstance(alias.asname.name, libcst.Name):
-        return None
-    return alias.asname.name.value
+    count, source = _libcst().rename(_text(ctx, file_path), file_path, old_name, new_name)
+    return CstRenameResult(success=True, rename_count=count, modified_source=source)
 
 
 @tool
@@ -224,12 +147,5 @@ def cst_add_import(ctx: ToolContext, file_path: str, import_stmt: str) -> CstAdd
     ``"from a import b as c"``. Returns the new source for ``write_file``; nothing is
     written or proposed.
     """
-    imports = _imports(import_stmt)
-    module = _module(ctx, file_path)
-    context = CodemodContext()
-    for module_name, name, alias in imports:
-        AddImportsVisitor.add_needed_import(context, module_name, name, alias)
-    updated = MetadataWrapper(module).visit(AddImportsVisitor(context))
-    return CstAddImportResult(
-        success=True, import_added=updated.code != module.code, modified_source=updated.code
-    )
+    added, source = _libcst().add_import(_text(ctx, file_path), file_path, import_stmt)
+    return CstAddImportResult(success=True, import_added=added, modified_source=source)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,10 @@ async def test_add_import_is_idempotent_and_keeps_formatting(ctx: ToolContext) -
     wrong = await cst_add_import(ctx, "src/components.py", "print('x')")
     assert not wrong.success and "not an import statement" in (wrong.parse_error or "")
     assert not ctx.overlay
+
+
+def test_the_server_starts_without_importing_libcst() -> None:
+    """LibCST takes ~1 s to import: the server's start-up must not pay for it."""
+    code = "import sys, punie_lsp.server; print('libcst' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
