@@ -8,9 +8,12 @@ see it: ty's diagnostic in the Problems panel and as a squiggle, hover, go to de
 *Punie: Status* and VS Code's workspace trust reaching the server (the folder opens in
 Restricted Mode, then is trusted), *Punie: Ask* streaming into the Punie panel, *Punie:
 Fix* landing an undoable edit after asking first (``punie.edits: ask``: VS Code's
-Refactor Preview), and a failed run showing the server's reason. Everything is real but
-the model: a scripted OpenAI-compatible server (tests/editors/scripted_openai.py) that
-punie-lsp reaches through its ``openai:`` backend.
+Refactor Preview), a failed run showing the server's reason, and ty resolving imports in
+the environment selected in VS Code's Python extension. Everything is real but the model,
+a scripted OpenAI-compatible server (tests/editors/scripted_openai.py) that punie-lsp
+reaches through its ``openai:`` backend, and the Python extension (``ms-python.python``,
+which needs the marketplace): a FAKE stand-in, tests/editors/vscode/fake-python-extension,
+whose active environment is a venv this module makes.
 
 What it needs — chromium, Node 24, code-server, vsce — is installed by
 tests/editors/vscode/install.sh, which ``.ci/run`` runs. Without it the tests skip,
@@ -50,6 +53,8 @@ pytestmark = [pytest.mark.vscode, pytest.mark.timeout(600)]
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "project"
 INSTALL = Path(__file__).parent / "vscode" / "install.sh"
+FAKE_PYTHON_EXTENSION = Path(__file__).parent / "vscode" / "fake-python-extension"
+"""A FAKE ``ms-python.python``: the real Python extension cannot be installed here."""
 ARTIFACTS = Path(os.environ.get("PUNIE_E2E_ARTIFACTS", REPO / "build" / "e2e")) / "vscode"
 STEP_TIMEOUT_MS = 60_000
 """How long one step may wait for the page (the first diagnostic takes 15 to 27 s from page
@@ -96,27 +101,32 @@ def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 300
     return done.stdout
 
 
+def package(tools: Installed, folder: Path, vsix: Path, env: dict[str, str]) -> Path:
+    """``vsce package`` of an extension folder."""
+    command = [str(tools.node), str(tools.vsce), "package", "--allow-missing-repository"]
+    run([*command, "--skip-license", "--out", str(vsix)], folder, env)
+    return vsix
+
+
+def selected_environment(work: Path) -> Path:
+    """A venv holding ``only_in_selected_env``, which nothing else here provides: the
+    interpreter the fake Python extension reports as the user's selection."""
+    venv = work / "selected-venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60
+    )
+    (site,) = (venv / "lib").glob("python3*/site-packages")
+    (site / "only_in_selected_env.py").write_text("def answer() -> int:\n    return 42\n")
+    return venv / "bin" / "python"
+
+
 def build_vsix(tools: Installed, work: Path, env: dict[str, str]) -> Path:
     """The extension packaged from this checkout: npm ci, tsc, vsce package."""
     build = work / "extension"
     shutil.copytree(EDITORS / "vscode", build, ignore=shutil.ignore_patterns("node_modules", "out"))
     run(["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"], build, env)
     run([str(build / "node_modules" / ".bin" / "tsc"), "-p", "."], build, env)
-    vsix = work / "punie-lsp.vsix"
-    run(
-        [
-            str(tools.node),
-            str(tools.vsce),
-            "package",
-            "--allow-missing-repository",
-            "--skip-license",
-            "--out",
-            str(vsix),
-        ],
-        build,
-        env,
-    )
-    return vsix
+    return package(tools, build, work / "punie-lsp.vsix", env)
 
 
 @dataclass
@@ -269,6 +279,12 @@ def vscode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VSCode]:
     (project / "types.py").write_text(
         'raise ImportError("the workspace\'s types.py shadowed the standard library")\n'
     )
+    # Resolves only in the environment selected in the (fake) Python extension: there ty
+    # reports the assignment (int into str); anywhere else, an unresolved import.
+    (project / "uses_env.py").write_text(
+        "import only_in_selected_env\n\nvalue: str = only_in_selected_env.answer()\n"
+    )
+    selected_python = selected_environment(work)
     log = work / "punie-lsp.log"
     env = {
         **os.environ,
@@ -279,6 +295,8 @@ def vscode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VSCode]:
     }
     env.pop("PUNIE_LSP_MODEL_FACTORY", None)
     vsix = build_vsix(tools, work, env)
+    fake_python = shutil.copytree(FAKE_PYTHON_EXTENSION, work / "fake-python-extension")
+    fake_vsix = package(tools, fake_python, work / "fake-python.vsix", env)
     run(
         [
             str(tools.node),
@@ -289,6 +307,8 @@ def vscode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VSCode]:
             str(work / "data"),
             "--install-extension",
             str(vsix),
+            "--install-extension",
+            str(fake_vsix),
         ],
         work,
         env,
@@ -321,6 +341,8 @@ def vscode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VSCode]:
             json.dumps(
                 {
                     "punie-lsp.interpreter": sys.executable,
+                    # The fake Python extension's active environment.
+                    "python.defaultInterpreterPath": str(selected_python),
                     "punie-lsp.server.extraArgs": [
                         "--log-file",
                         str(log),
@@ -383,6 +405,23 @@ def test_diagnostic_in_problems_panel_and_as_squiggle(vscode: VSCode) -> None:
     expect(row.first).to_contain_text("[Ln 13, Col 12]")
     expect(row.first).to_contain_text("ty")
     vscode.shot("1-diagnostics")
+
+
+def test_ty_uses_the_environment_selected_in_the_python_extension(vscode: VSCode) -> None:
+    """``only_in_selected_env`` lives only in the venv the (fake) Python extension reports
+    as active: ty resolves it, so it finds the int-into-str assignment instead."""
+    from playwright.sync_api import expect
+
+    vscode.open_file("uses_env.py")
+    # Opens the panel whether or not an earlier test left it open (Ctrl+Shift+M toggles).
+    vscode.run_command("Problems: Focus on Problems View")
+    problems = vscode.page.locator(".markers-panel")
+    row = problems.locator(".monaco-list-row", has_text="invalid-assignment")
+    expect(row.first).to_contain_text("[Ln 3, Col 14]")
+    expect(
+        problems.locator(".monaco-list-row", has_text="Cannot resolve imported module")
+    ).to_have_count(0)
+    vscode.shot("2-selected-environment")
 
 
 def test_hover_shows_ty_signature(vscode: VSCode) -> None:
@@ -505,3 +544,35 @@ def test_a_failed_run_shows_the_servers_reason(vscode: VSCode) -> None:
     toast = page.locator(".notifications-toasts .notification-toast", has_text="Punie:")
     expect(toast.last).to_contain_text(reason.splitlines()[0][:60])
     vscode.shot("9-failed-run")
+
+
+def test_a_new_selection_in_the_python_extension_reaches_ty(vscode: VSCode) -> None:
+    """Selecting another interpreter (the fake's ``onDidChangeActiveEnvironmentPath``)
+    restarts the server with it: in a venv without the module, the import is unresolved;
+    back in the selected one, it resolves again. Last: it restarts punie-lsp twice."""
+    from playwright.sync_api import expect
+
+    work = vscode.project.parent
+    machine = work / "data" / "Machine" / "settings.json"
+    settings = json.loads(machine.read_text())
+    selected = settings["python.defaultInterpreterPath"]
+    bare = work / "bare-venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True, timeout=60
+    )
+    vscode.open_file("uses_env.py")
+    vscode.run_command("Problems: Focus on Problems View")
+    problems = vscode.page.locator(".markers-panel")
+    unresolved = problems.locator(".monaco-list-row", has_text="Cannot resolve imported module")
+    assigned = problems.locator(".monaco-list-row", has_text="invalid-assignment")
+    try:
+        machine.write_text(
+            json.dumps({**settings, "python.defaultInterpreterPath": str(bare / "bin" / "python")})
+        )
+        expect(unresolved.first).to_contain_text("only_in_selected_env")
+        expect(assigned).to_have_count(0)
+        vscode.shot("10-selection-changed")
+    finally:
+        machine.write_text(json.dumps({**settings, "python.defaultInterpreterPath": selected}))
+    expect(assigned.first).to_contain_text("[Ln 3, Col 14]")
+    expect(unresolved).to_have_count(0)

@@ -64,6 +64,77 @@ let output: vscode.OutputChannel;
 let status: vscode.StatusBarItem;
 let conversationId: string | undefined;
 let tokens = 0;
+/** The interpreter selected in VS Code's Python extension, for ty (see tySettings). */
+let selectedPython: string | undefined;
+
+/**
+ * The part of the Python extension's public API (`ms-python.python`'s exports, typed in
+ * `@vscode/python-extension`) this file uses: the active environment of a folder.
+ */
+interface PythonExtensionApi {
+  environments?: {
+    getActiveEnvironmentPath(resource?: vscode.Uri): { id: string; path: string };
+    resolveEnvironment(
+      environment: { id: string; path: string } | string,
+    ): Promise<{ executable: { uri?: vscode.Uri } } | undefined>;
+    onDidChangeActiveEnvironmentPath: vscode.Event<unknown>;
+  };
+}
+
+/** The Python extension's API, when it is installed (activating it, as its own helper does). */
+async function pythonApi(): Promise<PythonExtensionApi | undefined> {
+  const extension = vscode.extensions.getExtension<PythonExtensionApi>("ms-python.python");
+  if (extension === undefined) {
+    return undefined;
+  }
+  try {
+    return extension.isActive ? extension.exports : await extension.activate();
+  } catch (error) {
+    output.appendLine(`punie: the Python extension did not activate: ${String(error)}`);
+    return undefined;
+  }
+}
+
+/** The executable of the active environment for the first folder, or undefined. */
+async function activePython(api: PythonExtensionApi | undefined): Promise<string | undefined> {
+  const environments = api?.environments;
+  if (environments === undefined) {
+    return undefined;
+  }
+  try {
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const resolved = await environments.resolveEnvironment(environments.getActiveEnvironmentPath(folder));
+    return resolved?.executable.uri?.fsPath || undefined;
+  } catch (error) {
+    output.appendLine(`punie: no active Python environment: ${String(error)}`);
+    return undefined;
+  }
+}
+
+/** `value` when it is a JSON object, else an empty one. */
+function record(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/**
+ * The `ty` section as ty is sent it: the user's own, with `configuration.environment.python`
+ * (ty's inline configuration, README "How it works") set to the interpreter selected in the
+ * Python extension unless the user set it there, so ty resolves imports in the environment
+ * the user chose, as with ty's own VS Code extension. Only that key is added: never an
+ * empty `pythonExtension: {}`, on which ty 0.0.105 panics.
+ */
+function tySettings(raw: unknown): unknown {
+  const section = record(raw);
+  const configuration = record(section.configuration);
+  const environment = record(configuration.environment);
+  if (selectedPython === undefined || (typeof environment.python === "string" && environment.python.trim())) {
+    return raw ?? {};
+  }
+  return {
+    ...section,
+    configuration: { ...configuration, environment: { ...environment, python: selectedPython } },
+  };
+}
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel("Punie");
@@ -103,6 +174,20 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     // Trusting the folder (there is no way back short of a reload) lets tools run its code.
     vscode.workspace.onDidGrantWorkspaceTrust(sendSettings),
   );
+  const api = await pythonApi();
+  selectedPython = await activePython(api);
+  if (api?.environments !== undefined) {
+    // ty reads `environment.python` when it starts: a new selection restarts the server.
+    context.subscriptions.push(
+      api.environments.onDidChangeActiveEnvironmentPath(async () => {
+        const now = await activePython(api);
+        if (now !== selectedPython) {
+          selectedPython = now;
+          await restart();
+        }
+      }),
+    );
+  }
   await start();
 }
 
@@ -158,7 +243,7 @@ function punieSettings(raw: unknown = vscode.workspace.getConfiguration().get("p
 function initializationOptions(): unknown {
   return {
     punie: punieSettings(),
-    ty: vscode.workspace.getConfiguration().get("ty") ?? {},
+    ty: tySettings(vscode.workspace.getConfiguration().get("ty")),
   };
 }
 
@@ -168,7 +253,10 @@ function configurationItem(item: lsp.ConfigurationItem): unknown {
   const config = vscode.workspace.getConfiguration(undefined, resource);
   const value: unknown = item.section ? config.get(item.section) : config;
   const plain: unknown = value === undefined ? null : JSON.parse(JSON.stringify(value));
-  return item.section === "punie" ? punieSettings(plain) : plain;
+  if (item.section === "punie") {
+    return punieSettings(plain);
+  }
+  return item.section === "ty" ? tySettings(plain) : plain;
 }
 
 /** `workspace/didChangeConfiguration` with both sections (ty gets `ty` through punie-lsp). */
@@ -195,7 +283,10 @@ async function start(): Promise<void> {
           if (result instanceof ResponseError || !Array.isArray(result)) {
             return result;
           }
-          return result.map((value, i) => (params.items[i]?.section === "punie" ? punieSettings(value) : value));
+          return result.map((value, i) => {
+            const section = params.items[i]?.section;
+            return section === "punie" ? punieSettings(value) : section === "ty" ? tySettings(value) : value;
+          });
         },
       },
       // Code actions carry `punie.fix`, `punie.explain`, ...: run them like the palette
