@@ -62,15 +62,16 @@ async def tool(ls: PunieLanguageServer, args: dict[str, Any] | None = None) -> A
     """
     request = args or {}
     name = request.get("name")
-    if not isinstance(name, str) or name not in ls.tools:
-        known = ", ".join(sorted(ls.tools))
+    tools = (await ls.load_code_mode_tools()).tools
+    if not isinstance(name, str) or name not in tools:
+        known = ", ".join(sorted(tools))
         raise JsonRpcInvalidParams(f"punie.tool: unknown tool {name!r}; known tools: {known}")
     arguments = request.get("args") or {}
     if not isinstance(arguments, dict):
         raise JsonRpcInvalidParams("punie.tool: 'args' must be an object of named arguments")
     root = ls.command_root("punie.tool", request.get("uri"))
     try:
-        result = await call_tool(name, ls.tool_context(root), arguments, ls.tools)
+        result = await call_tool(name, ls.tool_context(root), arguments, tools)
     except ToolArgumentError as exc:
         raise JsonRpcInvalidParams(f"punie.tool {name}: {exc}") from None
     except OSError as exc:
@@ -94,6 +95,7 @@ async def run_code_command(ls: PunieLanguageServer, args: dict[str, Any] | None 
         raise JsonRpcInvalidParams("punie.runCode: 'code' must be a string of Python")
     root = ls.command_root("punie.runCode", request.get("uri"))
     async with WorkDone(ls, "Punie: running code") as progress:
+        tools = await ls.load_code_mode_tools()
         ctx = ls.tool_context(root)
 
         async def on_call(name: str, call_args: dict[str, Any]) -> None:
@@ -106,7 +108,7 @@ async def run_code_command(ls: PunieLanguageServer, args: dict[str, Any] | None 
             pool=ls.sandbox_pool,
             limits=ls.sandbox_limits(),
             cancel=progress.cancelled,
-            tools=ls.code_mode_tools,
+            tools=tools,
         )
     return result.model_dump(mode="json", exclude_none=True)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from punie_lsp.semantic import EditorTyBackend, PrivateTyPool
 from punie_lsp.settings import Settings, resolve, split_initialization_options
 from punie_lsp.ty_child import TyChild
 from sandbox import SandboxLimits, SandboxPool
-from typed_tools import PositionEncoding, ToolContext, ToolSpec, load_tools
+from typed_tools import PositionEncoding, ToolContext
 from typed_tools.lines import read_exact
 from typed_tools.lsp_converter import converter
 
@@ -55,7 +56,7 @@ class PunieLanguageServer(LanguageServer):
         self.settings_problems: list[str] = []
         self.private_ty = PrivateTyPool()
         self.sandbox_pool = SandboxPool()
-        self._tools: dict[str, ToolSpec] | None = None
+        self._tools_lock = threading.Lock()
         self._code_mode_tools: CodeModeTools | None = None
         self.agent_host = AgentHost(self)
         self.protocol.set_writer(router.writer, include_headers=True)
@@ -65,18 +66,24 @@ class PunieLanguageServer(LanguageServer):
         return self.router.ty
 
     @property
-    def tools(self) -> dict[str, ToolSpec]:
-        """Built-in typed tools and ``punie.tools`` plug-ins, loaded on first use."""
-        if self._tools is None:
-            self._tools = load_tools()
-        return self._tools
-
-    @property
     def code_mode_tools(self) -> CodeModeTools:
-        """The typed tools bound for the sandbox (externals and their stubs), built once."""
-        if self._code_mode_tools is None:
-            self._code_mode_tools = CodeModeTools.load(self.tools)
-        return self._code_mode_tools
+        """The typed tools (built-ins and ``punie.tools`` plug-ins) with their stubs, built once.
+
+        Building imports every plug-in (the domain validators' LibCST alone takes ~1 s) and
+        renders the stubs: a blocking call, made from a worker thread (the agent's build)
+        or through ``load_code_mode_tools`` on the event loop. The lock makes the two meet.
+        """
+        with self._tools_lock:
+            if self._code_mode_tools is None:
+                self._code_mode_tools = CodeModeTools.load()
+            return self._code_mode_tools
+
+    async def load_code_mode_tools(self) -> CodeModeTools:
+        """``code_mode_tools`` for a handler: built in a thread the first time, so the loop
+        keeps forwarding ty's traffic meanwhile."""
+        if self._code_mode_tools is not None:
+            return self._code_mode_tools
+        return await asyncio.to_thread(lambda: self.code_mode_tools)
 
     def sandbox_limits(self) -> SandboxLimits:
         sandbox = self.settings.sandbox
