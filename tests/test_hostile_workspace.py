@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -170,7 +171,12 @@ async def contained(client: Client, code: str, tool: str) -> tuple[dict[str, Any
         if run.done():
             break  # refused before it ran (an oversized argument): still measured below
     began = time.monotonic() - started
-    during = await hover_ms(client)
+    # Three hovers one after another while the tool runs, judged by their median: a loop
+    # held by the tool delays them all, one scheduler hiccup of a 2-core machine does not.
+    hovers = [await hover_ms(client)]
+    while len(hovers) < 3 and not run.done():
+        hovers.append(await hover_ms(client))
+    during = statistics.median(hovers)
     result = await run
     elapsed = time.monotonic() - started
     assert isinstance(result, dict)
@@ -178,8 +184,8 @@ async def contained(client: Client, code: str, tool: str) -> tuple[dict[str, Any
         f"{tool} took {elapsed:.1f} s (its call began at {began:.1f} s): "
         f"{result.get('error')} {result.get('calls')}"
     )
-    print(f"{tool}: ended {elapsed - began:.2f} s after its call began; hover {during:.1f} ms")
-    assert during < HOVER_MS, f"a hover during {tool} took {during:.0f} ms"
+    print(f"{tool}: ended {elapsed - began:.2f} s after its call began; hovers {[round(h, 1) for h in hovers]} ms")
+    assert during < HOVER_MS, f"hovers during {tool} took {[round(h, 1) for h in hovers]} ms (median {during:.0f})"
     assert isinstance(result, dict)
     return result, during
 
