@@ -184,8 +184,9 @@ async def contained(client: Client, code: str, tool: str) -> tuple[dict[str, Any
         f"{tool} took {elapsed:.1f} s (its call began at {began:.1f} s): "
         f"{result.get('error')} {result.get('calls')}"
     )
-    print(f"{tool}: ended {elapsed - began:.2f} s after its call began; hovers {[round(h, 1) for h in hovers]} ms")
-    assert during < HOVER_MS, f"hovers during {tool} took {[round(h, 1) for h in hovers]} ms (median {during:.0f})"
+    shown = [round(h, 1) for h in hovers]
+    print(f"{tool}: ended {elapsed - began:.2f} s after its call began; hovers {shown} ms")
+    assert during < HOVER_MS, f"hovers during {tool} took {shown} ms (median {during:.0f})"
     assert isinstance(result, dict)
     return result, during
 
