@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from typed_tools.cli import number_in
+
 __all__ = ["main"]
 
 
@@ -28,10 +30,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("file", help="a .py file, or - to read the code from stdin")
     parser.add_argument("--workspace", default=".", help="the folder the tools see (default: .)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
-    parser.add_argument("--memory-mb", type=int, default=256, help="memory limit (default 256)")
+    # The ranges of the editor's punie.sandbox.* settings (README, Configuration).
     parser.add_argument(
-        "--max-tool-calls", type=int, default=200, help="tool calls per run (default 200)"
+        "--timeout",
+        type=number_in(float, 0, 3600, above_low=True),
+        default=30.0,
+        help="seconds, above 0 and at most 3600 (default 30)",
+    )
+    parser.add_argument(
+        "--memory-mb",
+        type=number_in(int, 16, 65536),
+        default=256,
+        help="memory limit in MiB, 16 to 65536 (default 256)",
+    )
+    parser.add_argument(
+        "--max-tool-calls",
+        type=number_in(int, 1, 100_000),
+        default=200,
+        help="tool calls per run, 1 to 100000 (default 200)",
     )
     parser.add_argument(
         "--trust",
@@ -88,6 +104,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         code = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
     except OSError as exc:
         parser.error(f"cannot read {args.file}: {exc.strerror}")
+    except UnicodeDecodeError as exc:
+        parser.error(f"cannot read {args.file}: not UTF-8 text ({exc.reason} at byte {exc.start})")
     result = asyncio.run(_run(code, Path(args.workspace).resolve(), args, sys.stderr))
     out.write(result.model_dump_json(exclude_none=True, indent=2) + "\n")
     return 0 if result.error is None else 1

@@ -7,8 +7,13 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
+
+from agent import run_code_cli
 from tests.conftest import FIXTURE_PROJECT
+from typed_tools import cli as tool_cli
 
 PUNIE = [sys.executable, "-m", "punie_lsp"]
 
@@ -96,3 +101,50 @@ def test_a_log_file_in_a_missing_folder_is_named() -> None:
     assert done.returncode == 2
     assert "the folder /no/such/folder does not exist" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--timeout", "0"),
+        ("--timeout", "-1"),
+        ("--timeout", "nan"),
+        ("--timeout", "inf"),
+        ("--timeout", "99999"),
+        ("--memory-mb", "0"),
+        ("--memory-mb", "999999"),
+        ("--max-tool-calls", "-1"),
+        ("--max-tool-calls", "many"),
+    ],
+)
+def test_run_code_limits_out_of_range_are_usage_errors(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The settings' ranges (README, Configuration), as one usage line: no traceback."""
+    with pytest.raises(SystemExit) as exited:
+        run_code_cli.main(["-", option, value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and "Traceback" not in err
+
+
+def test_run_code_of_a_file_that_is_not_utf8_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    program = tmp_path / "latin1.py"
+    program.write_bytes(b"print('caf\xe9')\n")
+    with pytest.raises(SystemExit) as exited:
+        run_code_cli.main([str(program)])
+    assert exited.value.code == 2
+    assert "not UTF-8 text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra", [["--timeout", "0"], ["--timeout", "nan"], ["--workspace", "/no/such/folder"]]
+)
+def test_tool_options_out_of_range_are_usage_errors(
+    extra: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert tool_cli.main(["read_file", "--path", "x", *extra]) == 2
+    err = capsys.readouterr().err
+    assert ("out of range" in err or "is not a folder" in err) and "did not finish" not in err

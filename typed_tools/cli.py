@@ -26,7 +26,28 @@ from typed_tools.base import ToolArgumentError, ToolContext, ToolResult
 from typed_tools.registry import ToolSpec, call_tool, json_schema, load_tools, stubs
 from typed_tools.ty_client import default_pool
 
-__all__ = ["main"]
+__all__ = ["main", "number_in"]
+
+
+def number_in(
+    convert: type[int] | type[float], low: float, high: float, *, above_low: bool = False
+) -> typing.Callable[[str], float]:
+    """An argparse ``type``: a finite number in ``[low, high]`` (``(low, high]`` with
+    ``above_low``), so a bad ``--timeout 0`` or ``--memory-mb -1`` is a usage error
+    naming the range, not a traceback or a misleading "did not finish within 0 s"."""
+    shown = f"above {low:g}" if above_low else f"from {low:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value != value or not (low < value if above_low else low <= value) or value > high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {shown} to {high:g}")
+        return value
+
+    parse.__name__ = convert.__name__
+    return parse
 
 
 def _is_bool(annotation: Any) -> bool:
@@ -65,7 +86,12 @@ def _tool_parser(spec: ToolSpec) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace root")
-    parser.add_argument("--timeout", type=float, default=60.0, help="time limit in seconds")
+    parser.add_argument(
+        "--timeout",
+        type=number_in(float, 0, 3600, above_low=True),
+        default=60.0,
+        help="time limit in seconds (above 0, at most 3600; default 60)",
+    )
     parser.add_argument(
         "--trust",
         action="store_true",
@@ -126,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, or an argparse usage error already printed
         return exit_.code if isinstance(exit_.code, int) else 2
     workspace: Path = options.pop("workspace").resolve()
+    if not workspace.is_dir():
+        print(f"error: --workspace {workspace} is not a folder", file=sys.stderr)
+        return 2
     ctx = ToolContext(
         root=workspace, timeout_seconds=options.pop("timeout"), trusted=options.pop("trust")
     )
