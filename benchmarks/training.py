@@ -53,7 +53,7 @@ from training.finetune import FinetuneConfig, finetune, load_rows  # noqa: E402
 from training.report import compare_runs, write_report  # noqa: E402
 from training.suites import EvalCase  # noqa: E402
 
-FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "project"
+FIXTURE = Path(__file__).resolve().parents[1] / "training" / "sample_project"
 TRAIN_FILES = [
     f"{folder}/{name}.py"
     for folder in ("pkg", "src", "app", "lib")

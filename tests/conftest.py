@@ -21,7 +21,7 @@ from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 from typed_tools.lsp_converter import converter
 
-FIXTURE_PROJECT = Path(__file__).parent / "fixtures" / "project"
+FIXTURE_PROJECT = Path(__file__).parents[1] / "training" / "sample_project"
 SERVER_COMMAND = [sys.executable, "-m", "punie_lsp", "--stdio", "--log-level", "DEBUG"]
 CLIENT_PROFILES = ["visual-studio-code", "neovim"]
 """VS Code 1.65 takes pushed diagnostics and UTF-16; Neovim 0.11 pulls and offers UTF-8."""
@@ -93,7 +93,7 @@ def change_document(client: LanguageClient, uri: str, version: int, text: str) -
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A fresh, writable copy of tests/fixtures/project."""
+    """A fresh, writable copy of the sample project (training/sample_project)."""
     root = tmp_path / "project"
     shutil.copytree(FIXTURE_PROJECT, root)
     return root

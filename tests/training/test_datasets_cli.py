@@ -10,7 +10,7 @@ import pytest
 from tests.training.test_punie_format import PUNIE_ROW
 from training.datasets_cli import main
 
-FIXTURE_PROJECT = Path(__file__).parents[1] / "fixtures" / "project"
+FIXTURE_PROJECT = Path(__file__).parents[2] / "training" / "sample_project"
 
 
 @pytest.mark.parametrize("step", ["generate", "import-traces", "import-punie", "stats"])

@@ -11,7 +11,7 @@ from pydantic_ai import models
 from training.evaluate import prepare_workspace, run_suite, score_case
 from training.suites import CATEGORIES, DEFAULT_SUITE, EvalCase, suite
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "project"
+FIXTURE = Path(__file__).parents[2] / "training" / "sample_project"
 
 TYPES = EvalCase(
     id="t",

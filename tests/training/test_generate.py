@@ -9,7 +9,7 @@ from agent.tool_calls import CODE_TOOL
 from training.generate import CATEGORIES, generate_rows_async, package_source
 from training.rows import code_mode_instructions, write_dataset
 
-FIXTURE_PROJECT = Path(__file__).parents[1] / "fixtures" / "project"
+FIXTURE_PROJECT = Path(__file__).parents[2] / "training" / "sample_project"
 
 
 async def test_every_category_from_real_runs(tmp_path: Path) -> None:

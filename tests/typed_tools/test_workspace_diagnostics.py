@@ -11,7 +11,7 @@ import pytest
 from typed_tools import ToolContext, TyBackend
 from typed_tools.typecheck import typecheck
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "project"
+FIXTURE = Path(__file__).parents[2] / "training" / "sample_project"
 
 
 @pytest.fixture
