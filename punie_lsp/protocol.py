@@ -1,6 +1,6 @@
 """pygls' LSP protocol for the messages punie answers itself.
 
-The router (``punie_lsp.router``) has already validated each message and answered
+The router (``punie_lsp.wire.router``) has already validated each message and answered
 ``initialize`` with ty's capabilities; this protocol structures what reaches it with
 cattrs and dispatches it to punie's features. Params it cannot structure are answered
 with ``InvalidParams`` (pygls alone would log them and leave the request unanswered).

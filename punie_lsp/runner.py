@@ -16,8 +16,8 @@ import logging
 import os
 from typing import Any
 
-from punie_lsp.router import Router
-from punie_lsp.transport import FrameReceiver, FrameWriter, open_stdio
+from punie_lsp.wire.router import Router
+from punie_lsp.wire.transport import FrameReceiver, FrameWriter, open_stdio
 
 __all__ = ["serve", "serve_stdio", "serve_tcp"]
 

@@ -23,10 +23,10 @@ from punie_lsp import __version__
 from punie_lsp.agent_host import AgentHost
 from punie_lsp.documents import document_key, open_document
 from punie_lsp.protocol import PunieProtocol
-from punie_lsp.router import Router
 from punie_lsp.semantic import EditorTyBackend, PrivateTyPool
 from punie_lsp.settings import Settings, resolve, split_initialization_options
-from punie_lsp.ty_child import TyChild
+from punie_lsp.wire.router import Router
+from punie_lsp.wire.ty_child import TyChild
 from sandbox import SandboxLimits, SandboxPool
 from typed_tools import PositionEncoding, ToolContext
 from typed_tools.lines import read_exact

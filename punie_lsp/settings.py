@@ -10,7 +10,7 @@ an internal error).
 
 Lua (Neovim) cannot tell an empty object from an empty list and sends ``[]``: where
 punie's settings expect an object, ``[]`` reads as ``{}`` (for ty's
-settings, ``punie_lsp.forwarding.ty_section`` does the same), ``[]`` reads as ``{}``.
+settings, ``punie_lsp.wire.forwarding.ty_section`` does the same), ``[]`` reads as ``{}``.
 """
 
 from __future__ import annotations

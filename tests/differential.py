@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest_lsp
 
-from punie_lsp.forwarding import forwarded_requests
+from punie_lsp.wire.forwarding import forwarded_requests
 from typed_tools.lines import line_content, split_keepends
 from typed_tools.ty_environment import ty_environment, ty_executable
 

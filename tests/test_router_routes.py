@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from punie_lsp.router import Router
-from punie_lsp.transport import FrameWriter
+from punie_lsp.wire.router import Router
+from punie_lsp.wire.transport import FrameWriter
 
 
 class _Recorder(FrameWriter):

@@ -12,9 +12,9 @@ import threading
 from typing import Any
 
 from agent.code_mode import CodeModeTools
-from punie_lsp.router import Router
 from punie_lsp.server import PunieLanguageServer
-from punie_lsp.transport import FrameWriter
+from punie_lsp.wire.router import Router
+from punie_lsp.wire.transport import FrameWriter
 
 
 class _Discard(FrameWriter):

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from punie_lsp.forwarding import ty_section
 from punie_lsp.settings import (
     DEFAULT_MODEL,
     SandboxSettings,
@@ -15,6 +14,7 @@ from punie_lsp.settings import (
     resolve,
     split_initialization_options,
 )
+from punie_lsp.wire.forwarding import ty_section
 from tests.conftest import Client, initialize_params
 
 CASES: list[tuple[str, Any, Settings, list[str]]] = [

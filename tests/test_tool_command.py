@@ -8,7 +8,8 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from punie_lsp import commands, router
+from punie_lsp import commands
+from punie_lsp.wire import router
 from tests.conftest import Client, change_document, open_document
 
 pytestmark = pytest.mark.timeout(90)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from punie_lsp.transport import FrameParser, frame, peek_response_id
+from punie_lsp.wire.transport import FrameParser, frame, peek_response_id
 
 
 @pytest.mark.parametrize(

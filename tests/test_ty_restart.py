@@ -22,7 +22,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig
 from ty import find_ty_bin
 
-from punie_lsp import ty_child
+from punie_lsp.wire import ty_child
 from tests.conftest import (
     SERVER_COMMAND,
     Client,

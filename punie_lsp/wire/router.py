@@ -29,15 +29,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from punie_lsp import __version__, code_actions
-from punie_lsp.forwarding import (
+from punie_lsp.wire.forwarding import (
     FORWARDED_NOTIFICATIONS,
     PYGLS_STATE_NOTIFICATIONS,
     forwarded_requests,
     registered_requests,
     ty_section,
 )
-from punie_lsp.transport import FrameWriter
-from punie_lsp.ty_child import OWN_ID_PREFIX, TyChild
+from punie_lsp.wire.transport import FrameWriter
+from punie_lsp.wire.ty_child import OWN_ID_PREFIX, TyChild
 
 __all__ = ["Backend", "Router"]
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-from punie_lsp.transport import FrameParser, frame, peek_response_id
+from punie_lsp.wire.transport import FrameParser, frame, peek_response_id
 
 __all__ = ["OWN_ID_PREFIX", "ChildState", "TyChild", "TyError", "ty_command"]
 
