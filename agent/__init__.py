@@ -21,6 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agent._mlx_chat import ChatMessage, chat_messages, chat_tools
     from agent.backends import ModelSpecError, build_model, parse_model
     from agent.config import DEFAULT_MODEL, AgentConfig, EditsMode
     from agent.conversations import ConversationStore
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
     from agent.result import AgentResult, Edit, Outcome, Usage
 
 _EXPORTS: dict[str, str] = {
+    # The chat-template seam the training data shares with the in-process backend.
+    "ChatMessage": "agent._mlx_chat",
+    "chat_messages": "agent._mlx_chat",
+    "chat_tools": "agent._mlx_chat",
     "ModelSpecError": "agent.backends",
     "build_model": "agent.backends",
     "parse_model": "agent.backends",
@@ -59,6 +64,7 @@ __all__ = [
     "AgentConfig",
     "AgentDeps",
     "AgentResult",
+    "ChatMessage",
     "ConversationStore",
     "Edit",
     "EditsMode",
@@ -72,6 +78,8 @@ __all__ = [
     "PunieAgent",
     "Usage",
     "build_model",
+    "chat_messages",
+    "chat_tools",
     "parse_model",
     "render_instructions",
 ]

@@ -24,7 +24,7 @@ from pydantic_ai import Agent, Tool, models
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 
-from agent._mlx_chat import chat_tools
+from agent import chat_tools
 from agent.code_mode import CodeModeTools
 from agent.instructions import render_instructions
 from agent.mlx_model import MlxModel, MlxModelSettings, MlxRequestStats

@@ -2,7 +2,7 @@
 
 A row is what mlx-lm's LoRA trainer reads (``{"messages": [...], "tools": [...]}``)
 plus a category and a stable id. Rows are built from Pydantic AI messages through
-``agent._mlx_chat.chat_messages``, the very conversion the in-process backend applies
+``agent.chat_messages``, the very conversion the in-process backend applies
 to a live run, so a row rendered with the model's chat template gives the tokens the
 live agent was prompted with: training and inference see one format.
 
@@ -75,7 +75,7 @@ def execute_code_tools() -> list[dict[str, Any]]:
     """The agent's tool schema exactly as the ``mlx:`` backend hands it to the template."""
     from pydantic_ai import Tool
 
-    from agent._mlx_chat import chat_tools
+    from agent import chat_tools
     from agent.execute import execute_code
 
     return chat_tools([Tool(execute_code).tool_def])
@@ -110,7 +110,7 @@ def row_from_messages(
     ``instructions`` defaults to those recorded on the messages, else the agent's own;
     ``tools`` to the ``execute_code`` schema.
     """
-    from agent._mlx_chat import chat_messages
+    from agent import chat_messages
 
     system = instructions or _instructions_of(messages) or code_mode_instructions()
     chat = chat_messages(list(messages), [system])

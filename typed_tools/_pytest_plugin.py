@@ -5,6 +5,7 @@ interpreter needs nothing of ours installed; it uses only pytest's hooks and the
 standard library. Outcomes come from pytest's report objects, never from its text.
 """
 
+import dataclasses
 import json
 import os
 import time
@@ -13,7 +14,7 @@ _VISIBLE = [
     os.path.realpath(p) for p in os.environ.get("PUNIE_PYTEST_VISIBLE", "").split(os.pathsep) if p
 ]
 """Real paths whose files reports may quote (the workspace and library roots); empty: all."""
-_HIDDEN = "    (a frame in a file outside the workspace is hidden)\n"
+_HIDDEN = "    (a frame in a file outside the workspace is hidden)"
 
 _results = {}
 _order = []
@@ -40,9 +41,16 @@ def _hide_outside_frames(report):
         for entry in traceback.reprentries:
             location = getattr(entry, "reprfileloc", None)
             if location is not None and not _visible(location.path):
-                from _pytest._code.code import ReprEntryNative
-
-                entry = ReprEntryNative([_HIDDEN])
+                # The entry itself, emptied: pytest's entry classes live in its private
+                # ``_pytest`` package, and a report dataclass can be copied without them.
+                entry = dataclasses.replace(
+                    entry,
+                    lines=[_HIDDEN],
+                    reprfuncargs=None,
+                    reprlocals=None,
+                    reprfileloc=None,
+                    style="value",
+                )
             entries.append(entry)
         traceback.reprentries = entries
 

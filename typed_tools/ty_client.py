@@ -25,6 +25,7 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 from pygls.protocol import LanguageServerProtocol
 
+from typed_tools._upstream import client_process
 from typed_tools.base import JSON, PositionEncoding, SemanticBackend, ToolContext
 from typed_tools.disk_changes import DiskScan
 from typed_tools.lsp_converter import converter
@@ -111,6 +112,9 @@ class TyBackend:
         self._disk: DiskScan | None = None
         self._reports: dict[str, JSON] = {}
         self._anchor = (self.root / _ANCHOR).as_uri()
+        self._converter = converter()
+        """The client protocol's converter (its factory hands out this one), kept to
+        structure ``request``'s JSON params and unstructure its results."""
 
     @property
     def position_encoding(self) -> PositionEncoding:
@@ -123,13 +127,17 @@ class TyBackend:
         client = self._client
         if client is None or client.stopped or self._loop is not asyncio.get_running_loop():
             return False
-        server = client._server
+        server = client_process(client)
         return server is not None and server.returncode is None
 
     async def start(self) -> None:
         """Start ``ty server`` and complete the ``initialize`` handshake."""
+        conv = self._converter
         client = LanguageClient(
-            "punie-typed-tools", "0.1", protocol_cls=_RawJsonProtocol, converter_factory=converter
+            "punie-typed-tools",
+            "0.1",
+            protocol_cls=_RawJsonProtocol,
+            converter_factory=lambda: conv,
         )
         if self.workspace_diagnostics:
             # Before ty reads the disk, so a change made while it starts is seen as one.
@@ -191,7 +199,7 @@ class TyBackend:
     async def request(self, method: str, params: JSON) -> JSON:
         """Send an LSP request with JSON ``params``; the result comes back as JSON too."""
         client = self._require()
-        conv = client.protocol._converter
+        conv = self._converter
         # The table mixes classes with ``Any | None`` forms; treat the row as an opaque type.
         typed: Any = types.METHOD_TO_TYPES.get(method, (None, None, None, None))[2]
         if not isinstance(typed, type):
@@ -324,14 +332,14 @@ class TyBackend:
     @staticmethod
     def _kill_sync(client: LanguageClient) -> None:
         """Kill a child whose event loop is gone (a test's loop, a finished ``asyncio.run``)."""
-        server = client._server
+        server = client_process(client)
         if server is not None and server.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(server.pid, signal.SIGKILL)
 
     @staticmethod
     async def _kill(client: LanguageClient) -> None:
-        server = client._server
+        server = client_process(client)
         if server is not None and server.returncode is None:
             try:
                 await asyncio.wait_for(server.wait(), 2)
