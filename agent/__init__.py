@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from agent.config import DEFAULT_MODEL, AgentConfig, EditsMode
     from agent.conversations import ConversationStore
     from agent.core import ModelStatus, PunieAgent
-    from agent.deps import AgentDeps, PermissionAsker, ProgressEvent, ProgressKind, ProgressReporter
+    from agent.deps import AgentDeps, ProgressEvent, ProgressKind, ProgressReporter
     from agent.instructions import INSTRUCTIONS_CHAR_BUDGET, render_instructions
     from agent.result import AgentResult, Edit, Outcome, Usage
 
@@ -45,7 +45,6 @@ _EXPORTS: dict[str, str] = {
     "ModelStatus": "agent.core",
     "PunieAgent": "agent.core",
     "AgentDeps": "agent.deps",
-    "PermissionAsker": "agent.deps",
     "ProgressEvent": "agent.deps",
     "ProgressKind": "agent.deps",
     "ProgressReporter": "agent.deps",
@@ -71,7 +70,6 @@ __all__ = [
     "ModelSpecError",
     "ModelStatus",
     "Outcome",
-    "PermissionAsker",
     "ProgressEvent",
     "ProgressKind",
     "ProgressReporter",

@@ -14,7 +14,6 @@ words that name the model and the URL.
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
 
 from pydantic_ai.exceptions import (
     ModelAPIError,
@@ -71,13 +70,6 @@ def _openai_model(name: str, config: AgentConfig) -> Model:
             f"model 'openai:{name}' needs a base URL ({setting}), "
             "e.g. http://127.0.0.1:8080/v1 for mlx_lm.server"
         )
-    if config.base_url is not None:
-        url = urlsplit(config.base_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ModelSpecError(
-                f"{setting} {config.base_url!r} is not an http(s) URL: write the server's "
-                "address with its /v1 path, e.g. http://127.0.0.1:11434/v1 for Ollama"
-            )
     client = AsyncOpenAI(
         base_url=config.base_url,
         # Local servers ignore the key, but the client refuses to start without one.

@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from agent.config import DEFAULT_MODEL, AgentConfig
+from pydantic import ValidationError
+
+from agent.config import DEFAULT_MODEL, AgentConfig, Settings, setting_problems
 from agent.deps import AgentDeps, ProgressEvent
 from typed_tools.lines import read_exact, split_keepends
 
@@ -41,8 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--base-url", help="OpenAI-compatible server, for openai:<name> models")
     parser.add_argument("--draft-model", help="draft model for speculative decoding (mlx:)")
     parser.add_argument("--adapter", help="LoRA adapter directory from `train finetune` (mlx:)")
-    parser.add_argument("--temperature", type=float, default=0.2)
-    parser.add_argument("--max-tokens", type=int, default=2048)
+    # Ranges and defaults are the settings' own (agent.config.Settings).
+    parser.add_argument("--temperature", type=float, default=Settings().temperature)
+    parser.add_argument("--max-tokens", type=int, default=Settings().max_tokens)
     parser.add_argument(
         "--trust",
         action="store_true",
@@ -118,22 +121,29 @@ def _diff(path: Path, root: Path, new: str) -> str:
     return "".join(lines)
 
 
-async def _ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from agent.core import PunieAgent  # Pydantic AI is slow to import; not for --help
-    from sandbox import SandboxPool
-    from typed_tools import ToolContext, TyBackend
-
-    root = args.workspace.resolve()
-    config = AgentConfig(
+def _config(args: argparse.Namespace) -> AgentConfig:
+    """The flags as the one settings model; a bad value raises ``ValidationError``."""
+    return AgentConfig(
         model=args.model,
         base_url=args.base_url,
         draft_model=args.draft_model,
         adapter=args.adapter,
         temperature=args.temperature,
         max_tokens=args.max_tokens,
-        edits="auto",
         surface="cli",
     )
+
+
+def _flag(loc: tuple[int | str, ...]) -> str:
+    return "--" + str(loc[0]).replace("_", "-")
+
+
+async def _ask(args: argparse.Namespace, config: AgentConfig, out: TextIO, err: TextIO) -> int:
+    from agent.core import PunieAgent  # Pydantic AI is slow to import; not for --help
+    from sandbox import SandboxPool
+    from typed_tools import ToolContext, TyBackend
+
+    root = args.workspace.resolve()
     agent = PunieAgent(config)
     terminal = _Terminal(out, err)
     cancel = asyncio.Event()
@@ -196,7 +206,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     from agent.backends import ModelSpecError
 
     try:
-        return asyncio.run(_ask(args, out or sys.stdout, sys.stderr))
+        config = _config(args)
+    except ValidationError as exc:
+        for _, problem in setting_problems(exc, AgentConfig, _flag):
+            print(f"punie-lsp ask: {problem}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_ask(args, config, out or sys.stdout, sys.stderr))
     except ModelSpecError as exc:
         print(f"punie-lsp ask: {exc}", file=sys.stderr)
         return 2

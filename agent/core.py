@@ -16,8 +16,6 @@ import dataclasses
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 from pydantic_ai import Agent, CancellationToken, ModelRetry, RunContext
 from pydantic_ai.exceptions import (
     ModelAPIError,
@@ -41,21 +39,18 @@ from agent.code_mode import CodeModeTools
 from agent.config import AgentConfig
 from agent.conversations import ConversationStore
 from agent.deps import AgentDeps
-from agent.execute import RunState, execute_code, guard_writes
+from agent.execute import RunState, execute_code
 from agent.instructions import render_instructions
 from agent.mlx_model import MlxModelSettings
 from agent.recognising_model import ToolCallRecognition
 from agent.result import AgentResult, Edit, Outcome, Usage
+from sandbox import WireModel
 
 __all__ = ["ModelStatus", "PunieAgent"]
 
 
-class ModelStatus(BaseModel):
+class ModelStatus(WireModel):
     """The model as ``punie.status`` reports it (camelCase on the wire)."""
-
-    model_config = ConfigDict(
-        frozen=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
-    )
 
     model: str
     """The configured model string."""
@@ -238,13 +233,10 @@ class PunieAgent:
             )
 
     def _run_state(self, deps: AgentDeps) -> RunState:
-        tools = self.tools
-        if self.config.edits == "ask" and deps.ask_permission is not None:
-            tools = guard_writes(tools, deps.ask_permission)
         run = RunState(
             deps=deps,
-            tools=tools,
-            limits=deps.limits or self.config.sandbox,
+            tools=self.tools,
+            limits=deps.limits or self.config.sandbox.limits(),
             type_check=self.config.type_check,
             context=deps.tools,
         )

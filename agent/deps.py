@@ -4,14 +4,15 @@ The agent itself is long-lived (model loaded once, tools and stubs generated onc
 everything that belongs to one prompt travels in ``AgentDeps``, which Pydantic AI
 hands to the ``execute_code`` tool as ``ctx.deps``. The server builds it from the
 editor's state (buffers through its ``SemanticBackend``, the selection) and LSP hooks
-(``$/progress``, ``window/showMessageRequest`` for permission); the CLI from a folder
-and the terminal.
+(``$/progress``); the CLI from a folder and the terminal. A run never asks the user
+anything: ``write_file`` only proposes, and the caller decides what to do with the
+result's edits (the server asks per its ``edits`` setting, ``punie_lsp.agent_host``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from sandbox import SandboxLimits, SandboxPool
 from typed_tools.base import ToolContext
 
-__all__ = ["AgentDeps", "PermissionAsker", "ProgressEvent", "ProgressKind", "ProgressReporter"]
+__all__ = ["AgentDeps", "ProgressEvent", "ProgressKind", "ProgressReporter"]
 
 ProgressKind = Literal["text", "code", "toolCall", "toolResult", "answer"]
 """``text``: a delta of the model's words; ``code``: a program it submitted;
@@ -41,10 +42,6 @@ class ProgressEvent(BaseModel):
 
 ProgressReporter = Callable[[ProgressEvent], None]
 """Called on the event loop as things happen; must not block (send a notification, print)."""
-
-PermissionAsker = Callable[[str, str], Awaitable[bool]]
-"""``await ask(path, new_text)``: may the model propose this write? ``path`` is
-workspace-relative. Used for every ``write_file`` when the config says ``edits="ask"``."""
 
 
 def _ignore(event: ProgressEvent) -> None:
@@ -69,5 +66,3 @@ class AgentDeps:
     """Streams text deltas, submitted code, tool calls and results as they happen."""
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     """Set it to stop the run: model generation and any sandbox run end within a second."""
-    ask_permission: PermissionAsker | None = None
-    """Asked before each ``write_file`` when edits are ``ask``; None means allowed."""

@@ -13,8 +13,6 @@ counts the retry; a cancelled run stops the agent instead.
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,11 +20,11 @@ from typing import Any
 from pydantic_ai import ModelRetry, RunContext
 
 from agent.code_mode import CodeModeTools, run_code
-from agent.deps import AgentDeps, PermissionAsker, ProgressEvent
+from agent.deps import AgentDeps, ProgressEvent
 from sandbox import RunResult, SandboxLimits, SandboxSession, ToolCall
-from typed_tools.base import ToolContext, ToolResult
+from typed_tools.base import ToolContext
 
-__all__ = ["RunState", "execute_code", "guard_writes", "render_result"]
+__all__ = ["RunState", "execute_code", "render_result"]
 
 MAX_VALUE_CHARS = 4_000
 """Longest JSON form of the returned value shown to the model."""
@@ -43,7 +41,7 @@ class RunState:
     deps: AgentDeps
     """The caller's deps for this prompt."""
     tools: CodeModeTools
-    """The typed tools for this run (``write_file`` guarded when edits are ``ask``)."""
+    """The typed tools for this run."""
     limits: SandboxLimits
     """Limits of each program."""
     type_check: bool = True
@@ -139,32 +137,3 @@ async def execute_code(ctx: RunContext[RunState], code: str) -> str:
     message = _retry_message(result)
     run.report("toolResult", message)
     raise ModelRetry(message)
-
-
-def guard_writes(tools: CodeModeTools, ask: PermissionAsker) -> CodeModeTools:
-    """``tools`` with ``write_file`` asking ``ask(path, content)`` before it proposes.
-
-    A declined write raises ``PermissionError`` in the program (``write_file`` returns
-    text, as Punie's does, so a refusal has no result to carry it); the message tells
-    the model the user said no and not to retry the same write.
-    """
-    spec = tools.tools.get("write_file")
-    if spec is None:
-        return tools
-    original = spec.function
-    signature = inspect.Signature(list(spec.parameters))
-
-    async def write_file(ctx: ToolContext, /, *args: Any, **kwargs: Any) -> ToolResult | str:
-        try:
-            arguments = signature.bind(*args, **kwargs).arguments
-        except TypeError:
-            return await original(ctx, *args, **kwargs)  # the tool reports the misuse
-        path, content = arguments.get("path"), arguments.get("content")
-        if isinstance(path, str) and isinstance(content, str) and not await ask(path, content):
-            raise PermissionError(
-                f"write_file: the user declined the edit to {path}; do not retry it"
-            )
-        return await original(ctx, *args, **kwargs)
-
-    guarded = dataclasses.replace(spec, function=write_file)
-    return dataclasses.replace(tools, tools={**tools.tools, "write_file": guarded})

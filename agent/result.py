@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
-from sandbox import ToolCall
+from sandbox import ToolCall, WireModel
 
 __all__ = ["AgentResult", "Edit", "Outcome", "Usage"]
 
@@ -22,13 +21,7 @@ Outcome = Literal["ok", "cancelled", "usage_limit", "model_error", "code_failed"
 """How the run ended; only ``ok`` carries edits (half a change is worse than none)."""
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
-    )
-
-
-class Edit(_Wire):
+class Edit(WireModel):
     """One proposed file: the whole new text, for the editor to diff and apply."""
 
     path: str
@@ -37,7 +30,7 @@ class Edit(_Wire):
     """The complete proposed content."""
 
 
-class Usage(_Wire):
+class Usage(WireModel):
     """What the run cost the model (as the backend reports it; estimates for some)."""
 
     requests: int = 0
@@ -48,7 +41,7 @@ class Usage(_Wire):
     """Generated tokens over all requests."""
 
 
-class AgentResult(_Wire):
+class AgentResult(WireModel):
     """Everything one prompt produced."""
 
     conversation_id: str

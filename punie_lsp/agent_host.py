@@ -72,17 +72,12 @@ class AgentHost:
     def _wanted_config(self) -> AgentConfig:
         from agent.config import AgentConfig
 
-        s = self._server.settings
-        return AgentConfig(
-            model=s.model,
-            base_url=s.base_url,
-            draft_model=s.draft_model,
-            adapter=s.adapter,
-            temperature=s.temperature,
-            max_tokens=s.max_tokens,
-            sandbox=self._server.sandbox_limits(),
-            edits=s.edits,
+        # The fields only the server reads stay at their defaults: changing them must
+        # not rebuild the agent (and reload an mlx model).
+        settings = self._server.settings.model_dump(
+            exclude={"edits", "capture_traces", "trust"}, by_alias=False
         )
+        return AgentConfig(**settings)
 
     def _build(self, config: AgentConfig) -> PunieAgent:
         from agent import PunieAgent

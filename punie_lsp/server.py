@@ -86,12 +86,7 @@ class PunieLanguageServer(LanguageServer):
         return await asyncio.to_thread(lambda: self.code_mode_tools)
 
     def sandbox_limits(self) -> SandboxLimits:
-        sandbox = self.settings.sandbox
-        return SandboxLimits(
-            timeout_seconds=sandbox.timeout_seconds,
-            memory_mb=sandbox.memory_mb,
-            max_tool_calls=sandbox.max_tool_calls,
-        )
+        return self.settings.sandbox.limits()
 
     @property
     def trusted(self) -> bool:

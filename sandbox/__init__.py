@@ -25,6 +25,7 @@ from sandbox._pool import PoolHealth, SandboxPool
 from sandbox._result import ErrorKind, RunError, RunResult, ToolCall
 from sandbox._runner import CancelSignal, External
 from sandbox._session import SandboxSession
+from sandbox._wire import WireModel
 
 __all__ = [
     "TRACE_TEXT_LIMIT",
@@ -40,6 +41,7 @@ __all__ = [
     "SandboxPool",
     "SandboxSession",
     "ToolCall",
+    "WireModel",
     "to_json",
     "to_monty",
     "trace_value",

@@ -21,8 +21,6 @@ from types import TracebackType
 from typing import Self
 from weakref import WeakKeyDictionary, WeakSet
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 from pydantic_monty import AsyncMonty
 
 from sandbox._limits import SandboxLimits
@@ -37,6 +35,7 @@ from sandbox._runner import (
 )
 from sandbox._session import SandboxSession
 from sandbox._upstream import settle_after_close
+from sandbox._wire import WireModel
 
 __all__ = ["PoolHealth", "SandboxPool"]
 
@@ -45,12 +44,8 @@ _STOPPED = RunError(kind="cancelled", message="the pool was stopped")
 _HEALTH_LIMITS = SandboxLimits(timeout_seconds=5, memory_mb=16, max_tool_calls=0)
 
 
-class PoolHealth(BaseModel):
+class PoolHealth(WireModel):
     """What ``punie.status`` reports about the sandbox (camelCase on the wire)."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, frozen=True
-    )
 
     running: bool
     """Whether workers are up (the pool starts on first use)."""

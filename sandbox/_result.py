@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
-from pydantic.alias_generators import to_camel
+from pydantic import Field, JsonValue
 
 from sandbox._limits import LimitName
+from sandbox._wire import WireModel
 
 __all__ = ["ErrorKind", "RunError", "RunResult", "ToolCall"]
 
@@ -22,18 +22,7 @@ ErrorKind = Literal["syntax", "typing", "runtime", "timeout", "memory", "limit",
 """Why a run did not complete; the model branches on it, so the set is closed."""
 
 
-class _Wire(BaseModel):
-    """Shared config: frozen results, camelCase on the wire, snake_case in Python."""
-
-    model_config = ConfigDict(
-        frozen=True,
-        alias_generator=to_camel,
-        populate_by_name=True,
-        serialize_by_alias=True,
-    )
-
-
-class ToolCall(_Wire):
+class ToolCall(WireModel):
     """One external (tool) call the program made, in call order."""
 
     tool: str
@@ -47,7 +36,7 @@ class ToolCall(_Wire):
     tool's verdict: for Punie's tools, also when it ran and said no, e.g. type errors)."""
 
 
-class RunError(_Wire):
+class RunError(WireModel):
     """Why the run stopped; ``line``/``column`` are 1-based positions in the submitted code."""
 
     kind: ErrorKind
@@ -64,7 +53,7 @@ class RunError(_Wire):
     """The ``SandboxLimits`` field that stopped the run, for ``timeout``/``memory``/``limit``."""
 
 
-class RunResult(_Wire):
+class RunResult(WireModel):
     """Everything one run produced, complete even when it failed or was cancelled."""
 
     stdout: str = ""

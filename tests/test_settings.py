@@ -7,13 +7,8 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from punie_lsp.settings import (
-    DEFAULT_MODEL,
-    SandboxSettings,
-    Settings,
-    resolve,
-    split_initialization_options,
-)
+from agent.config import DEFAULT_MODEL, SandboxSettings, Settings
+from punie_lsp.settings import resolve, split_initialization_options
 from punie_lsp.wire.forwarding import ty_section
 from tests.conftest import Client, initialize_params
 
@@ -79,11 +74,11 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
         },
         Settings(edits="never"),
         [
-            "invalid 'punie.temperature': must be at most 2, got 5.0",
+            "invalid 'punie.temperature': must be at least 0 and at most 2, got 5",
             "invalid 'punie.maxTokens': must be at least 1 and at most 131072, got -5",
             "invalid 'punie.model': unknown model 'nonsense'",
             "invalid 'punie.baseUrl': must be an http:// or https:// URL",
-            "invalid 'punie.sandbox.timeoutSeconds': must be above 0 and at most 3600, got -1.0",
+            "invalid 'punie.sandbox.timeoutSeconds': must be above 0 and at most 3600, got -1",
             "invalid 'punie.sandbox.memoryMb': must be at least 16 and at most 65536, got 0",
         ],
     ),

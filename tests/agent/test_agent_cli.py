@@ -67,6 +67,24 @@ def test_a_bad_model_string_is_a_usage_error(
     assert "unknown model 'gpt-4'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--base-url", "localhost:11434"], "invalid --base-url: must be an http:// or https://"),
+        (["--temperature", "3"], "invalid --temperature: must be at least 0 and at most 2, got 3"),
+        (["--max-tokens", "0"], "invalid --max-tokens: must be at least 1 and at most 131072"),
+    ],
+)
+def test_a_flag_outside_the_settings_is_a_usage_error_naming_it(
+    workspace: Path, capsys: pytest.CaptureFixture[str], flags: list[str], named: str
+) -> None:
+    status = main(["hi", "--workspace", str(workspace), "--model", "openai:m", *flags])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert named in err
+
+
 @pytest.mark.usefixtures("allow_requests")
 def test_an_unreachable_server_fails_with_its_url(
     workspace: Path, capsys: pytest.CaptureFixture[str]

@@ -145,36 +145,6 @@ async def test_writes_become_edits_and_the_disk_is_untouched(
     assert "value: [true, null, 0]" in script.sent(3)  # ty saw the proposed text, not the disk
 
 
-async def test_ask_mode_asks_before_each_write_and_a_refusal_is_a_result(
-    deps: AgentDeps, code_tools: CodeModeTools, workspace: Path
-) -> None:
-    asked: list[tuple[str, str]] = []
-
-    async def refuse(path: str, text: str) -> bool:
-        asked.append((path, text))
-        return path != "pkg/app.py"
-
-    deps.ask_permission = refuse
-    script = Script(
-        [
-            Code(
-                "try:\n"
-                '    write_file("pkg/app.py", "x = 1\\n")\n'
-                '    refused = ""\n'
-                "except OSError as error:\n"
-                "    refused = str(error)\n"
-                '[refused, write_file("new.py", "y = 2\\n")]'
-            ),
-            "Only new.py was accepted.",
-        ]
-    )
-    result = await make_agent(script, code_tools, edits="ask").ask("Write", deps)
-
-    assert asked == [("pkg/app.py", "x = 1\n"), ("new.py", "y = 2\n")]
-    assert "the user declined the edit to pkg/app.py" in script.sent(2)
-    assert [Path(e.path).name for e in result.edits] == ["new.py"]
-
-
 async def test_the_request_limit_is_a_clear_outcome(
     deps: AgentDeps, code_tools: CodeModeTools
 ) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_args, get_origin
 
-from punie_lsp.settings import Settings
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from agent.config import Settings, bounds
 
 EDITORS = Path(__file__).resolve().parents[2] / "editors"
 
@@ -20,11 +22,6 @@ AGENT_COMMANDS = (
     "punie.resetConversation",
 )
 """The agent commands DESIGN.md's LSP contract names."""
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _json_type(hint: Any) -> tuple[Any, list[Any] | None]:
@@ -40,37 +37,39 @@ def _json_type(hint: Any) -> tuple[Any, list[Any] | None]:
     return names[hint], None
 
 
-def server_settings(defaults: object = Settings(), prefix: str = "punie.") -> dict[str, tuple]:
+def _nested(field: FieldInfo) -> type[BaseModel] | None:
+    kind = field.annotation
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
+def server_settings(model: type[BaseModel] = Settings, prefix: str = "punie.") -> dict[str, tuple]:
     """``punie.*`` keys (camelCase, nested objects dotted) → (type, enum, default)."""
-    assert dataclasses.is_dataclass(defaults)
     out: dict[str, tuple] = {}
-    hints = get_type_hints(type(defaults))
-    for f in dataclasses.fields(defaults):
-        key = prefix + _camel(f.name)
-        value = getattr(defaults, f.name)
-        if dataclasses.is_dataclass(value):
-            out.update(server_settings(value, key + "."))
+    for field in model.model_fields.values():
+        key = prefix + str(field.alias)
+        nested = _nested(field)
+        if nested is not None:
+            out.update(server_settings(nested, key + "."))
             continue
-        kind, enum = _json_type(hints[f.name])
-        out[key] = (kind, enum, value)
+        kind, enum = _json_type(field.annotation)
+        out[key] = (kind, enum, field.default)
     return out
 
 
-def server_bounds(defaults: object = Settings(), prefix: str = "punie.") -> dict[str, dict]:
-    """``punie.*`` keys -> their JSON-schema bounds, from the settings' ``Check`` ranges."""
-    assert dataclasses.is_dataclass(defaults)
+def server_bounds(model: type[BaseModel] = Settings, prefix: str = "punie.") -> dict[str, dict]:
+    """``punie.*`` keys -> their JSON-schema bounds, from the settings fields' ranges."""
     out: dict[str, dict] = {}
-    for f in dataclasses.fields(defaults):
-        key = prefix + _camel(f.name)
-        value = getattr(defaults, f.name)
-        if dataclasses.is_dataclass(value):
-            out.update(server_bounds(value, key + "."))
+    for field in model.model_fields.values():
+        key = prefix + str(field.alias)
+        nested = _nested(field)
+        if nested is not None:
+            out.update(server_bounds(nested, key + "."))
             continue
-        check = f.metadata.get("check")
-        bounds: dict = {}
-        if check is not None and check.low is not None:
-            bounds["exclusiveMinimum" if check.low_open else "minimum"] = check.low
-        if check is not None and check.high is not None:
-            bounds["maximum"] = check.high
-        out[key] = bounds
+        low, high, low_open = bounds(field)
+        found: dict = {}
+        if low is not None:
+            found["exclusiveMinimum" if low_open else "minimum"] = low
+        if high is not None:
+            found["maximum"] = high
+        out[key] = found
     return out
