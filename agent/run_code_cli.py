@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from agent.config import SandboxSettings, bounds
 from typed_tools.cli import number_in
 
 __all__ = ["main"]
@@ -30,25 +31,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("file", help="a .py file, or - to read the code from stdin")
     parser.add_argument("--workspace", default=".", help="the folder the tools see (default: .)")
-    # The ranges of the editor's punie.sandbox.* settings (README, Configuration).
-    parser.add_argument(
-        "--timeout",
-        type=number_in(float, 0, 3600, above_low=True),
-        default=30.0,
-        help="seconds, above 0 and at most 3600 (default 30)",
-    )
-    parser.add_argument(
-        "--memory-mb",
-        type=number_in(int, 16, 65536),
-        default=256,
-        help="memory limit in MiB, 16 to 65536 (default 256)",
-    )
-    parser.add_argument(
-        "--max-tool-calls",
-        type=number_in(int, 1, 100_000),
-        default=200,
-        help="tool calls per run, 1 to 100000 (default 200)",
-    )
+    # The ranges and defaults of the editor's punie.sandbox.* settings (one model).
+    for flag, name, what in (
+        ("--timeout", "timeout_seconds", "seconds"),
+        ("--memory-mb", "memory_mb", "memory limit in MiB"),
+        ("--max-tool-calls", "max_tool_calls", "tool calls per run"),
+    ):
+        field = SandboxSettings.model_fields[name]
+        low, high, above = bounds(field)
+        assert low is not None and high is not None, name
+        convert = int if field.annotation is int else float
+        shown = f"above {low:g} and at most" if above else f"{low:g} to"
+        parser.add_argument(
+            flag,
+            type=number_in(convert, low, high, above_low=above),
+            default=field.default,
+            dest=name,
+            metavar=flag.removeprefix("--").upper().replace("-", "_"),
+            help=f"{what}, {shown} {high:g} (default {field.default:g})",
+        )
     parser.add_argument(
         "--trust",
         action="store_true",
@@ -78,7 +79,7 @@ async def _run(code: str, root: Path, args: argparse.Namespace, err: TextIO) -> 
 
     ctx = ToolContext(root=root, on_call=on_call, trusted=args.trust)
     limits = SandboxLimits(
-        timeout_seconds=args.timeout,
+        timeout_seconds=args.timeout_seconds,
         memory_mb=args.memory_mb,
         max_tool_calls=args.max_tool_calls,
     )
