@@ -114,7 +114,8 @@ def _written(out: Path, counts: dict[str, int]) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from training.generate import CATEGORIES, generate_rows, package_source
+    from training.generate import CATEGORIES, generate_rows
+    from training.projects import package_source
     from training.rows import write_dataset
     from training.suites import SAMPLE_PROJECT
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from training.generate import Workspace
+from training.projects import Workspace
 
-__all__ = ["CATEGORIES", "DIRECT_ANSWERS", "Example", "Target", "templates_for"]
+__all__ = ["CATEGORIES", "DIRECT_ANSWERS", "Example", "templates_for"]
 
 CATEGORIES = (
     "single_tool",
@@ -33,12 +32,6 @@ Answer = Callable[[Any, str], "str | None"]
 
 
 @dataclass(frozen=True)
-class Target:
-    file: str
-    symbol: str
-
-
-@dataclass(frozen=True)
 class Example:
     prompt: str
     """What the user asks."""
@@ -48,7 +41,7 @@ class Example:
     """The reply, from the run's value and stdout."""
 
 
-Template = Callable[["Workspace", random.Random], "Example | None"]
+Template = Callable[[Workspace, random.Random], "Example | None"]
 
 
 def _ask(rng: random.Random, *phrasings: str, **values: str) -> str:

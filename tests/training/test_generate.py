@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from agent.tool_calls import CODE_TOOL
-from training.generate import CATEGORIES, generate_rows_async, package_source
+from training.generate import CATEGORIES, generate_rows_async
+from training.projects import package_source
 from training.rows import code_mode_instructions, write_dataset
 
 FIXTURE_PROJECT = Path(__file__).parents[2] / "training" / "sample_project"
