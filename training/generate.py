@@ -27,7 +27,7 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 
-from training.projects import Workspace, workspaces
+from training.projects import PreparedProject, prepared_projects
 from training.rows import Row, code_mode_instructions, dedupe, row_from_messages
 from training.templates import CATEGORIES, DIRECT_ANSWERS, templates_for
 from typed_tools.lines import read_exact
@@ -51,7 +51,7 @@ def example_messages(
     return messages
 
 
-async def _run(code: str, ws: Workspace, pool: Any, tools: Any) -> Any:
+async def _run(code: str, project: PreparedProject, pool: Any, tools: Any) -> Any:
     from agent.code_mode import run_code
     from sandbox import SandboxLimits
     from typed_tools import ToolContext
@@ -59,9 +59,9 @@ async def _run(code: str, ws: Workspace, pool: Any, tools: Any) -> Any:
 
     # A live ty backend, as in the editor: ``typecheck`` then sees ``write_file``'s
     # proposals (the ty CLI would read the unchanged files on disk).
-    backend = await default_pool().get(ws.root)
+    backend = await default_pool().get(project.root)
     # Trusted: the generator wrote this workspace itself (its tests run in pytest_run).
-    ctx = ToolContext(root=ws.root, backend=backend, timeout_seconds=60, trusted=True)
+    ctx = ToolContext(root=project.root, backend=backend, timeout_seconds=60, trusted=True)
     limits = SandboxLimits(timeout_seconds=30, memory_mb=128, max_tool_calls=50)
     try:
         return await run_code(code, ctx, pool=pool, tools=tools, limits=limits)
@@ -83,7 +83,7 @@ async def generate_rows_async(
     """``per_category`` deduplicated rows per category, each from a real sandbox run.
 
     Fewer come back for a category whose templates cannot produce that many distinct
-    conversations on these workspaces. ``progress(done, total)`` is called per example.
+    conversations on these projects. ``progress(done, total)`` is called per example.
     """
     from agent.code_mode import CodeModeTools
     from agent.execute import render_result
@@ -96,7 +96,7 @@ async def generate_rows_async(
     total = per_category * len(categories)
     rows: list[Row] = []
     cache: dict[tuple[Path, str], Any] = {}
-    with workspaces(sources, seed=seed) as prepared:
+    with prepared_projects(sources, seed=seed) as prepared:
         try:
             async with SandboxPool(max_workers=1) as pool:
                 for category in categories:
@@ -108,13 +108,13 @@ async def generate_rows_async(
                             prompt, answer = rng.choice(DIRECT_ANSWERS)
                             messages = example_messages(_vary(prompt, rng), None, None, answer)
                         else:
-                            ws = rng.choice(prepared)
-                            example = rng.choice(templates_for(category))(ws, rng)
+                            project = rng.choice(prepared)
+                            example = rng.choice(templates_for(category))(project, rng)
                             if example is None:
                                 continue
-                            key = (ws.root, example.code)
+                            key = (project.root, example.code)
                             if key not in cache:
-                                cache[key] = await _run(example.code, ws, pool, tools)
+                                cache[key] = await _run(example.code, project, pool, tools)
                             result = cache[key]
                             if not result.ok:
                                 continue

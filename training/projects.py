@@ -1,8 +1,8 @@
 """Sample projects prepared for generating examples: a copy with planted bugs and git history.
 
-``prepare_workspace`` copies a project (or an installed package's source) into a
+``prepare_project`` copies a project (or an installed package's source) into a
 temporary folder, plants type errors for check-and-fix examples, commits, and leaves
-one uncommitted change for the git tools; ``Workspace`` records the facts templates
+one uncommitted change for the git tools; ``PreparedProject`` records the facts templates
 draw on (files, top-level functions and classes, the planted bugs).
 """
 
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Target", "Workspace", "package_source", "prepare_workspace", "workspaces"]
+__all__ = ["PreparedProject", "Target", "package_source", "prepare_project", "prepared_projects"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ _GIT_ENV = {
 
 
 @dataclass(frozen=True, kw_only=True)
-class Workspace:
+class PreparedProject:
     """A prepared workspace and the facts templates draw on."""
 
     root: Path
@@ -76,7 +76,9 @@ def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
 
 
-def prepare_workspace(source: Path, into: Path, *, rng: random.Random, bugs: int = 3) -> Workspace:
+def prepare_project(
+    source: Path, into: Path, *, rng: random.Random, bugs: int = 3
+) -> PreparedProject:
     """Copy ``source`` to ``into``, plant ``bugs`` type errors, commit, leave one change.
 
     The planted errors are what check-and-fix examples repair; the uncommitted change
@@ -113,7 +115,9 @@ def prepare_workspace(source: Path, into: Path, *, rng: random.Random, bugs: int
             n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
         ]
         classes[file] = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
-    return Workspace(root=into, files=files, functions=functions, classes=classes, buggy=buggy)
+    return PreparedProject(
+        root=into, files=files, functions=functions, classes=classes, buggy=buggy
+    )
 
 
 def package_source(name: str) -> Path:
@@ -125,7 +129,9 @@ def package_source(name: str) -> Path:
 
 
 @contextmanager
-def workspaces(sources: Sequence[Path], *, seed: int = 0) -> Generator[list[Workspace]]:
+def prepared_projects(
+    sources: Sequence[Path], *, seed: int = 0
+) -> Generator[list[PreparedProject]]:
     """Prepared copies of ``sources`` in a temporary directory, removed afterwards.
 
     A package directory (one with ``__init__.py``) is copied under a folder of its own,
@@ -141,5 +147,5 @@ def workspaces(sources: Sequence[Path], *, seed: int = 0) -> Generator[list[Work
                 shutil.copytree(source, staging / source.name)
             else:
                 staging = source
-            prepared.append(prepare_workspace(staging, Path(tmp) / f"ws-{index}", rng=rng))
+            prepared.append(prepare_project(staging, Path(tmp) / f"project-{index}", rng=rng))
         yield prepared

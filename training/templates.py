@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from training.projects import Workspace
+from training.projects import PreparedProject
 
 __all__ = ["CATEGORIES", "DIRECT_ANSWERS", "Example", "templates_for"]
 
@@ -41,7 +41,7 @@ class Example:
     """The reply, from the run's value and stdout."""
 
 
-Template = Callable[[Workspace, random.Random], "Example | None"]
+Template = Callable[[PreparedProject, random.Random], "Example | None"]
 
 
 def _ask(rng: random.Random, *phrasings: str, **values: str) -> str:
@@ -55,8 +55,8 @@ def _plural(n: int, word: str) -> str:
 # single tool: one call, the whole result object back
 
 
-def _typecheck_file(ws: Workspace, rng: random.Random) -> Example:
-    file = rng.choice(ws.files)
+def _typecheck_file(project: PreparedProject, rng: random.Random) -> Example:
+    file = rng.choice(project.files)
     prompt = _ask(
         rng,
         "Does {f} type-check?",
@@ -79,8 +79,8 @@ def _typecheck_file(ws: Workspace, rng: random.Random) -> Example:
     return Example(prompt, f'typecheck("{file}")', answer)
 
 
-def _ruff_file(ws: Workspace, rng: random.Random) -> Example:
-    file = rng.choice(ws.files)
+def _ruff_file(project: PreparedProject, rng: random.Random) -> Example:
+    file = rng.choice(project.files)
     prompt = _ask(rng, "Lint {f} with ruff.", "Any ruff violations in {f}?", f=file)
 
     def answer(value: Any, _: str) -> str:
@@ -93,7 +93,7 @@ def _ruff_file(ws: Workspace, rng: random.Random) -> Example:
     return Example(prompt, f'ruff_check("{file}")', answer)
 
 
-def _list_python(ws: Workspace, rng: random.Random) -> Example:
+def _list_python(project: PreparedProject, rng: random.Random) -> Example:
     prompt = _ask(
         rng,
         "Which Python files are in this project?",
@@ -110,8 +110,8 @@ def _list_python(ws: Workspace, rng: random.Random) -> Example:
 # field access: the program reads the fields it needs
 
 
-def _error_lines(ws: Workspace, rng: random.Random) -> Example:
-    file = rng.choice(ws.files)
+def _error_lines(project: PreparedProject, rng: random.Random) -> Example:
+    file = rng.choice(project.files)
     prompt = _ask(
         rng,
         "On which lines of {f} are the type errors?",
@@ -129,8 +129,8 @@ def _error_lines(ws: Workspace, rng: random.Random) -> Example:
     return Example(prompt, code, answer)
 
 
-def _symbol_names(ws: Workspace, rng: random.Random) -> Example:
-    file = rng.choice(ws.files)
+def _symbol_names(project: PreparedProject, rng: random.Random) -> Example:
+    file = rng.choice(project.files)
     prompt = _ask(rng, "What does {f} define at top level?", "Name the symbols in {f}.", f=file)
     code = f'symbols = document_symbols("{file}").symbols\n[(s.name, s.kind_name) for s in symbols]'
 
@@ -142,7 +142,7 @@ def _symbol_names(ws: Workspace, rng: random.Random) -> Example:
     return Example(prompt, code, answer)
 
 
-def _file_count(ws: Workspace, rng: random.Random) -> Example:
+def _file_count(project: PreparedProject, rng: random.Random) -> Example:
     prompt = _ask(rng, "How many Python files does the project have?", "Count the .py files.")
     return Example(
         prompt,
@@ -154,7 +154,7 @@ def _file_count(ws: Workspace, rng: random.Random) -> Example:
 # multi-step: several calls in one program
 
 
-def _errors_per_file(ws: Workspace, rng: random.Random) -> Example:
+def _errors_per_file(project: PreparedProject, rng: random.Random) -> Example:
     prompt = _ask(
         rng,
         "Which files have type errors, and how many each?",
@@ -178,8 +178,8 @@ def _errors_per_file(ws: Workspace, rng: random.Random) -> Example:
     return Example(prompt, code, answer)
 
 
-def _defs_then_hover(ws: Workspace, rng: random.Random) -> Example | None:
-    target = ws.target(rng)
+def _defs_then_hover(project: PreparedProject, rng: random.Random) -> Example | None:
+    target = project.target(rng)
     if not target.symbol:
         return None
     prompt = _ask(
@@ -210,10 +210,10 @@ def _defs_then_hover(ws: Workspace, rng: random.Random) -> Example | None:
 # check and fix: typecheck, write the fix, typecheck again
 
 
-def _check_and_fix(ws: Workspace, rng: random.Random) -> Example | None:
-    if not ws.buggy:
+def _check_and_fix(project: PreparedProject, rng: random.Random) -> Example | None:
+    if not project.buggy:
         return None
-    file, wrong, right = rng.choice(ws.buggy)
+    file, wrong, right = rng.choice(project.buggy)
     prompt = _ask(
         rng,
         "Fix the type error in {f}.",
@@ -244,8 +244,8 @@ def _check_and_fix(ws: Workspace, rng: random.Random) -> Example | None:
 # LSP navigation
 
 
-def _goto(ws: Workspace, rng: random.Random) -> Example | None:
-    target = ws.target(rng)
+def _goto(project: PreparedProject, rng: random.Random) -> Example | None:
+    target = project.target(rng)
     if not target.symbol:
         return None
     prompt = _ask(rng, "Go to the definition of {s}.", "Where is {s} defined?", s=target.symbol)
@@ -261,8 +261,8 @@ def _goto(ws: Workspace, rng: random.Random) -> Example | None:
     return Example(prompt, code, answer)
 
 
-def _references(ws: Workspace, rng: random.Random) -> Example | None:
-    target = ws.target(rng)
+def _references(project: PreparedProject, rng: random.Random) -> Example | None:
+    target = project.target(rng)
     if not target.symbol:
         return None
     prompt = _ask(
@@ -284,7 +284,7 @@ def _references(ws: Workspace, rng: random.Random) -> Example | None:
 # git
 
 
-def _status(ws: Workspace, rng: random.Random) -> Example:
+def _status(project: PreparedProject, rng: random.Random) -> Example:
     prompt = _ask(
         rng, "What is the git status?", "Do I have uncommitted changes?", "Show git status."
     )
@@ -298,7 +298,7 @@ def _status(ws: Workspace, rng: random.Random) -> Example:
     return Example(prompt, "git_status()", answer)
 
 
-def _log(ws: Workspace, rng: random.Random) -> Example:
+def _log(project: PreparedProject, rng: random.Random) -> Example:
     count = rng.choice([1, 2, 3, 5])
     prompt = _ask(
         rng, "Show the last {n} commits.", "What were the latest {n} commit messages?", n=str(count)
@@ -307,7 +307,7 @@ def _log(ws: Workspace, rng: random.Random) -> Example:
     return Example(prompt, code, lambda value, _: "Latest commits: " + "; ".join(value) + ".")
 
 
-def _diff(ws: Workspace, rng: random.Random) -> Example:
+def _diff(project: PreparedProject, rng: random.Random) -> Example:
     prompt = _ask(rng, "What changed since the last commit?", "Show me the unstaged diff.")
     code = "diff = git_diff()\n[(f.file, f.additions, f.deletions) for f in diff.files]"
 
