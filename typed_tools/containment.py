@@ -15,8 +15,10 @@ The helpers here are shared by every tool (built-in or plug-in) that touches the
   that is not a regular file and anything over the size limit, naming the limit.
 - **What results may show.** ``typed_tools.visibility.PathVisibility`` decides whether
   a path reported by ty, ruff or pytest may appear in a result (the exact rule is there).
-- **Trust.** ``require_trust`` refuses tools that run the project's own code in a
-  workspace the user has not trusted.
+- **Trust.** ``typed_tools.workspace.require_trust`` refuses tools that run the
+  project's own code in a workspace the user has not trusted.
+
+It imports nothing else of ``typed_tools``: ``base`` and ``workspace`` build on it.
 """
 
 from __future__ import annotations
@@ -33,12 +35,9 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import regex
-
-if TYPE_CHECKING:
-    from typed_tools.base import ToolContext
 
 __all__ = [
     "LINE_SECONDS",
@@ -54,7 +53,6 @@ __all__ = [
     "oversized_argument",
     "read_regular_file",
     "real_path",
-    "require_trust",
     "result_items",
     "search_line",
     "using_deadline",
@@ -376,18 +374,3 @@ def read_regular_file(path: Path, max_bytes: int, shown: str) -> bytes:
     if len(data) > max_bytes:  # grew since fstat
         raise OSError(errno.EFBIG, f"{shown} is over the {describe_size(max_bytes)} limit on reads")
     return data
-
-
-def require_trust(ctx: ToolContext, tool_name: str) -> None:
-    """Refuse ``tool_name`` unless the workspace is trusted: it would run the project's code.
-
-    Raises the tool layer's ``ToolFailure`` naming the setting that grants trust.
-    """
-    from typed_tools.workspace import ToolFailure
-
-    if not ctx.trusted:
-        raise ToolFailure(
-            f"{tool_name} runs the project's own code, and this workspace is not trusted; "
-            "trust it in the editor (VS Code: workspace trust; other editors: the "
-            "'punie.trust' setting) or pass --trust on the command line"
-        )

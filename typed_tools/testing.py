@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from typed_tools.base import ToolContext
-from typed_tools.containment import current_deadline, require_trust
+from typed_tools.containment import current_deadline
 from typed_tools.models import TestCase, TestResult
 from typed_tools.process import Completed, Contained, run
 from typed_tools.tool import tool
 from typed_tools.visibility import library_roots
-from typed_tools.workspace import ToolFailure, display_path, resolve
+from typed_tools.workspace import ToolFailure, display_path, require_trust, resolve
 
 __all__ = ["pytest_run", "workspace_python"]
 

@@ -29,6 +29,7 @@ __all__ = [
     "iter_files",
     "overlay_text",
     "read_text",
+    "require_trust",
     "resolve",
     "split_lines",
     "walk",
@@ -209,3 +210,16 @@ def walk(ctx: ToolContext, under: Path) -> Walk:
 def iter_files(ctx: ToolContext, under: Path) -> Iterator[Path]:
     """The files of ``walk(ctx, under)`` (blocking; tools call ``walk`` off the loop)."""
     yield from walk(ctx, under).files
+
+
+def require_trust(ctx: ToolContext, tool_name: str) -> None:
+    """Refuse ``tool_name`` unless the workspace is trusted: it would run the project's code.
+
+    Raises ``ToolFailure`` naming the setting that grants trust.
+    """
+    if not ctx.trusted:
+        raise ToolFailure(
+            f"{tool_name} runs the project's own code, and this workspace is not trusted; "
+            "trust it in the editor (VS Code: workspace trust; other editors: the "
+            "'punie.trust' setting) or pass --trust on the command line"
+        )
