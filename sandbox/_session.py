@@ -23,19 +23,16 @@ from __future__ import annotations
 
 import ast
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Coroutine, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Protocol, Self
 
-from pydantic_monty import AsyncMontySession, MontyError
+from pydantic_monty import AsyncMonty, AsyncMontySession, MontyError
 
 from sandbox._limits import SandboxLimits
 from sandbox._result import RunResult
-from sandbox._runner import CancelSignal, Execution, External, checkout
-
-if TYPE_CHECKING:
-    from sandbox._pool import SandboxPool
+from sandbox._runner import CancelSignal, Execution, External, SignatureCache, checkout
 
 __all__ = ["SandboxSession", "warm_up_code"]
 
@@ -68,15 +65,29 @@ def warm_up_code(stubs: str) -> str:
 _Opened = tuple[AsyncExitStack, AsyncMontySession]
 
 
+class _Pool(Protocol):
+    """What a session uses of the ``SandboxPool`` that made it.
+
+    Named here so this module does not import ``sandbox._pool`` (which imports it):
+    the package's modules import one way (an import-linter contract checks it).
+    """
+
+    _signatures: SignatureCache
+
+    async def _started(self) -> AsyncMonty: ...
+
+    def _release_later(self, release: Coroutine[object, object, None]) -> None: ...
+
+    async def _execute(self, execution: Execution, cancel: CancelSignal | None) -> RunResult: ...
+
+
 class SandboxSession:
     """Programs run in warm sessions: ``async with pool.session(...) as s: await s.run(...)``.
 
     Made by ``SandboxPool.session``; the pool closes a spare left open when it stops.
     """
 
-    def __init__(
-        self, pool: SandboxPool, *, stubs: str, limits: SandboxLimits, type_check: bool
-    ) -> None:
+    def __init__(self, pool: _Pool, *, stubs: str, limits: SandboxLimits, type_check: bool) -> None:
         self._pool = pool
         self._stubs = stubs
         self._limits = limits
