@@ -6,7 +6,7 @@ hands to the ``execute_code`` tool as ``ctx.deps``. The server builds it from th
 editor's state (buffers through its ``SemanticBackend``, the selection) and LSP hooks
 (``$/progress``); the CLI from a folder and the terminal. A run never asks the user
 anything: ``write_file`` only proposes, and the caller decides what to do with the
-result's edits (the server asks per its ``edits`` setting, ``punie_lsp.agent_host``).
+result's edits (the server asks per its ``edits`` setting, ``punie_lsp.agent_run.agent_host``).
 """
 
 from __future__ import annotations

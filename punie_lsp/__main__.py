@@ -133,7 +133,7 @@ def entry() -> None:
     was printed and the work was done. So when ``mlx_lm`` is loaded the process ends
     with ``os._exit`` once output and logs are flushed: nothing of ours is left to run
     by then (the server stopped ty, the sandbox and the model before returning). Test:
-    ``tests/test_cli.py::test_a_model_that_cannot_load_exits_1_without_aborting``.
+    ``tests/punie_lsp/test_cli.py::test_a_model_that_cannot_load_exits_1_without_aborting``.
     """
     status = main()
     if "mlx_lm" not in sys.modules:

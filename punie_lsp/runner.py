@@ -42,7 +42,9 @@ async def _watch_parent(pid: int, stop: asyncio.Future[int]) -> None:
 
 async def _attach_backend(router: Router, trust_all: bool) -> None:
     loop = asyncio.get_running_loop()
-    server_module = await loop.run_in_executor(None, importlib.import_module, "punie_lsp.server")
+    server_module = await loop.run_in_executor(
+        None, importlib.import_module, "punie_lsp.server.language_server"
+    )
     router.attach(server_module.build(router, trust_all=trust_all))
     logger.debug("pygls backend attached")
 

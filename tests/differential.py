@@ -7,7 +7,7 @@ kind punie-lsp forwards, at random positions in the files. ty runs as punie-lsp 
 
 Answers are compared whole (result or error), after ``normalise``: the only differences
 allowed are the ones ty itself produces between two runs (a semantic-token ``resultId``
-is a per-server counter). ``tests/test_differential.py`` asserts equality;
+is a per-server counter). ``tests/punie_lsp/test_differential.py`` asserts equality;
 ``benchmarks/proxy_overhead.py --differential`` prints the totals.
 """
 

@@ -1,4 +1,4 @@
-"""Captured session traces (``punie_lsp.traces``) → dataset rows.
+"""Captured session traces (``punie_lsp.agent_run.traces``) → dataset rows.
 
 Only runs worth imitating are kept: the run finished (``outcome`` ``ok``) and no file
 it touched ended with more type errors than before (``diagnosticsDelta``). Secrets are

@@ -5,8 +5,9 @@ The LSP specification ("Text Documents") ends a line only at ``\\n``, ``\\r\\n``
 ``\\x85``, ``\\u2028`` and ``\\u2029``, so a document holding a form feed has more
 ``splitlines`` lines than the editor has: every position after it lands on the wrong
 text. Nothing in punie-lsp splits document text any other way than here: the server's
-document model (``punie_lsp.documents``), the agent's edits (``punie_lsp.edits``), the
-tools' line numbers and columns, and the text replayed into ty after a restart.
+document model (``punie_lsp.session.documents``), the agent's edits
+(``punie_lsp.agent_run.edits``), the tools' line numbers and columns, and the text
+replayed into ty after a restart.
 
 Line endings are data. Texts are read with ``read_exact`` (no universal-newline
 translation), split with their endings kept (``split_keepends``), and edited by

@@ -7,7 +7,7 @@ NotebookDocumentFilterPattern]]`` and lsprotocol registers no hook for the optio
 ty and ruff both advertise ``notebookDocumentSync`` with such a filter, so a pygls
 client structuring their ``initialize`` result fails inside its JSON decoder and then
 waits forever for a response it already received. ``converter()`` registers the missing
-hook; ``tests/test_lsp_converter.py`` shows the stock converter failing on ty's real
+hook; ``tests/typed_tools/test_lsp_converter.py`` shows the stock converter failing on ty's real
 capabilities and this one succeeding. Remove the hook once lsprotocol ships one.
 """
 

@@ -28,7 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from punie_lsp import __version__, code_actions
+from punie_lsp import __version__
+from punie_lsp.features import code_actions
 from punie_lsp.wire.forwarding import (
     FORWARDED_NOTIFICATIONS,
     PYGLS_STATE_NOTIFICATIONS,
@@ -399,7 +400,7 @@ class Router:
                 message = {**message, "result": [ty_section(item) for item in items]}
             elif "error" in message:
                 # ty 0.0.105 answers no request again once its workspace/configuration got
-                # an error (tests/test_workspace_relay.py shows it on ty alone), and
+                # an error (tests/punie_lsp/wire/test_workspace_relay.py shows it on ty alone), and
                 # vscode-languageclient 9 answers MethodNotFound to one that arrives just
                 # after `initialized`. ty gets what the editor sent at initialize instead.
                 logger.warning("editor refused ty's workspace/configuration: %s", message)
@@ -413,7 +414,7 @@ class Router:
     def ty_settings(self) -> dict[str, Any]:
         """The editor's ``ty`` section of ``initializationOptions`` (``{}`` when none).
 
-        punie's own ty processes (``punie_lsp.semantic``) start with it, so a tool sees
+        punie's own ty processes (``punie_lsp.session.semantic``) start with it, so a tool sees
         the environment and rules the editor chose for ty (``environment.python``, …).
         """
         options = (self.raw_initialize_params or {}).get("initializationOptions")

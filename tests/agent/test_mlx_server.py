@@ -4,7 +4,8 @@ The server parses tool calls with the same mlx-lm parser the in-process backend 
 the agent sees the same ``execute_code`` call and the same answer either way. The model
 goes through ``ToolCallRecognition`` as the agent's does: the real server's stream (the
 whole call in one chunk, ``finish_reason: "tool_calls"``, a UUID id) is one of the
-shapes the recogniser is held to (the others: ``tests/test_server_conformance.py``).
+shapes the recogniser is held to (the others:
+``tests/punie_lsp/agent_run/test_server_conformance.py``).
 """
 
 from __future__ import annotations

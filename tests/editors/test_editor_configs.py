@@ -10,7 +10,7 @@ import shlex
 import tomllib
 from typing import Any
 
-from punie_lsp.settings import resolve, split_initialization_options
+from punie_lsp.session.settings import resolve, split_initialization_options
 from tests.editors.conftest import EDITORS, server_bounds, server_settings
 
 HELIX = EDITORS / "helix" / "languages.toml"
@@ -72,7 +72,7 @@ def test_lsp4ij_settings_are_accepted_and_the_schema_mirrors_the_server() -> Non
         assert ours[key].get("enum") == enum, key
         assert ours[key]["default"] == default, key
     bounds = server_bounds()
-    for key in expected:  # the ranges the server enforces (punie_lsp.settings.Check)
+    for key in expected:  # the ranges the server enforces (punie_lsp.session.settings.Check)
         limits = ("minimum", "exclusiveMinimum", "maximum")
         assert {b: ours[key][b] for b in limits if b in ours[key]} == bounds[key], key
 

@@ -36,7 +36,7 @@ interface AgentArgs {
   conversationId?: string;
 }
 
-/** The part of an agent result this extension reads (punie_lsp/agent_host.py's outcome). */
+/** The part of an agent result this extension reads (punie_lsp/agent_run/agent_host.py's outcome). */
 interface AgentResult {
   conversationId?: string;
   answer?: string;
@@ -424,7 +424,7 @@ async function resetConversation(): Promise<void> {
   void vscode.window.showInformationMessage("Punie: new conversation");
 }
 
-/** The part of `punie.status` this extension shows (punie_lsp/commands.py's `status`). */
+/** The part of `punie.status` this extension shows (punie_lsp/features/commands.py's `status`). */
 interface Status {
   version?: string;
   ty?: { state?: string };

@@ -8,7 +8,7 @@ import pytest
 from lsprotocol import types
 
 from agent.config import DEFAULT_MODEL, SandboxSettings, Settings
-from punie_lsp.settings import resolve, split_initialization_options
+from punie_lsp.session.settings import resolve, split_initialization_options
 from punie_lsp.wire.forwarding import ty_section
 from tests.conftest import Client, initialize_params
 
@@ -154,7 +154,7 @@ def test_ty_section_reads_empty_lua_tables_as_objects_where_ty_wants_them(
 def test_default_model_is_documented_in_the_readme() -> None:
     from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
     assert DEFAULT_MODEL in readme
 
 

@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from lsprotocol import types
 
-from punie_lsp.documents import document_key
+from punie_lsp.session.documents import document_key
 from typed_tools import PositionEncoding
 from typed_tools.lines import content_hash, read_exact, split_keepends, units
 

@@ -8,7 +8,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from punie_lsp import commands
+from punie_lsp.features import commands
 from punie_lsp.wire import router
 from tests.conftest import Client, change_document, open_document
 

@@ -20,7 +20,7 @@ from tests.conftest import Client, initialize_params, make_client, open_document
 
 pytestmark = pytest.mark.timeout(60)
 
-TEE = Path(__file__).with_name("ty_tee.py")
+TEE = Path(__file__).parents[2] / "ty_tee.py"
 
 
 def received(log: Path) -> list[str]:

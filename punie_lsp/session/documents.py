@@ -9,7 +9,7 @@ ty is given. Its position codec also clamps a character past the end of the last
 one code point short (and writes the clamped value back into the editor's params), a
 document it makes for an unopened file reads it with universal newlines (CRLF lost),
 and every keystroke re-splits and rewrites the whole document, so its cost grows with
-the file. ``tests/test_upstream_pygls.py`` shows the breakage.
+the file. ``tests/punie_lsp/server/test_upstream_pygls.py`` shows the breakage.
 
 ``LspTextDocument`` replaces the line model with ``typed_tools.lines`` (LSP's line
 breaks only, endings kept) and applies an incremental change by re-splitting only the

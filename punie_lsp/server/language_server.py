@@ -20,11 +20,11 @@ from pygls.workspace import TextDocument
 
 from agent.code_mode import CodeModeTools
 from punie_lsp import __version__
-from punie_lsp.agent_host import AgentHost
-from punie_lsp.documents import document_key, open_document
-from punie_lsp.protocol import PunieProtocol
-from punie_lsp.semantic import EditorTyBackend, PrivateTyPool
-from punie_lsp.settings import Settings, resolve, split_initialization_options
+from punie_lsp.agent_run.agent_host import AgentHost
+from punie_lsp.server.protocol import PunieProtocol
+from punie_lsp.session.documents import document_key, open_document
+from punie_lsp.session.semantic import EditorTyBackend, PrivateTyPool
+from punie_lsp.session.settings import Settings, resolve, split_initialization_options
 from punie_lsp.wire.router import Router
 from punie_lsp.wire.ty_child import TyChild
 from sandbox import SandboxLimits, SandboxPool
@@ -270,7 +270,8 @@ def _text_document_item(doc: TextDocument) -> dict[str, Any]:
 
 def build(router: Router, *, trust_all: bool = False) -> PunieLanguageServer:
     """Create the pygls server with every punie feature registered."""
-    from punie_lsp import commands, lifecycle
+    from punie_lsp.features import commands
+    from punie_lsp.server import lifecycle
 
     server = PunieLanguageServer(router, trust_all=trust_all)
     lifecycle.register(server)

@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from agent.code_mode import CodeModeTools
-from punie_lsp.server import PunieLanguageServer
+from punie_lsp.server.language_server import PunieLanguageServer
 from punie_lsp.wire.router import Router
 from punie_lsp.wire.transport import FrameWriter
 

@@ -3,7 +3,7 @@
 ``lsp_shutdown`` breaks when a request is in flight (workaround:
 ``PunieProtocol.lsp_shutdown``). ``TextDocument`` splits lines with ``str.splitlines``,
 clamps positions one short and reads an unopened file with universal newlines
-(workaround: ``punie_lsp.documents``). When a ``test_pygls_*`` test starts failing,
+(workaround: ``punie_lsp.session.documents``). When a ``test_pygls_*`` test starts failing,
 pygls has fixed it and the workaround can go.
 """
 
@@ -18,8 +18,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.workspace import TextDocument
 
-from punie_lsp.documents import LspTextDocument
-from punie_lsp.protocol import PunieProtocol
+from punie_lsp.server.protocol import PunieProtocol
+from punie_lsp.session.documents import LspTextDocument
 
 
 def in_flight(protocol: LanguageServerProtocol) -> None:
@@ -55,7 +55,7 @@ def test_punie_shutdown_cancels_them_all() -> None:
     assert protocol._shutdown
 
 
-# -- the document model: see punie_lsp.documents ------------------------------------------
+# -- the document model: see punie_lsp.session.documents ------------------------------------------
 
 FORM_FEED_FILE = "a = 1\f\nb = 2\nc = 3\n"
 """Three LSP lines; ``str.splitlines`` sees four (it breaks at the form feed too)."""

@@ -23,17 +23,17 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from punie_lsp import edits as edit_plan
-from punie_lsp.documents import document_key
-from punie_lsp.progress import WorkDone
-from punie_lsp.traces import append_trace
+from punie_lsp.agent_run import edits as edit_plan
+from punie_lsp.agent_run.traces import append_trace
+from punie_lsp.session.documents import document_key
+from punie_lsp.session.progress import WorkDone
 from typed_tools import ToolContext
 from typed_tools.typecheck import typecheck
 
 if TYPE_CHECKING:
     from agent import AgentResult, ProgressEvent, PunieAgent
     from agent.config import AgentConfig
-    from punie_lsp.server import PunieLanguageServer
+    from punie_lsp.server.language_server import PunieLanguageServer
 
 __all__ = ["AgentHost", "Request"]
 

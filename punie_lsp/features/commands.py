@@ -14,9 +14,12 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from agent.code_mode import run_code
-from punie_lsp import __version__, agent_commands
-from punie_lsp.progress import WorkDone
-from punie_lsp.server import PunieLanguageServer  # at run time: pygls reads the hints
+from punie_lsp import __version__
+from punie_lsp.features import agent_commands
+from punie_lsp.server.language_server import (
+    PunieLanguageServer,  # at run time: pygls reads the hints
+)
+from punie_lsp.session.progress import WorkDone
 from typed_tools import ToolArgumentError, call_tool
 
 __all__ = ["register", "status"]

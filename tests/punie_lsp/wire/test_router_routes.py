@@ -3,7 +3,7 @@
 The messages are the ones ty 0.0.105 sends (captured from ``ty server`` with a client
 declaring ``textDocument.diagnostic.dynamicRegistration``); the router is driven
 directly, because ty unregisters and cancels its own requests only in situations a
-session cannot provoke on demand. End to end, ``tests/test_editor_profiles.py``
+session cannot provoke on demand. End to end, ``tests/punie_lsp/test_editor_profiles.py``
 covers registration through a real ty.
 """
 

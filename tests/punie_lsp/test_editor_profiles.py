@@ -20,8 +20,8 @@ import pytest
 import pytest_lsp
 
 from tests.conftest import FIXTURE_PROJECT
+from tests.punie_lsp.wire.test_forwarding import ROWS
 from tests.rawlsp import RawServer
-from tests.test_forwarding import ROWS
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from pygls.uris import to_fs_path
 
-from punie_lsp.documents import open_document
+from punie_lsp.session.documents import open_document
 from typed_tools import PositionEncoding, TyBackend
 
 if TYPE_CHECKING:
-    from punie_lsp.server import PunieLanguageServer
+    from punie_lsp.server.language_server import PunieLanguageServer
 
 __all__ = ["EditorTyBackend", "PrivateTyPool"]
 

@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
 
-from punie_lsp import edits
-from punie_lsp.documents import LspWorkspace
+from punie_lsp.agent_run import edits
+from punie_lsp.session.documents import LspWorkspace
 from tests import lsp_client_model as editor
 from typed_tools.lines import (
     apply_change,
@@ -99,7 +99,7 @@ def _change(edit: editor.Edit) -> types.TextDocumentContentChangePartial:
 def test_the_server_copy_equals_the_editors_after_every_change(
     text: str, encoding: Any, changes: list[str], data: st.DataObject
 ) -> None:
-    """pygls' own ``didOpen``/``didChange`` path, with ``punie_lsp.documents`` plugged in."""
+    """pygls' own ``didOpen``/``didChange`` path, ``punie_lsp.session.documents`` plugged in."""
     workspace = LspWorkspace.replacing(LspWorkspace(None), encoding)
     uri = "file:///w/doc.py"
     workspace.put_text_document(

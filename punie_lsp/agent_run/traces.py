@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from punie_lsp.agent_host import Request
+    from punie_lsp.agent_run.agent_host import Request
 
 __all__ = ["append_trace", "trace_file"]
 

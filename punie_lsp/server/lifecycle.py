@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from punie_lsp.server import PunieLanguageServer
+    from punie_lsp.server.language_server import PunieLanguageServer
 
 __all__ = ["register"]
 

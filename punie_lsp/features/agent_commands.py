@@ -13,8 +13,8 @@ from typing import Any
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
-from punie_lsp.agent_host import Request, new_conversation_id
-from punie_lsp.server import PunieLanguageServer
+from punie_lsp.agent_run.agent_host import Request, new_conversation_id
+from punie_lsp.server.language_server import PunieLanguageServer
 from typed_tools.lines import split_lines
 
 __all__ = ["COMMANDS"]

@@ -22,8 +22,14 @@ from lsprotocol import types
 
 from tests import lsp_client_model as editor
 from tests.conftest import Client, initialize_params, make_client
-from tests.test_agent_in_editor import BROKEN, Editor, command, diagnostic_of, session
-from tests.test_lsp_lines import PIECES
+from tests.punie_lsp.agent_run.test_agent_in_editor import (
+    BROKEN,
+    Editor,
+    command,
+    diagnostic_of,
+    session,
+)
+from tests.punie_lsp.session.test_lsp_lines import PIECES
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -253,7 +259,7 @@ async def test_the_servers_copy_is_the_editors_after_random_changes(
 async def test_a_restarted_ty_is_replayed_the_editors_text(project: Path, tmp_path: Path) -> None:
     """After a crash, ty gets the buffer as the editor has it (form feed, CRLF and all)."""
     log = tmp_path / "ty-received.log"
-    tee = [sys.executable, str(Path(__file__).with_name("ty_tee.py")), str(log)]
+    tee = [sys.executable, str(Path(__file__).parents[2] / "ty_tee.py"), str(log)]
     client = make_client()
     env = {**os.environ, "PUNIE_LSP_TY_COMMAND": shlex.join(tee)}
     await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio", env=env)

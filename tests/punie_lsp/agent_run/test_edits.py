@@ -1,4 +1,4 @@
-"""``punie_lsp.edits``: an edit lands only on the exact text it was computed from."""
+"""``punie_lsp.agent_run.edits``: an edit lands only on the exact text it was computed from."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from punie_lsp.documents import document_key
-from punie_lsp.edits import OpenDocument, Snapshot, plan, stale
+from punie_lsp.agent_run.edits import OpenDocument, Snapshot, plan, stale
+from punie_lsp.session.documents import document_key
 
 OLD = "x = 1\r\n"
 NEW = "x = 2\r\n"

@@ -16,11 +16,11 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
-from punie_lsp.documents import LspWorkspace
-from punie_lsp.progress import note_command
+from punie_lsp.session.documents import LspWorkspace
+from punie_lsp.session.progress import note_command
 
 if TYPE_CHECKING:
-    from punie_lsp.server import PunieLanguageServer
+    from punie_lsp.server.language_server import PunieLanguageServer
 
 __all__ = ["PunieProtocol"]
 
@@ -79,7 +79,7 @@ class PunieProtocol(LanguageServerProtocol):
         except StopIteration:
             pass
         if self._workspace is not None:
-            # Documents with LSP lines (``punie_lsp.documents``), tracked in the encoding
+            # Documents with LSP lines (``punie_lsp.session.documents``), tracked in the encoding
             # ty negotiated: edits must line up with ty's.
             encoding = ty_capabilities.get("positionEncoding")
             self._workspace = LspWorkspace.replacing(self._workspace, encoding)
@@ -100,7 +100,7 @@ class PunieProtocol(LanguageServerProtocol):
         while iterating the dict their done-callbacks pop from, so a shutdown that arrives
         during a running command raises "dictionary changed size during iteration" and
         the editor never gets its answer. This does the same over a copy;
-        ``tests/test_upstream_pygls.py`` shows the breakage.
+        ``tests/punie_lsp/server/test_upstream_pygls.py`` shows the breakage.
         """
         current = self.msg_id
         for msg_id, future in list(self._request_futures.items()):

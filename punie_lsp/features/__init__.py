@@ -1,0 +1,1 @@
+"""Thin LSP handlers: ``workspace/executeCommand`` commands and code actions."""
