@@ -4,7 +4,8 @@ Importing pygls and lsprotocol takes ~0.8 s here, longer than ty takes to start.
 router needs neither, so it answers ``initialize`` as soon as ty has, while pygls loads
 in a thread; punie's own features become available when it is attached (messages for
 them wait in order). The editor's process is watched (``processId``) and its
-disappearance, the end of input, or ``exit`` stop ty before the process ends.
+disappearance, the end of input, or ``exit`` stop ty before the process ends; at the end
+of input every request already read is answered first (``Router.end_of_input``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ __all__ = ["serve", "serve_stdio", "serve_tcp"]
 logger = logging.getLogger(__name__)
 
 PARENT_POLL_SECONDS = 2.0
+
+END_OF_INPUT_GRACE_SECONDS = 30.0
+"""When the editor's input ends, how long punie's own requests in flight may still run."""
 
 
 async def _watch_parent(pid: int, stop: asyncio.Future[int]) -> None:
@@ -82,11 +86,15 @@ async def serve(
     attaching = loop.create_task(_attach_backend(router, trust_all))
     receiver.parser.bind(router.handle_body)
     await asyncio.wait({receiver.closed, stop}, return_when=asyncio.FIRST_COMPLETED)
-    if stop.done():
-        code = stop.result()
-    else:
-        logger.info("the editor closed the connection; stopping")
-        code = 0 if router.shutdown_requested else 1
+    if not stop.done():
+        logger.info("the editor closed its input; answering what it sent, then stopping")
+        ending = loop.create_task(router.end_of_input(END_OF_INPUT_GRACE_SECONDS))
+        await asyncio.wait({ending, stop}, return_when=asyncio.FIRST_COMPLETED)
+        ending.cancel()
+        with contextlib.suppress(BaseException):
+            await ending
+    # LSP: exit code 0 after a shutdown request, 1 otherwise.
+    code = stop.result() if stop.done() else 0 if router.shutdown_requested else 1
     for task in (attaching, *tasks):
         task.cancel()
     await router.ty.stop()

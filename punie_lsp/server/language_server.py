@@ -7,6 +7,7 @@ attached to the router, which then hands it every message that is not forwarded.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 from pathlib import Path
@@ -58,6 +59,7 @@ class PunieLanguageServer(LanguageServer):
         self.sandbox_pool = SandboxPool()
         self._tools_lock = threading.Lock()
         self._code_mode_tools: CodeModeTools | None = None
+        self._editor_requests: set[int | str] = set()
         self.agent_host = AgentHost(self)
         self.protocol.set_writer(router.writer, include_headers=True)
 
@@ -171,8 +173,14 @@ class PunieLanguageServer(LanguageServer):
     def dispatch(self, message: dict[str, Any]) -> None:
         if message.get("method") == types.INITIALIZE and "id" not in message:
             self._setup_session(message.get("params") or {})
-        else:
-            self.protocol.dispatch(message)
+            return
+        if "id" in message and "method" in message:
+            # pygls keeps the editor's requests in flight and its own requests of the
+            # editor in one dict; ``finish`` must tell them apart.
+            in_flight = self.protocol._request_futures
+            self._editor_requests = {i for i in self._editor_requests if i in in_flight}
+            self._editor_requests.add(message["id"])
+        self.protocol.dispatch(message)
 
     def document_snapshots(self) -> list[dict[str, Any]]:
         """Open text documents that are not notebook cells (``notebook_snapshots`` has those)."""
@@ -224,6 +232,25 @@ class PunieLanguageServer(LanguageServer):
         self.settings, self.settings_problems = resolve(punie, problems)
         if self.router.ty_start_error:
             self.settings_problems.append(self.router.ty_start_error)
+
+    async def finish(self, grace: float) -> None:
+        """The editor's input ended: let its requests in flight finish, then stop.
+
+        Each gets up to ``grace`` seconds in all; what still runs is then cancelled (and
+        answered so) by ``stop``, as a ``shutdown`` would.
+        """
+        in_flight = self.protocol._request_futures
+        running = [
+            asyncio.wrap_future(future) if isinstance(future, concurrent.futures.Future) else future
+            for msg_id, future in list(in_flight.items())
+            if msg_id in self._editor_requests and not future.done()
+        ]
+        if running:
+            await asyncio.wait(running, timeout=grace)
+        for future in list(in_flight.values()):
+            if not future.done():
+                future.cancel()
+        await self.stop()
 
     async def stop(self) -> None:
         """``shutdown``: stop punie's own work, and answer once ty has answered its shutdown.

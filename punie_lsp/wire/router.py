@@ -110,6 +110,10 @@ class Backend(Protocol):
         """The editor's current workspace folders (after any folder changes)."""
         ...
 
+    async def finish(self, grace: float) -> None:
+        """The editor's input ended: answer its requests (``grace`` seconds), then stop."""
+        ...
+
 
 @dataclass
 class _Pending:
@@ -183,6 +187,7 @@ class Router:
         self._remap_ids = itertools.count(1)
         self._ty_progress_tokens: set[Any] = set()
         self._held: list[bytes] | None = []  # ty -> editor traffic held until initialized
+        self._initializing: asyncio.Task[None] | None = None
         self.ty = TyChild(
             command=ty_command,
             initialize_params=self._ty_initialize_params,
@@ -257,7 +262,9 @@ class Router:
                 self._early = []
                 if self._on_initialize is not None:
                     self._on_initialize(message["params"])
-                asyncio.get_running_loop().create_task(self._initialize(msg_id))
+                self._initializing = asyncio.get_running_loop().create_task(
+                    self._initialize(msg_id)
+                )
             return
         if self.raw_initialize_params is None:
             self.send_error(msg_id, SERVER_NOT_INITIALIZED, "Server not initialized")
@@ -292,13 +299,13 @@ class Router:
     def _client_notification(
         self, method: str, params: Any, message: dict[str, Any], body: bytes
     ) -> None:
+        if self._early is not None:  # ty is still starting: in order once it is up
+            self._early.append((message, body))
+            return
         if method == "exit":
             self._on_exit(0 if self.shutdown_requested else 1)
             return
         if self.raw_initialize_params is None or self.shutdown_requested:
-            return
-        if self._early is not None:
-            self._early.append((message, body))
             return
         if method == "$/cancelRequest":
             if self._cancel_forwarded(params, body):
@@ -643,6 +650,29 @@ class Router:
                 pending.sent, pending.resent = False, True
                 self._expire_later(ty_id, pending)
         self.log_to_client(2, f"{reason}; restarting ty")
+
+    async def end_of_input(self, grace: float) -> None:
+        """The editor's input ended: answer every request it sent, then stop ty.
+
+        Messages still waiting are routed first (ty may be starting, pygls loading).
+        punie's own requests get ``grace`` seconds to finish (one may wait for an answer
+        the editor can no longer send); what still runs then is cancelled, as
+        ``shutdown`` cancels it. ty answers all it was sent before its ``shutdown``.
+        So ``punie-lsp --stdio <session`` answers the whole session, then exits.
+        """
+        if self._initializing is not None:
+            await self._initializing
+        if self.backend is None and any("id" in m for m in self._backend_queue):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.backend_attached.wait(), grace)
+        if self.backend is not None:
+            await self.backend.finish(grace)
+        else:
+            await self.ty.shutdown()
+            self.answer_unanswered("ty shut down without answering this request")
+            for message in self._backend_queue:
+                if "id" in message and "method" in message:
+                    self.send_error(message["id"], REQUEST_FAILED, "punie-lsp did not load")
 
     async def _shutdown_without_backend(self, msg_id: int | str) -> None:
         await self.ty.shutdown()

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import sys
 import threading
 from collections.abc import Callable
@@ -202,9 +203,9 @@ async def open_stdio(
     in_file = stdin or sys.stdin.buffer
     out_file = stdout or sys.stdout.buffer
     receiver = FrameReceiver(on_bad_frame)
-    try:
+    if _pollable(in_file.fileno()):
         await loop.connect_read_pipe(lambda: receiver, in_file)
-    except (OSError, ValueError):  # a regular file or a TTY cannot be polled: use a thread
+    else:
         _feed_from_thread(loop, receiver, in_file)
 
     out_fd = out_file.fileno()
@@ -213,11 +214,22 @@ async def open_stdio(
         os.dup2(2, 1)
         sys.stdout = sys.stderr
     protocol_out = os.fdopen(protocol_fd, "wb", buffering=0)
-    try:
-        transport, _ = await loop.connect_write_pipe(asyncio.Protocol, protocol_out)
-    except (OSError, ValueError):  # stdout redirected to a regular file
+    if not _pollable(protocol_fd):
         return receiver, FrameWriter(_FileTransport(protocol_out))
+    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, protocol_out)
     return receiver, FrameWriter(transport)
+
+
+def _pollable(fd: int) -> bool:
+    """Whether epoll takes ``fd``: pipes, sockets and terminals do; files and /dev/null not.
+
+    asyncio's pipe transports accept any character device but register it with the
+    selector only in a later callback, where epoll's ``EPERM`` for ``/dev/null`` (or a
+    regular file) is logged as a traceback and the session hangs; so the choice is made
+    here, by file type, and the others are read in a thread (``_feed_from_thread``).
+    """
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
 
 
 def _feed_from_thread(

@@ -9,6 +9,7 @@ found with psutil; every wait is bounded.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -24,7 +25,7 @@ import psutil
 import pytest
 
 from punie_lsp import __version__
-from tests.rawlsp import SERVER, Connection, RawServer, wait_gone
+from tests.rawlsp import SERVER, Connection, RawServer, frame, parse_frames, wait_gone
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -248,3 +249,101 @@ def test_stdout_is_protocol_only(spawn: Spawn, project: Path, tmp_path: Path, lo
     logged = log.read_text(errors="replace")
     assert " DEBUG " in logged, "DEBUG logging was on, so the log cannot be empty"
     assert "malformed frame" in logged
+
+
+def test_stdin_from_dev_null_ends_at_once() -> None:
+    """``punie-lsp --stdio </dev/null``: epoll refuses /dev/null; an empty session ends.
+
+    It used to print asyncio's traceback (``PermissionError`` registering fd 0) and hang.
+    """
+    done = subprocess.run(
+        [*SERVER, "--stdio"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=EXIT_SECONDS * 3,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr  # the input ended without a shutdown
+    assert done.stdout == b""
+    assert b"Traceback" not in done.stderr
+    assert b"ERROR" not in done.stderr
+
+
+def _batch(project: Path, *, shut_down: bool) -> tuple[bytes, set[str]]:
+    """A whole session as bytes, written before the server reads any; the ids it owes."""
+    app = project / "pkg" / "app.py"
+    messages: list[dict[str, Any]] = [
+        {
+            "jsonrpc": "2.0",
+            "id": "init",
+            "method": "initialize",
+            "params": {"processId": None, "rootUri": project.as_uri(), "capabilities": {}},
+        },
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didOpen",
+            "params": {
+                "textDocument": {
+                    "uri": app.as_uri(),
+                    "languageId": "python",
+                    "version": 1,
+                    "text": app.read_text(),
+                }
+            },
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": "hover",
+            "method": "textDocument/hover",
+            "params": {
+                "textDocument": {"uri": app.as_uri()},
+                "position": {"line": 7, "character": 23},
+            },
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": "status",
+            "method": "workspace/executeCommand",
+            "params": {"command": "punie.status", "arguments": [{}]},
+        },
+    ]
+    if shut_down:
+        messages.append({"jsonrpc": "2.0", "id": "shutdown", "method": "shutdown"})
+    data = b"".join(frame(json.dumps(m).encode()) for m in messages)
+    return data, {m["id"] for m in messages if "id" in m}
+
+
+@pytest.mark.parametrize(
+    ("stdin_kind", "shut_down"),
+    [("file", False), ("pipe", False), ("pipe", True)],
+    ids=["file-then-eof", "pipe-then-eof", "pipe-shutdown-then-eof"],
+)
+def test_messages_before_the_end_of_input_are_answered(
+    project: Path, tmp_path: Path, stdin_kind: str, shut_down: bool
+) -> None:
+    """Messages written at once, then EOF: each request is answered, then the server exits.
+
+    ``punie-lsp --stdio <session.lsp`` (or a pipe closed right after writing) used to
+    end at EOF with nothing answered. Exit code as LSP says: 0 after shutdown, else 1.
+    """
+    data, ids = _batch(project, shut_down=shut_down)
+    if stdin_kind == "file":
+        session = tmp_path / "session.lsp"
+        session.write_bytes(data)
+        with session.open("rb") as stdin:
+            done = subprocess.run(
+                [*SERVER, "--stdio"], stdin=stdin, capture_output=True, timeout=60, check=False
+            )
+    else:
+        done = subprocess.run(
+            [*SERVER, "--stdio"], input=data, capture_output=True, timeout=60, check=False
+        )
+    bodies, rest = parse_frames(done.stdout)
+    assert rest == b""
+    answers = {m["id"]: m for m in map(json.loads, bodies) if "id" in m and "method" not in m}
+    assert answers.keys() == ids, done.stderr.decode(errors="replace")
+    assert "capabilities" in answers["init"]["result"]
+    assert answers["status"]["result"]["version"] == __version__, answers["status"]
+    assert done.returncode == (0 if shut_down else 1)
+    assert b"Traceback" not in done.stderr
