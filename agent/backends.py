@@ -59,6 +59,8 @@ def _strip_mlx(draft: str | None) -> str | None:
 
 
 def _openai_model(name: str, config: AgentConfig) -> Model:
+    # Here, not at the top: the OpenAI client and Pydantic AI's OpenAI model take ~3 s
+    # to import on this machine, paid only by an ``openai:`` model.
     from openai import AsyncOpenAI, Timeout
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider

@@ -203,7 +203,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if not args.workspace.is_dir():
         print(f"punie-lsp ask: no such folder: {args.workspace}", file=sys.stderr)
         return 2
-    from agent.backends import ModelSpecError
+    from agent.backends import ModelSpecError  # Pydantic AI: not for --help or usage errors
 
     try:
         config = _config(args)

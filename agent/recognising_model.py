@@ -91,6 +91,8 @@ class ToolCallRecognition(WrapperModel):
 @functools.cache
 def _xml_parser() -> ToolParser | None:
     """mlx-lm's Qwen3-Coder parser, or ``None`` where mlx-lm cannot be imported."""
+    # On first use, not at the top: ``import mlx_lm`` costs ~1.3 s (more on a loaded
+    # machine), paid only once a reply looks like Qwen3-Coder XML.
     try:
         from mlx_lm.tool_parsers import qwen3_coder
     except ImportError:

@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(code: str, root: Path, args: argparse.Namespace, err: TextIO) -> Any:
-    from agent.code_mode import run_code
+    from agent.code_mode import run_code  # Pydantic AI, Monty, the tools: not for --help
     from sandbox import SandboxLimits, SandboxPool, trace_value
     from typed_tools import ToolContext, default_pool
 

@@ -392,7 +392,8 @@ class ReplySplitter:
     """
 
     machine: Any
-    """``mlx_lm.generate.make_text_state_machine(tokenizer)``."""
+    """``mlx_lm.generate.make_text_state_machine(tokenizer)``: its static ``split``,
+    ``flush`` and ``discard`` are called through it, so this module never imports mlx-lm."""
     tool_call_end: str | None = None
     """The tokenizer's end marker (``tokenizer.tool_call_end``), for the workaround."""
     _state: Any = field(init=False)
@@ -403,12 +404,10 @@ class ReplySplitter:
 
     def feed(self, text: str) -> list[Segment]:
         """Segments completed by this chunk of decoded text."""
-        from mlx_lm.generate import TextStateMachine
-
         out: list[Segment] = []
         for char in text:
             before = self._state[0]
-            self._state, segments = TextStateMachine.split(self._state, char)
+            self._state, segments = self.machine.split(self._state, char)
             if before == "tool" and self._state[0] != "tool" and self._unfinished():
                 # The end marker was code: keep it, stay in the span.
                 tool_text = "".join(t for s, t in segments if s == "tool")
@@ -433,13 +432,11 @@ class ReplySplitter:
 
     def finish(self, reason: str | None) -> list[Segment]:
         """The rest: held-back text is kept when the reply was cut off, dropped on a stop."""
-        from mlx_lm.generate import TextStateMachine
-
         if reason == "stop":
-            self._state, current = TextStateMachine.discard(self._state)
+            self._state, current = self.machine.discard(self._state)
             segments = [(current, "")]
         else:
-            self._state, flushed, current = TextStateMachine.flush(self._state)
+            self._state, flushed, current = self.machine.flush(self._state)
             segments = [(current, flushed)]
         out = self._route(segments)
         if self._tool:

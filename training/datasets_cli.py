@@ -3,6 +3,9 @@
 A dataset is a directory with ``train.jsonl``, ``valid.jsonl`` and ``test.jsonl``, one
 row per line (``{"messages", "tools", "category", "id"}``), ready for
 ``punie-lsp train finetune``. ``training.cli`` dispatches ``train data`` here.
+
+Each subcommand imports what it needs when it runs: generating loads the agent, the
+sandbox and the tools (seconds of imports), which ``stats`` and ``--help`` never pay.
 """
 
 from __future__ import annotations

@@ -173,6 +173,8 @@ async def run_suite(
     on_case: Callable[[CaseResult], None] | None = None,
 ) -> EvalRun:
     """Every case through one agent (greedy decoding); ``workspace`` is copied, not touched."""
+    # Here, not at the top: ``train report`` reads runs through this module and needs
+    # none of these (sandbox and typed_tools take ~4 s to import on this machine).
     from agent import AgentConfig, AgentDeps, PunieAgent
     from sandbox import SandboxPool
     from typed_tools import ToolContext

@@ -27,10 +27,15 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 
+from agent.code_mode import CodeModeTools, run_code
+from agent.execute import render_result
+from sandbox import RunResult, SandboxLimits, SandboxPool
 from training.projects import PreparedProject, prepared_projects
 from training.rows import Row, code_mode_instructions, dedupe, row_from_messages
 from training.templates import CATEGORIES, DIRECT_ANSWERS, templates_for
+from typed_tools import ToolContext
 from typed_tools.lines import read_exact
+from typed_tools.ty_client import default_pool
 
 __all__ = ["CATEGORIES", "example_messages", "generate_rows", "generate_rows_async"]
 
@@ -51,12 +56,9 @@ def example_messages(
     return messages
 
 
-async def _run(code: str, project: PreparedProject, pool: Any, tools: Any) -> Any:
-    from agent.code_mode import run_code
-    from sandbox import SandboxLimits
-    from typed_tools import ToolContext
-    from typed_tools.ty_client import default_pool
-
+async def _run(
+    code: str, project: PreparedProject, pool: SandboxPool, tools: CodeModeTools
+) -> RunResult:
     # A live ty backend, as in the editor: ``typecheck`` then sees ``write_file``'s
     # proposals (the ty CLI would read the unchanged files on disk).
     backend = await default_pool().get(project.root)
@@ -85,17 +87,12 @@ async def generate_rows_async(
     Fewer come back for a category whose templates cannot produce that many distinct
     conversations on these projects. ``progress(done, total)`` is called per example.
     """
-    from agent.code_mode import CodeModeTools
-    from agent.execute import render_result
-    from sandbox import SandboxPool
-    from typed_tools.ty_client import default_pool
-
     rng = random.Random(seed)
     tools = CodeModeTools.load()
     instructions = code_mode_instructions()
     total = per_category * len(categories)
     rows: list[Row] = []
-    cache: dict[tuple[Path, str], Any] = {}
+    cache: dict[tuple[Path, str], RunResult] = {}
     with prepared_projects(sources, seed=seed) as prepared:
         try:
             async with SandboxPool(max_workers=1) as pool:

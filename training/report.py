@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from training.evaluate import EvalRun
+from training.finetune import read_log
 
 __all__ = ["compare_runs", "loss_svg", "render_report", "write_report"]
 
@@ -205,8 +206,6 @@ def write_report(
     losses: list[tuple[int, float]] = []
     val_losses: list[tuple[int, float]] = []
     if training_log is not None:
-        from training.finetune import read_log
-
         log = read_log(training_log if training_log.is_dir() else training_log.parent)
         if log is not None:
             losses = [(p.step, p.loss) for p in log.losses]

@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_ai import Tool
 from pydantic_ai.messages import ModelMessage, ModelRequest
+
+from agent import chat_messages, chat_tools
 
 __all__ = [
     "SPLITS",
@@ -73,9 +76,9 @@ def row_id(messages: Sequence[dict[str, Any]]) -> str:
 @cache
 def execute_code_tools() -> list[dict[str, Any]]:
     """The agent's tool schema exactly as the ``mlx:`` backend hands it to the template."""
-    from pydantic_ai import Tool
-
-    from agent import chat_tools
+    # Here, not at the top: reading and writing datasets (``train data stats``, traces,
+    # Punie's rows) needs no sandbox, and agent.execute loads it and typed_tools (~4 s
+    # to import on this machine; agent.code_mode below likewise).
     from agent.execute import execute_code
 
     return chat_tools([Tool(execute_code).tool_def])
@@ -110,8 +113,6 @@ def row_from_messages(
     ``instructions`` defaults to those recorded on the messages, else the agent's own;
     ``tools`` to the ``execute_code`` schema.
     """
-    from agent import chat_messages
-
     system = instructions or _instructions_of(messages) or code_mode_instructions()
     chat = chat_messages(list(messages), [system])
     return row_from_chat(chat, tools=tools, category=category)

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic_ai.messages import ModelMessagesTypeAdapter
+
 from training.rows import Row, row_from_messages
 
 __all__ = ["REDACTED", "TraceStats", "import_traces", "keep_trace", "redact", "row_from_trace"]
@@ -64,8 +66,6 @@ def keep_trace(record: dict[str, Any]) -> bool:
 
 def row_from_trace(record: dict[str, Any], *, category: str = "trace") -> Row:
     """One trace line as a redacted row (instructions as recorded on its messages)."""
-    from pydantic_ai.messages import ModelMessagesTypeAdapter
-
     messages = ModelMessagesTypeAdapter.validate_python(record["messages"])
     row = row_from_messages(messages, category=category)
     return Row(messages=_redact_all(row.messages), tools=row.tools, category=category)

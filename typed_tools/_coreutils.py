@@ -18,6 +18,8 @@ An option these programs do not emulate raises ``Unsupported``; nothing is guess
 from __future__ import annotations
 
 import fnmatch
+import grp
+import pwd
 import re
 import stat
 import time
@@ -618,8 +620,6 @@ def _long_fields(view: View, name: str, path: Path) -> tuple[str, str, str, str,
 
 
 def _owner(uid: int) -> str:
-    import pwd
-
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
@@ -627,8 +627,6 @@ def _owner(uid: int) -> str:
 
 
 def _group(gid: int) -> str:
-    import grp
-
     try:
         return grp.getgrgid(gid).gr_name
     except KeyError:
