@@ -22,7 +22,17 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel
 
-from typed_tools import commands, cst, files, git, lint, navigation, testing, typecheck
+from typed_tools import (
+    commands,
+    cst,
+    files,
+    git,
+    lint,
+    navigation,
+    symbols,
+    testing,
+    typecheck,
+)
 from typed_tools.base import ResultItem, ToolArgumentError, ToolContext, ToolResult
 from typed_tools.tool import ToolFunction, result_model, tool, tool_parameters
 
@@ -49,8 +59,8 @@ _BUILTINS: tuple[ToolFunction, ...] = (
     navigation.goto_definition,
     navigation.find_references,
     navigation.hover,
-    navigation.document_symbols,
-    navigation.workspace_symbols,
+    symbols.document_symbols,
+    symbols.workspace_symbols,
     git.git_status,
     git.git_diff,
     git.git_log,

@@ -11,13 +11,8 @@ from hypothesis import strategies as st
 from tests.typed_tools.conftest import write_tree
 from typed_tools import PositionEncoding, ToolArgumentError, ToolContext, TyBackendPool
 from typed_tools.lines import from_lsp_character, to_lsp_character, units
-from typed_tools.navigation import (
-    document_symbols,
-    find_references,
-    goto_definition,
-    hover,
-    workspace_symbols,
-)
+from typed_tools.navigation import find_references, goto_definition, hover
+from typed_tools.symbols import document_symbols, workspace_symbols
 
 # Non-ASCII before every name: a wrong encoding conversion lands on the wrong character.
 NAV = {
