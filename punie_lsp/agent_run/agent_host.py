@@ -142,9 +142,15 @@ class AgentHost:
             if not agent.status().loaded:
                 ls.router.log_to_client(3, f"punie-lsp: loading model {agent.config.model}")
             ctx = ls.tool_context(request.root)
-            deps = _deps(ctx, ls, progress, request.conversation_id)
+            streamer = _Streamer(ls, progress, request.conversation_id)
+            deps = _deps(ctx, ls, progress, streamer)
             started = time.monotonic()
-            result = await agent.ask(request.prompt, deps, conversation_id=request.conversation_id)
+            try:
+                result = await agent.ask(
+                    request.prompt, deps, conversation_id=request.conversation_id
+                )
+            finally:
+                streamer.flush()
             if result.outcome == "model_error":
                 ls.router.log_to_client(1, f"punie-lsp: {result.error}")
             try:
@@ -279,31 +285,78 @@ class AgentHost:
         return answer is not None and answer.title == "Apply"
 
 
+STREAM_INTERVAL_SECONDS = 0.05
+"""Streamed text goes out at most once per interval (the first chunk at once).
+
+A model writes tens of tokens a second; one ``punie/message`` and one ``$/progress``
+per token costs the event loop a pygls serialisation and a write each, and the editor a
+parse and a redraw, for text nobody reads faster than this.
+"""
+
+
+class _Streamer:
+    """The run's progress reporter: text coalesced per ``STREAM_INTERVAL_SECONDS``.
+
+    Text chunks are joined and sent together, the first of a quiet spell at once; any
+    other event (code, a tool's result) first sends the text held back, so the order the
+    model wrote them in is kept. ``flush`` sends what is left when the run ends.
+    """
+
+    def __init__(self, ls: PunieLanguageServer, progress: WorkDone, conversation_id: str) -> None:
+        self._ls = ls
+        self._progress = progress
+        self._conversation_id = conversation_id
+        self._held: list[str] = []
+        self._tail = ""
+        self._last_sent = float("-inf")
+        self._timer: asyncio.TimerHandle | None = None
+
+    def report(self, event: ProgressEvent) -> None:
+        if event.kind == "text":
+            self._held.append(event.text)
+            wait = self._last_sent + STREAM_INTERVAL_SECONDS - time.monotonic()
+            if wait <= 0:
+                self.flush()
+            elif self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(wait, self.flush)
+            return
+        self.flush()
+        self._send(event.kind, event.text)
+        if event.kind in ("code", "toolCall"):
+            first = event.text.strip().splitlines()
+            self._progress.report(first[0][:120] if first else "…")
+
+    def flush(self) -> None:
+        """Send the text held back, if any."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._held:
+            return
+        text = "".join(self._held)
+        self._held.clear()
+        self._last_sent = time.monotonic()
+        self._send("text", text)
+        self._tail = (self._tail + text)[-120:]
+        lines = self._tail.splitlines()
+        self._progress.report(lines[-1] if lines else "…")
+
+    def _send(self, kind: str, text: str) -> None:
+        self._ls.protocol.notify(
+            "punie/message", {"conversationId": self._conversation_id, "kind": kind, "text": text}
+        )
+
+
 def _deps(
-    ctx: ToolContext, ls: PunieLanguageServer, progress: WorkDone, conversation_id: str
+    ctx: ToolContext, ls: PunieLanguageServer, progress: WorkDone, streamer: _Streamer
 ) -> Any:
     from agent import AgentDeps
-
-    spoken: list[str] = []
-
-    def report(event: ProgressEvent) -> None:
-        ls.protocol.notify(
-            "punie/message",
-            {"conversationId": conversation_id, "kind": event.kind, "text": event.text},
-        )
-        if event.kind == "text":
-            spoken.append(event.text)
-            tail = "".join(spoken)[-120:].splitlines()
-            progress.report(tail[-1] if tail else "…")
-        elif event.kind in ("code", "toolCall"):
-            first = event.text.strip().splitlines()
-            progress.report(first[0][:120] if first else "…")
 
     return AgentDeps(
         tools=ctx,
         pool=ls.sandbox_pool,
         limits=ls.sandbox_limits(),
-        progress=report,
+        progress=streamer.report,
         cancel=progress.cancelled,
     )
 

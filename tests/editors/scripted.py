@@ -3,12 +3,14 @@
 punie-lsp calls ``module:callable`` from that variable for its model instead of loading
 one: a Pydantic AI ``FunctionModel`` that streams a fixed script. The real agent,
 sandbox, typed tools, ty and editor run around it; only the model is fake (a real one
-cannot run here).
+cannot run here). ``PUNIE_TEST_CHUNK_DELAY`` (seconds) spaces the answer's words.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart
@@ -42,7 +44,9 @@ def _script(name: str, code: str | None, answer: str) -> FunctionModel:
         if code is not None and _tool_returns(messages) == 0:
             yield {0: DeltaToolCall(name="execute_code", json_args=json.dumps({"code": code}))}
             return
+        delay = float(os.environ.get("PUNIE_TEST_CHUNK_DELAY", "0"))
         for word in answer.split(" "):
+            await asyncio.sleep(delay)
             yield word + " "
 
     return FunctionModel(stream_function=stream, model_name=name)

@@ -151,7 +151,9 @@ def test_punie_code_actions_are_listed(project: Path, tmp_path: Path) -> None:
 
 @pytest.mark.timeout(120)
 def test_punie_ask_streams_the_answer_into_the_float(project: Path, tmp_path: Path) -> None:
-    results = run_nvim(project, "ask", tmp_path, model="hello")
+    # Words further apart than punie's stream interval (50 ms) arrive one by one.
+    spaced = {"PUNIE_TEST_CHUNK_DELAY": "0.075"}
+    results = run_nvim(project, "ask", tmp_path, model="hello", env=spaced)
     assert results["result"]["outcome"] == "ok"
     assert results["float"] == "editor"  # a floating window
     assert results["float_buf"] is True

@@ -20,6 +20,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from punie_lsp.agent_host import STREAM_INTERVAL_SECONDS
 from tests.conftest import Client, change_document, initialize_params, make_client, open_document
 
 pytestmark = pytest.mark.timeout(120)
@@ -125,7 +126,9 @@ def diagnostic_of(project: Path) -> dict[str, Any]:
 
 
 async def test_ask_streams_its_answer(project: Path) -> None:
-    async with session(project, "hello") as client:
+    # Words further apart than the stream interval go out one by one, as generated.
+    slow = {"PUNIE_TEST_CHUNK_DELAY": str(STREAM_INTERVAL_SECONDS * 1.5)}
+    async with session(project, "hello", env=slow) as client:
         result = await command(client, "punie.ask", {"prompt": "Is my code fine?"}, token="ask-1")
         assert result["outcome"] == "ok"
         assert result["answer"].strip() == "Hello from Punie: your code looks fine."
@@ -197,6 +200,18 @@ async def test_cancel_mid_run_stops_within_1s_and_applies_nothing(project: Path)
         assert result["outcome"] == "cancelled"
         assert result["edits"] == []
         assert client.applied == []
+
+
+async def test_fast_text_is_coalesced_in_order_and_nothing_lost(project: Path) -> None:
+    async with session(project, "chatterbox") as client:  # 400 words, no delay
+        result = await command(client, "punie.ask", {"prompt": "Talk"}, token="talk")
+        assert result["outcome"] == "ok"
+        texts = [m["text"] for m in client.messages_from_punie if m["kind"] == "text"]
+        assert "".join(texts) == " ".join(["word"] * 400) + " "
+        # One message per interval, not per chunk: 400 chunks come out in far fewer.
+        assert 1 <= len(texts) < 100, len(texts)
+        assert texts[0] == "word "  # the first chunk is not held back
+        assert type(client.progress_reports["talk"][-1]).__name__ == "WorkDoneProgressEnd"
 
 
 async def test_two_runs_at_once(project: Path) -> None:
