@@ -20,7 +20,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from punie_lsp.agent_host import STREAM_INTERVAL_SECONDS
+from punie_lsp.agent_run.agent_host import STREAM_INTERVAL_SECONDS
 from tests.conftest import Client, change_document, initialize_params, make_client, open_document
 
 pytestmark = pytest.mark.timeout(120)
