@@ -50,7 +50,8 @@ from pydantic_ai.usage import RequestUsage
 from agent._mlx_cache import PromptCaches, common_prefix_len
 from agent._mlx_chat import chat_messages, chat_tools
 from agent._mlx_load import MlxModelLoadError
-from agent.tool_calls import ReplySplitter, parse_tool_text
+from agent.reply_splitter import ReplySplitter
+from agent.tool_calls import parse_tool_text
 
 __all__ = [
     "MlxModel",

@@ -12,9 +12,9 @@ import pytest
 from mlx_lm.generate import TextStateMachine
 from mlx_lm.tool_parsers import json_tools, pythonic, qwen3_coder
 
+from agent.reply_splitter import ReplySplitter
 from agent.tool_calls import (
     ParsedToolCall,
-    ReplySplitter,
     hold_from,
     parse_tool_text,
     protect_qwen3_markers,
