@@ -1,7 +1,7 @@
 """``workspace/executeCommand`` commands punie answers itself (ty's go to ty).
 
 Each command takes one object argument (``arguments[0]``), as the LSP contract in
-DESIGN.md fixes. The names are listed in ``router.PUNIE_COMMANDS`` so that ``initialize``
+DESIGN.md fixes. The names are listed in ``wire.initialize.PUNIE_COMMANDS`` so that ``initialize``
 can advertise them before pygls has loaded; a test checks the two agree.
 """
 

@@ -3,10 +3,15 @@
 Everything an editor's hover or definition passes through lives here, and none of it
 imports pygls, lsprotocol or cattrs (an import-linter contract in ``pyproject.toml``
 enforces it): importing those costs ~0.8 s, and the router answers ``initialize`` with
-ty's capabilities while they load in a thread. Modules:
+ty's capabilities while they load in a thread. Modules, bottom up:
 
-* ``transport``: ``Content-Length`` framing over asyncio pipes, stdin/stdout set-up.
-* ``forwarding``: which methods go to ty (advertised or registered capabilities).
-* ``ty_child``: the ``ty server`` process (spawn, initialize, restart, stop).
-* ``router``: decides, per message, who answers it (ty, punie's pygls server, itself).
+* ``transport``: ``Content-Length`` framing, stdin/stdout set-up.
+* ``jsonrpc``: error codes, notification methods, valid ids, punie's own answers.
+* ``forwarding``: which methods go to ty (advertised or registered: ``Routes``).
+* ``ty_process`` / ``ty_child``: the ``ty server`` binary and process; its lifecycle
+  (initialize, restarts, stop) and punie's own requests to it.
+* ``initialize``: what punie advertises, what ty is started with.
+* ``ty_requests``: ty's requests to the editor, relayed under ids of our own.
+* ``router``: decides, per editor message, who answers it (ty, punie's pygls server,
+  itself), and routes ty's answers back.
 """

@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "FORWARDED_NOTIFICATIONS",
     "PYGLS_STATE_NOTIFICATIONS",
+    "Routes",
     "forwarded_requests",
     "registered_requests",
     "ty_section",
@@ -146,6 +147,71 @@ request; follow-ups such as ``completionItem/resolve`` come with it)."""
 def registered_requests(method: str) -> tuple[str, ...]:
     """The request methods a ``Registration`` of ``method`` covers (none for notifications)."""
     return REGISTRATION_METHODS.get(method, ())
+
+
+class Routes:
+    """What goes to ty now: the requests and commands it advertised or registered since.
+
+    ``forwarded`` and ``commands`` are replaced whole (never mutated), so a reader on
+    another thread always sees one consistent set.
+    """
+
+    def __init__(self) -> None:
+        self.forwarded: frozenset[str] = frozenset()
+        """Request methods ty answers now: advertised at initialize, or registered since."""
+        self.commands: frozenset[str] = frozenset()
+        """``workspace/executeCommand`` commands ty answers now."""
+        self._advertised: frozenset[str] = frozenset()
+        self._advertised_commands: frozenset[str] = frozenset()
+        self._registrations: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        """ty's live registrations by id: (request methods, executeCommand commands)."""
+
+    def advertise(self, capabilities: Mapping[str, Any]) -> None:
+        """ty's ``ServerCapabilities`` from its ``initialize`` result."""
+        self._advertised = forwarded_requests(capabilities)
+        provider = capabilities.get("executeCommandProvider")
+        commands = (provider.get("commands") if isinstance(provider, Mapping) else None) or []
+        self._advertised_commands = frozenset(c for c in commands if isinstance(c, str))
+        self._reroute()
+
+    def track(self, method: str, params: Mapping[str, Any]) -> bool:
+        """Follow ty's (un)registrations; True when the editor already has all of them.
+
+        A restarted ty registers again what its predecessor registered: the editor keeps
+        registrations across our restart, so those are answered here, not relayed.
+        """
+        if method == "client/unregisterCapability":
+            # "unregisterations": the LSP spec's own spelling of the field.
+            for item in params.get("unregisterations") or []:
+                if isinstance(item, Mapping):
+                    self._registrations.pop(item.get("id"), None)
+            self._reroute()
+            return False
+        items = [r for r in params.get("registrations") or [] if isinstance(r, Mapping)]
+        ids = [r.get("id") for r in items]
+        if ids and all(i in self._registrations for i in ids):
+            return True
+        for item in items:
+            registration_id, registered = item.get("id"), item.get("method")
+            if not isinstance(registration_id, str) or not isinstance(registered, str):
+                continue
+            options = item.get("registerOptions")
+            commands: tuple[str, ...] = ()
+            if registered == "workspace/executeCommand" and isinstance(options, Mapping):
+                commands = tuple(c for c in options.get("commands") or [] if isinstance(c, str))
+            self._registrations[registration_id] = (registered_requests(registered), commands)
+        self._reroute()
+        return False
+
+    def _reroute(self) -> None:
+        """Recompute what goes to ty (rare: initialize and ty's (un)registrations)."""
+        methods = set(self._advertised)
+        commands = set(self._advertised_commands)
+        for requests, registered_commands in self._registrations.values():
+            methods.update(requests)
+            commands.update(registered_commands)
+        self.forwarded = frozenset(methods)
+        self.commands = frozenset(commands)
 
 
 _TY_OBJECTS = frozenset(

@@ -30,64 +30,39 @@ from typing import Any, Protocol
 
 from punie_lsp import __version__
 from punie_lsp.features import code_actions
+from punie_lsp.wire import initialize
 from punie_lsp.wire.forwarding import (
     FORWARDED_NOTIFICATIONS,
     PYGLS_STATE_NOTIFICATIONS,
-    forwarded_requests,
-    registered_requests,
+    Routes,
     ty_section,
+)
+from punie_lsp.wire.initialize import FALLBACK_CAPABILITIES
+from punie_lsp.wire.jsonrpc import (
+    INT32_MAX,
+    INT32_MIN,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    NOTIFICATIONS,
+    PARSE_ERROR,
+    REQUEST_CANCELLED,
+    REQUEST_FAILED,
+    SERVER_NOT_INITIALIZED,
+    error_body,
+    result_body,
+    valid_id,
 )
 from punie_lsp.wire.transport import FrameWriter
 from punie_lsp.wire.ty_child import OWN_ID_PREFIX, TyChild
+from punie_lsp.wire.ty_requests import TyRequests
 
 __all__ = ["Backend", "Router"]
 
 logger = logging.getLogger(__name__)
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-INVALID_PARAMS = -32602
-SERVER_NOT_INITIALIZED = -32002
-REQUEST_CANCELLED = -32800
-REQUEST_FAILED = -32803
-
 RESTART_WAIT_SECONDS = float(os.environ.get("PUNIE_LSP_TY_WAIT_SECONDS", "10"))
 """How long a request waits for a restarting ty before it is answered with an error."""
 
-PUNIE_COMMANDS: tuple[str, ...] = (
-    "punie.ask",
-    "punie.fix",
-    "punie.explain",
-    "punie.writeTests",
-    "punie.resetConversation",
-    "punie.status",
-    "punie.tool",
-    "punie.runCode",
-)
-"""``workspace/executeCommand`` commands punie serves itself (advertised with ty's)."""
-
-FALLBACK_CAPABILITIES: dict[str, Any] = {
-    "textDocumentSync": {"openClose": True, "change": 2, "save": {"includeText": False}},
-}
-"""What punie advertises when ty cannot start: it still tracks documents for the agent."""
-
-_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-
-NOTIFICATIONS = FORWARDED_NOTIFICATIONS | {
-    "initialized",
-    "exit",
-    "$/cancelRequest",
-    "$/progress",
-    "window/workDoneProgress/cancel",
-    "telemetry/event",
-    "window/showMessage",
-    "window/logMessage",
-    "textDocument/publishDiagnostics",
-}
-"""LSP notification methods: a message naming one with an ``id`` is an invalid request."""
-
-_REGISTRATION_METHODS = frozenset({"client/registerCapability", "client/unregisterCapability"})
-_RELAY_PREFIX = "ty:"
 _REMAP_PREFIX = "editor:"
 
 
@@ -144,10 +119,6 @@ def _ty_settings_body(params: Any, body: bytes) -> bytes:
     return json.dumps(message).encode()
 
 
-def _valid_id(value: object) -> bool:
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-
-
 class Router:
     """Owns the ty child and decides, per message, who answers it."""
 
@@ -165,13 +136,7 @@ class Router:
         self.ty_start_error: str | None = None
         self.raw_initialize_params: dict[str, Any] | None = None
         self.capabilities: dict[str, Any] = {}
-        self.forwarded: frozenset[str] = frozenset()
-        """Request methods ty answers now: advertised at initialize, or registered since."""
-        self.ty_commands: frozenset[str] = frozenset()
-        self._advertised: frozenset[str] = frozenset()
-        self._advertised_commands: frozenset[str] = frozenset()
-        self._registrations: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        """ty's live registrations by id: (request methods, executeCommand commands)."""
+        self.routes = Routes()
         self._early: list[tuple[dict[str, Any], bytes]] | None = None
         """Editor messages that arrived while ty was starting, replayed once it answered."""
         self.shutdown_requested = False
@@ -179,13 +144,7 @@ class Router:
         self._backend_queue: list[dict[str, Any]] = []
         self.backend_attached = asyncio.Event()
         self._pending: dict[int | str, _Pending] = {}
-        self._relayed: dict[str, tuple[int, int | str]] = {}
-        self._configuration_relays: dict[str, list[Any]] = {}
-        """Relayed ``workspace/configuration`` requests (their items' sections): their
-        answers get ``ty_section``, and an error answer becomes the initialization options."""
-        self._relay_ids = itertools.count(1)
         self._remap_ids = itertools.count(1)
-        self._ty_progress_tokens: set[Any] = set()
         self._held: list[bytes] | None = []  # ty -> editor traffic held until initialized
         self._initializing: asyncio.Task[None] | None = None
         self.ty = TyChild(
@@ -198,8 +157,21 @@ class Router:
             on_restart_failed=lambda message: self.log_to_client(2, message),
             before_restart=self.backend_attached.wait,
         )
+        self.ty_requests = TyRequests(
+            self.ty, self.routes, to_client=self._to_client, ty_settings=self.ty_settings
+        )
         with contextlib.suppress(RuntimeError):  # no running loop: prepared on first start
             self.ty.prepare()
+
+    @property
+    def forwarded(self) -> frozenset[str]:
+        """Request methods ty answers now: advertised at initialize, or registered since."""
+        return self.routes.forwarded
+
+    @property
+    def ty_commands(self) -> frozenset[str]:
+        """``workspace/executeCommand`` commands ty answers now."""
+        return self.routes.commands
 
     # -- editor -> ty / backend ----------------------------------------------------------
 
@@ -221,7 +193,7 @@ class Router:
             return
         has_id = "id" in message
         msg_id = message.get("id")
-        if has_id and not _valid_id(msg_id):
+        if has_id and not valid_id(msg_id):
             self.send_error(None, INVALID_REQUEST, "Invalid request: id must be int or string")
             return
         method = message.get("method")
@@ -312,7 +284,7 @@ class Router:
                 return
         elif method == "window/workDoneProgress/cancel":
             token = params.get("token") if isinstance(params, dict) else None
-            if token in self._ty_progress_tokens:
+            if token in self.ty_requests.progress_tokens:
                 self.ty.send_body(body)
                 return
         elif method in FORWARDED_NOTIFICATIONS:
@@ -350,7 +322,7 @@ class Router:
     ) -> None:
         ty_id: int | str = msg_id
         if (isinstance(msg_id, str) and msg_id.startswith((OWN_ID_PREFIX, _REMAP_PREFIX))) or (
-            isinstance(msg_id, int) and not _INT32_MIN <= msg_id <= _INT32_MAX
+            isinstance(msg_id, int) and not INT32_MIN <= msg_id <= INT32_MAX
         ):
             # An id in our namespace, or an integer past LSP's int32 that ty cannot read:
             # give ty another one (rare; re-encodes).
@@ -379,7 +351,7 @@ class Router:
             )
 
     def _cancel_forwarded(self, params: Any, body: bytes) -> bool:
-        if not isinstance(params, dict) or not _valid_id(params.get("id")):
+        if not isinstance(params, dict) or not valid_id(params.get("id")):
             return False
         client_id = params["id"]
         for ty_id, pending in self._pending.items():
@@ -395,63 +367,27 @@ class Router:
         return False
 
     def _client_response(self, msg_id: int | str, message: dict[str, Any]) -> None:
-        relay = self._relayed.pop(msg_id, None) if isinstance(msg_id, str) else None
-        if relay is None:
+        if not self.ty_requests.answer(msg_id, message):
             self.to_backend(message)  # an answer to one of pygls' own requests
-            return
-        generation, ty_id = relay
-        sections = self._configuration_relays.pop(msg_id, None)
-        if sections is not None:
-            items = message.get("result")
-            if isinstance(items, list):  # Lua's [] where ty expects an object
-                message = {**message, "result": [ty_section(item) for item in items]}
-            elif "error" in message:
-                # ty 0.0.105 answers no request again once its workspace/configuration got
-                # an error (tests/punie_lsp/wire/test_workspace_relay.py shows it on ty alone), and
-                # vscode-languageclient 9 answers MethodNotFound to one that arrives just
-                # after `initialized`. ty gets what the editor sent at initialize instead.
-                logger.warning("editor refused ty's workspace/configuration: %s", message)
-                answer = [self.ty_settings() if s == "ty" else None for s in sections]
-                message = {"jsonrpc": "2.0", "id": msg_id, "result": answer}
-        if generation == self.ty.restarts:  # else: the ty that asked has been replaced
-            self.ty.send({**message, "id": ty_id})
 
     # -- initialize ----------------------------------------------------------------------
 
     def ty_settings(self) -> dict[str, Any]:
         """The editor's ``ty`` section of ``initializationOptions`` (``{}`` when none).
 
-        punie's own ty processes (``punie_lsp.session.semantic``) start with it, so a tool sees
-        the environment and rules the editor chose for ty (``environment.python``, …).
+        punie's own ty processes (``punie_lsp.session.semantic``) start with it, so a
+        tool sees the environment and rules the editor chose for ty
+        (``environment.python``, …).
         """
-        options = (self.raw_initialize_params or {}).get("initializationOptions")
-        section = ty_section(options.get("ty")) if isinstance(options, dict) else None
-        return dict(section) if isinstance(section, dict) else {}
+        return initialize.ty_settings(self.raw_initialize_params)
 
     def _ty_initialize_params(self) -> dict[str, Any]:
-        raw = dict(self.raw_initialize_params or {})
-        raw["processId"] = os.getpid()
-        options = raw.get("initializationOptions")
-        raw["initializationOptions"] = (
-            ty_section(options.get("ty")) if isinstance(options, dict) else None
-        )
-        if self.backend is not None:  # a restart: folders may have changed since
-            raw["workspaceFolders"] = self.backend.workspace_folders() or None
-        return raw
-
-    def _ty_cwd(self) -> str | None:
-        from urllib.parse import unquote, urlparse
-
-        for folder in (self.raw_initialize_params or {}).get("workspaceFolders") or []:
-            uri = folder.get("uri", "") if isinstance(folder, dict) else ""
-            parsed = urlparse(uri)
-            if parsed.scheme == "file" and os.path.isdir(unquote(parsed.path)):
-                return unquote(parsed.path)
-        root = (self.raw_initialize_params or {}).get("rootPath")
-        return root if isinstance(root, str) and os.path.isdir(root) else None
+        # On a restart the folders may have changed since the editor's initialize.
+        folders = self.backend.workspace_folders() if self.backend is not None else None
+        return initialize.ty_initialize_params(self.raw_initialize_params, folders)
 
     async def _initialize(self, msg_id: int | str) -> None:
-        self.ty.cwd = self._ty_cwd()
+        self.ty.cwd = initialize.ty_cwd(self.raw_initialize_params)
         try:
             ty_result = await self.ty.start()
             capabilities = dict(ty_result.get("capabilities") or {})
@@ -459,23 +395,10 @@ class Router:
             logger.error("could not start ty: %s", exc)
             self.ty_start_error = f"ty could not start ({exc}); only punie's own features work"
             capabilities = dict(FALLBACK_CAPABILITIES)
-        self._advertised = forwarded_requests(capabilities)
-        commands = (capabilities.get("executeCommandProvider") or {}).get("commands") or []
-        self._advertised_commands = frozenset(c for c in commands if isinstance(c, str))
-        self._reroute()
-        ty_actions = capabilities.get("codeActionProvider")
-        kinds = ty_actions.get("codeActionKinds", []) if isinstance(ty_actions, dict) else []
-        capabilities["codeActionProvider"] = {
-            **(ty_actions if isinstance(ty_actions, dict) else {}),
-            "codeActionKinds": [
-                *kinds,
-                *(k for k in code_actions.CODE_ACTION_KINDS if k not in kinds),
-            ],
-        }
-        capabilities["executeCommandProvider"] = {
-            "commands": [*self.ty_commands, *PUNIE_COMMANDS],
-            "workDoneProgress": True,
-        }
+        self.routes.advertise(capabilities)
+        capabilities = initialize.editor_capabilities(
+            capabilities, self.ty_commands, code_actions.CODE_ACTION_KINDS
+        )
         self.capabilities = capabilities
         result = {
             "capabilities": capabilities,
@@ -500,45 +423,6 @@ class Router:
                 self._client_notification(message["method"], message.get("params"), message, body)
         except Exception:
             logger.exception("unexpected error while handling %.200r", body)
-
-    def _reroute(self) -> None:
-        """Recompute what goes to ty (rare: initialize and ty's (un)registrations)."""
-        methods = set(self._advertised)
-        commands = set(self._advertised_commands)
-        for requests, registered_commands in self._registrations.values():
-            methods.update(requests)
-            commands.update(registered_commands)
-        self.forwarded = frozenset(methods)
-        self.ty_commands = frozenset(commands)
-
-    def _track_registrations(self, method: str, params: Any) -> bool:
-        """Follow ty's (un)registrations; True when the editor already has all of them.
-
-        A restarted ty registers again what its predecessor registered: the editor keeps
-        registrations across our restart, so those are answered here, not relayed.
-        """
-        if method == "client/unregisterCapability":
-            # "unregisterations": the LSP spec's own spelling of the field.
-            for item in params.get("unregisterations") or []:
-                if isinstance(item, dict):
-                    self._registrations.pop(item.get("id"), None)
-            self._reroute()
-            return False
-        items = [r for r in params.get("registrations") or [] if isinstance(r, dict)]
-        ids = [r.get("id") for r in items]
-        if ids and all(i in self._registrations for i in ids):
-            return True
-        for item in items:
-            registration_id, registered = item.get("id"), item.get("method")
-            if not isinstance(registration_id, str) or not isinstance(registered, str):
-                continue
-            options = item.get("registerOptions")
-            commands: tuple[str, ...] = ()
-            if registered == "workspace/executeCommand" and isinstance(options, dict):
-                commands = tuple(c for c in options.get("commands") or [] if isinstance(c, str))
-            self._registrations[registration_id] = (registered_requests(registered), commands)
-        self._reroute()
-        return False
 
     # -- ty -> editor --------------------------------------------------------------------
 
@@ -565,42 +449,11 @@ class Router:
             if isinstance(msg_id, int | str):
                 self.on_ty_response(msg_id, body)
         elif "id" in message:
-            self._relay_request(message)
+            self.ty_requests.relay(message)
         elif method == "$/cancelRequest":
-            self._relay_cancel(message)
+            self.ty_requests.relay_cancel(message)
         else:
             self._to_client(body)
-
-    def _relay_cancel(self, message: dict[str, Any]) -> None:
-        """ty cancels a request it made of the editor: name it by the id the editor saw."""
-        params = message.get("params")
-        if not isinstance(params, dict):
-            return
-        for relay_id, (generation, asked) in self._relayed.items():
-            if asked == params.get("id") and generation == self.ty.restarts:
-                note = {**message, "params": {**params, "id": relay_id}}
-                self._to_client(json.dumps(note).encode())
-                return
-
-    def _relay_request(self, message: dict[str, Any]) -> None:
-        method = message["method"]
-        params = message.get("params")
-        if method == "window/workDoneProgress/create" and isinstance(params, dict):
-            self._ty_progress_tokens.add(params.get("token"))
-        elif (
-            method in _REGISTRATION_METHODS
-            and isinstance(params, dict)
-            and self._track_registrations(method, params)
-        ):
-            self.ty.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
-            return
-        relay_id = f"{_RELAY_PREFIX}{next(self._relay_ids)}"
-        self._relayed[relay_id] = (self.ty.restarts, message["id"])
-        if method == "workspace/configuration":
-            items = params.get("items") if isinstance(params, dict) else None
-            sections = [i.get("section") if isinstance(i, dict) else None for i in items or []]
-            self._configuration_relays[relay_id] = sections
-        self._to_client(json.dumps({**message, "id": relay_id}).encode())
 
     def _to_client(self, body: bytes) -> None:
         if self._held is not None:
@@ -637,7 +490,7 @@ class Router:
 
     def on_ty_crash(self, reason: str) -> None:
         """Requests ty was answering are sent again once; a second crash fails them."""
-        self._ty_progress_tokens.clear()
+        self.ty_requests.progress_tokens.clear()
         for ty_id, pending in list(self._pending.items()):
             if not pending.sent:
                 continue
@@ -688,13 +541,11 @@ class Router:
     # -- output ------------------------------------------------------------------------
 
     def send_result(self, msg_id: int | str, result: Any) -> None:
-        response = {"jsonrpc": "2.0", "id": msg_id, "result": result}
-        self.writer.write_body(json.dumps(response).encode())
+        self.writer.write_body(result_body(msg_id, result))
 
     def send_error(self, msg_id: int | str | None, code: int, message: str) -> None:
         """Answer a request with a JSON-RPC error (``id`` null when it was unreadable)."""
-        error = {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
-        self.writer.write_body(json.dumps(error).encode())
+        self.writer.write_body(error_body(msg_id, code, message))
 
     def log_to_client(self, kind: int, message: str) -> None:
         """``window/logMessage`` (1 error, 2 warning, 3 info, 4 log)."""

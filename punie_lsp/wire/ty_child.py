@@ -20,21 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import importlib.util
 import itertools
 import json
 import logging
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from types import ModuleType
 from typing import Any, Literal
 
-from punie_lsp.wire.transport import FrameParser, frame, peek_response_id
+from punie_lsp.wire.transport import frame, peek_response_id
+from punie_lsp.wire.ty_process import TyProcess, die_with_parent, launch, ty_command
 
 __all__ = ["OWN_ID_PREFIX", "ChildState", "TyChild", "TyError", "ty_command"]
 
@@ -59,118 +55,6 @@ class TyError(Exception):
         super().__init__(message)
         self.code = code
         self.data = data
-
-
-def _ty_environment_module() -> ModuleType:
-    """``typed_tools.ty_environment``, loaded without the ``typed_tools`` package.
-
-    The package's ``__init__`` imports pygls and lsprotocol (~0.8 s, see
-    ``punie_lsp.runner``) and ty must start before they have loaded; this one module
-    imports nothing of ours, so it is loaded from its file and registered under its
-    own name (a later ``import typed_tools.ty_environment`` finds the same module).
-    """
-    name = "typed_tools.ty_environment"
-    module = sys.modules.get(name)
-    if module is not None:
-        return module
-    package = importlib.util.find_spec("typed_tools")  # finds, does not import
-    folders = package.submodule_search_locations if package is not None else None
-    if not folders:
-        raise ImportError("the typed_tools package is not installed")
-    path = Path(next(iter(folders))) / "ty_environment.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def ty_command() -> list[str]:
-    """``ty server`` from the installed ty wheel, run from outside punie-lsp's environment.
-
-    PATH is not consulted; see ``typed_tools.ty_environment`` for why the binary is not
-    run from the wheel's own folder.
-    """
-    return [_ty_environment_module().ty_executable(), "server"]
-
-
-def ty_process_environment() -> dict[str, str]:
-    """The environment ty runs in: the editor's, without punie-lsp's own venv."""
-    return _ty_environment_module().ty_environment()
-
-
-def _launch(command: list[str] | None) -> tuple[list[str], dict[str, str]]:
-    """The command (``ty_command()`` unless overridden) and environment to start ty with."""
-    return command or ty_command(), ty_process_environment()
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-class _Process(asyncio.SubprocessProtocol):
-    """One ty process: its stdout framed in the pipe callback, stderr logged by line."""
-
-    def __init__(self, on_body: Callable[[_Process, bytes], None]) -> None:
-        self.parser = FrameParser(
-            lambda body: on_body(self, body), lambda why: logger.warning("ty sent %s", why)
-        )
-        self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.started_at = time.monotonic()
-        self.transport: asyncio.SubprocessTransport | None = None
-        self._stderr = bytearray()
-        self.watcher: asyncio.Task[None] | None = None
-
-    # asyncio.SubprocessProtocol
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.SubprocessTransport)
-        self.transport = transport
-
-    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
-        chunk = data.encode() if isinstance(data, str) else data
-        if fd == 1:
-            self.parser.feed(chunk)
-            return
-        self._stderr += chunk
-        while (newline := self._stderr.find(b"\n")) >= 0:
-            line = bytes(self._stderr[:newline]).decode(errors="replace").rstrip()
-            del self._stderr[: newline + 1]
-            logger.debug("ty: %s", line)
-
-    def process_exited(self) -> None:
-        if not self.exited.done() and self.transport is not None:
-            code = self.transport.get_returncode()
-            self.exited.set_result(code if code is not None else -1)
-
-    # the process
-
-    @property
-    def pid(self) -> int | None:
-        return self.transport.get_pid() if self.transport is not None else None
-
-    @property
-    def running(self) -> bool:
-        return not self.exited.done()
-
-    @property
-    def stdin(self) -> asyncio.WriteTransport | None:
-        if self.transport is None:
-            return None
-        pipe = self.transport.get_pipe_transport(0)
-        return pipe if isinstance(pipe, asyncio.WriteTransport) else None
-
-    def signal(self, kill: bool) -> None:
-        if self.transport is not None and self.running:
-            with contextlib.suppress(ProcessLookupError):
-                self.transport.kill() if kill else self.transport.terminate()
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
 
 
 class TyChild:
@@ -200,7 +84,7 @@ class TyChild:
         self.next_attempt_at: float | None = None
         """``time.monotonic()`` of the next restart attempt while waiting for it."""
         self._before_restart = before_restart
-        self._process: _Process | None = None
+        self._process: TyProcess | None = None
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[Any]] = {}
         self._ready = asyncio.Event()
@@ -266,7 +150,7 @@ class TyChild:
         """
         if self._launching is None:
             loop = asyncio.get_running_loop()  # RuntimeError outside one, before any work
-            self._launching = loop.create_task(asyncio.to_thread(_launch, self._command))
+            self._launching = loop.create_task(asyncio.to_thread(launch, self._command))
         return self._launching
 
     async def start(self) -> dict[str, Any]:
@@ -286,14 +170,14 @@ class TyChild:
         command, env = await self.prepare()
         loop = asyncio.get_running_loop()
         _, process = await loop.subprocess_exec(
-            lambda: _Process(self._on_body),
+            lambda: TyProcess(self._on_body),
             *command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=self.cwd,
             env=env,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
         self._process = process
         process.watcher = asyncio.create_task(self._exited(process))
@@ -377,7 +261,7 @@ class TyChild:
         self._fail_pending("ty was stopped")
         self.state = "stopped"
 
-    async def _kill(self, process: _Process) -> None:
+    async def _kill(self, process: TyProcess) -> None:
         if process.running:
             process.signal(kill=False)
             try:
@@ -387,7 +271,7 @@ class TyChild:
                 await process.exited
         await self._reap(process)
 
-    async def _reap(self, process: _Process) -> None:
+    async def _reap(self, process: TyProcess) -> None:
         watcher = process.watcher
         if watcher is not None and watcher is not asyncio.current_task():
             watcher.cancel()
@@ -428,7 +312,7 @@ class TyChild:
             raise TyError("ty is not running")
         return await self._send_request(process, method, params)
 
-    def _send_request(self, process: _Process, method: str, params: Any) -> asyncio.Future[Any]:
+    def _send_request(self, process: TyProcess, method: str, params: Any) -> asyncio.Future[Any]:
         msg_id = f"{OWN_ID_PREFIX}{next(self._ids)}"
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = future
@@ -437,7 +321,7 @@ class TyChild:
         future.add_done_callback(lambda _: self._pending.pop(msg_id, None))
         return future
 
-    def _write(self, process: _Process, message: dict[str, Any]) -> None:
+    def _write(self, process: TyProcess, message: dict[str, Any]) -> None:
         stdin = process.stdin
         if stdin is None or stdin.is_closing():
             raise TyError("ty's input is closed")
@@ -449,7 +333,7 @@ class TyChild:
             if not future.done():
                 future.set_exception(TyError(reason))
 
-    def _on_body(self, process: _Process, body: bytes) -> None:
+    def _on_body(self, process: TyProcess, body: bytes) -> None:
         """One message from ty, in the pipe callback that received it."""
         if process is not self._process:
             return  # a replaced ty's last words
@@ -496,7 +380,7 @@ class TyChild:
 
     # -- crashes -------------------------------------------------------------------------
 
-    async def _exited(self, process: _Process) -> None:
+    async def _exited(self, process: TyProcess) -> None:
         code = await asyncio.shield(process.exited)
         if self._process is not process:
             return  # stopped or replaced on purpose

@@ -4,7 +4,7 @@ No VS Code runs here. Instead the extension is compiled from a clean copy with
 ``npm ci`` and ``tsc`` against the real ``@types/vscode`` and vscode-languageclient, and
 its manifest is checked against the server's own definitions, so that a command or a
 setting renamed on one side fails here: palette commands against
-``punie_lsp.wire.router.PUNIE_COMMANDS``, the settings schema against
+``punie_lsp.wire.initialize.PUNIE_COMMANDS``, the settings schema against
 ``punie_lsp.session.settings.Settings`` (field names, types, defaults, enums).
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from punie_lsp.wire.router import PUNIE_COMMANDS
+from punie_lsp.wire.initialize import PUNIE_COMMANDS
 from tests.editors.conftest import AGENT_COMMANDS, EDITORS, server_bounds, server_settings
 
 VSCODE = EDITORS / "vscode"

@@ -9,7 +9,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from punie_lsp.features import commands
-from punie_lsp.wire import router
+from punie_lsp.wire import initialize
 from tests.conftest import Client, change_document, open_document
 
 pytestmark = pytest.mark.timeout(90)
@@ -35,7 +35,7 @@ def edit_buffer(client: Client, relative: str, new_text: str) -> str:
 
 
 def test_advertised_commands_are_the_registered_ones() -> None:
-    assert set(router.PUNIE_COMMANDS) == set(commands.COMMANDS)
+    assert set(initialize.PUNIE_COMMANDS) == set(commands.COMMANDS)
 
 
 async def test_typecheck_sees_the_unsaved_buffer(client: Client) -> None:

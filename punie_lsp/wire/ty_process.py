@@ -1,0 +1,139 @@
+"""One ``ty server`` process: how it is found and started, and its pipes.
+
+``TyChild`` (``ty_child``) owns the lifecycle (initialize, restarts, stop); this module
+knows the binary (``typed_tools.ty_environment``: the installed wheel's ty, run from
+outside punie-lsp's environment), the environment it runs in, and the asyncio protocol
+that frames ty's stdout and logs its stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import importlib.util
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+from punie_lsp.wire.transport import FrameParser
+
+__all__ = ["TyProcess", "die_with_parent", "launch", "ty_command", "ty_process_environment"]
+
+logger = logging.getLogger("punie_lsp.wire.ty_child")
+
+
+def _ty_environment_module() -> ModuleType:
+    """``typed_tools.ty_environment``, loaded without the ``typed_tools`` package.
+
+    The package's ``__init__`` imports pygls and lsprotocol (~0.8 s, see
+    ``punie_lsp.runner``) and ty must start before they have loaded; this one module
+    imports nothing of ours, so it is loaded from its file and registered under its
+    own name (a later ``import typed_tools.ty_environment`` finds the same module).
+    """
+    name = "typed_tools.ty_environment"
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    package = importlib.util.find_spec("typed_tools")  # finds, does not import
+    folders = package.submodule_search_locations if package is not None else None
+    if not folders:
+        raise ImportError("the typed_tools package is not installed")
+    path = Path(next(iter(folders))) / "ty_environment.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def ty_command() -> list[str]:
+    """``ty server`` from the installed ty wheel, run from outside punie-lsp's environment.
+
+    PATH is not consulted; see ``typed_tools.ty_environment`` for why the binary is not
+    run from the wheel's own folder.
+    """
+    return [_ty_environment_module().ty_executable(), "server"]
+
+
+def ty_process_environment() -> dict[str, str]:
+    """The environment ty runs in: the editor's, without punie-lsp's own venv."""
+    return _ty_environment_module().ty_environment()
+
+
+def launch(command: list[str] | None) -> tuple[list[str], dict[str, str]]:
+    """The command (``ty_command()`` unless overridden) and environment to start ty with."""
+    return command or ty_command(), ty_process_environment()
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class TyProcess(asyncio.SubprocessProtocol):
+    """One ty process: its stdout framed in the pipe callback, stderr logged by line."""
+
+    def __init__(self, on_body: Callable[[TyProcess, bytes], None]) -> None:
+        self.parser = FrameParser(
+            lambda body: on_body(self, body), lambda why: logger.warning("ty sent %s", why)
+        )
+        self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.started_at = time.monotonic()
+        self.transport: asyncio.SubprocessTransport | None = None
+        self._stderr = bytearray()
+        self.watcher: asyncio.Task[None] | None = None
+
+    # asyncio.SubprocessProtocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self.transport = transport
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        chunk = data.encode() if isinstance(data, str) else data
+        if fd == 1:
+            self.parser.feed(chunk)
+            return
+        self._stderr += chunk
+        while (newline := self._stderr.find(b"\n")) >= 0:
+            line = bytes(self._stderr[:newline]).decode(errors="replace").rstrip()
+            del self._stderr[: newline + 1]
+            logger.debug("ty: %s", line)
+
+    def process_exited(self) -> None:
+        if not self.exited.done() and self.transport is not None:
+            code = self.transport.get_returncode()
+            self.exited.set_result(code if code is not None else -1)
+
+    # the process
+
+    @property
+    def pid(self) -> int | None:
+        return self.transport.get_pid() if self.transport is not None else None
+
+    @property
+    def running(self) -> bool:
+        return not self.exited.done()
+
+    @property
+    def stdin(self) -> asyncio.WriteTransport | None:
+        if self.transport is None:
+            return None
+        pipe = self.transport.get_pipe_transport(0)
+        return pipe if isinstance(pipe, asyncio.WriteTransport) else None
+
+    def signal(self, kill: bool) -> None:
+        if self.transport is not None and self.running:
+            with contextlib.suppress(ProcessLookupError):
+                self.transport.kill() if kill else self.transport.terminate()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
