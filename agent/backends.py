@@ -97,9 +97,11 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
     where = f"the OpenAI-compatible server at {config.base_url or 'api.openai.com'}"
     if backend == "openai":
         if isinstance(exc, ModelTimeoutError):
+            timeout = names["request_timeout_seconds"]
             return (
-                f"model 'openai:{name}': {where} did not answer in time ({exc}); "
-                "check that it is running and not overloaded"
+                f"model 'openai:{name}': {where} sent nothing for "
+                f"{config.request_timeout_seconds:g} s ({timeout}); check that it is running "
+                f"and not overloaded, or raise {timeout} for a slow machine"
             )
         if isinstance(exc, ModelConnectionError):
             return (

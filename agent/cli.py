@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, default=Settings().temperature)
     parser.add_argument("--max-tokens", type=int, default=Settings().max_tokens)
     parser.add_argument(
+        "--request-timeout-seconds",
+        type=float,
+        default=Settings().request_timeout_seconds,
+        help="how long an openai: server may send nothing (default: %(default)g)",
+    )
+    parser.add_argument(
         "--trust",
         action="store_true",
         help="let the agent's tools run the workspace's own code (pytest_run); off by default",
@@ -130,6 +136,7 @@ def _config(args: argparse.Namespace) -> AgentConfig:
         adapter=args.adapter,
         temperature=args.temperature,
         max_tokens=args.max_tokens,
+        request_timeout_seconds=args.request_timeout_seconds,
         surface="cli",
     )
 

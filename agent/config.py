@@ -69,8 +69,18 @@ Surface = Literal["editor", "cli"]
 """Where settings come from: editor settings (``punie.*``) or command-line flags."""
 
 SETTING_NAMES: dict[Surface, dict[str, str]] = {
-    "editor": {"model": "punie.model", "base_url": "punie.baseUrl", "adapter": "punie.adapter"},
-    "cli": {"model": "--model", "base_url": "--base-url", "adapter": "--adapter"},
+    "editor": {
+        "model": "punie.model",
+        "base_url": "punie.baseUrl",
+        "adapter": "punie.adapter",
+        "request_timeout_seconds": "punie.requestTimeoutSeconds",
+    },
+    "cli": {
+        "model": "--model",
+        "base_url": "--base-url",
+        "adapter": "--adapter",
+        "request_timeout_seconds": "--request-timeout-seconds",
+    },
 }
 """Each ``AgentConfig`` field a user sets, as each surface names it (for error messages)."""
 
@@ -144,6 +154,10 @@ class Settings(WireModel):
     """Sampling temperature of every model turn, 0 to 2 (what OpenAI-compatible servers accept)."""
     max_tokens: int = Field(2048, ge=1, le=131072)
     """Most tokens one model turn may generate: 1 to 131072."""
+    request_timeout_seconds: float = Field(120.0, gt=0, le=3600)
+    """How long an OpenAI-compatible server may send nothing, in seconds: before its first
+    byte (prefill included) and between streamed chunks. A server that accepts the
+    connection and hangs fails after this, naming the setting; above 0, at most an hour."""
     sandbox: SandboxSettings = SandboxSettings()
     """Limits of each sandbox run (``execute_code``, ``punie.runCode``)."""
     edits: EditsMode = "ask"
@@ -200,8 +214,6 @@ class AgentConfig(Settings):
     Small local models lose track of their tools in long prompts (Punie saw tool calling
     break near 20K characters of prompt), so the budget is deliberately modest.
     """
-    request_timeout_seconds: float = 600.0
-    """How long one model request to an OpenAI-compatible server may take (slow CPUs)."""
     connect_timeout_seconds: float = 5.0
     """How long to wait for that server to accept a connection before naming it unreachable."""
     surface: Surface = "editor"

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["ANSWER", "CODE", "SHAPES", "Shape", "ShapeServer", "shape_server"]
+__all__ = ["ANSWER", "CODE", "SHAPES", "Shape", "ShapeServer", "shape_server", "silent_server"]
 
 CODE = 'markers = "</parameter> </function> </tool_call>"\nprint(6 * 7)'
 """The program every shape calls: its output is 42, and it holds the very markers that
@@ -250,3 +250,20 @@ def shape_server() -> Generator[ShapeServer]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextmanager
+def silent_server() -> Generator[str]:
+    """The base URL of a server that takes connections and never answers (a hung server).
+
+    A real listening socket that never calls ``accept``: the kernel completes each TCP
+    handshake and queues it, the client sends its request, and no byte ever comes back
+    (a model server stuck loading, or a proxy holding the connection).
+    """
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        host, port = listener.getsockname()[:2]
+        yield f"http://{host}:{port}/v1"

@@ -143,6 +143,12 @@ def _parser() -> argparse.ArgumentParser:
         help="project to evaluate on (default: the sample project the suites are written for)",
     )
     ev.add_argument("--max-tokens", type=int, default=512, help="per model turn")
+    ev.add_argument(
+        "--request-timeout-seconds",
+        type=float,
+        default=120.0,
+        help="how long an openai: server may send nothing (default: %(default)g)",
+    )
     ev.add_argument("--output", required=True, type=Path)
 
     rp = sub.add_parser(
@@ -208,6 +214,9 @@ def _eval(args: argparse.Namespace) -> int:
 
     if not args.workspace.is_dir():
         return _fail("eval", f"--workspace {args.workspace}: no such folder")
+    problems = _agent_flag_problems(args)
+    if problems:
+        return _fail("eval", "; ".join(problems))
     run = asyncio.run(
         run_suite(
             suite(args.suite),
@@ -217,6 +226,7 @@ def _eval(args: argparse.Namespace) -> int:
             base_url=args.base_url,
             suite_name=args.suite,
             max_tokens=args.max_tokens,
+            request_timeout_seconds=args.request_timeout_seconds,
             on_case=show,
         )
     )
@@ -253,6 +263,29 @@ def _report(args: argparse.Namespace) -> int:
     )
     print(output)
     return 0
+
+
+def _agent_flag_problems(args: argparse.Namespace) -> list[str]:
+    """The agent's flags checked against the settings' own ranges, named as flags."""
+    from pydantic import ValidationError
+
+    from agent.config import AgentConfig, setting_problems
+
+    try:
+        AgentConfig(
+            model=args.model,
+            base_url=args.base_url,
+            adapter=args.adapter,
+            max_tokens=args.max_tokens,
+            request_timeout_seconds=args.request_timeout_seconds,
+        )
+    except ValidationError as exc:
+        return [problem for _, problem in setting_problems(exc, AgentConfig, _flag)]
+    return []
+
+
+def _flag(loc: tuple[int | str, ...]) -> str:
+    return "--" + str(loc[0]).replace("_", "-")
 
 
 def _fail(step: str, message: str, *, status: int = 2) -> int:

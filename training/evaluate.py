@@ -170,6 +170,7 @@ async def run_suite(
     base_url: str | None = None,
     suite_name: str = "default",
     max_tokens: int = 512,
+    request_timeout_seconds: float = 120.0,
     on_case: Callable[[CaseResult], None] | None = None,
 ) -> EvalRun:
     """Every case through one agent (greedy decoding); ``workspace`` is copied, not touched."""
@@ -186,6 +187,7 @@ async def run_suite(
         adapter=adapter,
         temperature=0.0,
         max_tokens=max_tokens,
+        request_timeout_seconds=request_timeout_seconds,
         surface="cli",
     )
     agent = PunieAgent(config)

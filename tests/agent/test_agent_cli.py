@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ import agent.core
 from agent.cli import main
 from agent.config import AgentConfig
 from tests.agent.conftest import Code, Script, closed_port
+from tests.model_servers import silent_server
+
+PUNIE = [sys.executable, "-m", "punie_lsp"]
 
 
 def test_ask_streams_the_answer_and_shows_code_calls_and_diffs(
@@ -73,6 +78,7 @@ def test_a_bad_model_string_is_a_usage_error(
         (["--base-url", "localhost:11434"], "invalid --base-url: must be an http:// or https://"),
         (["--temperature", "3"], "invalid --temperature: must be at least 0 and at most 2, got 3"),
         (["--max-tokens", "0"], "invalid --max-tokens: must be at least 1 and at most 131072"),
+        (["--request-timeout-seconds", "0"], "invalid --request-timeout-seconds: must be above 0"),
     ],
 )
 def test_a_flag_outside_the_settings_is_a_usage_error_naming_it(
@@ -94,3 +100,25 @@ def test_an_unreachable_server_fails_with_its_url(
 
     assert status == 1
     assert f"cannot reach the OpenAI-compatible server at {url}" in capsys.readouterr().err
+
+
+def test_a_server_that_never_answers_times_out_naming_url_and_flag(workspace: Path) -> None:
+    """A server that accepts and stays silent: one error line after the timeout, not ~600 s.
+
+    The real ``punie-lsp ask`` process against a real socket that never answers.
+    """
+    with silent_server() as url:
+        flags = ["--model", "openai:m", "--base-url", url, "--request-timeout-seconds", "1"]
+        done = subprocess.run(
+            [*PUNIE, "ask", "hi", "--workspace", str(workspace), *flags],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    [error] = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert url in error
+    assert "sent nothing for 1 s" in error
+    assert "--request-timeout-seconds" in error
+    assert "Traceback" not in done.stderr

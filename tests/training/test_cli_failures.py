@@ -60,6 +60,29 @@ def test_eval_that_reaches_no_model_fails_and_says_so(tmp_path: Path) -> None:
     assert not output.exists()
 
 
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--max-tokens", "0"], "invalid --max-tokens: must be at least 1"),
+        (["--request-timeout-seconds", "-1"], "invalid --request-timeout-seconds: must be above 0"),
+        (["--model", "gpt-4"], "invalid --model: unknown model 'gpt-4'"),
+    ],
+)
+def test_eval_flags_outside_the_settings_are_one_line(
+    tmp_path: Path, flags: list[str], named: str
+) -> None:
+    """Checked against the agent settings' own ranges, named as flags (it used to print
+    pydantic's multi-line ``1 validation error for AgentConfig``)."""
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    done = train(
+        "eval", "--model", "openai:qwen", "--base-url", url, "--output", str(tmp_path / "r.json"),
+        *flags, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert named in one_line(done)
+    assert "validation error" not in done.stderr
+
+
 def test_the_sample_project_ships_in_the_wheel(tmp_path: Path) -> None:
     subprocess.run(
         ["uv", "build", "--wheel", "--out-dir", str(tmp_path), str(REPO)],

@@ -25,7 +25,7 @@ from pydantic_ai import models
 
 from agent import cli
 from tests.conftest import FIXTURE_PROJECT, Client, initialize_params, make_client
-from tests.model_servers import ANSWER, CODE, SHAPES, ShapeServer, shape_server
+from tests.model_servers import ANSWER, CODE, SHAPES, ShapeServer, shape_server, silent_server
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -94,3 +94,30 @@ async def test_the_editor_runs_the_call_of_each_server(server: ShapeServer, tmp_
         await client.stop()
 
     assert outcomes == {name: ("ok", ANSWER, [CODE]) for name in SHAPES}
+
+
+async def test_a_server_that_never_answers_fails_punie_ask_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    """``punie.ask`` against a server that accepts and never answers: an error naming the
+    URL and ``punie.requestTimeoutSeconds`` once that many seconds pass, not ~600 s."""
+    project = Path(shutil.copytree(FIXTURE_PROJECT, tmp_path / "project"))
+    client = make_client({}, Client)
+    env = {**os.environ, "PUNIE_LSP_MODEL_FACTORY": ""}
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio", env=env)
+    with silent_server() as url:
+        settings = {"punie": {"model": "openai:hung", "baseUrl": url, "requestTimeoutSeconds": 1}}
+        await client.initialize_session(initialize_params("neovim", project, settings))
+        try:
+            result = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="punie.ask", arguments=[{"prompt": "hi"}])
+            )
+        finally:
+            await client.shutdown_session()
+            await client.stop()
+    assert result is not None
+    assert result["outcome"] == "model_error", result
+    assert url in result["error"]
+    assert "sent nothing for 1 s" in result["error"]
+    assert "punie.requestTimeoutSeconds" in result["error"]
+    assert "\n" not in result["error"]
