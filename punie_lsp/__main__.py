@@ -42,7 +42,12 @@ def _server_parser() -> argparse.ArgumentParser:
     transport.add_argument(
         "--stdio", action="store_true", help="talk LSP on stdin/stdout (default)"
     )
-    transport.add_argument("--tcp", metavar="HOST:PORT", help="listen for one editor on HOST:PORT")
+    transport.add_argument(
+        "--tcp",
+        metavar="HOST:PORT",
+        type=_tcp_address,
+        help="listen for one editor on HOST:PORT",
+    )
     parser.add_argument("--version", action="version", version=f"punie-lsp {__version__}")
     parser.add_argument("--log-file", metavar="PATH", help="write logs here instead of stderr")
     parser.add_argument(
@@ -76,10 +81,20 @@ def _configure_logging(level: str, log_file: str | None) -> None:
     logging.getLogger("pygls").setLevel(quiet)
 
 
-def _parse_tcp(value: str, parser: argparse.ArgumentParser) -> tuple[str, int]:
+def _tcp_address(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6; no host is 127.0.0.1) as ``--tcp``'s type.
+
+    A port outside 0-65535 is a usage error here, not an ``OverflowError`` from bind.
+    """
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        parser.error(f"--tcp expects HOST:PORT, got {value!r}")
+    if not sep or not (port.isascii() and port.isdigit()):
+        raise argparse.ArgumentTypeError(f"expects HOST:PORT, e.g. 127.0.0.1:2087, got {value!r}")
+    if int(port) > 65535:
+        raise argparse.ArgumentTypeError(
+            f"port {port} is not a TCP port: use 1-65535 (0 picks a free one), got {value!r}"
+        )
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
     return host or "127.0.0.1", int(port)
 
 
@@ -108,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     override = os.environ.get("PUNIE_LSP_TY_COMMAND")
     ty_command = shlex.split(override) if override else None
     if args.tcp:
-        host, port = _parse_tcp(args.tcp, parser)
+        host, port = args.tcp
         try:
             return asyncio.run(
                 runner.serve_tcp(host, port, ty_command=ty_command, trust_all=args.trust)
@@ -116,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as error:  # the port is taken, or the host is not ours
             print(
                 f"punie-lsp: cannot listen on {host}:{port} ({error.strerror or error}); "
-                "pick a free port with --tcp HOST:PORT",
+                "check the host and pick a free port with --tcp HOST:PORT",
                 file=sys.stderr,
             )
             return 1

@@ -52,10 +52,22 @@ def test_tool_subcommand() -> None:
     assert json.loads(done.stdout)["error_count"] == 1
 
 
-def test_server_options_are_checked() -> None:
-    done = run("--tcp", "nonsense")
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("nonsense", "expects HOST:PORT"),
+        ("127.0.0.1:-1", "expects HOST:PORT"),
+        ("127.0.0.1:99999", "port 99999 is not a TCP port: use 1-65535"),  # was OverflowError
+        ("127.0.0.1:٢٠٨٧", "expects HOST:PORT"),  # Unicode digits are not a port
+    ],
+)
+def test_server_options_are_checked(value: str, said: str) -> None:
+    done = run("--tcp", value)
     assert done.returncode == 2
-    assert "--tcp expects HOST:PORT" in done.stderr
+    [line] = done.stderr.strip().splitlines()[-1:]
+    assert line.startswith("punie-lsp: error: argument --tcp: ")
+    assert said in line
+    assert "Traceback" not in done.stderr
 
 
 def test_a_model_that_cannot_load_exits_1_without_aborting() -> None:
