@@ -73,7 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--model", required=True, help="base model directory or HF repo (mlx: ok)")
     ft.add_argument("--data", required=True, type=Path, help="dataset directory")
     ft.add_argument("--output", required=True, type=Path, help="adapter directory to write")
-    ft.add_argument("--method", choices=["lora", "full"], default="lora")
+    ft.add_argument(
+        "--fine-tune-type",
+        "--method",
+        dest="fine_tune_type",
+        choices=["lora", "full"],
+        default="lora",
+        help="mlx-lm's name; --method is the earlier spelling",
+    )
     ft.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
     ft.add_argument("--scale", type=float, default=20.0, help="LoRA scale (default 20)")
     ft.add_argument("--dropout", type=float, default=0.0, help="LoRA dropout")
@@ -83,12 +90,21 @@ def _parser() -> argparse.ArgumentParser:
         "--lr-schedule",
         choices=["constant", "cosine"],
         default="constant",
-        help="cosine: decay to zero at --iterations",
+        help="cosine: decay to zero at --iters",
     )
     ft.add_argument("--warmup", type=int, default=0, help="steps of linear warm-up from zero")
-    ft.add_argument("--iterations", type=int, default=100, help="total steps")
+    ft.add_argument(
+        "--iters", "--iterations", dest="iters", type=int, default=100, help="total steps"
+    )
     ft.add_argument("--batch-size", type=int, default=4)
-    ft.add_argument("--grad-accumulation", type=int, default=1, help="steps per update")
+    ft.add_argument(
+        "--grad-accumulation-steps",
+        "--grad-accumulation",
+        dest="grad_accumulation_steps",
+        type=int,
+        default=1,
+        help="steps per update",
+    )
     ft.add_argument(
         "--no-mask-prompt",
         dest="mask_prompt",
@@ -98,7 +114,14 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--max-seq-length", type=int, default=2048)
     ft.add_argument("--seed", type=int, default=0)
     ft.add_argument("--save-every", type=int, default=100)
-    ft.add_argument("--eval-every", type=int, default=200, help="validation loss every N")
+    ft.add_argument(
+        "--steps-per-eval",
+        "--eval-every",
+        dest="steps_per_eval",
+        type=int,
+        default=200,
+        help="validation loss every N steps",
+    )
     ft.add_argument("--resume", action="store_true", help="continue from --output's last save")
 
     fu = sub.add_parser(
@@ -172,7 +195,7 @@ def _finetune(args: argparse.Namespace) -> int:
             model=args.model,
             data=args.data,
             output=args.output,
-            method=args.method,
+            fine_tune_type=args.fine_tune_type,
             rank=args.rank,
             scale=args.scale,
             dropout=args.dropout,
@@ -180,14 +203,14 @@ def _finetune(args: argparse.Namespace) -> int:
             learning_rate=args.learning_rate,
             lr_schedule=args.lr_schedule,
             warmup=args.warmup,
-            iterations=args.iterations,
+            iters=args.iters,
             batch_size=args.batch_size,
-            grad_accumulation=args.grad_accumulation,
+            grad_accumulation_steps=args.grad_accumulation_steps,
             mask_prompt=args.mask_prompt,
             max_seq_length=args.max_seq_length,
             seed=args.seed,
             save_every=args.save_every,
-            eval_every=args.eval_every,
+            steps_per_eval=args.steps_per_eval,
             resume=args.resume,
         )
     )

@@ -43,7 +43,7 @@ __all__ = [
 
 STATE_FILE = "training_log.json"
 """Per adapter directory: the step reached, the config and every reported loss."""
-SHAPE_FIELDS = ("model", "method", "rank", "scale", "dropout", "num_layers")
+SHAPE_FIELDS = ("model", "fine_tune_type", "rank", "scale", "dropout", "num_layers")
 """What a resumed run must share with the saved one: the weights' shape and meaning.
 
 Steps, learning rate, batch size and data may change between runs (to train longer or
@@ -51,10 +51,24 @@ on more rows); these may not, or the saved weights would be loaded into a differ
 adapter, or onto a different model.
 """
 
+CONFIG_RENAMES = {
+    "method": "fine_tune_type",
+    "iterations": "iters",
+    "grad_accumulation": "grad_accumulation_steps",
+    "eval_every": "steps_per_eval",
+}
+"""Earlier names of ``FinetuneConfig`` fields -> mlx-lm's: a ``training_log.json`` saved
+with them is read as if written now (the CLI accepts the old flags too)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class FinetuneConfig:
-    """One fine-tuning run: which model, which data, and mlx-lm's knobs."""
+    """One fine-tuning run: which model, which data, and mlx-lm's knobs.
+
+    Fields mlx-lm also has carry its names (``mlx_lm.lora``'s config: ``fine_tune_type``,
+    ``iters``, ``steps_per_eval``, ``grad_accumulation_steps`` …); ``CONFIG_RENAMES``
+    maps the names runs were saved with before.
+    """
 
     model: str
     """A model directory or Hugging Face repo id (an ``mlx:`` prefix is accepted)."""
@@ -62,7 +76,7 @@ class FinetuneConfig:
     """A dataset directory with ``train.jsonl`` and optionally ``valid.jsonl``."""
     output: Path
     """The adapter directory to write (and to resume from)."""
-    method: Literal["lora", "full"] = "lora"
+    fine_tune_type: Literal["lora", "full"] = "lora"
     """``lora``: low-rank adapters on the last ``num_layers``; ``full``: those layers' weights."""
     rank: int = 8
     """LoRA rank."""
@@ -75,14 +89,14 @@ class FinetuneConfig:
     learning_rate: float = 1e-5
     """Adam's learning rate (the peak, with a schedule)."""
     lr_schedule: Literal["constant", "cosine"] = "constant"
-    """``cosine``: decay from ``learning_rate`` to zero at ``iterations`` (mlx's cosine_decay)."""
+    """``cosine``: decay from ``learning_rate`` to zero at ``iters`` (mlx's cosine_decay)."""
     warmup: int = 0
     """Steps of linear warm-up from zero to ``learning_rate`` first."""
-    iterations: int = 100
+    iters: int = 100
     """Total optimizer steps, counting steps of a resumed run."""
     batch_size: int = 4
     """Rows per step (the training set must hold at least this many)."""
-    grad_accumulation: int = 1
+    grad_accumulation_steps: int = 1
     """Steps whose gradients are summed before one update."""
     mask_prompt: bool = True
     """Score only the last assistant turn, not the prompt that leads to it."""
@@ -92,7 +106,7 @@ class FinetuneConfig:
     """Seeds mlx and numpy (batch order, LoRA init)."""
     save_every: int = 100
     """Save adapter weights and the step every this many steps (what ``resume`` reads)."""
-    eval_every: int = 200
+    steps_per_eval: int = 200
     """Validation loss every this many steps (and at the first and last)."""
     val_batches: int = 25
     """Validation batches per evaluation; -1: the whole validation set."""
@@ -191,7 +205,11 @@ def _state(output: Path) -> dict[str, Any] | None:
     state = output / STATE_FILE
     if not (state.is_file() and (output / "adapters.safetensors").is_file()):
         return None
-    return json.loads(state.read_text())
+    saved = json.loads(state.read_text())
+    config = saved.get("config")
+    if isinstance(config, dict):
+        saved["config"] = {CONFIG_RENAMES.get(key, key): value for key, value in config.items()}
+    return saved
 
 
 def _check_resumable(config: FinetuneConfig, saved: dict[str, Any], output: Path) -> None:
@@ -300,7 +318,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     num_layers = layers if config.num_layers < 0 else min(config.num_layers, layers)
     model.freeze()
     lora_parameters = {"rank": config.rank, "scale": config.scale, "dropout": config.dropout}
-    if config.method == "full":
+    if config.fine_tune_type == "full":
         for layer in model.layers[layers - num_layers :]:
             layer.unfreeze()
     else:
@@ -311,7 +329,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     output.mkdir(parents=True, exist_ok=True)
     # What mlx_lm.load(adapter_path=...) reads back (mlx-lm's own key names).
     adapter_config = {
-        "fine_tune_type": config.method,
+        "fine_tune_type": config.fine_tune_type,
         "num_layers": num_layers,
         "lora_parameters": lora_parameters,
         "model": _model_path(config.model),
@@ -319,7 +337,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     }
     (output / "adapter_config.json").write_text(json.dumps(adapter_config, indent=1))
 
-    remaining = config.iterations - start
+    remaining = config.iters - start
     if remaining <= 0:
         result.seconds = time.perf_counter() - started
         return result
@@ -330,7 +348,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
 
     use_valid = len(valid_rows) >= config.batch_size
     save_every = max(1, config.save_every)
-    bar = _Bar(config.iterations, start, config.progress)
+    bar = _Bar(config.iters, start, config.progress)
 
     class Recorder(TrainingCallback):
         def on_train_loss_report(self, train_info: dict[str, Any]) -> None:
@@ -346,7 +364,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
             result.trained_tokens = int(train_info["trained_tokens"])
             result.step = step
             bar.note(point.loss)
-            if step % save_every == 0 and step < config.iterations:
+            if step % save_every == 0 and step < config.iters:
                 weights = dict(tree_flatten(model.trainable_parameters()))
                 _write_state(output, config, step, result, weights)
 
@@ -377,11 +395,11 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
         val_batches=config.val_batches,
         # Every save step must be a report step: the recorder saves there.
         steps_per_report=math.gcd(10, save_every),
-        steps_per_eval=max(1, config.eval_every),
+        steps_per_eval=max(1, config.steps_per_eval),
         steps_per_save=remaining + 1,
         adapter_file=str(output / "adapters.safetensors"),
         max_seq_length=config.max_seq_length,
-        grad_accumulation_steps=config.grad_accumulation,
+        grad_accumulation_steps=config.grad_accumulation_steps,
     )
     try:
         with _quiet_stdout():
@@ -396,7 +414,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
             )
     finally:
         bar.close()
-    result.step = config.iterations
+    result.step = config.iters
     _write_state(
         output, config, result.step, result, dict(tree_flatten(model.trainable_parameters()))
     )
@@ -414,12 +432,12 @@ def _schedule(config: FinetuneConfig, start: int) -> Any:
 
     if config.lr_schedule == "constant" and not config.warmup:
         return config.learning_rate
-    warmup = min(config.warmup, config.iterations)
+    warmup = min(config.warmup, config.iters)
     rate = config.learning_rate
     # mlx-lm's schedules (lora.py's ``lr_schedule``): after a warm-up from zero, the
-    # named one starts a step later; the cosine is sized to reach zero at ``iterations``.
+    # named one starts a step later; the cosine is sized to reach zero at ``iters``.
     if config.lr_schedule == "cosine":
-        decay = config.iterations - warmup - (1 if warmup else 0)
+        decay = config.iters - warmup - (1 if warmup else 0)
         named = {"name": "cosine_decay", "arguments": [rate, max(1, decay)]}
     else:
         named = {"name": "linear_schedule", "arguments": [rate, rate, 1]}

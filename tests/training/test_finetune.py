@@ -18,11 +18,11 @@ def config(model: Path, data: Path, output: Path) -> FinetuneConfig:
         model=f"mlx:{model}",
         data=data,
         output=output,
-        iterations=12,
+        iters=12,
         batch_size=4,
         learning_rate=1e-3,
         save_every=6,
-        eval_every=6,
+        steps_per_eval=6,
         val_batches=1,
         progress=False,
     )
@@ -47,7 +47,7 @@ def test_lora_loss_falls_and_resume_continues(
     assert first.val_losses[-1][1] < first.val_losses[0][1]
     assert json.loads((adapter / "adapter_config.json").read_text())["fine_tune_type"] == "lora"
 
-    resumed = finetune(replace(config(tiny_model, dataset, adapter), iterations=18, resume=True))
+    resumed = finetune(replace(config(tiny_model, dataset, adapter), iters=18, resume=True))
     assert resumed.started_at_step == 12
     assert resumed.step == 18
     assert [p.step for p in resumed.losses][-3:] == [14, 16, 18]
@@ -57,10 +57,10 @@ def test_lora_loss_falls_and_resume_continues(
     assert log is not None
     assert log.step == 18
 
-    again = finetune(replace(config(tiny_model, dataset, adapter), iterations=18, resume=True))
+    again = finetune(replace(config(tiny_model, dataset, adapter), iters=18, resume=True))
     assert again.started_at_step == 18  # nothing left to do
 
-    other_shape = replace(config(tiny_model, dataset, adapter), rank=4, iterations=24, resume=True)
+    other_shape = replace(config(tiny_model, dataset, adapter), rank=4, iters=24, resume=True)
     with pytest.raises(ValueError, match=r"cannot resume .*rank 8 -> 4"):
         finetune(other_shape)
     kept = read_log(adapter)
@@ -74,9 +74,9 @@ def test_full_fine_tune_fuses_and_quantizes(
 
     full = replace(
         config(tiny_model, dataset, tmp_path / "full"),
-        method="full",
+        fine_tune_type="full",
         num_layers=1,
-        iterations=4,
+        iters=4,
         learning_rate=1e-3,
         save_every=2,
     )
@@ -115,3 +115,51 @@ def test_cosine_schedule_warms_up_decays_and_resumes_where_it_stopped(
     reported = [p.learning_rate for p in finetune(scheduled).losses]
     assert reported[0] < reported[1]
     assert reported[1] > reported[-2] > reported[-1]
+
+
+OLD_AND_NEW_FLAGS = [
+    (("--method", "full"), ("--fine-tune-type", "full"), "fine_tune_type", "full"),
+    (("--iterations", "7"), ("--iters", "7"), "iters", 7),
+    (("--eval-every", "3"), ("--steps-per-eval", "3"), "steps_per_eval", 3),
+    (
+        ("--grad-accumulation", "2"),
+        ("--grad-accumulation-steps", "2"),
+        "grad_accumulation_steps",
+        2,
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "field", "value"), OLD_AND_NEW_FLAGS)
+def test_finetune_flags_take_mlx_lms_names_and_keep_the_earlier_ones(
+    old: tuple[str, str], new: tuple[str, str], field: str, value: object
+) -> None:
+    from training.cli import _parser
+
+    base = ["finetune", "--model", "m", "--data", "d", "--output", "o"]
+    assert getattr(_parser().parse_args([*base, *old]), field) == value
+    assert getattr(_parser().parse_args([*base, *new]), field) == value
+
+
+def test_a_run_saved_under_the_earlier_field_names_is_checked_by_them(
+    dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A training_log.json written before the rename ("method", "iterations") still
+    refuses a resume with another adapter shape, naming the field as it is called now."""
+    from training.cli import main
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapters.safetensors").write_bytes(b"")
+    saved = {"model": "m", "method": "full", "iterations": 12, "rank": 8, "eval_every": 6}
+    state = {"step": 12, "config": saved, "losses": [], "val_losses": []}
+    (adapter / "training_log.json").write_text(json.dumps(state))
+    common = ["--model", "m", "--data", str(dataset), "--output", str(adapter), "--resume"]
+
+    assert main(["finetune", *common, "--method", "lora"]) == 2
+    said = capsys.readouterr().err
+    assert "cannot resume" in said and "fine_tune_type 'full' -> 'lora'" in said
+    assert main(["finetune", *common, "--fine-tune-type", "lora"]) == 2
+    assert "fine_tune_type 'full' -> 'lora'" in capsys.readouterr().err
+    log = read_log(adapter)
+    assert log is not None and log.step == 12

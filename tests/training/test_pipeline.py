@@ -43,7 +43,7 @@ def test_pipeline(tiny_model: Path, dataset: Path, tmp_path: Path) -> None:
         main(
             [
                 *("finetune", "--model", f"mlx:{tiny_model}", "--data", str(dataset)),
-                *("--output", str(adapter), "--iterations", "8", *common),
+                *("--output", str(adapter), "--iters", "8", *common),
             ]
         )
         == 0
