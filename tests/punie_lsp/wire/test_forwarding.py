@@ -2,11 +2,17 @@
 
 Each row also checks something concrete in the answer, so a forwarding bug that made
 both sides empty (or both errors) would still fail.
+
+The rows only read, so they share one pair of sessions per client profile (punie-lsp
+with its ty child, and ``ty server`` itself: 6 processes for the module instead of 3
+per row); the test that edits a file has a session of its own.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +20,59 @@ import pytest
 import pytest_asyncio
 from lsprotocol import types
 
-from tests.conftest import Client, initialize_params, make_client, open_document
+from tests.conftest import (
+    CLIENT_PROFILES,
+    FIXTURE_PROJECT,
+    SERVER_COMMAND,
+    Client,
+    initialize_params,
+    make_client,
+    open_document,
+)
 from typed_tools.ty_environment import ty_environment, ty_executable
 
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest_asyncio.fixture
-async def ty_direct(client: Client) -> AsyncIterator[Client]:
+@dataclass
+class Pair:
+    """punie-lsp and ``ty server`` on one project, one profile, both with the files open."""
+
+    punie: Client
+    ty: Client
+    app: str
+    shapes: str
+
+
+async def start_ty_direct(root: Path, profile: str) -> Client:
     """A session with ``ty server`` itself: same project, same client profile.
 
     Run as punie-lsp runs it (``typed_tools.ty_environment``), so both see the same
     Python environment and only forwarding can make their answers differ.
     """
     direct = make_client()
-    await direct.start_io(ty_executable(), "server", cwd=str(client.root), env=ty_environment())
-    await direct.initialize_session(initialize_params(client.profile, client.root))
-    yield direct
-    await direct.shutdown_session()
-    await direct.stop()
+    await direct.start_io(ty_executable(), "server", cwd=str(root), env=ty_environment())
+    await direct.initialize_session(initialize_params(profile, root))
+    return direct
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=CLIENT_PROFILES)
+async def pair(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Pair]:
+    root = Path(shutil.copytree(FIXTURE_PROJECT, tmp_path_factory.mktemp("forwarding") / "p"))
+    punie = make_client()
+    punie.root, punie.profile = root, request.param
+    await punie.start_io(*SERVER_COMMAND)
+    await punie.initialize_session(initialize_params(request.param, root))
+    direct = await start_ty_direct(root, request.param)
+    for c in (punie, direct):
+        app = open_document(c, root / "pkg" / "app.py")
+        shapes = open_document(c, root / "pkg" / "shapes.py")
+    yield Pair(punie, direct, app, shapes)
+    for c in (punie, direct):
+        await c.shutdown_session()
+        await c.stop()
 
 
 async def ask(client: Client, method: str, params: dict[str, Any]) -> Any:
@@ -211,42 +251,36 @@ def _comparable(method: str, result: Any) -> Any:
 
 
 @pytest.mark.parametrize(("name", "method", "params", "check"), ROWS, ids=[r[0] for r in ROWS])
+@pytest.mark.asyncio(loop_scope="module")
 async def test_feature_matches_ty(
-    client: Client,
-    ty_direct: Client,
+    pair: Pair,
     name: str,
     method: str,
     params: Callable[[str, str], dict[str, Any]],
     check: Callable[[Any], bool],
 ) -> None:
-    root: Path = client.root
-    for c in (client, ty_direct):
-        app = open_document(c, root / "pkg" / "app.py")
-        shapes = open_document(c, root / "pkg" / "shapes.py")
-    through_punie = await ask(client, method, params(app, shapes))
-    from_ty = await ask(ty_direct, method, params(app, shapes))
+    through_punie = await ask(pair.punie, method, params(pair.app, pair.shapes))
+    from_ty = await ask(pair.ty, method, params(pair.app, pair.shapes))
     assert _comparable(method, through_punie) == _comparable(method, from_ty)
     assert check(through_punie), through_punie
 
 
-async def test_hierarchy_follow_ups_match_ty(client: Client, ty_direct: Client) -> None:
-    root: Path = client.root
+@pytest.mark.asyncio(loop_scope="module")
+async def test_hierarchy_follow_ups_match_ty(pair: Pair) -> None:
     answers = []
-    for c in (client, ty_direct):
-        app = open_document(c, root / "pkg" / "app.py")
-        shapes = open_document(c, root / "pkg" / "shapes.py")
+    for c in (pair.punie, pair.ty):
         call = (
             await ask(
                 c,
                 "textDocument/prepareCallHierarchy",
-                {"textDocument": {"uri": app}, "position": pos(7, 4)},
+                {"textDocument": {"uri": pair.app}, "position": pos(7, 4)},
             )
         )[0]
         square = (
             await ask(
                 c,
                 "textDocument/prepareTypeHierarchy",
-                {"textDocument": {"uri": shapes}, "position": pos(19, 6)},
+                {"textDocument": {"uri": pair.shapes}, "position": pos(19, 6)},
             )
         )[0]
         answers.append(
@@ -263,6 +297,7 @@ async def test_hierarchy_follow_ups_match_ty(client: Client, ty_direct: Client) 
     assert supertypes[0]["name"] == "Shape"
 
 
+@pytest.mark.asyncio(loop_scope="function")
 async def test_code_actions_keep_tys_quick_fixes(client: Client) -> None:
     root: Path = client.root
     path = root / "pkg" / "app.py"
