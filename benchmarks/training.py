@@ -48,8 +48,9 @@ from tests.training.tiny_data import (  # noqa: E402
     with_call_rows,
     write_dataset,
 )
+from training.adapters import FinetuneConfig  # noqa: E402
 from training.evaluate import EvalRun, run_suite  # noqa: E402
-from training.finetune import FinetuneConfig, finetune, load_rows  # noqa: E402
+from training.finetune import finetune, load_rows  # noqa: E402
 from training.report import compare_runs, write_report  # noqa: E402
 from training.suites import EvalCase  # noqa: E402
 

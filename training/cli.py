@@ -188,7 +188,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from training.finetune import FinetuneConfig, finetune
+    from training.adapters import FinetuneConfig
+    from training.finetune import finetune
 
     result = finetune(
         FinetuneConfig(
@@ -340,12 +341,12 @@ def _step(args: argparse.Namespace) -> int:
     if args.step == "finetune":
         return _finetune(args)
     if args.step == "fuse":
-        from training.finetune import fuse
+        from training.convert import fuse
 
         print(fuse(args.model, args.adapter, args.output, dequantize=args.dequantize))
         return 0
     if args.step == "quantize":
-        from training.finetune import quantize
+        from training.convert import quantize
 
         print(quantize(args.model, args.output, bits=args.bits, group_size=args.group_size))
         return 0

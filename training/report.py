@@ -12,8 +12,8 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
+from training.adapters import read_log
 from training.evaluate import EvalRun
-from training.finetune import read_log
 
 __all__ = ["compare_runs", "loss_svg", "render_report", "write_report"]
 

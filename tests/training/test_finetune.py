@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from training.finetune import FinetuneConfig, finetune, fuse, load_rows, quantize, read_log
+from training.adapters import FinetuneConfig, read_log
+from training.convert import fuse, quantize
+from training.finetune import finetune, load_rows
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from training.adapters import read_log
 from training.cli import main
-from training.finetune import read_log
 
 pytestmark = pytest.mark.timeout(300)
 
