@@ -22,6 +22,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from training.flags import integer, number
+
 __all__ = ["main"]
 
 _SAMPLE_PROJECT = Path(__file__).resolve().parent / "sample_project"
@@ -81,27 +83,46 @@ def _parser() -> argparse.ArgumentParser:
         default="lora",
         help="mlx-lm's name; --method is the earlier spelling",
     )
-    ft.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
-    ft.add_argument("--scale", type=float, default=20.0, help="LoRA scale (default 20)")
-    ft.add_argument("--dropout", type=float, default=0.0, help="LoRA dropout")
-    ft.add_argument("--num-layers", type=int, default=16, help="last N blocks to train; -1 all")
-    ft.add_argument("--learning-rate", type=float, default=1e-5, help="peak learning rate")
+    ft.add_argument("--rank", type=integer(1, 4096), default=8, help="LoRA rank (default 8)")
+    ft.add_argument(
+        "--scale",
+        type=number(0, 10_000, low_open=True),
+        default=20.0,
+        help="LoRA scale (default 20)",
+    )
+    ft.add_argument("--dropout", type=number(0, 0.99), default=0.0, help="LoRA dropout")
+    ft.add_argument(
+        "--num-layers",
+        type=integer(1, 10_000, also=-1),
+        default=16,
+        help="last N blocks to train; -1 all",
+    )
+    ft.add_argument(
+        "--learning-rate", type=number(0, 1, low_open=True), default=1e-5, help="peak learning rate"
+    )
     ft.add_argument(
         "--lr-schedule",
         choices=["constant", "cosine"],
         default="constant",
         help="cosine: decay to zero at --iters",
     )
-    ft.add_argument("--warmup", type=int, default=0, help="steps of linear warm-up from zero")
     ft.add_argument(
-        "--iters", "--iterations", dest="iters", type=int, default=100, help="total steps"
+        "--warmup", type=integer(0, 10_000_000), default=0, help="steps of linear warm-up from zero"
     )
-    ft.add_argument("--batch-size", type=int, default=4)
+    ft.add_argument(
+        "--iters",
+        "--iterations",
+        dest="iters",
+        type=integer(1, 10_000_000),
+        default=100,
+        help="total steps",
+    )
+    ft.add_argument("--batch-size", type=integer(1, 65_536), default=4)
     ft.add_argument(
         "--grad-accumulation-steps",
         "--grad-accumulation",
         dest="grad_accumulation_steps",
-        type=int,
+        type=integer(1, 65_536),
         default=1,
         help="steps per update",
     )
@@ -111,14 +132,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="also train on the prompt, not only the last assistant turn",
     )
-    ft.add_argument("--max-seq-length", type=int, default=2048)
-    ft.add_argument("--seed", type=int, default=0)
-    ft.add_argument("--save-every", type=int, default=100)
+    ft.add_argument("--max-seq-length", type=integer(16, 1_048_576), default=2048)
+    ft.add_argument("--seed", type=integer(0, 2**32 - 1), default=0)
+    ft.add_argument("--save-every", type=integer(1, 10_000_000), default=100)
     ft.add_argument(
         "--steps-per-eval",
         "--eval-every",
         dest="steps_per_eval",
-        type=int,
+        type=integer(1, 10_000_000),
         default=200,
         help="validation loss every N steps",
     )
@@ -143,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     qu.add_argument("--model", required=True)
     qu.add_argument("--output", required=True, type=Path)
     qu.add_argument("--bits", type=int, choices=[4, 5, 6, 8], default=4)
-    qu.add_argument("--group-size", type=int, default=64)
+    qu.add_argument("--group-size", type=int, choices=[32, 64, 128], default=64)
 
     ev = sub.add_parser(
         "eval",

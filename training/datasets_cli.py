@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from training.flags import integer
+
 __all__ = ["main"]
 
 _GENERATE_HELP = """\
@@ -56,8 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         "generate", help="examples from real sandbox runs", description=_GENERATE_HELP
     )
     gen.add_argument("--out", type=Path, required=True, help="dataset directory to write")
-    gen.add_argument("--per-category", type=int, default=20, help="rows per category")
-    gen.add_argument("--seed", type=int, default=0, help="seed for templates and the split")
+    gen.add_argument(
+        "--per-category", type=integer(1, 100_000), default=20, help="rows per category"
+    )
+    gen.add_argument(
+        "--seed", type=integer(0, 2**32 - 1), default=0, help="seed for templates and the split"
+    )
     gen.add_argument(
         "--source", type=Path, action="append", default=[], help="a project directory (repeatable)"
     )
@@ -70,14 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     traces.add_argument("file", type=Path, help="traces.jsonl")
     traces.add_argument("--out", type=Path, required=True, help="dataset directory to write")
-    traces.add_argument("--seed", type=int, default=0, help="seed for the split")
+    traces.add_argument("--seed", type=integer(0, 2**32 - 1), default=0, help="seed for the split")
 
     punie = steps.add_parser(
         "import-punie", help="rows from Punie's format", description=_PUNIE_HELP
     )
     punie.add_argument("file", type=Path, help="a Punie JSONL file")
     punie.add_argument("--out", type=Path, required=True, help="dataset directory to write")
-    punie.add_argument("--seed", type=int, default=0, help="seed for the split")
+    punie.add_argument("--seed", type=integer(0, 2**32 - 1), default=0, help="seed for the split")
     punie.add_argument("--keep-system", action="store_true", help="keep Punie's system prompt")
     punie.add_argument(
         "--no-check", action="store_true", help="keep rows whose programs fail the type check"

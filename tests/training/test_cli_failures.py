@@ -83,6 +83,42 @@ def test_eval_flags_outside_the_settings_are_one_line(
     assert "validation error" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("step", "flags", "named"),
+    [
+        ("finetune", ["--batch-size", "0"], "--batch-size: must be at least 1 and at most 65536"),
+        ("finetune", ["--rank", "-3"], "--rank: must be at least 1"),
+        ("finetune", ["--learning-rate", "nan"], "--learning-rate: must be above 0"),
+        ("finetune", ["--learning-rate", "-1"], "--learning-rate: must be above 0"),
+        ("finetune", ["--dropout", "2"], "--dropout: must be at least 0 and at most 0.99"),
+        ("finetune", ["--iters", "-5"], "--iters: must be at least 1"),
+        (
+            "finetune",
+            ["--num-layers", "-2"],
+            "--num-layers: must be at least 1 and at most 10000 (or -1)",
+        ),
+        ("finetune", ["--seed", "-1"], "--seed: must be at least 0"),
+        ("quantize", ["--group-size", "7"], "--group-size: invalid choice: 7"),
+        ("data", ["generate", "--per-category", "0"], "--per-category: must be at least 1"),
+    ],
+)
+def test_number_flags_outside_their_range_are_usage_errors(
+    tmp_path: Path, step: str, flags: list[str], named: str
+) -> None:
+    """Refused by argparse before anything loads (they used to reach mlx-lm, or be
+    silently accepted: ``--batch-size 0`` passed the dataset-size check)."""
+    required = {
+        "finetune": ["--model", "m", "--data", str(tmp_path), "--output", str(tmp_path / "a")],
+        "quantize": ["--model", "m", "--output", str(tmp_path / "q")],
+        "data": [],
+    }[step]
+    extra = ["--out", str(tmp_path / "d")] if step == "data" else []
+    done = train(step, *flags, *required, *extra, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr.splitlines()[-1]
+    assert "Traceback" not in done.stderr
+
+
 def test_the_sample_project_ships_in_the_wheel(tmp_path: Path) -> None:
     subprocess.run(
         ["uv", "build", "--wheel", "--out-dir", str(tmp_path), str(REPO)],
