@@ -91,7 +91,7 @@ def test_eval_flags_outside_the_settings_are_one_line(
         ("finetune", ["--learning-rate", "nan"], "--learning-rate: must be above 0"),
         ("finetune", ["--learning-rate", "-1"], "--learning-rate: must be above 0"),
         ("finetune", ["--dropout", "2"], "--dropout: must be at least 0 and at most 0.99"),
-        ("finetune", ["--iters", "-5"], "--iters: must be at least 1"),
+        ("finetune", ["--iters", "-5"], "--iters/--iterations: must be at least 1"),
         (
             "finetune",
             ["--num-layers", "-2"],
