@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from agent._mlx_chat import ChatMessage, chat_messages, chat_tools
     from agent.backends import ModelSpecError, build_model, parse_model
     from agent.config import DEFAULT_MODEL, AgentConfig, EditsMode
-    from agent.conversations import ConversationStore
+    from agent.conversations import ConversationHistories
     from agent.core import ModelStatus, PunieAgent
     from agent.deps import AgentDeps, ProgressEvent, ProgressKind, ProgressReporter
     from agent.instructions import INSTRUCTIONS_CHAR_BUDGET, render_instructions
@@ -41,7 +41,7 @@ _EXPORTS: dict[str, str] = {
     "DEFAULT_MODEL": "agent.config",
     "AgentConfig": "agent.config",
     "EditsMode": "agent.config",
-    "ConversationStore": "agent.conversations",
+    "ConversationHistories": "agent.conversations",
     "ModelStatus": "agent.core",
     "PunieAgent": "agent.core",
     "AgentDeps": "agent.deps",
@@ -64,7 +64,7 @@ __all__ = [
     "AgentDeps",
     "AgentResult",
     "ChatMessage",
-    "ConversationStore",
+    "ConversationHistories",
     "Edit",
     "EditsMode",
     "ModelSpecError",

@@ -7,7 +7,10 @@ a tool call without its return (or the reverse) is a malformed history for every
 backend. The system instructions are not part of the stored history: the agent adds
 them to every request, so dropping turns can never drop them.
 
-The store is an owned object (one per server or CLI run), not a module global.
+``ConversationHistories`` is an owned object (one per server or CLI run), not a module
+global. It is not Pydantic AI's ``ConversationStore`` (a persistent log that only
+grows) nor its ``Conversation``: it keeps, in memory, the trimmed ``message_history``
+the next run of a conversation is given.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ToolCallPart, UserP
 
 from agent.instructions import estimate_tokens
 
-__all__ = ["Conversation", "ConversationStore", "message_tokens", "trim_history"]
+__all__ = ["ConversationHistories", "ConversationHistory", "message_tokens", "trim_history"]
 
 
 def _part_text(part: object) -> str:
@@ -64,8 +67,8 @@ def trim_history(messages: Sequence[ModelMessage], budget_tokens: int) -> list[M
 
 
 @dataclass
-class Conversation:
-    """One conversation's history and the lock that serialises its prompts."""
+class ConversationHistory:
+    """One conversation's message history and the lock that serialises its prompts."""
 
     id: str
     messages: list[ModelMessage] = field(default_factory=list)
@@ -74,19 +77,19 @@ class Conversation:
     """Two prompts in one conversation run one after the other, each seeing the last."""
 
 
-class ConversationStore:
+class ConversationHistories:
     """Conversations by id, each trimmed to ``history_tokens`` whenever it is updated."""
 
     def __init__(self, history_tokens: int) -> None:
         self.history_tokens = history_tokens
-        self._conversations: dict[str, Conversation] = {}
+        self._conversations: dict[str, ConversationHistory] = {}
 
-    def get(self, conversation_id: str | None) -> Conversation:
+    def get(self, conversation_id: str | None) -> ConversationHistory:
         """The conversation with this id (created empty if new); None starts a new one."""
         key = conversation_id or uuid.uuid4().hex
         conversation = self._conversations.get(key)
         if conversation is None:
-            conversation = self._conversations[key] = Conversation(id=key)
+            conversation = self._conversations[key] = ConversationHistory(id=key)
         return conversation
 
     def history(self, conversation_id: str) -> list[ModelMessage]:
@@ -94,7 +97,7 @@ class ConversationStore:
         conversation = self._conversations.get(conversation_id)
         return list(conversation.messages) if conversation else []
 
-    def update(self, conversation: Conversation, messages: Sequence[ModelMessage]) -> None:
+    def update(self, conversation: ConversationHistory, messages: Sequence[ModelMessage]) -> None:
         """Store the whole history after a prompt, trimmed to the budget."""
         conversation.messages = trim_history(messages, self.history_tokens)
 

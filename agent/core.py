@@ -37,7 +37,7 @@ from pydantic_ai.usage import RunUsage, UsageLimits
 from agent.backends import build_model, describe_model_error, parse_model
 from agent.code_mode import CodeModeTools
 from agent.config import AgentConfig
-from agent.conversations import ConversationStore
+from agent.conversations import ConversationHistories
 from agent.deps import AgentDeps
 from agent.execute import RunState, execute_code
 from agent.instructions import render_instructions
@@ -84,7 +84,7 @@ class PunieAgent:
         self.model: Model = model if model is not None else build_model(self.config)
         self.tools = tools or CodeModeTools.load()
         self.instructions = render_instructions(self.tools.stubs)
-        self.conversations = ConversationStore(self.config.history_tokens)
+        self.conversations = ConversationHistories(self.config.history_tokens)
         self._last_error: str | None = None
         self._agent = self._build()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, UserPromptPart
 
-from agent import AgentDeps, ConversationStore
+from agent import AgentDeps, ConversationHistories
 from agent.code_mode import CodeModeTools
 from agent.conversations import message_tokens, trim_history
 from tests.agent.conftest import Code, Script, make_agent
@@ -86,7 +86,7 @@ def test_the_oldest_whole_prompts_are_dropped_to_fit_the_budget() -> None:
 
 
 def test_the_store_trims_on_update() -> None:
-    store = ConversationStore(history_tokens=50)
+    store = ConversationHistories(history_tokens=50)
     conversation = store.get(None)
     last = turn("c", "d")
     store.update(conversation, [*turn("a" * 400, "b"), *last])
