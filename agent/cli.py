@@ -148,7 +148,7 @@ def _flag(loc: tuple[int | str, ...]) -> str:
 async def _ask(args: argparse.Namespace, config: AgentConfig, out: TextIO, err: TextIO) -> int:
     from agent.core import PunieAgent  # Pydantic AI is slow to import; not for --help
     from sandbox import SandboxPool
-    from typed_tools import ToolContext, TyBackend
+    from typed_tools import ToolContext, TyClient
 
     root = args.workspace.resolve()
     agent = PunieAgent(config)
@@ -159,15 +159,15 @@ async def _ask(args: argparse.Namespace, config: AgentConfig, out: TextIO, err: 
         loop.add_signal_handler(signal.SIGINT, cancel.set)
     # Our own ty for the workspace, so typecheck and navigation see proposed edits.
     # Per-file diagnostics: ty's workspace mode did not answer after an overlay edit.
-    backend = TyBackend(root, workspace_diagnostics=False)
+    ty = TyClient(root, workspace_diagnostics=False)
     spinner = asyncio.create_task(terminal.spin())
     try:
         if agent.status().loaded is False:
             err.write(f"loading {config.model} …\n")
-        await backend.start()
+        await ty.start()
         async with SandboxPool() as pool:
             deps = AgentDeps(
-                tools=ToolContext(root=root, backend=backend, trusted=args.trust),
+                tools=ToolContext(root=root, ty=ty, trusted=args.trust),
                 pool=pool,
                 progress=terminal,
                 cancel=cancel,
@@ -176,7 +176,7 @@ async def _ask(args: argparse.Namespace, config: AgentConfig, out: TextIO, err: 
     finally:
         spinner.cancel()
         terminal.clear_spinner()
-        await backend.stop()
+        await ty.stop()
         with contextlib.suppress(NotImplementedError):
             loop.remove_signal_handler(signal.SIGINT)
     if not terminal.at_line_start:

@@ -3,7 +3,7 @@
 The agent itself is long-lived (model loaded once, tools and stubs generated once);
 everything that belongs to one prompt travels in ``AgentDeps``, which Pydantic AI
 hands to the ``execute_code`` tool as ``ctx.deps``. The server builds it from the
-editor's state (buffers through its ``SemanticBackend``, the selection) and LSP hooks
+editor's state (buffers through its ``TyConnection``, the selection) and LSP hooks
 (``$/progress``); the CLI from a folder and the terminal. A run never asks the user
 anything: ``write_file`` only proposes, and the caller decides what to do with the
 result's edits (the server asks per its ``edits`` setting, ``punie_lsp.agent_run.agent_host``).

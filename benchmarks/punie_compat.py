@@ -213,14 +213,14 @@ async def measure(
         found = [found[int(i * step)] for i in range(limit)]
     recorder = Recorder(load_tools())
     pool = SandboxPool()
-    backend = await default_pool().get(root)
+    ty = await default_pool().get(root)
     limits = SandboxLimits(timeout_seconds=timeout * 3)
     started = time.perf_counter()
     try:
         for program in found:
             tally.programs += 1
             recorder.results.clear()
-            ctx = ToolContext(root=root, backend=backend, timeout_seconds=timeout, trusted=trusted)
+            ctx = ToolContext(root=root, ty=ty, timeout_seconds=timeout, trusted=trusted)
             result = await run_code(
                 program.code, ctx, pool=pool, limits=limits, tools=recorder.tools
             )

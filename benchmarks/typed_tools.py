@@ -2,8 +2,8 @@
 
 Punie spawned ``ty check`` for every ``typecheck`` call, paying for a fresh project load
 each time. Under punie-lsp the call is one ``workspace/diagnostic`` request to the
-server's private ty, already warm (``TyBackend.workspace_report``: the same object the
-server's ``EditorTyBackend`` hands the run's proposals and the editor's buffers to).
+server's private ty, already warm (``TyClient.workspace_report``: the same object the
+server's ``EditorTyConnection`` hands the run's proposals and the editor's buffers to).
 This measures both, interleaved, on the generated 60-module fixture and on installed
 libraries copied into git repositories (``mlx_lm``, 202 modules; ``pydantic_ai``, 451),
 checks that both give the same diagnostics, prints the p50s and their ratio, then the
@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.typed_tools.conftest import PROJECT, write_tree
-from typed_tools import ToolContext, ToolResult, TyBackendPool, builtin_tools
+from typed_tools import ToolContext, ToolResult, TyClientPool, builtin_tools
 from typed_tools.typecheck import typecheck
 
 
@@ -93,9 +93,9 @@ def library_repository(scratch: Path, name: str) -> Path:
 
 async def typecheck_comparison(root: Path, label: str, rounds: int, target: float) -> None:
     """Live ty (workspace report) vs ``ty check`` per call on ``root``, interleaved."""
-    pool = TyBackendPool()
+    pool = TyClientPool()
     try:
-        live = ToolContext(root=root, backend=await pool.get(root), timeout_seconds=300)
+        live = ToolContext(root=root, ty=await pool.get(root), timeout_seconds=300)
         cold = ToolContext(root=root, timeout_seconds=300)
         first = await typecheck(live, ".")  # ty's first full check of the workspace
         reference = await typecheck(cold, ".")
@@ -179,9 +179,9 @@ async def per_tool(rounds: int) -> None:
     tools = builtin_tools()
     with tempfile.TemporaryDirectory() as scratch:
         root = fixture_repository(Path(scratch))
-        pool = TyBackendPool()
+        pool = TyClientPool()
         try:
-            backend = await pool.get(root)
+            ty = await pool.get(root)
             calls: dict[str, dict[str, object]] = {
                 "typecheck": {"path": "."},
                 "ruff_check": {"path": "."},
@@ -202,7 +202,7 @@ async def per_tool(rounds: int) -> None:
             }
             print(f"p50 per tool on the fixture project ({rounds} rounds; live ty for navigation):")
             for name, args in calls.items():
-                ctx = ToolContext(root=root, backend=backend, trusted=True)
+                ctx = ToolContext(root=root, ty=ty, trusted=True)
                 function = tools[name].function
                 n = max(rounds // 5, 3) if name == "pytest_run" else rounds
                 median = await p50(lambda f=function, c=ctx, a=args: f(c, **a), n)

@@ -59,11 +59,11 @@ def example_messages(
 async def _run(
     code: str, project: PreparedProject, pool: SandboxPool, tools: CodeModeTools
 ) -> RunResult:
-    # A live ty backend, as in the editor: ``typecheck`` then sees ``write_file``'s
+    # A live ty, as in the editor: ``typecheck`` then sees ``write_file``'s
     # proposals (the ty CLI would read the unchanged files on disk).
-    backend = await default_pool().get(project.root)
+    ty = await default_pool().get(project.root)
     # Trusted: the generator wrote this workspace itself (its tests run in pytest_run).
-    ctx = ToolContext(root=project.root, backend=backend, timeout_seconds=60, trusted=True)
+    ctx = ToolContext(root=project.root, ty=ty, timeout_seconds=60, trusted=True)
     limits = SandboxLimits(timeout_seconds=30, memory_mb=128, max_tool_calls=50)
     try:
         return await run_code(code, ctx, pool=pool, tools=tools, limits=limits)
@@ -71,7 +71,7 @@ async def _run(
         if ctx.overlay:
             # ty now holds the proposed text as an open document: put the disk's back,
             # so the next example starts from the workspace as it is.
-            await backend.sync_documents({path.as_uri(): read_exact(path) for path in ctx.overlay})
+            await ty.sync_documents({path.as_uri(): read_exact(path) for path in ctx.overlay})
 
 
 async def generate_rows_async(

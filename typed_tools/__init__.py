@@ -5,13 +5,13 @@ when ``load_tools()`` is called.
 """
 
 from typed_tools.base import (
-    DocumentSyncBackend,
+    DocumentSyncConnection,
     PositionEncoding,
     ResultItem,
-    SemanticBackend,
     ToolArgumentError,
     ToolContext,
     ToolResult,
+    TyConnection,
 )
 from typed_tools.registry import (
     ENTRY_POINT_GROUP,
@@ -22,20 +22,20 @@ from typed_tools.registry import (
     load_tools,
     stubs,
 )
-from typed_tools.ty_client import TyBackend, TyBackendPool, default_pool
+from typed_tools.ty_client import TyClient, TyClientPool, default_pool
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "DocumentSyncBackend",
+    "DocumentSyncConnection",
     "PositionEncoding",
     "ResultItem",
-    "SemanticBackend",
     "ToolArgumentError",
     "ToolContext",
     "ToolResult",
     "ToolSpec",
-    "TyBackend",
-    "TyBackendPool",
+    "TyClient",
+    "TyClientPool",
+    "TyConnection",
     "builtin_tools",
     "call_tool",
     "default_pool",

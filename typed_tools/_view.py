@@ -134,8 +134,8 @@ class View:
         proposed = self.proposed(path)
         if proposed is not None:
             return proposed.encode()
-        if self.ctx.backend is not None:
-            buffer = self.ctx.backend.open_document_text(path.as_uri())
+        if self.ctx.ty is not None:
+            buffer = self.ctx.ty.open_document_text(path.as_uri())
             if buffer is not None:
                 return buffer.encode()
         try:

@@ -13,7 +13,7 @@ Three tools return text, as Punie's do: ``read_file``, ``write_file`` and
 ``run_command`` (``-> str``). A failure of theirs is an exception the program can catch
 (``OSError`` or a subclass such as ``FileNotFoundError``), naming the path and the reason.
 
-``SemanticBackend`` is how navigation tools reach a language server without importing
+``TyConnection`` is how navigation tools reach a language server without importing
 ``punie_lsp``: the server implements it with its live ``ty`` child (so tools see the
 editor's unsaved buffers); standalone use (CLI, training) starts a ty client of its own.
 Messages cross it as JSON-shaped values, converted to lsprotocol types by the tools with
@@ -33,13 +33,13 @@ from typed_tools.visibility import PathVisibility
 
 __all__ = [
     "JSON",
-    "DocumentSyncBackend",
+    "DocumentSyncConnection",
     "PositionEncoding",
     "ResultItem",
-    "SemanticBackend",
     "ToolArgumentError",
     "ToolContext",
     "ToolResult",
+    "TyConnection",
 ]
 
 JSON: TypeAlias = Any
@@ -81,8 +81,11 @@ class ToolArgumentError(TypeError):
 
 
 @runtime_checkable
-class SemanticBackend(Protocol):
-    """A language server answering semantic questions about the workspace."""
+class TyConnection(Protocol):
+    """A connection to a ty language server answering semantic questions about the workspace.
+
+    (Named ``SemanticBackend`` before; "backend" in punie-lsp means the model's.)
+    """
 
     @property
     def position_encoding(self) -> PositionEncoding:
@@ -99,13 +102,13 @@ class SemanticBackend(Protocol):
 
 
 @runtime_checkable
-class DocumentSyncBackend(SemanticBackend, Protocol):
-    """A backend that can be shown files the editor has not opened (optional extension).
+class DocumentSyncConnection(TyConnection, Protocol):
+    """A connection that can be shown files the editor has not opened (optional extension).
 
     ty answers pull diagnostics (``textDocument/diagnostic``) only for open documents and
     answers ``workspace/diagnostic`` only in its ``workspace`` diagnostic mode. So before
     ``typecheck`` asks about a file the editor has not opened, or one this run's overlay
-    changed, it hands the texts to ``sync_documents``. A backend without this method is
+    changed, it hands the texts to ``sync_documents``. A connection without this method is
     asked only about files it has open; ``typecheck`` runs ``ty check`` for the rest.
     """
 
@@ -113,18 +116,18 @@ class DocumentSyncBackend(SemanticBackend, Protocol):
         """Make the server analyse each ``uri -> text`` as the current content of that file.
 
         Called with the disk text of files the editor has not opened, and with this run's
-        overlay texts, which win over an editor buffer for the run's questions. A backend
+        overlay texts, which win over an editor buffer for the run's questions. A connection
         sharing its ty with the editor must give the editor's text back to ty afterwards.
         """
         ...
 
 
 @runtime_checkable
-class WorkspaceReportBackend(SemanticBackend, Protocol):
-    """A backend whose ty answers for the whole workspace at once (optional extension).
+class WorkspaceDiagnosticConnection(TyConnection, Protocol):
+    """A connection whose ty answers for the whole workspace at once (optional extension).
 
     ``typecheck`` then asks once, instead of once per file, and reads only the files
-    that have diagnostics. A backend that has this method but not the mode says so
+    that have diagnostics. A connection that has this method but not the mode says so
     with ``workspace_diagnostics = False``.
     """
 
@@ -135,7 +138,7 @@ class WorkspaceReportBackend(SemanticBackend, Protocol):
         """ty's ``workspace/diagnostic`` reports of every file with diagnostics, as JSON.
 
         ``documents`` (``uri -> text``, this run's proposals) win over the disk and over
-        the editor's buffers, which the backend adds itself. Each report is ``{"uri",
+        the editor's buffers, which the connection adds itself. Each report is ``{"uri",
         "resultId", "items": [LSP Diagnostic…]}``. A file's report that did not change
         since the last call is the same dict object, so callers may keep what they
         derive from it in it, under a key of their own.
@@ -145,13 +148,13 @@ class WorkspaceReportBackend(SemanticBackend, Protocol):
 
 @dataclass(kw_only=True)
 class ToolContext:
-    """What one run of tools sees: the workspace, the run's proposed edits, a semantic backend."""
+    """What one run of tools sees: the workspace, the run's proposed edits, a connection to ty."""
 
     root: Path
     """The workspace folder; every path a tool touches must resolve inside it."""
     overlay: dict[Path, str] = field(default_factory=dict)
     """Files proposed by ``write_file`` in this run (absolute path → new text); reads see them."""
-    backend: SemanticBackend | None = None
+    ty: TyConnection | None = None
     """The live language server, or None to let navigation tools start their own ty client."""
     timeout_seconds: float = 60.0
     """Default time limit for one tool call that runs a subprocess or waits on ty."""
@@ -174,6 +177,11 @@ class ToolContext:
     max_overlay_bytes: int = 64_000_000
     """Most text all of a run's proposed files (``write_file``) may hold together."""
     _visibility: PathVisibility | None = field(default=None, init=False, repr=False)
+
+    @property
+    def backend(self) -> TyConnection | None:
+        """``ty`` under its earlier name, for plug-in tools written against it (read only)."""
+        return self.ty
 
     def visibility(self) -> PathVisibility:
         """Which reported paths results may show (built once per context; see containment)."""

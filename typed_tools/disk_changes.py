@@ -5,7 +5,7 @@ that one changed only from the client (``workspace/didChangeWatchedFiles``): it
 registers file watchers with the editor, and a client of our own has none. Before each
 workspace-wide question, ``DiskScan.changes`` stats the ``.py``/``.pyi`` files (about
 1 ms for 450 modules here) and names the ones created, changed or deleted since the
-previous scan, for the backend to tell ty.
+previous scan, for the connection to tell ty.
 
 A file rewritten with the same size within one tick of the file system's clock (a few
 milliseconds on Linux) keeps its stat and is missed; an editor saving by replacement

@@ -1,7 +1,7 @@
 """Definition, references and hover, answered by a language server.
 
-The questions go through ``SemanticBackend``: the editor's ty child under the LSP
-server (which knows the unsaved buffers), our own ``TyBackend`` otherwise. Positions
+The questions go through ``TyConnection``: the editor's ty child under the LSP
+server (which knows the unsaved buffers), our own ``TyClient`` otherwise. Positions
 (a symbol's name when the model gives no column) are found by ``typed_tools.positions``;
 outlines and symbol search are in ``typed_tools.symbols``.
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from typed_tools.base import JSON, SemanticBackend, ToolContext, ToolResult
+from typed_tools.base import JSON, ToolContext, ToolResult, TyConnection
 from typed_tools.containment import off_loop
 from typed_tools.positions import Location, position_params, to_locations, visible_uri
 from typed_tools.tool import tool
-from typed_tools.ty_client import semantic_backend
+from typed_tools.ty_client import ty_connection
 
 __all__ = [
     "FindReferencesResult",
@@ -71,10 +71,10 @@ async def goto_definition(
     symbol: str | None = None,
 ) -> GotoDefinitionResult:
     """Where the name at ``line``/``column`` (or the first ``symbol`` in the file) is defined."""
-    backend = await semantic_backend(ctx)
-    params, name = await position_params(ctx, backend, file_path, line, column, symbol)
-    answer = await backend.request("textDocument/definition", params)
-    locations = await off_loop(to_locations, ctx, backend, answer)
+    ty = await ty_connection(ctx)
+    params, name = await position_params(ctx, ty, file_path, line, column, symbol)
+    answer = await ty.request("textDocument/definition", params)
+    locations = await off_loop(to_locations, ctx, ty, answer)
     return GotoDefinitionResult(success=bool(locations), symbol=name, locations=locations)
 
 
@@ -87,11 +87,11 @@ async def find_references(
     symbol: str | None = None,
 ) -> FindReferencesResult:
     """Every reference to the name at ``line``/``column`` (or ``symbol``), declaration included."""
-    backend = await semantic_backend(ctx)
-    params, name = await position_params(ctx, backend, file_path, line, column, symbol)
+    ty = await ty_connection(ctx)
+    params, name = await position_params(ctx, ty, file_path, line, column, symbol)
     params["context"] = {"includeDeclaration": True}
-    answer = await backend.request("textDocument/references", params)
-    found = await off_loop(to_locations, ctx, backend, answer)
+    answer = await ty.request("textDocument/references", params)
+    found = await off_loop(to_locations, ctx, ty, answer)
     references = sorted(found, key=lambda r: (r.file, r.line, r.column))
     return FindReferencesResult(
         success=bool(references),
@@ -122,11 +122,11 @@ async def hover(
     symbol: str | None = None,
 ) -> HoverResult:
     """The type and documentation of the name at ``line``/``column`` (or ``symbol``)."""
-    backend = await semantic_backend(ctx)
-    params, name = await position_params(ctx, backend, file_path, line, column, symbol)
-    answer = await backend.request("textDocument/hover", params)
+    ty = await ty_connection(ctx)
+    params, name = await position_params(ctx, ty, file_path, line, column, symbol)
+    answer = await ty.request("textDocument/hover", params)
     text, language = _hover_text((answer or {}).get("contents", ""))
-    if text and not await _definitions_visible(ctx, backend, params):
+    if text and not await _definitions_visible(ctx, ty, params):
         return HoverResult(
             success=False,
             symbol=name,
@@ -137,12 +137,12 @@ async def hover(
     )
 
 
-async def _definitions_visible(ctx: ToolContext, backend: SemanticBackend, params: JSON) -> bool:
+async def _definitions_visible(ctx: ToolContext, ty: TyConnection, params: JSON) -> bool:
     """Whether every definition of the name at ``params`` is in a file results may quote.
 
     A hover shows the definition's docstring and signature: for a module symlinked to a
     file outside the workspace, that is the outside file's text.
     """
-    answer = await backend.request("textDocument/definition", params)
+    answer = await ty.request("textDocument/definition", params)
     items = answer if isinstance(answer, list) else [answer] if answer else []
     return all(visible_uri(ctx, item.get("targetUri") or item.get("uri", "")) for item in items)

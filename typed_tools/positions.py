@@ -2,8 +2,8 @@
 
 The model rarely knows a column, so when ``line``/``column`` are missing a tool finds
 ``symbol`` in the file itself (as code, by Python's tokenizer). Positions are converted
-between 1-based character columns and the backend's ``positionEncoding`` against the very
-text the backend analyses (overlay, editor buffer or disk, in that order); locations the
+between 1-based character columns and ty's ``positionEncoding`` against the very
+text ty analyses (overlay, editor buffer or disk, in that order); locations the
 server answers come back as ``Location``s, never naming a file results may not show.
 Shared by ``navigation`` (definition, references, hover) and ``symbols``.
 """
@@ -20,15 +20,15 @@ from pygls.uris import to_fs_path
 
 from typed_tools.base import (
     JSON,
-    DocumentSyncBackend,
+    DocumentSyncConnection,
     ResultItem,
-    SemanticBackend,
     ToolArgumentError,
     ToolContext,
+    TyConnection,
 )
 from typed_tools.containment import off_loop
 from typed_tools.lines import from_lsp_character, to_lsp_character
-from typed_tools.ty_client import TyBackend
+from typed_tools.ty_client import TyClient
 from typed_tools.workspace import (
     ToolFailure,
     display_path,
@@ -68,21 +68,21 @@ class Location(ResultItem):
     """The text of the start line (None outside the workspace, which tools do not read)."""
 
 
-async def analysed_text(ctx: ToolContext, backend: SemanticBackend, path: Path) -> str:
-    """The text the backend analyses for ``path``, showing it the overlay's version first."""
+async def analysed_text(ctx: ToolContext, ty: TyConnection, path: Path) -> str:
+    """The text ty analyses for ``path``, showing it the overlay's version first."""
     uri = path.as_uri()
     proposed = overlay_text(ctx, path)
     if proposed is None:
-        editor = backend.open_document_text(uri)
+        editor = ty.open_document_text(uri)
         if editor is not None:
             return editor
     text = proposed if proposed is not None else await off_loop(read_text, ctx, path)
     # Our own ty is shown every file we ask about, so its view matches the disk even after
     # a change; the editor's ty reads unopened files from disk itself.
-    if isinstance(backend, DocumentSyncBackend) and (
-        proposed is not None or isinstance(backend, TyBackend)
+    if isinstance(ty, DocumentSyncConnection) and (
+        proposed is not None or isinstance(ty, TyClient)
     ):
-        await backend.sync_documents({uri: text})
+        await ty.sync_documents({uri: text})
     return text
 
 
@@ -142,7 +142,7 @@ def name_at(lines: list[str], line: int, column: int) -> str:
 
 async def position_params(
     ctx: ToolContext,
-    backend: SemanticBackend,
+    ty: TyConnection,
     file_path: str,
     line: int | None,
     column: int | None,
@@ -157,7 +157,7 @@ async def position_params(
     the symbol does not occur as a name).
     """
     path = resolve(ctx, file_path)
-    text = await analysed_text(ctx, backend, path)
+    text = await analysed_text(ctx, ty, path)
     lines = split_lines(text)
     if line is None or column is None:
         if not symbol:
@@ -170,7 +170,7 @@ async def position_params(
             line, column = min(occurrences, key=lambda at: (abs(at[0] - wanted), at[1]))
     if not 1 <= line <= len(lines):
         raise ToolFailure(f"line {line} is outside {display_path(ctx, path)} (1-{len(lines)})")
-    character = to_lsp_character(lines[line - 1], column, backend.position_encoding)
+    character = to_lsp_character(lines[line - 1], column, ty.position_encoding)
     params = {
         "textDocument": {"uri": path.as_uri()},
         "position": {"line": line - 1, "character": character},
@@ -184,9 +184,7 @@ def visible_uri(ctx: ToolContext, uri: str) -> bool:
     return fs_path is None or ctx.visibility().visible(fs_path)
 
 
-def to_location(
-    ctx: ToolContext, backend: SemanticBackend, uri: str, lsp_range: JSON
-) -> Location | None:
+def to_location(ctx: ToolContext, ty: TyConnection, uri: str, lsp_range: JSON) -> Location | None:
     """The location as results show it; None for a file results may not name (see
     ``visibility.PathVisibility``: a workspace link to a file outside it)."""
     start, end = lsp_range["start"], lsp_range["end"]
@@ -208,7 +206,7 @@ def to_location(
         if lines is None or position["line"] >= len(lines):
             return position["character"] + 1  # exact for ASCII; we may not read the file
         return from_lsp_character(
-            lines[position["line"]], position["character"], backend.position_encoding
+            lines[position["line"]], position["character"], ty.position_encoding
         )
 
     return Location(
@@ -221,7 +219,7 @@ def to_location(
     )
 
 
-def to_locations(ctx: ToolContext, backend: SemanticBackend, answer: JSON) -> list[Location]:
+def to_locations(ctx: ToolContext, ty: TyConnection, answer: JSON) -> list[Location]:
     """A definition or references answer (Locations or LocationLinks) as ``Location``s,
     leaving out files results may not name."""
     if answer is None:
@@ -230,9 +228,9 @@ def to_locations(ctx: ToolContext, backend: SemanticBackend, answer: JSON) -> li
     found = []
     for item in items:
         if "targetUri" in item:  # a LocationLink
-            place = to_location(ctx, backend, item["targetUri"], item["targetSelectionRange"])
+            place = to_location(ctx, ty, item["targetUri"], item["targetSelectionRange"])
         else:
-            place = to_location(ctx, backend, item["uri"], item["range"])
+            place = to_location(ctx, ty, item["uri"], item["range"])
         if place is not None:
             found.append(place)
     return found

@@ -13,7 +13,7 @@ from pydantic import Field
 from typed_tools.base import JSON, ResultItem, ToolContext, ToolResult
 from typed_tools.positions import analysed_text, to_location
 from typed_tools.tool import tool
-from typed_tools.ty_client import semantic_backend
+from typed_tools.ty_client import ty_connection
 from typed_tools.workspace import display_path, resolve
 
 __all__ = [
@@ -110,10 +110,10 @@ def _count(symbols: list[SymbolInfo]) -> int:
 @tool
 async def document_symbols(ctx: ToolContext, file_path: str) -> DocumentSymbolsResult:
     """The outline of a file: its classes, functions and variables, nested."""
-    backend = await semantic_backend(ctx)
+    ty = await ty_connection(ctx)
     path = resolve(ctx, file_path)
-    await analysed_text(ctx, backend, path)
-    answer = await backend.request(
+    await analysed_text(ctx, ty, path)
+    answer = await ty.request(
         "textDocument/documentSymbol", {"textDocument": {"uri": path.as_uri()}}
     )
     symbols = [_document_symbol(item) for item in answer or []]
@@ -146,14 +146,14 @@ async def workspace_symbols(ctx: ToolContext, query: str) -> WorkspaceSymbolsRes
     Ordered as a person searching expects: the exact name first, then names starting
     with the query, then the server's fuzzy matches (in the server's order).
     """
-    backend = await semantic_backend(ctx)
-    answer = await backend.request("workspace/symbol", {"query": query})
+    ty = await ty_connection(ctx)
+    answer = await ty.request("workspace/symbol", {"query": query})
     symbols = []
     for item in answer or []:
         location = item["location"]
         if "range" not in location:
             continue  # a WorkspaceSymbol without a range would need resolving first
-        place = to_location(ctx, backend, location["uri"], location["range"])
+        place = to_location(ctx, ty, location["uri"], location["range"])
         if place is None or place.file.startswith("/") or "://" in place.file:
             continue  # outside the workspace
         symbols.append(

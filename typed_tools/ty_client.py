@@ -2,9 +2,9 @@
 
 The CLI, training generators and benchmarks have no live ``ty`` child, yet navigation
 and warm ``typecheck`` need one: starting ``ty check`` per question costs a fresh
-project load every time. ``TyBackend`` implements ``DocumentSyncBackend`` on pygls'
+project load every time. ``TyClient`` implements ``DocumentSyncConnection`` on pygls'
 ``LanguageClient`` (with ``converter()``, or the client hangs on ty's ``initialize``
-result). ``TyBackendPool`` owns one per workspace root, started on first use and
+result). ``TyClientPool`` owns one per workspace root, started on first use and
 restarted when ty died; ``default_pool()`` is the process-wide pool the tools fall
 back to, so the CLI must ``await default_pool().stop_all()`` before exiting.
 """
@@ -26,12 +26,12 @@ from pygls.lsp.client import LanguageClient
 from pygls.protocol import LanguageServerProtocol
 
 from typed_tools._upstream import client_process
-from typed_tools.base import JSON, PositionEncoding, SemanticBackend, ToolContext
+from typed_tools.base import JSON, PositionEncoding, ToolContext, TyConnection
 from typed_tools.disk_changes import DiskScan
 from typed_tools.lsp_converter import converter
 from typed_tools.ty_environment import ty_environment, ty_executable
 
-__all__ = ["TyBackend", "TyBackendPool", "default_pool", "semantic_backend"]
+__all__ = ["TyClient", "TyClientPool", "default_pool", "ty_connection"]
 
 RAW_METHODS = frozenset({"workspace/diagnostic"})
 """Requests sent and answered as plain JSON, never through cattrs: a workspace report of
@@ -83,7 +83,7 @@ class _RawJsonProtocol(LanguageServerProtocol):
 _ENCODINGS: dict[str, PositionEncoding] = {"utf-8": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}
 
 
-class TyBackend:
+class TyClient:
     """One ``ty server`` child for one workspace root, spoken to as an LSP client."""
 
     def __init__(
@@ -355,59 +355,59 @@ def _key(root: Path) -> Path:
     return root.resolve()
 
 
-class TyBackendPool:
-    """One lazily started ``TyBackend`` per workspace root, with a stop for all of them."""
+class TyClientPool:
+    """One lazily started ``TyClient`` per workspace root, with a stop for all of them."""
 
-    def __init__(self, **backend_options: Any) -> None:
-        self._options = backend_options
-        self._backends: dict[Path, TyBackend] = {}
+    def __init__(self, **client_options: Any) -> None:
+        self._options = client_options
+        self._clients: dict[Path, TyClient] = {}
         self._locks: dict[Path, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def get(self, root: Path) -> TyBackend:
-        """The running backend for ``root``, starting (or restarting) it when needed."""
+    async def get(self, root: Path) -> TyClient:
+        """The running ty for ``root``, starting (or restarting) it when needed."""
         root = _key(root)
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
-            # Locks belong to one event loop; backends of a finished loop are restarted below.
+            # Locks belong to one event loop; clients of a finished loop are restarted below.
             self._loop = loop
             self._locks.clear()
         async with self._locks.setdefault(root, asyncio.Lock()):
-            backend = self._backends.get(root)
-            if backend is not None and backend.running:
-                return backend
-            if backend is not None:
-                await backend.stop()
-            backend = TyBackend(root, **self._options)
-            await backend.start()
-            self._backends[root] = backend
-            return backend
+            ty = self._clients.get(root)
+            if ty is not None and ty.running:
+                return ty
+            if ty is not None:
+                await ty.stop()
+            ty = TyClient(root, **self._options)
+            await ty.start()
+            self._clients[root] = ty
+            return ty
 
     async def stop(self, root: Path) -> None:
-        """Stop the backend of ``root`` if one runs."""
-        backend = self._backends.pop(_key(root), None)
-        if backend is not None:
-            await backend.stop()
+        """Stop the client of ``root`` if one runs."""
+        ty = self._clients.pop(_key(root), None)
+        if ty is not None:
+            await ty.stop()
 
     async def stop_all(self) -> None:
-        """Stop every backend (at CLI exit, test teardown, server shutdown)."""
-        backends, self._backends = list(self._backends.values()), {}
-        await asyncio.gather(*(b.stop() for b in backends))
+        """Stop every ty (at CLI exit, test teardown, server shutdown)."""
+        clients, self._clients = list(self._clients.values()), {}
+        await asyncio.gather(*(b.stop() for b in clients))
 
 
-_default: TyBackendPool | None = None
+_default: TyClientPool | None = None
 
 
-def default_pool() -> TyBackendPool:
+def default_pool() -> TyClientPool:
     """The process-wide pool, created on first use (importing this module starts nothing)."""
     global _default
     if _default is None:
-        _default = TyBackendPool()
+        _default = TyClientPool()
     return _default
 
 
-async def semantic_backend(ctx: ToolContext) -> SemanticBackend:
+async def ty_connection(ctx: ToolContext) -> TyConnection:
     """The run's live server when there is one, else our own ty for the workspace root."""
-    if ctx.backend is not None:
-        return ctx.backend
+    if ctx.ty is not None:
+        return ctx.ty
     return await default_pool().get(ctx.root)

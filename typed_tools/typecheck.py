@@ -1,16 +1,16 @@
 """``typecheck``: ty's diagnostics, from the live server when there is one.
 
-Under the LSP server, ``ctx.backend`` is the editor's ty child: asking it through pull
+Under the LSP server, ``ctx.ty`` is the editor's ty child: asking it through pull
 diagnostics (``textDocument/diagnostic``) answers in milliseconds from ty's warm
 database and sees the editor's unsaved buffers. ty answers pull requests only for
 open documents, so files the editor has not opened (and this run's overlay) are
-handed to the backend first when it supports ``sync_documents``; otherwise ``ty
-check`` answers for them. A backend whose ty runs in ``workspace`` diagnostic mode
+handed to the connection first when it supports ``sync_documents``; otherwise ``ty
+check`` answers for them. A connection whose ty runs in ``workspace`` diagnostic mode
 (attribute ``workspace_diagnostics = True``) is asked once with ``workspace/diagnostic``
-instead of once per file; one with ``workspace_report`` (``WorkspaceReportBackend``:
-the server's private ty, ``TyBackend``) gets only this run's proposals and answers
+instead of once per file; one with ``workspace_report`` (``WorkspaceDiagnosticConnection``:
+the server's private ty, ``TyClient``) gets only this run's proposals and answers
 with the files that have diagnostics, so nothing else is listed, sent or read. Without
-a backend, ``ty check --output-format gitlab`` (the JSON format ty has; there is no
+a connection, ``ty check --output-format gitlab`` (the JSON format ty has; there is no
 plain ``json``) runs in a subprocess.
 
 The result is what ``ty check`` reports: LSP *hints* (severity 4: ty's unused-code
@@ -29,11 +29,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from typed_tools.base import (
-    DocumentSyncBackend,
+    DocumentSyncConnection,
     PositionEncoding,
-    SemanticBackend,
     ToolContext,
-    WorkspaceReportBackend,
+    TyConnection,
+    WorkspaceDiagnosticConnection,
 )
 from typed_tools.containment import off_loop
 from typed_tools.lines import from_lsp_character
@@ -129,22 +129,18 @@ async def _via_cli(ctx: ToolContext, targets: list[Path]) -> list[TypeCheckError
     return parse_gitlab_json(ctx, completed.stdout, root)
 
 
-async def _pull(
-    ctx: ToolContext, backend: SemanticBackend, path: Path, text: str
-) -> list[TypeCheckError]:
-    report = await backend.request(
-        "textDocument/diagnostic", {"textDocument": {"uri": path.as_uri()}}
-    )
-    return _convert(ctx, backend, path, text, (report or {}).get("items", []))
+async def _pull(ctx: ToolContext, ty: TyConnection, path: Path, text: str) -> list[TypeCheckError]:
+    report = await ty.request("textDocument/diagnostic", {"textDocument": {"uri": path.as_uri()}})
+    return _convert(ctx, ty, path, text, (report or {}).get("items", []))
 
 
 def _convert(
-    ctx: ToolContext, backend: SemanticBackend, path: Path, text: str, items: list[Any]
+    ctx: ToolContext, ty: TyConnection, path: Path, text: str, items: list[Any]
 ) -> list[TypeCheckError]:
     """LSP diagnostics of one file as results, columns converted against the analysed text."""
     if not items:
         return []
-    return _convert_items(display_path(ctx, path), text, items, backend.position_encoding)
+    return _convert_items(display_path(ctx, path), text, items, ty.position_encoding)
 
 
 def _primary(message: str) -> str:
@@ -193,10 +189,8 @@ def _unreadable(ctx: ToolContext, path: Path, reason: str) -> TypeCheckError:
     )
 
 
-async def _via_backend(
-    ctx: ToolContext, backend: SemanticBackend, target: Path
-) -> list[TypeCheckError]:
-    can_sync = isinstance(backend, DocumentSyncBackend)
+async def _via_ty(ctx: ToolContext, ty: TyConnection, target: Path) -> list[TypeCheckError]:
+    can_sync = isinstance(ty, DocumentSyncConnection)
     unreadable_files: list[TypeCheckError] = []
     texts: dict[Path, str] = {}
     to_sync: dict[str, str] = {}
@@ -209,7 +203,7 @@ async def _via_backend(
                 continue
             uri = path.as_uri()
             proposed = overlay_text(ctx, path)
-            editor = backend.open_document_text(uri)
+            editor = ty.open_document_text(uri)
             if proposed is not None or editor is None:
                 if not can_sync:
                     unopened.append(path)
@@ -227,21 +221,19 @@ async def _via_backend(
             texts[path] = text
 
     await off_loop(collect)
-    if to_sync and isinstance(backend, DocumentSyncBackend):
-        await backend.sync_documents(to_sync)
-    if getattr(backend, "workspace_diagnostics", False):
+    if to_sync and isinstance(ty, DocumentSyncConnection):
+        await ty.sync_documents(to_sync)
+    if getattr(ty, "workspace_diagnostics", False):
         # One request for the whole workspace; the files asked about were synced above.
         # ty may hold workspace/diagnostic open until something changes (LSP's long
         # polling), and with every file clean nothing has: it would never answer. Naming
         # each file with a result id ty never issued makes all of them reportable.
         previous = [{"uri": p.as_uri(), "value": UNSEEN_RESULT_ID} for p in texts]
-        report = await backend.request("workspace/diagnostic", {"previousResultIds": previous})
+        report = await ty.request("workspace/diagnostic", {"previousResultIds": previous})
         by_uri = {item["uri"]: item.get("items", []) for item in (report or {}).get("items", [])}
-        batches = [
-            _convert(ctx, backend, p, t, by_uri.get(p.as_uri(), [])) for p, t in texts.items()
-        ]
+        batches = [_convert(ctx, ty, p, t, by_uri.get(p.as_uri(), [])) for p, t in texts.items()]
     else:
-        batches = await asyncio.gather(*(_pull(ctx, backend, p, t) for p, t in texts.items()))
+        batches = await asyncio.gather(*(_pull(ctx, ty, p, t) for p, t in texts.items()))
     errors = [error for batch in batches for error in batch] + unreadable_files
     if unopened:
         errors.extend(await _via_cli(ctx, unopened))
@@ -249,17 +241,17 @@ async def _via_backend(
 
 
 async def _via_workspace_report(
-    ctx: ToolContext, backend: WorkspaceReportBackend, target: Path
+    ctx: ToolContext, ty: WorkspaceDiagnosticConnection, target: Path
 ) -> list[TypeCheckError]:
     """One ``workspace_report``; only the files with diagnostics are looked at, once each."""
     proposed = {path.as_uri(): text for path, text in ctx.overlay.items() if path.suffix in _PYTHON}
-    reports = await backend.workspace_report(proposed)
-    return await off_loop(_report_errors, ctx, backend, target, reports, proposed)
+    reports = await ty.workspace_report(proposed)
+    return await off_loop(_report_errors, ctx, ty, target, reports, proposed)
 
 
 def _report_errors(
     ctx: ToolContext,
-    backend: WorkspaceReportBackend,
+    ty: WorkspaceDiagnosticConnection,
     target: Path,
     reports: list[Any],
     proposed: dict[str, str],
@@ -267,18 +259,18 @@ def _report_errors(
     """The reports of files under ``target`` and inside the workspace, as results.
 
     A report that did not change since the last call is the same object (see
-    ``WorkspaceReportBackend``), so its conversion is kept in it, under ``_CONVERTED``
+    ``WorkspaceDiagnosticConnection``), so its conversion is kept in it, under ``_CONVERTED``
     and keyed by what it depends on besides the report: the root and the encoding.
     """
     root = os.path.realpath(ctx.root)
     wanted = str(target)
     inside_wanted = wanted.rstrip(os.sep) + os.sep
-    key = (root, backend.position_encoding)
+    key = (root, ty.position_encoding)
     errors: list[TypeCheckError] = []
     for report in reports:
         cached = report.get(_CONVERTED)
         if cached is None or cached[0] != key:
-            cached = (key, *_convert_report(ctx, backend, root, report, proposed))
+            cached = (key, *_convert_report(ctx, ty, root, report, proposed))
             report[_CONVERTED] = cached
         _, real, converted = cached
         if real is not None and (real == wanted or real.startswith(inside_wanted)):
@@ -288,7 +280,7 @@ def _report_errors(
 
 def _convert_report(
     ctx: ToolContext,
-    backend: WorkspaceReportBackend,
+    ty: WorkspaceDiagnosticConnection,
     root: str,
     report: dict[str, Any],
     proposed: dict[str, str],
@@ -303,14 +295,14 @@ def _convert_report(
         return None, []  # outside the workspace: a link ty followed
     text = proposed.get(uri)
     if text is None:
-        text = backend.open_document_text(uri)
+        text = ty.open_document_text(uri)
     if text is None:
         try:
             text = read_text(ctx, Path(real))
         except ToolFailure:
             text = ""  # gone since ty read it: columns then count as ASCII
     display = Path(os.path.relpath(real, root)).as_posix()
-    return real, _convert_items(display, text, items, backend.position_encoding)
+    return real, _convert_items(display, text, items, ty.position_encoding)
 
 
 @tool
@@ -319,9 +311,9 @@ async def typecheck(ctx: ToolContext, path: str = ".") -> TypeCheckResult:
     target = resolve(ctx, path)
     if not target.exists() and overlay_text(ctx, target) is None:
         raise ToolFailure(f"no such file or folder: {display_path(ctx, target)}")
-    backend = ctx.backend
-    if isinstance(backend, WorkspaceReportBackend) and backend.workspace_diagnostics:
-        return _result(await _via_workspace_report(ctx, backend, target))
-    if backend is not None:
-        return _result(await _via_backend(ctx, backend, target))
+    ty = ctx.ty
+    if isinstance(ty, WorkspaceDiagnosticConnection) and ty.workspace_diagnostics:
+        return _result(await _via_workspace_report(ctx, ty, target))
+    if ty is not None:
+        return _result(await _via_ty(ctx, ty, target))
     return _result(await _via_cli(ctx, [target]))

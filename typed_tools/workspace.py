@@ -91,12 +91,12 @@ def overlay_text(ctx: ToolContext, path: Path) -> str | None:
 
 def read_text(ctx: ToolContext, path: Path) -> str:
     """The file's text as this run sees it: the overlay's proposal, else the editor's
-    buffer (unsaved changes included) when a backend has it open, else the disk."""
+    buffer (unsaved changes included) when the editor has it open, else the disk."""
     proposed = overlay_text(ctx, path)
     if proposed is not None:
         return proposed
-    if ctx.backend is not None:
-        buffer = ctx.backend.open_document_text(path.as_uri())
+    if ctx.ty is not None:
+        buffer = ctx.ty.open_document_text(path.as_uri())
         if buffer is not None:
             return buffer
     shown = display_path(ctx, path)

@@ -24,7 +24,7 @@ from punie_lsp import __version__
 from punie_lsp.agent_run.agent_host import AgentHost
 from punie_lsp.server.protocol import PunieProtocol
 from punie_lsp.session.documents import document_key, open_document
-from punie_lsp.session.semantic import EditorTyBackend, PrivateTyPool
+from punie_lsp.session.semantic import EditorTyConnection, PrivateTyPool
 from punie_lsp.session.settings import Settings, resolve, split_initialization_options
 from punie_lsp.wire.router import Router
 from punie_lsp.wire.ty_child import TyChild
@@ -166,7 +166,7 @@ class PunieLanguageServer(LanguageServer):
 
     def tool_context(self, root: Path) -> ToolContext:
         """What one tool run sees: this folder, the editor's buffers through ty."""
-        return ToolContext(root=root, backend=EditorTyBackend(self, root), trusted=self.trusted)
+        return ToolContext(root=root, ty=EditorTyConnection(self, root), trusted=self.trusted)
 
     # -- the router's Backend protocol ---------------------------------------------------
 

@@ -1,11 +1,11 @@
-"""The typed tools' ``SemanticBackend`` inside the server: the editor's own ty, kept pristine.
+"""The typed tools' ``TyConnection`` inside the server: the editor's own ty, kept pristine.
 
 Questions about files the editor has open go to the editor's ty child, so tools see
 unsaved buffers. Files the editor has not opened, and the texts a run proposes
 (``write_file``'s overlay), must be shown to ty with ``didOpen``/``didChange`` before it
 answers about them; doing that in the editor's ty would push diagnostics for files the
 user never opened and make hovers see text that is only proposed. So those go to a
-private ty per workspace folder (``typed_tools.TyBackend``), negotiated to the same
+private ty per workspace folder (``typed_tools.TyClient``), negotiated to the same
 position encoding, started on first use and stopped with the server.
 
 The private ty runs in ``workspace`` diagnostic mode, so ``typecheck`` asks it once for
@@ -23,45 +23,45 @@ from typing import TYPE_CHECKING, Any
 from pygls.uris import to_fs_path
 
 from punie_lsp.session.documents import open_document
-from typed_tools import PositionEncoding, TyBackend
+from typed_tools import PositionEncoding, TyClient
 
 if TYPE_CHECKING:
     from punie_lsp.server.language_server import PunieLanguageServer
 
-__all__ = ["EditorTyBackend", "PrivateTyPool"]
+__all__ = ["EditorTyConnection", "PrivateTyPool"]
 
 
 class PrivateTyPool:
     """One private ty per workspace folder, for texts the editor's ty must not see."""
 
     def __init__(self) -> None:
-        self._backends: dict[Path, TyBackend] = {}
+        self._clients: dict[Path, TyClient] = {}
 
     async def get(
         self, root: Path, encoding: PositionEncoding, settings: Mapping[str, Any]
-    ) -> TyBackend:
+    ) -> TyClient:
         """The folder's private ty, started with the editor's ty ``settings`` if need be."""
-        backend = self._backends.get(root)
-        if backend is None or not backend.running:
-            backend = TyBackend(
+        client = self._clients.get(root)
+        if client is None or not client.running:
+            client = TyClient(
                 root,
                 position_encodings=[encoding],
                 # Its own diagnostic mode: workspace, so typecheck asks it once.
                 settings={k: v for k, v in settings.items() if k != "diagnosticMode"},
                 workspace_diagnostics=True,
             )
-            await backend.start()
-            self._backends[root] = backend
-        return backend
+            await client.start()
+            self._clients[root] = client
+        return client
 
     async def stop(self) -> None:
-        backends, self._backends = list(self._backends.values()), {}
-        for backend in backends:
-            await backend.stop()
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.stop()
 
 
-class EditorTyBackend:
-    """A ``DocumentSyncBackend`` for one tool run (create one per run)."""
+class EditorTyConnection:
+    """A ``DocumentSyncConnection`` for one tool run (create one per run)."""
 
     workspace_diagnostics = True
     """``workspace_report`` answers for the whole workspace (through the private ty)."""
@@ -75,7 +75,7 @@ class EditorTyBackend:
     def position_encoding(self) -> PositionEncoding:
         return self._server.position_encoding
 
-    async def _private(self) -> TyBackend:
+    async def _private(self) -> TyClient:
         server = self._server
         return await server.private_ty.get(
             self._root, self.position_encoding, server.router.ty_settings()

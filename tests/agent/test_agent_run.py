@@ -8,7 +8,7 @@ from pathlib import Path
 from agent import AgentDeps, ProgressEvent
 from agent.code_mode import CodeModeTools
 from tests.agent.conftest import Code, Script, make_agent
-from typed_tools import TyBackend
+from typed_tools import TyClient
 from typed_tools.workspace import split_lines
 
 APP = "pkg/app.py"
@@ -132,12 +132,12 @@ async def test_writes_become_edits_and_the_disk_is_untouched(
     # A ty language server of the run's own, so typecheck sees the proposed text. Per-file
     # pull diagnostics: in workspace mode ty's workspace/diagnostic did not answer once the
     # overlay made the file clean (reproduced without the agent; reported to typed_tools).
-    deps.tools.backend = backend = TyBackend(workspace, workspace_diagnostics=False)
-    await backend.start()
+    deps.tools.ty = ty = TyClient(workspace, workspace_diagnostics=False)
+    await ty.start()
     try:
         result = await make_agent(script, code_tools, edits="auto").ask("Fix app.py", deps)
     finally:
-        await backend.stop()
+        await ty.stop()
 
     assert result.outcome == "ok"
     assert [(e.path, e.text) for e in result.edits] == [(str(workspace / APP), fixed)]

@@ -19,7 +19,7 @@ import pytest_asyncio
 
 from agent.code_mode import CodeModeTools, run_code
 from sandbox import SandboxLimits, SandboxPool
-from typed_tools import ToolContext, TyBackendPool
+from typed_tools import ToolContext, TyClientPool
 
 FILES = {
     "pyproject.toml": '[project]\nname = "shop"\nversion = "0"\n',
@@ -86,11 +86,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def context(project: Path) -> AsyncIterator[tuple[ToolContext, SandboxPool, CodeModeTools]]:
-    backends = TyBackendPool()
-    backend = await backends.get(project)
+    clients = TyClientPool()
+    ty = await clients.get(project)
     async with SandboxPool() as pool:
-        yield ToolContext(root=project, backend=backend, trusted=True), pool, CodeModeTools.load()
-    await backends.stop_all()
+        yield ToolContext(root=project, ty=ty, trusted=True), pool, CodeModeTools.load()
+    await clients.stop_all()
 
 
 PROGRAMS = [
@@ -316,7 +316,7 @@ async def test_punie_program(
     context: tuple[ToolContext, SandboxPool, CodeModeTools], code: str, printed: str
 ) -> None:
     base, pool, tools = context
-    ctx = ToolContext(root=base.root, backend=base.backend, trusted=True)
+    ctx = ToolContext(root=base.root, ty=base.ty, trusted=True)
     limits = SandboxLimits(timeout_seconds=60)
     result = await run_code(code, ctx, pool=pool, tools=tools, limits=limits)
     assert result.error is None, result.error

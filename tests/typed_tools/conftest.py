@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from typed_tools import ToolContext, TyBackend, TyBackendPool, default_pool
+from typed_tools import ToolContext, TyClient, TyClientPool, default_pool
 
 PROJECT = {
     "pyproject.toml": (
@@ -51,14 +51,14 @@ def ctx(project: Path) -> ToolContext:
 
 
 @pytest.fixture
-async def ty_pool() -> AsyncIterator[TyBackendPool]:
-    pool = TyBackendPool()
+async def ty_pool() -> AsyncIterator[TyClientPool]:
+    pool = TyClientPool()
     yield pool
     await pool.stop_all()
 
 
 @pytest.fixture
-async def backend(project: Path, ty_pool: TyBackendPool) -> TyBackend:
+async def ty(project: Path, ty_pool: TyClientPool) -> TyClient:
     return await ty_pool.get(project)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import iniconfig
 import pytest
 
-from typed_tools import ToolContext, TyBackendPool
+from typed_tools import ToolContext, TyClientPool
 from typed_tools.lint import ruff_check, ruff_fix
 from typed_tools.testing import pytest_run
 from typed_tools.typecheck import typecheck
@@ -30,9 +30,9 @@ async def test_typecheck_cli_finds_the_type_error(ctx: ToolContext) -> None:
 async def test_typecheck_through_the_live_server_matches_and_sees_changes(
     ctx: ToolContext, workspace_mode: bool
 ) -> None:
-    pool = TyBackendPool(workspace_diagnostics=workspace_mode)
+    pool = TyClientPool(workspace_diagnostics=workspace_mode)
     try:
-        ctx.backend = await pool.get(ctx.root)
+        ctx.ty = await pool.get(ctx.root)
         await _live_typecheck(ctx)
     finally:
         await pool.stop_all()
@@ -166,10 +166,10 @@ async def test_a_file_that_is_not_utf8_is_reported_and_the_rest_checked(
     ctx: ToolContext, live: bool
 ) -> None:
     (ctx.root / "demo" / "latin1.py").write_bytes(b"name = '\xe9'\n")
-    pool = TyBackendPool()
+    pool = TyClientPool()
     try:
         if live:
-            ctx.backend = await pool.get(ctx.root)
+            ctx.ty = await pool.get(ctx.root)
         result = await typecheck(ctx, "demo")
     finally:
         await pool.stop_all()

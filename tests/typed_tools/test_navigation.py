@@ -1,4 +1,4 @@
-"""Navigation through the standalone ty backend, in each position encoding ty can speak."""
+"""Navigation through the standalone ty, in each position encoding ty can speak."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.typed_tools.conftest import write_tree
-from typed_tools import PositionEncoding, ToolArgumentError, ToolContext, TyBackendPool
+from typed_tools import PositionEncoding, ToolArgumentError, ToolContext, TyClientPool
 from typed_tools.lines import from_lsp_character, to_lsp_character, units
 from typed_tools.navigation import find_references, goto_definition, hover
 from typed_tools.symbols import document_symbols, workspace_symbols
@@ -37,10 +37,10 @@ NAV = {
 async def nav_ctx(request: pytest.FixtureRequest, tmp_path: Path):
     encoding: PositionEncoding = request.param
     root = write_tree(tmp_path / "nav", NAV)
-    pool = TyBackendPool(position_encodings=(encoding,))
-    backend = await pool.get(root)
-    assert backend.position_encoding == encoding
-    yield ToolContext(root=root, backend=backend)
+    pool = TyClientPool(position_encodings=(encoding,))
+    ty = await pool.get(root)
+    assert ty.position_encoding == encoding
+    yield ToolContext(root=root, ty=ty)
     await pool.stop_all()
 
 
@@ -136,8 +136,8 @@ AGENTS = {
 @pytest.fixture
 async def agents_ctx(tmp_path: Path):
     root = write_tree(tmp_path / "agents", AGENTS)
-    pool = TyBackendPool()
-    yield ToolContext(root=root, backend=await pool.get(root))
+    pool = TyClientPool()
+    yield ToolContext(root=root, ty=await pool.get(root))
     await pool.stop_all()
 
 

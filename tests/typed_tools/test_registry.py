@@ -150,3 +150,13 @@ def test_cli_runs_a_tool_and_prints_json(
     assert main(["search", "--pattern", "x", "--max-results", "many"]) == 2
     assert main(["--list"]) == 0 and "typecheck" in capsys.readouterr().out
     assert main(["git_diff", "--help"]) == 0 and "--staged" in capsys.readouterr().out
+
+
+def test_the_context_keeps_backend_as_a_read_only_name_of_ty(tmp_path: Path) -> None:
+    """Plug-in tools written when ``ToolContext.ty`` was ``backend`` still read it."""
+    from typed_tools import TyClient
+
+    client = TyClient(tmp_path)
+    ctx = ToolContext(root=tmp_path, ty=client)
+    assert ctx.backend is client
+    assert ToolContext(root=tmp_path).backend is None

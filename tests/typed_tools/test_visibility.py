@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from ruff.__main__ import find_ruff_bin
 
 from tests.typed_tools.conftest import write_tree
-from typed_tools import ToolContext, TyBackendPool
+from typed_tools import ToolContext, TyClientPool
 from typed_tools.lint import ruff_check
 from typed_tools.navigation import find_references, goto_definition, hover
 from typed_tools.testing import pytest_run
@@ -74,9 +74,9 @@ async def test_ruff_drops_the_linked_file(root: Path) -> None:
 
 
 async def test_navigation_hides_the_linked_file_but_not_libraries(root: Path) -> None:
-    pool = TyBackendPool()
+    pool = TyClientPool()
     try:
-        ctx = ToolContext(root=root, backend=await pool.get(root))
+        ctx = ToolContext(root=root, ty=await pool.get(root))
         shown = await hover(ctx, "app.py", 4, 1)
         assert not shown.success and "outside the workspace" in (shown.error or "")
         assert not leaks(shown)

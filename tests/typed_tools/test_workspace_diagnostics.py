@@ -8,28 +8,28 @@ from pathlib import Path
 
 import pytest
 
-from typed_tools import ToolContext, TyBackend
+from typed_tools import ToolContext, TyClient
 from typed_tools.typecheck import typecheck
 
 FIXTURE = Path(__file__).parents[2] / "training" / "sample_project"
 
 
 @pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[tuple[Path, TyBackend]]:
+async def live(tmp_path: Path) -> AsyncIterator[tuple[Path, TyClient]]:
     root = Path(shutil.copytree(FIXTURE, tmp_path / "project"))
-    backend = TyBackend(root, workspace_diagnostics=True)
-    await backend.start()
-    yield root, backend
-    await backend.stop()
+    ty = TyClient(root, workspace_diagnostics=True)
+    await ty.start()
+    yield root, ty
+    await ty.stop()
 
 
-async def test_a_clean_result_comes_back_at_once(live: tuple[Path, TyBackend]) -> None:
-    root, backend = live
+async def test_a_clean_result_comes_back_at_once(live: tuple[Path, TyClient]) -> None:
+    root, ty = live
     app = root / "pkg" / "app.py"
-    before = await typecheck(ToolContext(root=root, backend=backend), "pkg")
+    before = await typecheck(ToolContext(root=root, ty=ty), "pkg")
     assert before.error_count == 1
     fixed = app.read_text().replace('return "not an int"', "return 1")
-    ctx = ToolContext(root=root, backend=backend, overlay={app: fixed}, timeouts={"typecheck": 5})
+    ctx = ToolContext(root=root, ty=ty, overlay={app: fixed}, timeouts={"typecheck": 5})
     after = await typecheck(ctx, "pkg")
     assert after.error is None  # before the fix: "typecheck did not finish within 5 s"
     assert after.success
@@ -44,14 +44,14 @@ HINTS = {
 }
 
 
-async def test_one_report_gives_what_ty_check_gives(live: tuple[Path, TyBackend]) -> None:
-    root, backend = live
+async def test_one_report_gives_what_ty_check_gives(live: tuple[Path, TyClient]) -> None:
+    root, ty = live
     for name, text in HINTS.items():
         (root / name).write_text(text)  # after ty started: seen through the disk scan
-    reports = await backend.workspace_report({})
+    reports = await ty.workspace_report({})
     assert any(item.get("severity") == 4 for r in reports for item in r["items"])
 
-    live_result = await typecheck(ToolContext(root=root, backend=backend), ".")
+    live_result = await typecheck(ToolContext(root=root, ty=ty), ".")
     cli_result = await typecheck(ToolContext(root=root), ".")
 
     assert live_result.model_dump() == cli_result.model_dump()
@@ -59,9 +59,9 @@ async def test_one_report_gives_what_ty_check_gives(live: tuple[Path, TyBackend]
     assert "pkg/hinted.py" not in {e.file for e in live_result.errors}
 
 
-async def test_files_created_and_deleted_on_disk_are_seen(live: tuple[Path, TyBackend]) -> None:
-    root, backend = live
-    ctx = ToolContext(root=root, backend=backend)
+async def test_files_created_and_deleted_on_disk_are_seen(live: tuple[Path, TyClient]) -> None:
+    root, ty = live
+    ctx = ToolContext(root=root, ty=ty)
     before = await typecheck(ctx, ".")
     new = root / "pkg" / "new.py"
     new.write_text("y: str = 1\n")
@@ -75,16 +75,16 @@ async def test_files_created_and_deleted_on_disk_are_seen(live: tuple[Path, TyBa
 
 
 async def test_a_folder_is_asked_about_alone_and_links_out_are_left_out(
-    live: tuple[Path, TyBackend], tmp_path: Path
+    live: tuple[Path, TyClient], tmp_path: Path
 ) -> None:
-    root, backend = live
+    root, ty = live
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "leak.py").write_text('secret: int = "text from outside"\n')
     (root / "pkg" / "linked.py").symlink_to(outside / "leak.py")
     (root / "other").mkdir()
     (root / "other" / "bad.py").write_text('z: int = "z"\n')
-    ctx = ToolContext(root=root, backend=backend)
+    ctx = ToolContext(root=root, ty=ty)
 
     everything = await typecheck(ctx, ".")
     folder = await typecheck(ctx, "other")

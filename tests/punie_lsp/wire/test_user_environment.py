@@ -4,7 +4,7 @@ The project has an empty virtual environment of its own, except for one package 
 only it has. ``pygls`` and ``mlx_lm`` are installed in punie-lsp's venv and nowhere
 else: ty must report them unresolved, and find the project's own package, whether it
 is asked by the editor (the router's ty child), by a typed tool's own ``ty server``
-(``TyBackend``) or by the CLI's ``typecheck`` (``ty check``). punie-lsp is started as
+(``TyClient``) or by the CLI's ``typecheck`` (``ty check``). punie-lsp is started as
 ``uv run`` starts it: ``VIRTUAL_ENV`` and the head of ``PATH`` name its own venv.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.rawlsp import RawServer
-from typed_tools import TyBackend
+from typed_tools import TyClient
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -93,7 +93,7 @@ async def test_a_tools_own_ty_sees_the_projects_environment(
 ) -> None:
     for name, value in _as_uv_runs_us().items():
         monkeypatch.setenv(name, value)
-    backend = TyBackend(project, workspace_diagnostics=False)
+    backend = TyClient(project, workspace_diagnostics=False)
     await backend.start()
     try:
         uri = (project / "uses.py").as_uri()
