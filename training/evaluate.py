@@ -179,7 +179,7 @@ async def run_suite(
     from agent import AgentConfig, AgentDeps, PunieAgent
     from sandbox import SandboxPool
     from typed_tools import ToolContext
-    from typed_tools.ty_client import default_pool
+    from typed_tools.ty_pool import default_pool
 
     config = AgentConfig(
         model=model,

@@ -35,7 +35,7 @@ from training.rows import Row, code_mode_instructions, dedupe, row_from_messages
 from training.templates import CATEGORIES, DIRECT_ANSWERS, templates_for
 from typed_tools import ToolContext
 from typed_tools.lines import read_exact
-from typed_tools.ty_client import default_pool
+from typed_tools.ty_pool import default_pool
 
 __all__ = ["CATEGORIES", "example_messages", "generate_rows", "generate_rows_async"]
 

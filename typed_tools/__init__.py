@@ -22,7 +22,8 @@ from typed_tools.registry import (
     load_tools,
     stubs,
 )
-from typed_tools.ty_client import TyClient, TyClientPool, default_pool
+from typed_tools.ty_client import TyClient
+from typed_tools.ty_pool import TyClientPool, default_pool
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -24,7 +24,7 @@ import pydantic
 
 from typed_tools.base import ToolArgumentError, ToolContext, ToolResult
 from typed_tools.registry import ToolSpec, call_tool, json_schema, load_tools, stubs
-from typed_tools.ty_client import default_pool
+from typed_tools.ty_pool import default_pool
 
 __all__ = ["main", "number_in"]
 

@@ -14,7 +14,7 @@ from typed_tools.base import JSON, ToolContext, ToolResult, TyConnection
 from typed_tools.containment import off_loop
 from typed_tools.positions import Location, position_params, to_locations, visible_uri
 from typed_tools.tool import tool
-from typed_tools.ty_client import ty_connection
+from typed_tools.ty_pool import ty_connection
 
 __all__ = [
     "FindReferencesResult",

@@ -13,7 +13,7 @@ from pydantic import Field
 from typed_tools.base import JSON, ResultItem, ToolContext, ToolResult
 from typed_tools.positions import analysed_text, to_location
 from typed_tools.tool import tool
-from typed_tools.ty_client import ty_connection
+from typed_tools.ty_pool import ty_connection
 from typed_tools.workspace import display_path, resolve
 
 __all__ = [

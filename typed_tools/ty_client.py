@@ -4,9 +4,7 @@ The CLI, training generators and benchmarks have no live ``ty`` child, yet navig
 and warm ``typecheck`` need one: starting ``ty check`` per question costs a fresh
 project load every time. ``TyClient`` implements ``DocumentSyncConnection`` on pygls'
 ``LanguageClient`` (with ``converter()``, or the client hangs on ty's ``initialize``
-result). ``TyClientPool`` owns one per workspace root, started on first use and
-restarted when ty died; ``default_pool()`` is the process-wide pool the tools fall
-back to, so the CLI must ``await default_pool().stop_all()`` before exiting.
+result). Which client a tool asks, one per workspace root, is ``typed_tools.ty_pool``'s.
 """
 
 from __future__ import annotations
@@ -26,12 +24,12 @@ from pygls.lsp.client import LanguageClient
 from pygls.protocol import LanguageServerProtocol
 
 from typed_tools._upstream import client_process
-from typed_tools.base import JSON, PositionEncoding, ToolContext, TyConnection
+from typed_tools.base import JSON, PositionEncoding
 from typed_tools.disk_changes import DiskScan
 from typed_tools.lsp_converter import converter
 from typed_tools.ty_environment import ty_environment, ty_executable
 
-__all__ = ["TyClient", "TyClientPool", "default_pool", "ty_connection"]
+__all__ = ["RAW_METHODS", "UNSEEN_RESULT_ID", "TyClient"]
 
 RAW_METHODS = frozenset({"workspace/diagnostic"})
 """Requests sent and answered as plain JSON, never through cattrs: a workspace report of
@@ -348,66 +346,3 @@ class TyClient:
                     server.kill()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.stop(), 5)
-
-
-def _key(root: Path) -> Path:
-    """Roots are compared resolved, so ``.`` and its absolute spelling share one ty."""
-    return root.resolve()
-
-
-class TyClientPool:
-    """One lazily started ``TyClient`` per workspace root, with a stop for all of them."""
-
-    def __init__(self, **client_options: Any) -> None:
-        self._options = client_options
-        self._clients: dict[Path, TyClient] = {}
-        self._locks: dict[Path, asyncio.Lock] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def get(self, root: Path) -> TyClient:
-        """The running ty for ``root``, starting (or restarting) it when needed."""
-        root = _key(root)
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            # Locks belong to one event loop; clients of a finished loop are restarted below.
-            self._loop = loop
-            self._locks.clear()
-        async with self._locks.setdefault(root, asyncio.Lock()):
-            ty = self._clients.get(root)
-            if ty is not None and ty.running:
-                return ty
-            if ty is not None:
-                await ty.stop()
-            ty = TyClient(root, **self._options)
-            await ty.start()
-            self._clients[root] = ty
-            return ty
-
-    async def stop(self, root: Path) -> None:
-        """Stop the client of ``root`` if one runs."""
-        ty = self._clients.pop(_key(root), None)
-        if ty is not None:
-            await ty.stop()
-
-    async def stop_all(self) -> None:
-        """Stop every ty (at CLI exit, test teardown, server shutdown)."""
-        clients, self._clients = list(self._clients.values()), {}
-        await asyncio.gather(*(b.stop() for b in clients))
-
-
-_default: TyClientPool | None = None
-
-
-def default_pool() -> TyClientPool:
-    """The process-wide pool, created on first use (importing this module starts nothing)."""
-    global _default
-    if _default is None:
-        _default = TyClientPool()
-    return _default
-
-
-async def ty_connection(ctx: ToolContext) -> TyConnection:
-    """The run's live server when there is one, else our own ty for the workspace root."""
-    if ctx.ty is not None:
-        return ctx.ty
-    return await default_pool().get(ctx.root)

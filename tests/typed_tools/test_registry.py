@@ -83,7 +83,7 @@ async def test_call_tool_misuse(tmp_path: Path) -> None:
 
 def test_import_has_no_side_effects() -> None:
     code = (
-        "import typed_tools, typed_tools.ty_client as t, psutil;"
+        "import typed_tools, typed_tools.ty_pool as t, psutil;"
         "print(t._default is None, psutil.Process().children())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
