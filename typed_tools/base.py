@@ -25,14 +25,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, TypeAlias, runtime_checkable
 
+from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict
 
 from typed_tools.visibility import PathVisibility
 
 __all__ = [
     "JSON",
+    "Column",
+    "Count",
     "DocumentSyncConnection",
     "PositionEncoding",
     "ResultItem",
@@ -46,6 +49,16 @@ JSON: TypeAlias = Any
 """A JSON-shaped value (dict/list/str/int/float/bool/None) as exchanged over LSP."""
 
 PositionEncoding: TypeAlias = Literal["utf-8", "utf-16", "utf-32"]
+
+Count: TypeAlias = Annotated[int, Ge(1), Le(10_000)]
+"""How many entries a tool may return (``git_log``'s ``count``, ``search``'s
+``max_results``): at least 1, at most ``ToolContext.max_result_items``' default. Shown
+as ``int`` in the stubs (Punie's signature); a value outside is a ``ToolArgumentError``
+naming the range."""
+
+Column: TypeAlias = Annotated[int, Ge(0), Le(2**31 - 1)]
+"""A 1-based character column (0 reads as 1 and a column past the end clamps to it, as
+LSP clamps); negative, or past LSP's 32-bit range, is a ``ToolArgumentError``."""
 
 
 class ResultItem(BaseModel):

@@ -15,7 +15,7 @@ from pathlib import Path
 import regex as regex_engine
 from pydantic import Field
 
-from typed_tools.base import ResultItem, ToolContext, ToolResult
+from typed_tools.base import Count, ResultItem, ToolContext, ToolResult
 from typed_tools.containment import (
     DeadlineExceeded,
     PatternTooSlow,
@@ -248,7 +248,7 @@ def _scan(
 
 @tool
 async def search(
-    ctx: ToolContext, pattern: str, path: str = ".", max_results: int = 200
+    ctx: ToolContext, pattern: str, path: str = ".", max_results: Count = 200
 ) -> SearchResult:
     """Find lines matching a Python regular expression in the text files under ``path``.
 

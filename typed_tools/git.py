@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from typed_tools.base import ResultItem, ToolContext, ToolResult
+from typed_tools.base import Count, ResultItem, ToolContext, ToolResult
 from typed_tools.safe_git import run_git
 from typed_tools.tool import tool
 from typed_tools.workspace import ToolFailure, resolve
@@ -297,7 +297,7 @@ async def git_diff(ctx: ToolContext, path: str = ".", staged: bool = False) -> G
 
 
 @tool
-async def git_log(ctx: ToolContext, path: str = ".", count: int = 10) -> GitLogResult:
+async def git_log(ctx: ToolContext, path: str = ".", count: Count = 10) -> GitLogResult:
     """The last ``count`` commits touching ``path``, newest first."""
     target = resolve(ctx, path)
     await _prefix(ctx)  # fails clearly outside a repository

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from typed_tools.base import JSON, ToolContext, ToolResult, TyConnection
+from typed_tools.base import JSON, Column, ToolContext, ToolResult, TyConnection
 from typed_tools.containment import off_loop
 from typed_tools.positions import Location, position_params, to_locations, visible_uri
 from typed_tools.tool import tool
@@ -67,7 +67,7 @@ async def goto_definition(
     ctx: ToolContext,
     file_path: str,
     line: int | None = None,
-    column: int | None = None,
+    column: Column | None = None,
     symbol: str | None = None,
 ) -> GotoDefinitionResult:
     """Where the name at ``line``/``column`` (or the first ``symbol`` in the file) is defined."""
@@ -83,7 +83,7 @@ async def find_references(
     ctx: ToolContext,
     file_path: str,
     line: int | None = None,
-    column: int | None = None,
+    column: Column | None = None,
     symbol: str | None = None,
 ) -> FindReferencesResult:
     """Every reference to the name at ``line``/``column`` (or ``symbol``), declaration included."""
@@ -118,7 +118,7 @@ async def hover(
     ctx: ToolContext,
     file_path: str,
     line: int | None = None,
-    column: int | None = None,
+    column: Column | None = None,
     symbol: str | None = None,
 ) -> HoverResult:
     """The type and documentation of the name at ``line``/``column`` (or ``symbol``)."""

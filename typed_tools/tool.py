@@ -17,6 +17,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import types
 import typing
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
@@ -81,6 +82,21 @@ def _short_repr(value: Any, limit: int = 200) -> str:
 
 
 def _describe(annotation: Any) -> str:
+    """``int``, ``int from 1 to 10000 or None``: a parameter's type as an error names it."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        low = high = None
+        for item in annotation.__metadata__:
+            low = getattr(item, "ge", low)
+            high = getattr(item, "le", high)
+        base = _describe(typing.get_args(annotation)[0])
+        if low is not None and high is not None:
+            return f"{base} from {low} to {high}"
+        return f"{base} of at least {low}" if low is not None else base
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return "None"
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
@@ -96,8 +112,13 @@ def tool(function: Callable[..., Awaitable[R]] | Callable[..., R]) -> Callable[.
     # R is the function's declared return type, which result_model() reads back as a class.
     model = cast("type[R]", result_model(function))
     parameters = tool_parameters(function)
+    # Bounds ride on ``Annotated`` (``typed_tools.base.Count``): checked here, while the
+    # stubs, schemas and CLI show Punie's plain ``int`` (``tool_parameters`` strips them).
+    checked = typing.get_type_hints(function, include_extras=True)
     adapters = {
-        pname: pydantic.TypeAdapter(p.annotation, config=pydantic.ConfigDict(strict=True))
+        pname: pydantic.TypeAdapter(checked[pname], config=pydantic.ConfigDict(strict=True))
+        if pname in checked
+        else pydantic.TypeAdapter(p.annotation, config=pydantic.ConfigDict(strict=True))
         for pname, p in parameters.items()
     }
     signature = inspect.signature(function)
@@ -114,7 +135,7 @@ def tool(function: Callable[..., Awaitable[R]] | Callable[..., R]) -> Callable[.
             try:
                 bound.arguments[pname] = adapters[pname].validate_python(value)
             except pydantic.ValidationError:
-                expected = _describe(parameters[pname].annotation)
+                expected = _describe(checked.get(pname, parameters[pname].annotation))
                 raise ToolArgumentError(
                     f"{name}: argument {pname!r} must be {expected}, "
                     f"got {type(value).__name__} {_short_repr(value)}"

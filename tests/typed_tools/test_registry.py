@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,66 @@ def test_the_context_keeps_backend_as_a_read_only_name_of_ty(tmp_path: Path) -> 
     ctx = ToolContext(root=tmp_path, ty=client)
     assert ctx.backend is client
     assert ToolContext(root=tmp_path).backend is None
+
+
+UNBOUNDED_ON_PURPOSE = {"line"}
+"""Checked against the file instead: the result says ``line 0 is outside pkg/app.py (1-19)``."""
+
+
+def test_every_number_argument_of_a_builtin_tool_has_bounds() -> None:
+    """The sweep, kept: a new tool's count or limit cannot slip in unbounded."""
+    unbounded = []
+    for name, spec in builtin_tools().items():
+        hints = typing.get_type_hints(inspect.unwrap(spec.function), include_extras=True)
+        for parameter in spec.parameters:
+            if parameter.name in UNBOUNDED_ON_PURPOSE:
+                continue
+            members = typing.get_args(hints[parameter.name]) or (hints[parameter.name],)
+            annotated = [m for m in (hints[parameter.name], *members) if hasattr(m, "__metadata__")]
+            numeric = {int, float} & {*members, parameter.annotation}
+            if numeric and not annotated:
+                unbounded.append(f"{name}({parameter.name})")
+    assert unbounded == []
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["git_log", "--count", "-5"],
+            "git_log: argument 'count' must be int from 1 to 10000, got int -5",
+        ),
+        (["git_log", "--count", "0"], "argument 'count' must be int from 1 to 10000, got int 0"),
+        (
+            ["search", "--pattern", "x", "--max-results", "-1"],
+            "'max_results' must be int from 1 to 10000",
+        ),
+        (
+            ["hover", "--file-path", "pkg/app.py", "--line", "8", "--column", "-1"],
+            "'column' must be int from 0 to 2147483647 or None, got int -1",
+        ),
+    ],
+)
+def test_a_number_outside_its_range_is_one_error_line(
+    project: Path, args: list[str], said: str
+) -> None:
+    """``punie-lsp tool git_log --count -5`` used to answer ``success: true`` with no commits."""
+    done = subprocess.run(
+        [sys.executable, "-m", "punie_lsp", "tool", *args, "--workspace", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and said in line
+    assert done.stdout == ""
+
+
+def test_bounds_leave_punies_signatures_as_they_are() -> None:
+    text = stubs(builtin_tools())
+    assert "def git_log(path: str = '.', count: int = 10) -> GitLogResult:" in text
+    assert "max_results: int = 200" in text
+    assert "column: int | None = None" in text
+    assert "Annotated" not in text
