@@ -24,6 +24,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from punie_lsp.agent_run import edits as edit_plan
+from punie_lsp.agent_run.result import CommandResult, DiagnosticsDelta, ProposedEdit
 from punie_lsp.agent_run.traces import append_trace
 from punie_lsp.session.documents import document_key
 from punie_lsp.session.progress import WorkDone
@@ -133,7 +134,7 @@ class AgentHost:
             }
         )
 
-    async def run(self, request: Request) -> dict[str, Any]:
+    async def run(self, request: Request) -> CommandResult:
         ls = self._server
         before = self.snapshot()
         async with WorkDone(ls, request.title) as progress:
@@ -157,12 +158,11 @@ class AgentHost:
                 outcome = await self._deliver(request, result, before, progress)
             except Exception as exc:  # the answer must reach the user whatever the edits did
                 logger.exception("delivering the run's edits failed")
-                outcome = result.model_dump(mode="json", exclude_none=True)
-                outcome.update(applied=False, reason=f"not applied: {exc}")
-                self._tell(outcome["reason"])
+                outcome = CommandResult.of(result, reason=f"not applied: {exc}")
+                self._tell(f"not applied: {exc}")
             if not ls.client_reads_punie_messages:
                 self._show_answer(result)
-        outcome["seconds"] = round(time.monotonic() - started, 3)
+        outcome = outcome.model_copy(update={"seconds": round(time.monotonic() - started, 3)})
         if ls.settings.capture_traces:
             append_trace(request, outcome, agent.conversations.history(result.conversation_id))
         return outcome
@@ -179,46 +179,54 @@ class AgentHost:
 
     async def _deliver(
         self, request: Request, result: AgentResult, before: edit_plan.Snapshot, progress: WorkDone
-    ) -> dict[str, Any]:
+    ) -> CommandResult:
         ls = self._server
-        outcome = result.model_dump(mode="json", exclude_none=True)
         proposed = {Path(e.path): e.text for e in result.edits} if request.may_edit else {}
         planned = edit_plan.plan(proposed, before)
-        outcome["edits"] = [
-            {"uri": p.uri, "path": str(p.path), "text": p.new_text} for p in planned
-        ]
-        outcome["applied"] = False
+        edits = [ProposedEdit(uri=p.uri, path=str(p.path), text=p.new_text) for p in planned]
         if not planned:
-            return outcome
+            return CommandResult.of(result, edits=edits)
         progress.report(f"checking {len(planned)} proposed file(s) with ty…")
         delta = await diagnostics_delta(ls, request.root, planned)
-        outcome["diagnosticsDelta"] = delta
-        progress.report(
-            "; ".join(f"{d['file']}: {d['before']} → {d['after']} errors" for d in delta)
+        progress.report("; ".join(f"{d.file}: {d.before} → {d.after} errors" for d in delta))
+        applied, reason = await self._apply(request, planned, delta)
+        return CommandResult.of(
+            result, edits=edits, diagnostics_delta=delta, applied=applied, reason=reason
         )
+
+    async def _apply(
+        self, request: Request, planned: list[edit_plan.PlannedEdit], delta: list[DiagnosticsDelta]
+    ) -> tuple[bool, str | None]:
+        """The one ask-before-editing policy: per ``edits``, whether the editor applied the
+        edits, and if not, why (also shown to the user when they may not see the result).
+
+        ``ask`` uses the editor's own confirmation (change annotations) when it has one,
+        else ``window/showMessageRequest``; an editor with neither (Helix answers
+        MethodNotFound) keeps the edits in the result, unapplied. A document changed
+        since the run read it, before or while the user was asked, gets nothing.
+        """
+        ls = self._server
         mode = ls.settings.edits
         if mode == "never":
-            outcome["reason"] = "edits: never — the edits are in this result, not applied"
-            return outcome
-        if self._refuse_stale(planned, outcome):
-            return outcome
+            return False, "edits: never — the edits are in this result, not applied"
+        if (stale := self._stale(planned)) is not None:
+            return False, stale
         confirm = mode == "ask" and ls.client_supports_change_annotations
         if mode == "ask" and not confirm:
             agreed = await self._user_agrees(planned, delta)
             if agreed is None:
                 files = ", ".join(p.path.name for p in planned)
-                outcome["reason"] = (
+                reason = (
                     "not applied: this editor can neither confirm edits in place nor answer "
                     f"window/showMessageRequest; the proposed edits ({files}) are in this "
                     "result (set punie.edits to 'auto' to have them applied; undo reverts them)"
                 )
-                self._tell(outcome["reason"])
-                return outcome
+                self._tell(reason)
+                return False, reason
             if not agreed:
-                outcome["reason"] = "not applied: declined"
-                return outcome
-            if self._refuse_stale(planned, outcome):  # the user may have typed meanwhile
-                return outcome
+                return False, "not applied: declined"
+            if (stale := self._stale(planned)) is not None:  # the user may have typed meanwhile
+                return False, stale
         edit = edit_plan.workspace_edit(
             planned,
             ls.position_encoding,
@@ -230,25 +238,22 @@ class AgentHost:
                 types.ApplyWorkspaceEditParams(edit=edit, label=f"Punie: {request.command}")
             )
         except JsonRpcException as exc:
-            outcome["reason"] = f"not applied: the editor refused workspace/applyEdit ({exc})"
-            self._tell(outcome["reason"])
-            return outcome
-        outcome["applied"] = bool(applied.applied)
+            reason = f"not applied: the editor refused workspace/applyEdit ({exc})"
+            self._tell(reason)
+            return False, reason
         if not applied.applied:
-            outcome["reason"] = (
-                f"the editor did not apply it: {applied.failure_reason or 'declined'}"
-            )
-        return outcome
+            return False, f"the editor did not apply it: {applied.failure_reason or 'declined'}"
+        return True, None
 
-    def _refuse_stale(self, planned: list[edit_plan.PlannedEdit], outcome: dict[str, Any]) -> bool:
-        """Whether a document changed since the run read it; if so, say which and how."""
+    def _stale(self, planned: list[edit_plan.PlannedEdit]) -> str | None:
+        """Why the edits must not land (a document changed since the run read it), or None."""
         changed = edit_plan.stale(planned, self.snapshot())
         if not changed:
-            return False
+            return None
         names = ", ".join(f"{Path(u).name} ({why})" for u, why in changed.items())
-        outcome["reason"] = f"not applied: changed while Punie worked: {names}; ask again"
-        self._tell(outcome["reason"])
-        return True
+        reason = f"not applied: changed while Punie worked: {names}; ask again"
+        self._tell(reason)
+        return reason
 
     def _tell(self, reason: str) -> None:
         """Why edits were not applied, for every editor (a result alone may go unseen)."""
@@ -257,7 +262,7 @@ class AgentHost:
         )
 
     async def _user_agrees(
-        self, planned: list[edit_plan.PlannedEdit], delta: list[dict[str, Any]]
+        self, planned: list[edit_plan.PlannedEdit], delta: list[DiagnosticsDelta]
     ) -> bool | None:
         """The user's answer to "Apply?", or None when the editor cannot ask.
 
@@ -265,7 +270,7 @@ class AgentHost:
         errors here is treated the same way: the caller returns the edits unapplied.
         """
         files = ", ".join(p.path.name for p in planned)
-        errors = sum(d["after"] for d in delta)
+        errors = sum(d.after for d in delta)
         try:
             answer = await self._server.window_show_message_request_async(
                 types.ShowMessageRequestParams(
@@ -363,7 +368,7 @@ def _deps(
 
 async def diagnostics_delta(
     ls: PunieLanguageServer, root: Path, planned: list[edit_plan.PlannedEdit]
-) -> list[dict[str, Any]]:
+) -> list[DiagnosticsDelta]:
     """ty's error count per proposed Python file: as the editor has it, and after the edit."""
     delta = []
     for edit in planned:
@@ -378,12 +383,12 @@ async def diagnostics_delta(
         ctx = replace(ls.tool_context(root), overlay={edit.path: edit.new_text})
         after = await typecheck(ctx, relative)
         delta.append(
-            {
-                "file": relative,
-                "before": before_count,
-                "after": after.error_count,
-                "errors": [f"{e.line}:{e.column} {e.code}: {e.message}" for e in after.errors[:5]],
-            }
+            DiagnosticsDelta(
+                file=relative,
+                before=before_count,
+                after=after.error_count,
+                errors=[f"{e.line}:{e.column} {e.code}: {e.message}" for e in after.errors[:5]],
+            )
         )
     return delta
 

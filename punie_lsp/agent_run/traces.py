@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from punie_lsp.agent_run.result import CommandResult
+
 if TYPE_CHECKING:
     from punie_lsp.agent_run.agent_host import Request
 
@@ -33,7 +35,11 @@ def trace_file() -> Path:
     return Path(base) / "traces.jsonl"
 
 
-def append_trace(request: Request, outcome: dict[str, Any], messages: list[Any]) -> None:
+_FROM_RESULT = {"conversation_id", "outcome", "answer", "code", "calls", "diagnostics_delta"}
+"""The ``CommandResult`` fields a trace keeps as they are (camelCase, as the editor got them)."""
+
+
+def append_trace(request: Request, result: CommandResult, messages: list[Any]) -> None:
     """Append one run; a failure to write is logged, never raised into the user's run."""
     from pydantic_ai.messages import ModelMessagesTypeAdapter
 
@@ -43,14 +49,9 @@ def append_trace(request: Request, outcome: dict[str, Any], messages: list[Any])
         "command": request.command,
         "prompt": request.prompt,
         "workspace": str(request.root),
-        "conversationId": outcome.get("conversationId"),
-        "outcome": outcome.get("outcome"),
-        "answer": outcome.get("answer"),
-        "code": outcome.get("code", []),
-        "calls": outcome.get("calls", []),
-        "edits": [{"path": e["path"]} for e in outcome.get("edits", [])],
-        "diagnosticsDelta": outcome.get("diagnosticsDelta", []),
-        "applied": outcome.get("applied"),
+        **result.model_dump(mode="json", include=_FROM_RESULT),
+        "edits": [{"path": e.path} for e in result.edits],  # the text is in the messages
+        "applied": result.applied,
         "messages": ModelMessagesTypeAdapter.dump_python(messages, mode="json"),
     }
     path = trace_file()

@@ -10,9 +10,11 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cattrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
@@ -43,12 +45,18 @@ class PunieLanguageServer(LanguageServer):
 
     protocol: PunieProtocol  # ty: ignore[incompatible-mutable-override]  # narrowed
 
-    def __init__(self, router: Router, *, trust_all: bool = False) -> None:
+    def __init__(
+        self,
+        router: Router,
+        *,
+        trust_all: bool = False,
+        converter_factory: Callable[[], cattrs.Converter] = converter,
+    ) -> None:
         super().__init__(
             name="punie-lsp",
             version=__version__,
             protocol_cls=PunieProtocol,
-            converter_factory=converter,
+            converter_factory=converter_factory,
         )
         self.router = router
         self.trust_all = trust_all
@@ -297,10 +305,11 @@ def _text_document_item(doc: TextDocument) -> dict[str, Any]:
 
 def build(router: Router, *, trust_all: bool = False) -> PunieLanguageServer:
     """Create the pygls server with every punie feature registered."""
-    from punie_lsp.features import commands
+    from punie_lsp.features import arguments, commands
     from punie_lsp.server import lifecycle
 
-    server = PunieLanguageServer(router, trust_all=trust_all)
+    # The commands' argument classes and results are registered on pygls's converter.
+    server = PunieLanguageServer(router, trust_all=trust_all, converter_factory=arguments.converter)
     lifecycle.register(server)
     commands.register(server)
     return server

@@ -338,7 +338,7 @@ async def test_code_actions_merge_punie_and_ty_without_running_the_model(project
 
 async def test_misuse_is_named(project: Path) -> None:
     async with session(project, "hello") as client:
-        with pytest.raises(JsonRpcException, match="'range' \\(the selection\\) is required"):
+        with pytest.raises(JsonRpcException, match="punie.explain: 'range' is required"):
             await command(client, "punie.explain", {"uri": (project / "pkg/app.py").as_uri()})
         with pytest.raises(JsonRpcException, match="'prompt' is required"):
             await command(client, "punie.ask", {})
