@@ -211,7 +211,7 @@ def _message(cls: type[CommandArguments], exc: Exception) -> str:
     problems = []
     for line in lines:
         text, _, where = line.rpartition(" @ ")
-        key = where.lstrip(".")
+        key = ".".join(to_camel(part) for part in where.lstrip(".").split(".") if part)
         problems.append(f"'{key}' {text}" if key else text)
     return f"{cls.COMMAND}: {'; '.join(problems)}"
 

@@ -36,7 +36,7 @@ interface AgentArgs {
   conversationId?: string;
 }
 
-/** The part of an agent result this extension reads (punie_lsp/agent_run/agent_host.py's outcome). */
+/** The part of an agent result this extension reads (`CommandResult`, punie_lsp/agent_run/result.py). */
 interface AgentResult {
   conversationId?: string;
   answer?: string;

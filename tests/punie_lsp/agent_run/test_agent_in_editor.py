@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcInvalidParams
 
 from punie_lsp.agent_run.agent_host import STREAM_INTERVAL_SECONDS
 from tests.conftest import Client, change_document, initialize_params, make_client, open_document
@@ -89,9 +89,7 @@ async def session(
         await client.stop()
 
 
-async def command(
-    client: Client, name: str, argument: dict[str, Any], token: str | None = None
-) -> Any:
+async def command(client: Client, name: str, argument: Any, token: str | None = None) -> Any:
     return await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=name, arguments=[argument], work_done_token=token)
     )
@@ -337,11 +335,19 @@ async def test_code_actions_merge_punie_and_ty_without_running_the_model(project
 
 
 async def test_misuse_is_named(project: Path) -> None:
+    """pygls refuses a bad argument before the handler runs: InvalidParams, one line."""
     async with session(project, "hello") as client:
-        with pytest.raises(JsonRpcException, match="punie.explain: 'range' is required"):
-            await command(client, "punie.explain", {"uri": (project / "pkg/app.py").as_uri()})
-        with pytest.raises(JsonRpcException, match="'prompt' is required"):
-            await command(client, "punie.ask", {})
+        app = (project / "pkg/app.py").as_uri()
+        for name, argument, message in [
+            ("punie.explain", {"uri": app}, "Invalid Params: punie.explain: 'range' is required"),
+            ("punie.ask", {}, "Invalid Params: punie.ask: 'prompt' is required"),
+            ("punie.fix", {"uri": app}, "Invalid Params: punie.fix: 'range' (the selection) or"),
+            ("punie.fix", "app.py", "Invalid Params: punie.fix: the argument must be an object"),
+        ]:
+            with pytest.raises(JsonRpcInvalidParams) as refused:
+                await command(client, name, argument)
+            assert refused.value.message.startswith(message), refused.value.message
+            assert "\n" not in refused.value.message
         assert await command(client, "punie.resetConversation", {"conversationId": "nope"}) is None
 
 
