@@ -33,7 +33,7 @@ URI = "file:///w/pkg/app.py"
 
 CONVERTER = converter()
 
-ACCEPTED: list[tuple[type[CommandArguments], dict[str, Any], CommandArguments]] = [
+ACCEPTED: list[tuple[type[CommandArguments], dict[str, Any], CommandArguments | None]] = [
     (AskArguments, {"prompt": "why?"}, AskArguments(prompt="why?")),
     (
         AskArguments,  # VS Code's palette entry with a selection, continuing a conversation
