@@ -150,7 +150,14 @@ def entry() -> None:
     by then (the server stopped ty, the sandbox and the model before returning). Test:
     ``tests/punie_lsp/test_cli.py::test_a_model_that_cannot_load_exits_1_without_aborting``.
     """
-    status = main()
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # stdout's reader went away (``punie-lsp tool --stubs | head -1``): nothing more
+        # can reach it, and the interpreter's own flush at exit must not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 1
     if "mlx_lm" not in sys.modules:
         sys.exit(status)
     for stream in (sys.stdout, sys.stderr):

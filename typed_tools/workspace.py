@@ -65,8 +65,11 @@ def resolve(ctx: ToolContext, path: str | os.PathLike[str]) -> Path:
     # loop: the looping path stays as it is and the read then fails with ELOOP.
     resolved = Path(os.path.realpath(candidate))
     if not resolved.is_relative_to(root):
+        # Inside by its name, outside by a symbolic link: name where the link leads.
+        linked = Path(os.path.normpath(candidate)).is_relative_to(root)
+        shown = f"{str(path)!r} -> {resolved}" if linked else repr(str(path))
         raise ToolFailure(
-            f"path {str(path)!r} is outside the workspace {root}", exception=PermissionError
+            f"path {shown} is outside the workspace {root}", exception=PermissionError
         )
     return resolved
 

@@ -160,3 +160,24 @@ def test_tool_options_out_of_range_are_usage_errors(
     assert tool_cli.main(["read_file", "--path", "x", *extra]) == 2
     err = capsys.readouterr().err
     assert ("out of range" in err or "is not a folder" in err) and "did not finish" not in err
+
+
+@pytest.mark.parametrize(
+    "args", [["tool", "--stubs"], ["tool", "--list"], ["--version"]], ids=" ".join
+)
+def test_a_reader_that_went_away_is_no_traceback(args: list[str]) -> None:
+    """``punie-lsp tool --stubs | head -1``: stdout's reader is gone before the write.
+
+    The pipe's read end is closed before the process starts, so its first write fails
+    (EPIPE) every time; it used to end in a ``BrokenPipeError`` traceback.
+    """
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [*PUNIE, *args], stdout=write_end, stderr=subprocess.PIPE, timeout=120, check=False
+        )
+    finally:
+        os.close(write_end)
+    assert b"Traceback" not in done.stderr, done.stderr.decode()
+    assert b"BrokenPipeError" not in done.stderr

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from typed_tools import ToolArgumentError, ToolContext
 from typed_tools.files import list_files, read_file, search, write_file
+from typed_tools.typecheck import typecheck
 
 
 async def test_read_file_returns_the_text(ctx: ToolContext) -> None:
@@ -53,8 +55,14 @@ async def test_symlink_escaping_the_workspace_is_refused(ctx: ToolContext) -> No
     os.symlink(secret, ctx.root / "link.txt")
     os.symlink(ctx.root.parent, ctx.root / "linkdir")
     for path in ("link.txt", "linkdir/secret.txt"):
-        with pytest.raises(PermissionError, match="outside the workspace"):
+        # The refusal names the link and where it leads, or "x is outside" makes no sense
+        # for a file that is plainly inside.
+        root, target = ctx.root.resolve(), secret.resolve()
+        said = f"path '{path}' -> {target} is outside the workspace {root}"
+        with pytest.raises(PermissionError, match=re.escape(said)):
             await read_file(ctx, path)
+        result = await typecheck(ctx, path)
+        assert result.error is not None and said in result.error
     assert "link.txt" not in (await list_files(ctx)).files
     assert (await search(ctx, "top secret")).match_count == 0
 
