@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from agent.backends import ModelSpecError, build_model, parse_model
     from agent.config import DEFAULT_MODEL, AgentConfig, EditsMode
     from agent.conversations import ConversationHistories
-    from agent.core import ModelStatus, PunieAgent
+    from agent.core import PunieAgent
     from agent.deps import AgentDeps, ProgressEvent, ProgressKind, ProgressReporter
     from agent.instructions import INSTRUCTIONS_CHAR_BUDGET, render_instructions
-    from agent.result import AgentResult, Edit, Outcome, Usage
+    from agent.result import AgentResult, Edit, ModelStatus, Outcome, Usage
 
 _EXPORTS: dict[str, str] = {
     # The chat-template seam the training data shares with the in-process backend.
@@ -42,7 +42,7 @@ _EXPORTS: dict[str, str] = {
     "AgentConfig": "agent.config",
     "EditsMode": "agent.config",
     "ConversationHistories": "agent.conversations",
-    "ModelStatus": "agent.core",
+    "ModelStatus": "agent.result",
     "PunieAgent": "agent.core",
     "AgentDeps": "agent.deps",
     "ProgressEvent": "agent.deps",

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
-from typing import Literal
 
 from pydantic_ai import Agent, CancellationToken, ModelRetry, RunContext
 from pydantic_ai.exceptions import (
@@ -43,25 +42,9 @@ from agent.execute import RunState, execute_code
 from agent.instructions import render_instructions
 from agent.mlx_model import MlxModelSettings
 from agent.recognising_model import ToolCallRecognition
-from agent.result import AgentResult, Edit, Outcome, Usage
-from sandbox import WireModel
+from agent.result import AgentResult, Edit, ModelStatus, Outcome, Usage
 
-__all__ = ["ModelStatus", "PunieAgent"]
-
-
-class ModelStatus(WireModel):
-    """The model as ``punie.status`` reports it (camelCase on the wire)."""
-
-    model: str
-    """The configured model string."""
-    backend: Literal["mlx", "openai", "test", "injected"]
-    """Which backend runs it."""
-    loaded: bool
-    """Ready to answer without loading (always true for servers and test models)."""
-    loading: bool
-    """Weights are being loaded right now (``mlx:`` only)."""
-    error: str | None = None
-    """Why the model could not load, or why its last request failed."""
+__all__ = ["PunieAgent"]
 
 
 class PunieAgent:

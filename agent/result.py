@@ -15,7 +15,7 @@ from pydantic import Field
 
 from sandbox import ToolCall, WireModel
 
-__all__ = ["AgentResult", "Edit", "Outcome", "Usage"]
+__all__ = ["AgentResult", "Edit", "ModelStatus", "Outcome", "Usage"]
 
 Outcome = Literal["ok", "cancelled", "usage_limit", "model_error", "code_failed", "error"]
 """How the run ended; only ``ok`` carries edits (half a change is worse than none)."""
@@ -62,3 +62,18 @@ class AgentResult(WireModel):
     """Model requests and tokens."""
     turns: int = 0
     """Model turns in this run (requests, including retries after failed code)."""
+
+
+class ModelStatus(WireModel):
+    """The model as ``punie.status`` reports it (camelCase on the wire)."""
+
+    model: str
+    """The configured model string."""
+    backend: Literal["mlx", "openai", "test", "injected"]
+    """Which backend runs it."""
+    loaded: bool
+    """Ready to answer without loading (always true for servers and test models)."""
+    loading: bool
+    """Weights are being loaded right now (``mlx:`` only)."""
+    error: str | None = None
+    """Why the model could not load, or why its last request failed."""

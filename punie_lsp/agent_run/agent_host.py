@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from agent.config import parse_model
+from agent.result import ModelStatus
 from punie_lsp.agent_run import edits as edit_plan
 from punie_lsp.agent_run.result import CommandResult, DiagnosticsDelta, ProposedEdit
 from punie_lsp.agent_run.traces import append_trace
@@ -104,14 +106,17 @@ class AgentHost:
             self._agent = agent
         return agent
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ModelStatus:
+        """The model's state, without building the agent (``punie.status`` must not wait)."""
         if self._agent is None:
-            return {
-                "model": self._server.settings.model,
-                "loaded": False,
-                "loading": self._building is not None and not self._building.done(),
-            }
-        return self._agent.status().model_dump(mode="json")
+            model = self._server.settings.model
+            return ModelStatus(
+                model=model,
+                backend=parse_model(model)[0],
+                loaded=False,
+                loading=self._building is not None and not self._building.done(),
+            )
+        return self._agent.status()
 
     def close(self) -> None:
         if self._agent is not None:

@@ -16,6 +16,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from agent.code_mode import run_code
+from agent.config import EditsMode, SandboxSettings
+from agent.result import ModelStatus
 from punie_lsp import __version__
 from punie_lsp.features import agent_commands
 from punie_lsp.features.arguments import RunCodeArguments, ToolArguments
@@ -23,39 +25,81 @@ from punie_lsp.server.language_server import (
     PunieLanguageServer,  # at run time: pygls reads the hints
 )
 from punie_lsp.session.progress import WorkDone
-from sandbox import RunResult
+from punie_lsp.wire.ty_child import ChildState
+from sandbox import PoolHealth, RunResult, WireModel
 from typed_tools import ToolArgumentError, call_tool
 
-__all__ = ["register", "status"]
+__all__ = ["StatusResult", "TyStatus", "register", "status"]
 
 
-def status(ls: PunieLanguageServer, *args: Any) -> dict[str, Any]:
-    """``punie.status``: versions, the ty child's state, the settings in force."""
+class TyStatus(WireModel):
+    """The ``ty server`` child, as ``punie.status`` reports it."""
+
+    state: ChildState
+    """``running``, or where it is in starting, restarting, failing or stopping."""
+    pid: int | None = None
+    """Its process id while it runs."""
+    restarts: int = 0
+    """How many times it was restarted after a crash."""
+    last_error: str | None = None
+    """Why it last failed."""
+    version: str | None = None
+    """ty's version, from its ``initialize`` answer."""
+
+
+class StatusSettings(WireModel):
+    """The settings in force that the editor may want to show."""
+
+    edits: EditsMode
+    """What happens to proposed edits."""
+    capture_traces: bool
+    """Whether runs are traced."""
+    trust: bool
+    """Whether tools may run the workspace's code (the setting or ``--trust``)."""
+    sandbox: SandboxSettings
+    """The sandbox limits."""
+
+
+class StatusResult(WireModel):
+    """``punie.status``: versions, the ty child, the model, the sandbox, the settings."""
+
+    version: str
+    """punie-lsp's version."""
+    python: str
+    """The server's Python version."""
+    ty: TyStatus
+    """The ty child."""
+    model: ModelStatus
+    """The model (``loaded: false`` until the first agent command)."""
+    sandbox: PoolHealth
+    """The sandbox pool (known without running anything)."""
+    settings: StatusSettings
+    """The settings in force."""
+
+
+def status(ls: PunieLanguageServer, *args: object) -> StatusResult:
+    """``punie.status``: takes no arguments (editors send ``[{}]`` or none; ignored)."""
     ty = ls.ty
     settings = ls.settings
-    return {
-        "version": __version__,
-        "python": sys.version.split()[0],
-        "ty": {
-            "state": ty.state,
-            "pid": ty.pid,
-            "restarts": ty.restarts,
-            "lastError": ty.last_error,
-            "version": ((ty.initialize_result or {}).get("serverInfo") or {}).get("version"),
-        },
-        "model": ls.agent_host.status(),
-        "sandbox": ls.sandbox_pool.status().model_dump(mode="json"),
-        "settings": {
-            "edits": settings.edits,
-            "captureTraces": settings.capture_traces,
-            "trust": ls.trusted,
-            "sandbox": {
-                "timeoutSeconds": settings.sandbox.timeout_seconds,
-                "memoryMb": settings.sandbox.memory_mb,
-                "maxToolCalls": settings.sandbox.max_tool_calls,
-            },
-        },
-    }
+    return StatusResult(
+        version=__version__,
+        python=sys.version.split()[0],
+        ty=TyStatus(
+            state=ty.state,
+            pid=ty.pid,
+            restarts=ty.restarts,
+            last_error=ty.last_error,
+            version=((ty.initialize_result or {}).get("serverInfo") or {}).get("version"),
+        ),
+        model=ls.agent_host.status(),
+        sandbox=ls.sandbox_pool.status(),
+        settings=StatusSettings(
+            edits=settings.edits,
+            capture_traces=settings.capture_traces,
+            trust=ls.trusted,
+            sandbox=settings.sandbox,
+        ),
+    )
 
 
 async def tool(ls: PunieLanguageServer, args: ToolArguments | None = None) -> Any:

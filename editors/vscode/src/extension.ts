@@ -424,11 +424,11 @@ async function resetConversation(): Promise<void> {
   void vscode.window.showInformationMessage("Punie: new conversation");
 }
 
-/** The part of `punie.status` this extension shows (punie_lsp/features/commands.py's `status`). */
+/** The part of `punie.status` this extension shows (`StatusResult`, punie_lsp/features/commands.py). */
 interface Status {
   version?: string;
   ty?: { state?: string };
-  /** agent/core.py's ModelStatus: the configured model string, its backend and state. */
+  /** agent/result.py's ModelStatus: the configured model string, its backend and state. */
   model?: { model?: string; backend?: string; loaded?: boolean; loading?: boolean; error?: string | null };
   /** Whether tools may run the workspace's code (the `trust` setting or `--trust`). */
   settings?: { trust?: boolean };
