@@ -2,7 +2,9 @@
 
 A Monty worker costs a process spawn (tens of milliseconds) and warms up on its first
 run; keeping ``min_workers`` alive makes a Code Mode turn cost a fraction of a
-millisecond of sandbox overhead. The pool belongs to whoever creates it (the LSP
+millisecond of sandbox overhead. Type checks go to warm check-only sessions on workers
+of their own (``sandbox._checker``; one more process, started on the first checked
+run, never running a program). The pool belongs to whoever creates it (the LSP
 server, the CLI, a test), which also means its lifetime is explicit: ``stop()`` (or
 leaving ``async with``) ends the workers, and in-flight runs end as ``cancelled``.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Coroutine, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -23,6 +26,7 @@ from weakref import WeakKeyDictionary, WeakSet
 
 from pydantic_monty import AsyncMonty
 
+from sandbox._checker import TypeChecker
 from sandbox._limits import SandboxLimits
 from sandbox._result import RunError, RunResult
 from sandbox._runner import (
@@ -42,6 +46,11 @@ __all__ = ["PoolHealth", "SandboxPool"]
 _STOPPED = RunError(kind="cancelled", message="the pool was stopped")
 
 _HEALTH_LIMITS = SandboxLimits(timeout_seconds=5, memory_mb=16, max_tool_calls=0)
+
+_CHECKERS = 2
+"""Stub texts with a warm checker at once (a server has one; a third evicts the oldest)."""
+_CHECKER_WORKERS = _CHECKERS + 1
+"""Worker processes for checkers: one more, for a replacement opening while one closes."""
 
 
 class PoolHealth(WireModel):
@@ -85,6 +94,8 @@ class SandboxPool:
         self._max_workers = max_workers
         self._binary_path = binary_path
         self._monty: AsyncMonty | None = None
+        self._checker_monty: AsyncMonty | None = None
+        self._checkers: OrderedDict[str, TypeChecker] = OrderedDict()
         self._stack: AsyncExitStack | None = None
         self._lock = asyncio.Lock()
         self._active: set[Execution] = set()
@@ -122,11 +133,15 @@ class SandboxPool:
         """
         async with self._lock:
             stack, self._stack, self._monty = self._stack, None, None
+            self._checker_monty = None
             for execution in list(self._active):
                 execution.stop()
             await self._drained.wait()
             for session in list(self._sessions):
                 session.release(stopping=True)
+            for checker in self._checkers.values():
+                checker.release(stopping=True)
+            self._checkers.clear()
             if self._releases:
                 await asyncio.gather(*self._releases, return_exceptions=True)
             if stack is not None:
@@ -179,29 +194,48 @@ class SandboxPool:
             return RunResult(error=_STOPPED)
         limits = limits or SandboxLimits()
         execution = Execution(
-            lambda: checkout(monty, limits, stubs=stubs, type_check=type_check),
+            lambda: checkout(monty, limits),
             code,
             externals=externals or {},
             limits=limits,
             signatures=self._signatures,
+            check=self.checker(stubs).check if type_check else None,
         )
         return await self._execute(execution, cancel)
 
     def session(
         self, *, stubs: str = "", limits: SandboxLimits | None = None, type_check: bool = True
     ) -> SandboxSession:
-        """A session several programs run in, one after another, sharing their variables.
+        """Sessions for several programs in a row, each opened before it is needed.
 
         For an agent run: ``prewarm()`` it when the run starts, ``run`` each program in
-        it, ``release()`` it (or leave ``async with``) when the run ends. It holds one
-        worker from its first program (or ``prewarm``) until released, so ``max_workers``
-        also bounds how many such runs go on at once. See ``sandbox._session``.
+        it, ``release()`` it (or leave ``async with``) when the run ends. Programs do not
+        share variables. It holds one worker for the next program from its first
+        program (or ``prewarm``) until released, so ``max_workers`` also bounds how many
+        such runs go on at once. See ``sandbox._session``.
         """
         session = SandboxSession(
             self, stubs=stubs, limits=limits or SandboxLimits(), type_check=type_check
         )
         self._sessions.add(session)
         return session
+
+    def checker(self, stubs: str) -> TypeChecker:
+        """The warm check-only session for ``stubs`` (made on first use; not yet set up).
+
+        ``prepare()`` it to set it up in the background, before a program needs it.
+        """
+        checker = self._checkers.get(stubs)
+        if checker is None:
+            checker = TypeChecker(
+                stubs, started=self._checker_started, release_later=self._release_later
+            )
+            self._checkers[stubs] = checker
+            if len(self._checkers) > _CHECKERS:
+                _, oldest = self._checkers.popitem(last=False)
+                oldest.release()
+        self._checkers.move_to_end(stubs)
+        return checker
 
     async def _started(self) -> AsyncMonty:
         """The running workers, starting them if needed; a stopped pool ends the program."""
@@ -210,6 +244,20 @@ class SandboxPool:
         if self._monty is None:
             raise _Stop(_STOPPED)
         return self._monty
+
+    async def _checker_started(self) -> AsyncMonty:
+        """The checkers' workers, started with the pool's on first use."""
+        await self._started()
+        async with self._lock:
+            if self._checker_monty is None and self._stack is not None:
+                monty = AsyncMonty(
+                    binary_path=self._binary_path, min_processes=1, max_processes=_CHECKER_WORKERS
+                )
+                await self._stack.enter_async_context(monty)
+                self._checker_monty = monty
+        if self._checker_monty is None:  # stopped while we waited for the lock
+            raise _Stop(_STOPPED)
+        return self._checker_monty
 
     def _release_later(self, release: Coroutine[object, object, None]) -> None:
         """Give a session back off the caller's path; ``stop`` waits for it."""

@@ -43,6 +43,7 @@ from sandbox._upstream import OS_ERROR_STUBS, OutputSink
 __all__ = [
     "CANCELLED",
     "CancelSignal",
+    "Checker",
     "Execution",
     "External",
     "SessionOpener",
@@ -60,19 +61,21 @@ SessionOpener: TypeAlias = Callable[[], AbstractAsyncContextManager[AsyncMontySe
 """Where an ``Execution`` gets its session: a fresh checkout, or a warm session lent to it."""
 
 
+Checker: TypeAlias = Callable[[str], Awaitable[None]]
+"""Checks a program before it runs; raises Monty's typing or syntax error when it fails
+(``sandbox._checker.TypeChecker.check``)."""
+
+
 @asynccontextmanager
-async def checkout(
-    monty: AsyncMonty, limits: SandboxLimits, *, stubs: str, type_check: bool
-) -> AsyncGenerator[AsyncMontySession]:
-    """A new session of a pool worker with ``PRELUDE`` run, for one program (or a warm-up)."""
-    async with monty.checkout(
-        script_name="main.py",
-        limits=limits.resource_limits(),
-        type_check=type_check,
-        type_check_stubs=PRELUDE_STUBS + stubs,
-        type_check_format="concise",
-    ) as session:
-        await session.feed_run(PRELUDE, skip_type_check=True)
+async def checkout(monty: AsyncMonty, limits: SandboxLimits) -> AsyncGenerator[AsyncMontySession]:
+    """A new session of a pool worker with ``PRELUDE`` run, for one program.
+
+    Unchecked: programs are checked beforehand in the pool's warm check-only session
+    (``sandbox._checker``), which costs a millisecond where a check here would first
+    set up a checker of its own.
+    """
+    async with monty.checkout(script_name="main.py", limits=limits.resource_limits()) as session:
+        await session.feed_run(PRELUDE)
         yield session
 
 
@@ -323,6 +326,8 @@ class Execution:
     pool, the output cap from Monty's reader thread, the wall clock) goes through one
     ``asyncio.timeout`` that is rescheduled to "now": the awaiting task is cancelled
     wherever it is (in the worker, in a tool) and the reason decides the error kind.
+    ``check``, when given, runs first, under the same deadline: a program that fails it
+    never reaches a session.
     """
 
     def __init__(
@@ -333,8 +338,10 @@ class Execution:
         externals: Mapping[str, External],
         limits: SandboxLimits,
         signatures: SignatureCache,
+        check: Checker | None = None,
     ) -> None:
         self._open_session = open_session
+        self._check = check
         self._code = code
         self._limits = limits
         self._loop = asyncio.get_running_loop()
@@ -375,6 +382,8 @@ class Execution:
         try:
             async with self._timeout:
                 self._running = True
+                if self._check is not None:
+                    await self._check(self._code)
                 async with self._open_session() as session:
                     complete = await run.drive(session, self._code)
             value = to_json(complete.output)

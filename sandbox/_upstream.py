@@ -34,8 +34,17 @@ the day that test starts failing.
    after ``del r``), and a used session cannot be reset (``load_session`` only on a
    fresh one). So programs of an agent run cannot share one warm session without
    breaking ordinary code; ``sandbox._session`` gives each program a session of its
-   own, warmed in advance. Test: ``test_a_session_checks_later_snippets_against_
-   earlier_inferred_types``.
+   own. Test: ``test_a_session_checks_later_snippets_against_earlier_inferred_types``.
+
+5. **There is no check-only feed, and a checker's set-up is per session.** A fresh
+   session's first check costs 10-20 ms of set-up; a check in a session already set up
+   costs about one. ``sandbox._checker`` keeps one warm session checked out with
+   ``max_memory=0``: each feed is checked, then stops at its first allocation with a
+   ``MemoryError``, and a failed feed joins no context, so every program is checked
+   against the stubs alone. What runs before that allocation is at most a print of a
+   constant (its output is dropped); only a blank snippet completes, and the checker
+   then replaces its session. Test:
+   ``test_a_session_without_memory_checks_each_snippet_and_runs_none``.
 """
 
 from __future__ import annotations

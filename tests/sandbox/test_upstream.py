@@ -124,3 +124,27 @@ async def test_a_session_checks_later_snippets_against_earlier_inferred_types() 
         # Nor can a used session be put back as it was.
         with pytest.raises(RuntimeError, match="only valid on a fresh session"):
             await session.load_session(await session.dump())
+
+
+async def test_a_session_without_memory_checks_each_snippet_and_runs_none() -> None:
+    """Workaround 5: what ``sandbox._checker`` relies on to check without running."""
+    limits = pydantic_monty.ResourceLimits(max_memory=0)
+    printed: list[str] = []
+    async with (
+        pydantic_monty.AsyncMonty(max_processes=1) as monty,
+        monty.checkout(type_check=True, limits=limits) as session,
+    ):
+        # Each is checked, then stopped at its first allocation (a loop would never end);
+        # none joins the context, so rebinding r to another type is no error.
+        for code in ("r = 1\nr", "r = 'a'\nr", "while True:\n    pass", "print('a')\nx = [1]"):
+            with pytest.raises(pydantic_monty.MontyRuntimeError, match="memory limit exceeded"):
+                await session.feed_run(code, print_callback=lambda _, text: printed.append(text))
+        with pytest.raises(pydantic_monty.MontyTypingError, match="invalid-assignment"):
+            await session.feed_run("y: int = 'no'")
+        with pytest.raises(pydantic_monty.MontyTypingError, match="unresolved-reference"):
+            await session.feed_run("r")
+        # Only a blank snippet allocates nothing: it completes.
+        assert await session.feed_run("") is None
+
+    # Printing a constant allocates nothing, so it runs (the checker drops the output).
+    assert printed == ["a\n"]

@@ -1,0 +1,211 @@
+"""Type checks in one warm Monty session that never runs a program.
+
+Monty type-checks a snippet when it is fed to a session checked out with
+``type_check=True``, before running it. Setting its checker up costs a fresh session
+10-20 ms (60+ on a loaded machine), more than everything else in an agent turn; a
+check in a session already set up costs 0.5-1 ms. A used session cannot simply check
+the next program, though: each snippet it *ran* joins the context later snippets are
+checked against, with its inferred types as declarations, so ``r = 1`` then
+``r = "a"`` would be an error (``sandbox._upstream``, workaround 4).
+
+So checking and running are split. The pool keeps a ``TypeChecker`` per stub text: one
+session checked out with no memory and no time (``CHECK_ONLY``), warmed once by
+``warm_up_code``. Each program is fed to it; Monty checks the program, then stops it at
+its first allocation with a ``MemoryError``. A feed that fails joins no context, so
+every program is checked against the stubs and the prelude alone, exactly as in a
+fresh session (``tests/sandbox/test_upstream.py`` keeps the upstream behaviour this
+relies on). The program then runs in a session of its own without a check
+(``sandbox._runner.checkout``).
+
+What a program does never happens in the checker: at most a print of a constant runs
+before the first allocation (its output is dropped); a tool or OS call would suspend
+the feed, and the checker never answers one. Its session is replaced in the background
+when anything but that ``MemoryError`` ends a passing feed (a feed that completes or
+suspends: only a blank program does; the zero time limit, the backstop for a loop that
+allocates nothing), when its worker is lost (a crash, or a check cancelled midway,
+which makes Monty drop the worker), and after ``RECYCLE_AFTER`` checks. Checks of
+concurrent runs take turns (a lock); each takes about a millisecond.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack, suppress
+
+from pydantic_monty import (
+    AsyncMonty,
+    AsyncMontySession,
+    MontyError,
+    MontyRuntimeError,
+    MontySyntaxError,
+    MontyTypingError,
+    ResourceLimits,
+)
+
+from sandbox._runner import PRELUDE_STUBS
+
+__all__ = ["CHECK_ONLY", "RECYCLE_AFTER", "TypeChecker", "close_opened", "warm_up_code"]
+
+CHECK_ONLY = ResourceLimits(max_memory=0, max_feed_duration_secs=0.0, max_total_sleep_secs=0.0)
+"""The checker session's limits: a fed snippet is checked, then stopped at its first
+allocation (measured: before anything but a print of a constant has run); the zero
+time limit stops one at its first time check otherwise."""
+
+RECYCLE_AFTER = 1_000
+"""Checks one session serves before a fresh one replaces it (its heap grows ~0.4 KB
+per check, and the checker's caches with it)."""
+
+_BUILTIN_USES = "sum(i * i for i in range(3)), len([1]), str(1), [c for c in 'ab'], print()"
+"""Builtins and constructs nearly every program uses, inferred once during the warm-up.
+
+Measured: after a bare ``None`` warm-up, ``sum(i * i for i in range(100))`` still cost
+~6 ms more to check than after one that used a generator, ``sum`` and ``range``."""
+
+Opened = tuple[AsyncExitStack, AsyncMontySession]
+"""A checked-out session and the exit stack that gives its worker back."""
+
+
+def warm_up_code(stubs: str) -> str:
+    """What the checker checks once, first: a no-op that names everything the stubs declare.
+
+    A lambda that is never called, naming every function and class the stubs declare
+    and using common builtins: the type checker sets itself up and infers them now,
+    not during a program's check.
+    """
+    try:
+        tree = ast.parse(stubs)
+    except SyntaxError:  # a program's check will say what is wrong with them
+        tree = ast.Module(body=[], type_ignores=[])
+    names = [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    ]
+    return f"(lambda: ({', '.join([*names, _BUILTIN_USES])}))\nNone"
+
+
+class TypeChecker:
+    """One warm check-only session for programs declared by ``stubs``; made by the pool.
+
+    ``prepare()`` sets it up in the background; ``check(code)`` returns when ``code``
+    passes and raises Monty's ``MontyTypingError`` / ``MontySyntaxError`` when it does
+    not (anything else Monty raises, such as a crash, propagates too).
+    """
+
+    def __init__(
+        self,
+        stubs: str,
+        *,
+        started: Callable[[], Awaitable[AsyncMonty]],
+        release_later: Callable[[Coroutine[object, object, None]], None],
+    ) -> None:
+        """``started`` gives the running checker workers; ``release_later`` closes off-path."""
+        self.stubs = stubs
+        self._started = started
+        self._release_later = release_later
+        self._lock = asyncio.Lock()
+        self._opening: asyncio.Task[Opened] | None = None
+        self._checks = 0
+        self.sessions = 0
+        """Check-only sessions opened so far."""
+
+    def prepare(self) -> None:
+        """Start setting up the session in the background, if none is set up or on its way."""
+        if self._opening is None:
+            self._opening = asyncio.create_task(self._open())
+            self.sessions += 1
+
+    async def _open(self) -> Opened:
+        monty = await self._started()
+        stack = AsyncExitStack()
+        session = await stack.enter_async_context(
+            monty.checkout(
+                script_name="main.py",
+                limits=CHECK_ONLY,
+                type_check=True,
+                type_check_stubs=PRELUDE_STUBS + self.stubs,
+                type_check_format="concise",
+            )
+        )
+        # It ends in the MemoryError every check ends in; a real fault is the first
+        # program's to report, on a session that works.
+        with suppress(MontyError):
+            await session.feed_run(warm_up_code(self.stubs), print_callback=_ignore_output)
+        return stack, session
+
+    async def check(self, code: str) -> None:
+        """Check ``code`` against the stubs; raise Monty's error when it does not pass."""
+        async with self._lock:
+            self.prepare()
+            opening = self._opening
+            assert opening is not None  # prepare() made it
+            try:
+                # Shielded: a run stopped while the session opens leaves it opening.
+                _, session = await asyncio.shield(opening)
+            except BaseException:
+                if opening.done() and self._opening is opening:
+                    self._opening = None  # it failed: the next check tries again
+                raise
+            try:
+                await session.feed_start(code, print_callback=_ignore_output)
+            except MontyRuntimeError as stopped:
+                # Checked, then stopped at its first allocation: nothing stays.
+                if isinstance(stopped.exception(), MemoryError):
+                    self._counted()
+                else:  # stopped some other way: start afresh rather than trust it
+                    self._replace()
+                return
+            except (MontyTypingError, MontySyntaxError):
+                self._counted()
+                raise
+            except BaseException:
+                # A crash, or cancelled midway (Monty drops the worker): set up another.
+                self._replace()
+                raise
+            # It completed or suspended without allocating: it may have joined the context.
+            self._replace()
+
+    def _counted(self) -> None:
+        self._checks += 1
+        if self._checks >= RECYCLE_AFTER:
+            self._replace()
+
+    def _replace(self) -> None:
+        """Close the current session off the caller's path and start setting up another."""
+        self.release()
+        self.prepare()
+
+    def release(self, *, stopping: bool = False) -> None:
+        """Close the session in the background (after any check in progress).
+
+        ``stopping`` (the pool's ``stop``): one still opening is cancelled, since it
+        may be waiting for the very workers that are stopping.
+        """
+        opening, self._opening = self._opening, None
+        self._checks = 0
+        if opening is None:
+            return
+        if stopping:
+            opening.cancel()
+        self._release_later(self._close_after_checks(opening))
+
+    async def _close_after_checks(self, opening: asyncio.Task[Opened]) -> None:
+        async with self._lock:  # a check still using it finishes first
+            pass
+        await close_opened(opening)
+
+
+async def close_opened(opened: asyncio.Task[Opened]) -> None:
+    """Leave a checkout once it opened (or after it failed to): the worker goes back."""
+    try:
+        stack, _ = await opened
+    except (Exception, asyncio.CancelledError):  # never opened: nothing to give back
+        return
+    with suppress(MontyError):  # a worker that died is gone already; the pool replaces it
+        await stack.aclose()
+
+
+def _ignore_output(stream: str, text: str) -> None:
+    """Nothing a check feeds prints; Monty asks for a callback all the same."""
