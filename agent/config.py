@@ -196,11 +196,12 @@ class AgentConfig(Settings):
     the model can act on; it costs milliseconds per program (see the benchmarks).
     """
     warm_sandbox: bool = True
-    """Keep a spare sandbox session warmed for each run's next program (``sandbox._session``).
+    """Keep a spare sandbox session open for each run's next program (``sandbox._session``).
 
-    A checked program in a cold session first sets up Monty's type checker (4-9 ms
-    measured); the spare is set up while the model writes. It holds one more pool
-    worker while a run is in progress. Off: each program checks out a cold session.
+    Opened while the model writes, it saves a program the checkout (about a
+    millisecond), and it sets up the pool's type checker at the run's start if it was
+    not set up yet. It holds one more pool worker while a run is in progress. Off:
+    each program checks out a session when it is submitted.
     """
     code_retries: int = 3
     """How many failed ``execute_code`` runs in a row the model may fix before the run fails."""

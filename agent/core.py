@@ -142,8 +142,8 @@ class PunieAgent:
         async with conversation.lock:
             run = self._run_state(deps)
             if self.config.warm_sandbox:
-                # A warm session for each program, the first one set up while the model
-                # writes (sandbox._session says why and what it implies).
+                # A session for each program, opened while the model writes it, and the
+                # pool's type checker set up now if it is not (sandbox._session).
                 run.sandbox = deps.pool.session(
                     stubs=run.tools.stubs, limits=run.limits, type_check=run.type_check
                 )

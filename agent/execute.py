@@ -49,7 +49,7 @@ class RunState:
     context: ToolContext
     """``deps.tools`` with an ``on_call`` hook that reports each tool call."""
     sandbox: SandboxSession | None = None
-    """The run's warm sandbox session: its programs share variables (``sandbox._session``)."""
+    """The run's sandbox sessions, each opened before its program (``sandbox._session``)."""
     code: list[str] = field(default_factory=list)
     """Programs submitted so far."""
     calls: list[ToolCall] = field(default_factory=list)

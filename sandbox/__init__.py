@@ -13,8 +13,9 @@ Generic on purpose: it imports nothing of punie-lsp's. Callers bind their own ex
         )
         result.model_dump()  # {stdout, value, error?, calls: [{tool, args, durationMs, success}]}
 
-Several programs in a row (an agent run) share one warm session: ``pool.session(...)``
-(see ``sandbox._session``).
+Several programs in a row (an agent run): ``pool.session(...)`` opens each one's session
+ahead (see ``sandbox._session``); programs never share variables. Type checks run in the
+pool's warm check-only session (``sandbox._checker``).
 
 Importing this package has no side effects: no workers start until the first run.
 """
