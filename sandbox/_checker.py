@@ -46,12 +46,22 @@ from pydantic_monty import (
 
 from sandbox._runner import PRELUDE_STUBS
 
-__all__ = ["CHECK_ONLY", "RECYCLE_AFTER", "TypeChecker", "close_opened", "warm_up_code"]
+__all__ = [
+    "CHECK_ONLY",
+    "PRECHECKS",
+    "RECYCLE_AFTER",
+    "TypeChecker",
+    "close_opened",
+    "warm_up_code",
+]
 
 CHECK_ONLY = ResourceLimits(max_memory=0, max_feed_duration_secs=0.0, max_total_sleep_secs=0.0)
 """The checker session's limits: a fed snippet is checked, then stopped at its first
 allocation (measured: before anything but a print of a constant has run); the zero
 time limit stops one at its first time check otherwise."""
+
+PRECHECKS = 8
+"""Checks started ahead (``TypeChecker.precheck``) kept for a program to claim."""
 
 RECYCLE_AFTER = 1_000
 """Checks one session serves before a fresh one replaces it (its heap grows ~0.4 KB
@@ -107,9 +117,14 @@ class TypeChecker:
         self._release_later = release_later
         self._lock = asyncio.Lock()
         self._opening: asyncio.Task[Opened] | None = None
+        self._prechecks: dict[str, asyncio.Task[None]] = {}
         self._checks = 0
         self.sessions = 0
         """Check-only sessions opened so far."""
+        self.checks = 0
+        """Programs checked so far."""
+        self.claimed = 0
+        """Checks a program found already started by ``precheck``."""
 
     def prepare(self) -> None:
         """Start setting up the session in the background, if none is set up or on its way."""
@@ -135,8 +150,35 @@ class TypeChecker:
             await session.feed_run(warm_up_code(self.stubs), print_callback=_ignore_output)
         return stack, session
 
+    def precheck(self, code: str) -> None:
+        """Start checking ``code`` now, for the ``check`` of the same text to claim.
+
+        A check runs nothing, so starting it early is safe: an agent run starts it as
+        soon as the model's call is complete, while Pydantic AI takes ~1.5 ms to get to
+        the tool. Unclaimed ones are dropped, oldest first, beyond ``PRECHECKS``.
+        """
+        if code in self._prechecks:
+            return
+        task = asyncio.create_task(self._check(code))
+        task.add_done_callback(_retrieve)
+        self._prechecks[code] = task
+        while len(self._prechecks) > PRECHECKS:
+            oldest = next(iter(self._prechecks))
+            self._prechecks.pop(oldest).cancel()
+
     async def check(self, code: str) -> None:
-        """Check ``code`` against the stubs; raise Monty's error when it does not pass."""
+        """Check ``code`` against the stubs; raise Monty's error when it does not pass.
+
+        Claims a ``precheck`` of the same text when there is one.
+        """
+        started = self._prechecks.pop(code, None)
+        if started is None:
+            await self._check(code)
+        else:
+            self.claimed += 1
+            await started
+
+    async def _check(self, code: str) -> None:
         async with self._lock:
             self.prepare()
             opening = self._opening
@@ -148,6 +190,7 @@ class TypeChecker:
                 if opening.done() and self._opening is opening:
                     self._opening = None  # it failed: the next check tries again
                 raise
+            self.checks += 1
             try:
                 await session.feed_start(code, print_callback=_ignore_output)
             except MontyRuntimeError as stopped:
@@ -185,6 +228,10 @@ class TypeChecker:
         """
         opening, self._opening = self._opening, None
         self._checks = 0
+        if stopping:
+            for started in self._prechecks.values():
+                started.cancel()
+            self._prechecks.clear()
         if opening is None:
             return
         if stopping:
@@ -205,6 +252,12 @@ async def close_opened(opened: asyncio.Task[Opened]) -> None:
         return
     with suppress(MontyError):  # a worker that died is gone already; the pool replaces it
         await stack.aclose()
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Mark an early check's outcome as seen: nobody may claim it (the claimant re-raises)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _ignore_output(stream: str, text: str) -> None:

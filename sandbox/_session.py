@@ -115,6 +115,11 @@ class SandboxSession:
         )
         return await self._pool._execute(execution, cancel)
 
+    def precheck(self, code: str) -> None:
+        """Start type-checking ``code`` before it is submitted (``TypeChecker.precheck``)."""
+        if self._type_check and not self._released:
+            self._pool.checker(self._stubs).precheck(code)
+
     async def _check(self, code: str) -> None:
         # Looked up each time: the pool's stop or a third stub text may have replaced it.
         await self._pool.checker(self._stubs).check(code)

@@ -42,6 +42,9 @@ async def test_two_programs_then_an_answer(
     assert kinds[:6] == ["code", "toolCall", "toolResult", "code", "toolCall", "toolResult"]
     assert kinds[-1] == "answer"
     assert "".join(e.text for e in events if e.kind == "text") == result.answer
+    # Each program's check started as soon as the model's call was complete.
+    checker = deps.pool.checker(code_tools.stubs)
+    assert (checker.checks, checker.claimed) == (2, 2)
 
 
 async def test_field_access_on_a_real_type_error(

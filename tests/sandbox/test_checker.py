@@ -25,6 +25,19 @@ async def test_each_program_is_checked_against_the_stubs_alone(pool: SandboxPool
     assert checker.sessions == 1  # one warm session served every check
 
 
+async def test_a_check_started_early_is_claimed_by_the_same_program(pool: SandboxPool) -> None:
+    checker = pool.checker(STUBS)
+    checker.precheck("echo(1).value")
+    checker.precheck("echo(b'bytes')")
+
+    await checker.check("echo(1).value")
+    with pytest.raises(MontyTypingError, match="invalid-argument-type"):
+        await checker.check("echo(b'bytes')")
+    await checker.check("echo(2).value")  # not started early: checked now
+
+    assert (checker.checks, checker.claimed) == (3, 2)
+
+
 async def test_the_checker_runs_nothing(pool: SandboxPool) -> None:
     checker = pool.checker(STUBS)
 
