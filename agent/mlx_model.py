@@ -1,10 +1,13 @@
-"""``mlx:`` — a Pydantic AI model running mlx-lm inside punie-lsp, loaded once and kept warm.
+"""``mlx:`` — a Pydantic AI model running mlx-lm for punie-lsp, loaded once and kept warm.
 
-Everything mlx runs on one worker thread owned by the model: loading (seconds for a
-real checkpoint, ~1.3 s just to import mlx-lm), prompt rendering and generation. The
-event loop only awaits that thread, so the language server keeps answering while a
-model loads or writes. mlx and mlx-lm are imported on that thread, never at import
-time of this module: ``import agent`` must stay cheap.
+The model runs in a worker process of its own (``_mlx_worker``; ``process=False`` keeps
+it on a thread of this process instead, see ``_mlx_hosts``): loading (seconds for a real
+checkpoint, ~1.3 s just to import mlx-lm), prompt rendering, generation and reading the
+reply (``_mlx_engine``). This process only sends the chat and receives the reply in
+batches, so the language server's event loop keeps answering hovers at full speed while
+a model loads or writes: in-process, mlx-lm's Python generation loop and the event loop
+took turns at the GIL (``benchmarks/surfaces.py`` measures both). Nothing here imports
+mlx: ``import agent`` must stay cheap.
 
 Each conversation keeps its KV cache between turns (see ``_mlx_cache``), so a turn
 prefills only what it adds. Pass the conversation id either way:
@@ -24,16 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import itertools
 import threading
-import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from concurrent.futures import Future
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic_ai.messages import FinishReason, ModelMessage, ModelResponse, ModelResponseStreamEvent
 from pydantic_ai.models import (
@@ -46,17 +47,17 @@ from pydantic_ai.profiles import ModelProfile
 from pydantic_ai.settings import ModelSettingName, ModelSettings
 from pydantic_ai.usage import RequestUsage
 
-from agent._mlx_cache import PromptCaches, common_prefix_len
 from agent._mlx_chat import chat_messages, chat_tools
+from agent._mlx_engine import BATCH_SECONDS, MlxEngine, MlxJob, MlxRequestStats, Output
+from agent._mlx_hosts import Host, MlxWorkerExited, ProcessHost, ThreadHost
 from agent._mlx_load import MlxModelLoadError
-from agent.reply_splitter import ReplySplitter
-from agent.tool_calls import parse_tool_text
 
 __all__ = [
     "MlxModel",
     "MlxModelLoadError",
     "MlxModelSettings",
     "MlxRequestStats",
+    "MlxWorkerExited",
     "mlx_conversation",
 ]
 
@@ -80,53 +81,6 @@ class MlxModelSettings(ModelSettings, total=False):
 
     mlx_conversation_id: str
     """Whose KV cache to reuse; wins over ``mlx_conversation``."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class MlxRequestStats:
-    """What one request cost, for tests and benchmarks."""
-
-    conversation: str | None
-    """The conversation id it ran under, if any."""
-    prompt_tokens: int
-    """Tokens in the rendered prompt."""
-    reused_tokens: int
-    """Prompt tokens whose keys and values came from the cache."""
-    shared_prefix_tokens: int
-    """Of ``reused_tokens``, those copied from the instructions prefix all conversations share."""
-    prefilled_tokens: int
-    """Prompt tokens run through the model: ``prompt_tokens - reused_tokens``."""
-    generated_tokens: int
-    """Tokens sampled, the stop token included."""
-    finish_reason: str | None
-    """``stop`` (a stop token), ``length`` (``max_tokens``), or ``None`` when cancelled."""
-    prefill_seconds: float
-    """Time to the first sampled token."""
-    total_seconds: float
-    """Wall time on the worker thread."""
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    model: Any
-    tokenizer: Any
-    draft: Any | None
-    machine: Any
-    main_layers: int
-    """How many of a prompt cache's entries are the main model's (the draft's follow)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Job:
-    chat: list[dict[str, Any]]
-    tools: list[dict[str, Any]]
-    conversation: str | None
-    max_tokens: int
-    temperature: float
-    top_p: float
-    top_k: int
-    seed: int | None
-    stop: threading.Event = field(default_factory=threading.Event)
 
 
 class MlxModel(Model):
@@ -156,9 +110,11 @@ class MlxModel(Model):
         temperature: float = 0.2,
         max_cached_conversations: int = 4,
         share_instructions: bool = True,
+        process: bool = True,
+        stream_interval: float = BATCH_SECONDS,
         settings: ModelSettings | None = None,
     ) -> None:
-        """Nothing loads here: ``ensure_loaded`` (or the first request) loads off the event loop.
+        """Nothing loads or starts here: ``ensure_loaded`` (or the first request) does.
 
         Args:
             path_or_repo: a local model directory or a Hugging Face repo id.
@@ -169,6 +125,10 @@ class MlxModel(Model):
             max_cached_conversations: how many conversations' KV caches are kept (0: none).
             share_instructions: keep the cache of the instructions and tools, which every
                 conversation starts with, and start new conversations from a copy of it.
+            process: run the model in a worker process (the default; the caller's event
+                loop then never waits for mlx-lm's Python); ``False``: on a thread here.
+            stream_interval: seconds between the batches a streamed reply arrives in
+                (0: every token on its own, as tests that watch the stream want).
             settings: default model settings.
         """
         # Special tokens in user text or tool output (a file containing "<|im_end|>")
@@ -182,17 +142,20 @@ class MlxModel(Model):
         self.adapter_path = adapter_path
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.process = process
         self.requests: deque[MlxRequestStats] = deque(maxlen=256)
         """The most recent requests' costs, newest last."""
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlx")
-        self._load_lock = threading.Lock()
-        self._load_future: Future[_Loaded] | None = None
-        self._loaded: _Loaded | None = None
-        self._caches = PromptCaches(
-            self._make_cache,
-            max_entries=max_cached_conversations,
-            max_prefixes=2 if share_instructions else 0,
-        )
+        self._engine_config: dict[str, Any] = {
+            "path_or_repo": path_or_repo,
+            "draft_model": draft_model,
+            "adapter_path": adapter_path,
+            "max_cached_conversations": max_cached_conversations,
+            "share_instructions": share_instructions,
+            "batch_seconds": stream_interval,
+        }
+        self._lock = threading.Lock()
+        self._host_: Host | None = None
+        self._load_future: Future[None] | None = None
 
     @property
     def model_name(self) -> str:
@@ -205,7 +168,8 @@ class MlxModel(Model):
     @property
     def loaded(self) -> bool:
         """Ready to generate."""
-        return self._loaded is not None
+        future = self._load_future
+        return future is not None and future.done() and future.exception() is None
 
     @property
     def loading(self) -> bool:
@@ -222,92 +186,57 @@ class MlxModel(Model):
         error = future.exception()
         return str(error) if error is not None else None
 
+    def _make_host(self) -> Host:
+        """The worker process, or a thread with ``process=False``; tests may script it."""
+        if self.process:
+            return ProcessHost(self._engine_config)
+        return ThreadHost(MlxEngine(**self._engine_config))
+
+    def _host(self) -> Host:
+        with self._lock:
+            if self._host_ is None:
+                self._host_ = self._make_host()
+            return self._host_
+
     async def ensure_loaded(self) -> None:
-        """Load once on the worker thread; every caller awaits the same load.
+        """Load once; every caller awaits the same load, off the event loop.
 
         A caller cancelled while waiting does not cancel the load the others await.
         Raises ``MlxModelLoadError`` naming the model when it cannot be loaded.
         """
-        with self._load_lock:
+        host = self._host()
+        with self._lock:
             if self._load_future is None:
-                self._load_future = self._executor.submit(self._load)
+                self._load_future = host.load()
             future = self._load_future
         await asyncio.shield(asyncio.wrap_future(future))
 
     def reset_conversation(self, conversation_id: str | None = None) -> None:
         """Drop one conversation's KV cache (``punie.resetConversation``), or all with ``None``."""
-        self._executor.submit(self._caches.drop, conversation_id)
+        if self._host_ is not None:
+            self._host_.reset(conversation_id)
 
     def close(self) -> None:
-        """Stop the worker thread once its current job ends; the model cannot be used after."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
-    def _load(self) -> _Loaded:
-        from agent._mlx_load import load_model
-
-        model, tokenizer, draft = load_model(self.path_or_repo, self.draft_model, self.adapter_path)
-        from mlx_lm.generate import make_text_state_machine
-        from mlx_lm.models.cache import make_prompt_cache
-
-        machine = make_text_state_machine(tokenizer)
-        layers = len(make_prompt_cache(model))
-        self._loaded = _Loaded(model, tokenizer, draft, machine, layers)
-        return self._loaded
-
-    def _make_cache(self) -> list[Any]:
-        from mlx_lm.models.cache import make_prompt_cache
-
-        assert self._loaded is not None  # only called by jobs, which run after the load
-        cache = make_prompt_cache(self._loaded.model)
-        if self._loaded.draft is not None:
-            # speculative_generate_step takes the main model's layers, then the draft's.
-            cache += make_prompt_cache(self._loaded.draft)
-        return cache
+        """Stop the worker once its current job ends; the model cannot be used after."""
+        if self._host_ is not None:
+            self._host_.close()
 
     def render_prompt(
-        self, chat: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+        self,
+        chat: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        *,
+        add_generation_prompt: bool = True,
     ) -> list[int]:
         """Prompt tokens for chat dicts (``_mlx_chat.chat_messages``), as a training row renders.
 
-        Blocking; call after ``ensure_loaded``.
+        Blocking (waits for the worker); call after ``ensure_loaded``.
         """
-        if self._loaded is None:
-            raise MlxModelLoadError(f"mlx model {self.path_or_repo!r} is not loaded yet")
-        return list(
-            self._loaded.tokenizer.apply_chat_template(
-                chat, tools=tools or None, add_generation_prompt=True
+        if not self.loaded:
+            raise MlxModelLoadError(
+                self.load_error or f"mlx model {self.path_or_repo!r} is not loaded yet"
             )
-        )
-
-    def _instructions_end(self, job: _Job, prompt: list[int]) -> int:
-        """How many leading prompt tokens hold only the system messages and tools.
-
-        Found as ``mlx_lm server`` finds its "system" segment: render the system
-        messages with an empty user message and take the common prefix with the prompt.
-        0 when the chat opens with no system message or the template refuses the render.
-        """
-        systems = list(itertools.takewhile(lambda m: m.get("role") == "system", job.chat))
-        if not systems:
-            return 0
-        try:
-            head = self.render_prompt([*systems, {"role": "user", "content": ""}], job.tools)
-        except Exception:  # a template that needs more than this: share nothing
-            return 0
-        return min(common_prefix_len(head, prompt), len(prompt) - 1)
-
-    def _prefill(self, cache: list[Any], tokens: list[int]) -> None:
-        """Run ``tokens`` through the model (and draft) into ``cache``, in mlx-lm's chunks."""
-        import mlx.core as mx
-
-        loaded = self._require_loaded()
-        parts = [(loaded.model, cache[: loaded.main_layers])]
-        if loaded.draft is not None:
-            parts.append((loaded.draft, cache[loaded.main_layers :]))
-        inputs = mx.array(tokens)
-        for model, layers in parts:
-            for start in range(0, len(tokens), _PREFILL_STEP):
-                model(inputs[start : start + _PREFILL_STEP][None], cache=layers)
-                mx.eval([c.state for c in layers])
+        return self._host().render(chat, tools, add_generation_prompt).result()
 
     async def request(
         self,
@@ -337,7 +266,7 @@ class MlxModel(Model):
         await self.ensure_loaded()
         settings: dict[str, Any] = dict(model_settings or {})
         instructions = self._get_instruction_parts(messages, model_request_parameters) or []
-        job = _Job(
+        job = MlxJob(
             chat=chat_messages(messages, [part.content for part in instructions]),
             tools=chat_tools(model_request_parameters.declared_tool_defs.values()),
             conversation=settings.get("mlx_conversation_id") or _conversation.get(),
@@ -353,105 +282,35 @@ class MlxModel(Model):
                 model_request_parameters=model_request_parameters,
                 _model_name=self.model_name,
                 _run=run,
-                _job=job,
-                _loaded=self._require_loaded(),
             )
         finally:
             await run.aclose()
 
-    def _require_loaded(self) -> _Loaded:
-        if self._loaded is None:
-            raise MlxModelLoadError(
-                self.load_error or f"mlx model {self.path_or_repo!r} is not loaded"
-            )
-        return self._loaded
-
-    def _run_job(self, job: _Job, emit: Callable[[str], None]) -> MlxRequestStats:
-        """Render, pick the cache, generate: on the worker thread."""
-        import mlx.core as mx
-        from mlx_lm import stream_generate
-        from mlx_lm.sample_utils import make_sampler
-
-        start = time.perf_counter()
-        loaded = self._require_loaded()
-        prompt = self.render_prompt(job.chat, job.tools)
-        taken = self._caches.take(job.conversation, prompt)
-        entry, reused, start_at = taken.entry, taken.reused, taken.reused
-        if reused == 0 and self._caches.shares_prefixes:
-            end = self._instructions_end(job, prompt)
-            if end > 0:
-                # The first conversation with these instructions: prefill them on their
-                # own, keep that cache to share, then go on from there.
-                self._prefill(entry.cache, prompt[:end])
-                entry.tokens = list(prompt[:end])
-                self._caches.keep_prefix(entry)
-                start_at = end
-        if job.seed is not None:
-            mx.random.seed(job.seed)
-        sampler = make_sampler(temp=job.temperature, top_p=job.top_p, top_k=job.top_k)
-        generated: list[int] = []
-        finish: str | None = None
-        first_token = 0.0
-        for response in stream_generate(
-            loaded.model,
-            loaded.tokenizer,
-            prompt[start_at:],
-            max_tokens=job.max_tokens,
-            draft_model=loaded.draft,
-            sampler=sampler,
-            prompt_cache=entry.cache,
-        ):
-            if not generated:
-                first_token = time.perf_counter()
-            generated.append(response.token)
-            finish = response.finish_reason
-            if response.text:
-                emit(response.text)
-            if job.stop.is_set():
-                finish = None
-                break
-        entry.settle([*prompt, *generated])
-        self._caches.put(taken.key, entry)
-        stats = MlxRequestStats(
-            conversation=job.conversation,
-            prompt_tokens=len(prompt),
-            reused_tokens=reused,
-            shared_prefix_tokens=taken.shared_prefix,
-            prefilled_tokens=len(prompt) - reused,
-            generated_tokens=len(generated),
-            finish_reason=finish,
-            prefill_seconds=(first_token or time.perf_counter()) - start,
-            total_seconds=time.perf_counter() - start,
-        )
-        self.requests.append(stats)
-        return stats
-
-
-_PREFILL_STEP = 2048
-"""Tokens per forward pass when prefilling on our own (``generate_step``'s default)."""
 
 _DONE = object()
 
 
 class _Run:
-    """One job on the worker thread, its decoded text delivered to the event loop as it comes."""
+    """One job in the host, its reply delivered to the event loop in batches as it comes."""
 
-    def __init__(self, model: MlxModel, job: _Job) -> None:
+    def __init__(self, model: MlxModel, job: MlxJob) -> None:
         loop = asyncio.get_running_loop()
-        self._job = job
         self._queue: asyncio.Queue[object] = asyncio.Queue()
 
         def deliver(item: object) -> None:
             with suppress(RuntimeError):  # the loop is gone: nobody is listening any more
                 loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
-        self._future = model._executor.submit(model._run_job, job, deliver)
+        self._stop, self._future = model._host().run(job, deliver)
+        self._future.add_done_callback(
+            lambda f: model.requests.append(f.result()) if f.exception() is None else None
+        )
         self._future.add_done_callback(lambda _: deliver(_DONE))
 
-    async def texts(self) -> AsyncIterator[str]:
-        """Decoded text chunks, then the job's own exception if it failed."""
+    async def batches(self) -> AsyncIterator[list[Output]]:
+        """The reply's outputs in batches, then the job's own exception if it failed."""
         while (item := await self._queue.get()) is not _DONE:
-            assert isinstance(item, str)
+            assert isinstance(item, list)
             yield item
         await asyncio.wrap_future(self._future)
 
@@ -460,8 +319,9 @@ class _Run:
         return self._future.result()
 
     async def aclose(self) -> None:
-        """Stop generating (a consumer that leaves early) and wait for the thread to let go."""
-        self._job.stop.set()
+        """Stop generating (a consumer that leaves early) and wait for the host to let go."""
+        if not self._future.done():
+            self._stop()
         with suppress(Exception):
             await asyncio.shield(asyncio.wrap_future(self._future))
 
@@ -475,21 +335,15 @@ class MlxStreamedResponse(StreamedResponse):
 
     _model_name: str
     _run: _Run
-    _job: _Job
-    _loaded: _Loaded
     _timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
     _calls: int = field(default=0, init=False)
 
     async def _get_event_iterator(self) -> AsyncIterator[ModelResponseStreamEvent]:
-        splitter = ReplySplitter(self._loaded.machine, self._loaded.tokenizer.tool_call_end)
-        async for chunk in self._run.texts():
-            for kind, content in splitter.feed(chunk):
-                for event in self._segment_events(kind, content):
+        async for batch in self._run.batches():
+            for output in batch:
+                for event in self._output_events(output):
                     yield event
         stats = self._run.stats
-        for kind, content in splitter.finish(stats.finish_reason):
-            for event in self._segment_events(kind, content):
-                yield event
         self._usage = RequestUsage(
             input_tokens=stats.prompt_tokens,
             cache_read_tokens=stats.reused_tokens,
@@ -501,26 +355,21 @@ class MlxStreamedResponse(StreamedResponse):
         }
         self.finish_reason = "tool_call" if self._calls else _FINISH.get(stats.finish_reason or "")
 
-    def _segment_events(
-        self, kind: Literal["text", "thinking", "tool"], content: str
-    ) -> Iterator[ModelResponseStreamEvent]:
-        if kind == "thinking":
-            yield from self._parts_manager.handle_thinking_delta(
-                vendor_part_id="thinking", content=content
-            )
-            return
-        if kind == "tool":
-            parsed = parse_tool_text(content, self._loaded.tokenizer.tool_parser, self._job.tools)
-            for call in parsed:
+    def _output_events(self, output: Output) -> Iterator[ModelResponseStreamEvent]:
+        if output[0] == "calls":
+            for call in output[1]:
                 self._calls += 1
                 yield self._parts_manager.handle_tool_call_part(
                     vendor_part_id=f"tool-{self._calls}", tool_name=call.name, args=call.arguments
                 )
-            if parsed:
-                return
-            # Unreadable, usually cut off by max_tokens: keep what the model wrote, as text.
-            content = f"{self._loaded.tokenizer.tool_call_start}{content}"
-        yield from self._parts_manager.handle_text_delta(vendor_part_id="content", content=content)
+        elif output[0] == "thinking":
+            yield from self._parts_manager.handle_thinking_delta(
+                vendor_part_id="thinking", content=output[1]
+            )
+        else:
+            yield from self._parts_manager.handle_text_delta(
+                vendor_part_id="content", content=output[1]
+            )
 
     async def close_stream(self) -> None:
         await self._run.aclose()

@@ -182,5 +182,4 @@ def instructions_length(model: MlxModel, instructions: str) -> int:
 
     tools = chat_tools([Tool(execute_code).tool_def])
     system = [{"role": "system", "content": instructions}]
-    tokenizer = model._require_loaded().tokenizer
-    return len(tokenizer.apply_chat_template(system, tools=tools, add_generation_prompt=False))
+    return len(model.render_prompt(system, tools, add_generation_prompt=False))

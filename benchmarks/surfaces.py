@@ -10,14 +10,21 @@ Measured in ONE punie-lsp session on one generated workspace:
   target < 5 ms.
 
 The model is real by default: the tiny mlx-lm model the tests build (2 layers; mlx on
-this CPU is slow, so runs are short but the generation is real and in-process, in
-punie's own process, competing for the GIL). ``--model server`` runs the same tiny
-model in ``mlx_lm server`` (the ``openai:`` backend): the model outside punie's
-process, the choice this benchmark measures against in-process generation.
-``--model scripted`` uses the test-only scripted model instead (a ``FunctionModel``
-streaming words), which isolates the agent's own overhead from mlx's. Usage::
+this CPU is slow, so runs are short but the generation is real), as ``mlx:`` runs it:
+in the model's worker process (``agent._mlx_worker``). ``--model mlx-thread`` runs the
+same engine on a thread of punie's own process instead (``MlxModel(process=False)``,
+through the test-only model factory hook): mlx-lm's Python generation loop then
+competes with the event loop for the GIL, the choice the worker process was measured
+against. ``--model server`` runs the same tiny model in ``mlx_lm server`` (the
+``openai:`` backend). ``--model scripted`` uses the test-only scripted model instead (a
+``FunctionModel`` streaming words), which isolates the agent's own overhead from mlx's.
 
-    uv run python -m benchmarks.surfaces [--iterations 200] [--model mlx|server|scripted]
+The machine is shared and p95 is noisy: the load average is printed at the start and
+the end, and ``--rounds`` repeats the idle/busy alternation so each round's ratio shows
+how much of the pooled ratio is noise. Usage::
+
+    uv run python -m benchmarks.surfaces [--iterations 200] [--rounds 1]
+        [--model mlx|mlx-thread|server|scripted]
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from benchmarks.proxy_overhead import TY, Server, make_workspace, ms, pct
@@ -53,7 +61,24 @@ def model_settings(kind: str, base_url: str = "") -> tuple[dict[str, Any], dict[
         return {}, env
     from tests.agent.tiny_model import tiny_model_dir
 
+    if kind == "mlx-thread":
+        factory = {
+            "PUNIE_LSP_MODEL_FACTORY": "benchmarks.surfaces:mlx_on_a_thread",
+            TINY_MODEL_ENV: str(tiny_model_dir()),
+        }
+        return {"maxTokens": 64}, factory
     return {"model": f"mlx:{tiny_model_dir()}", "maxTokens": 64}, {}
+
+
+TINY_MODEL_ENV = "PUNIE_BENCH_TINY_MODEL"
+"""Where ``mlx_on_a_thread`` finds the model (set by this benchmark for the server)."""
+
+
+def mlx_on_a_thread() -> Any:
+    """The ``mlx:`` model with its engine on a thread of the server's process."""
+    from agent.mlx_model import MlxModel
+
+    return MlxModel(os.environ[TINY_MODEL_ENV], max_tokens=64, process=False)
 
 
 async def hover_latencies(server: Server, uri: str, count: int) -> list[float]:
@@ -108,6 +133,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 async def measure(args: argparse.Namespace, base_url: str) -> None:
+    loads = os.getloadavg()
     settings, env = model_settings(args.model, base_url)
     with tempfile.TemporaryDirectory(prefix="punie-surfaces-") as tmp:
         root = Path(tmp)
@@ -143,6 +169,7 @@ async def measure(args: argparse.Namespace, base_url: str) -> None:
 
         idle: list[float] = []
         busy: list[float] = []
+        rounds: list[float] = []
         runs = 0
 
         async def keep_generating(stop: asyncio.Event) -> None:
@@ -155,14 +182,20 @@ async def measure(args: argparse.Namespace, base_url: str) -> None:
                     raise RuntimeError(f"punie.ask failed: {answer['error']}")
                 runs += 1
 
-        while len(busy) < args.iterations:  # alternating blocks: idle, then busy
-            idle += await hover_latencies(punie, uri, args.block)
-            stop = asyncio.Event()
-            generating = asyncio.create_task(keep_generating(stop))
-            await asyncio.sleep(0.2)  # let the first run reach the model
-            busy += await hover_latencies(punie, uri, args.block)
-            stop.set()
-            await generating  # the run in flight ends before the next idle block
+        for _ in range(args.rounds):
+            round_idle: list[float] = []
+            round_busy: list[float] = []
+            while len(round_busy) < args.iterations:  # alternating blocks: idle, then busy
+                round_idle += await hover_latencies(punie, uri, args.block)
+                stop = asyncio.Event()
+                generating = asyncio.create_task(keep_generating(stop))
+                await asyncio.sleep(0.2)  # let the first run reach the model
+                round_busy += await hover_latencies(punie, uri, args.block)
+                stop.set()
+                await generating  # the run in flight ends before the next idle block
+            rounds.append(pct(round_busy, 0.95) / pct(round_idle, 0.95))
+            idle += round_idle
+            busy += round_busy
 
         through_punie, actions = await code_action_latencies(punie, uri, args.iterations)
         ty_alone, ty_actions = await code_action_latencies(ty, uri, args.iterations)
@@ -171,7 +204,8 @@ async def measure(args: argparse.Namespace, base_url: str) -> None:
 
     ratio = pct(busy, 0.95) / pct(idle, 0.95)
     described = {
-        "mlx": "tiny mlx-lm model, in-process",
+        "mlx": "tiny mlx-lm model, in its worker process",
+        "mlx-thread": "tiny mlx-lm model, on a thread of punie's process",
         "server": "the same model in mlx_lm server, another process",
         "scripted": "scripted model",
     }[args.model]
@@ -179,6 +213,7 @@ async def measure(args: argparse.Namespace, base_url: str) -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}"
     )
+    print(f"load average (1 min): {loads[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
     print(f"model: {args.model} ({described}); first run incl. load {load_seconds:.2f} s")
     print()
     print(f"{'hover':<34}{'p50 ms':>10}{'p95 ms':>10}{'n':>9}")
@@ -186,6 +221,9 @@ async def measure(args: argparse.Namespace, base_url: str) -> None:
     print(row("while agent runs generate", busy, len(busy)))
     print(f"ratio busy/idle p95: {ratio:.2f} (target <= 1.5; {runs} agent runs meanwhile;")
     print(f"  p50 ratio {pct(busy, 0.5) / pct(idle, 0.5):.2f}; blocks of {args.block} alternated)")
+    if len(rounds) > 1:
+        each = ", ".join(f"{r:.2f}" for r in rounds)
+        print(f"  p95 ratio per round of {args.iterations}: {each}; median {median(rounds):.2f}")
     print()
     print(f"{'code actions':<34}{'p50 ms':>10}{'p95 ms':>10}{'actions':>9}")
     print(row("through punie (ty + punie)", through_punie, actions))
@@ -205,7 +243,10 @@ def _ask() -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=200)
-    parser.add_argument("--model", choices=["mlx", "server", "scripted"], default="mlx")
+    parser.add_argument(
+        "--model", choices=["mlx", "mlx-thread", "server", "scripted"], default="mlx"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="idle/busy measurements to pool")
     parser.add_argument("--block", type=int, default=25, help="hovers per idle/busy block")
     asyncio.run(main_async(parser.parse_args()))
 

@@ -8,13 +8,14 @@ turn it calls ``execute_code`` with ``TOOL_CODE``, after a tool result it says
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlx_lm
+import psutil
 import pytest
+from mlx_lm.tokenizer_utils import load as load_tokenizer
 from pydantic_ai import Agent, models
 from pydantic_ai.messages import (
     ModelMessage,
@@ -32,7 +33,14 @@ from pydantic_ai.models import ModelRequestParameters
 from pydantic_ai.tools import ToolDefinition
 
 from agent._mlx_chat import chat_messages
-from agent.mlx_model import MlxModel, MlxModelLoadError, MlxModelSettings, mlx_conversation
+from agent._mlx_hosts import ProcessHost, ThreadHost
+from agent.mlx_model import (
+    MlxModel,
+    MlxModelLoadError,
+    MlxModelSettings,
+    MlxWorkerExited,
+    mlx_conversation,
+)
 from tests.agent.tiny_model import ANSWER, EXECUTE_CODE_TOOL, TOOL_CODE, tiny_model_dir
 
 pytestmark = pytest.mark.timeout(120)
@@ -77,47 +85,77 @@ def answered_tool(prompt: str) -> list[ModelMessage]:
     ]
 
 
-async def test_loads_off_the_event_loop_once_for_concurrent_callers(
-    model_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    loop_ticked = threading.Event()
-    loads: list[str] = []
-    real_load = mlx_lm.load
+def workers() -> set[int]:
+    """Process ids of this process's mlx worker children."""
+    return {
+        p.pid for p in psutil.Process().children() if "agent._mlx_worker" in " ".join(p.cmdline())
+    }
 
-    def watched_load(path: str, **kwargs: object) -> object:
-        loads.append(path)
-        # Only an event loop that keeps running during the load can set this.
-        assert loop_ticked.wait(timeout=30), "the event loop stalled while the model loaded"
-        return real_load(path, **kwargs)  # ty: ignore[invalid-argument-type]
 
-    monkeypatch.setattr(mlx_lm, "load", watched_load)
-
-    async def ticker() -> None:
-        for _ in range(3):
-            await asyncio.sleep(0)
-        loop_ticked.set()
-
+async def test_loads_once_in_a_worker_process_while_the_loop_runs(model_dir: Path) -> None:
+    before = workers()
     mlx = MlxModel(str(model_dir))
     assert (mlx.loaded, mlx.loading, mlx.load_error) == (False, False, None)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not mlx.loaded:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
     first = asyncio.ensure_future(mlx.ensure_loaded())
     await asyncio.sleep(0)
     assert mlx.loading
     await asyncio.gather(first, mlx.ensure_loaded(), mlx.ensure_loaded(), ticker())
 
-    assert loads == [str(model_dir)]
+    # Starting the worker imports mlx-lm (over a second): the loop kept running meanwhile.
+    assert ticks > 10
     assert (mlx.loaded, mlx.loading, mlx.load_error) == (True, False, None)
+    host = mlx._host_
+    assert isinstance(host, ProcessHost)
+    pid = host.pid
+    assert pid is not None and pid not in before
+    assert workers() - before == {pid}  # one worker for three callers
+    mlx.close()
+    assert host.pid is None
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(pid).wait(timeout=10)  # closing the model ends its worker
+
+
+async def test_a_worker_that_dies_fails_requests_with_its_exit_code(model_dir: Path) -> None:
+    mlx = MlxModel(str(model_dir), temperature=0.0, max_tokens=64)
+    await mlx.ensure_loaded()
+    host = mlx._host_
+    assert isinstance(host, ProcessHost) and host.pid is not None
+    worker = psutil.Process(host.pid)
+    worker.kill()
+    with contextlib.suppress(psutil.NoSuchProcess):
+        worker.wait(timeout=10)
+
+    with pytest.raises(MlxWorkerExited, match="exited with code -9"):
+        await asyncio.wait_for(mlx.request(answered_tool("still there?"), None, PARAMS), 30)
     mlx.close()
 
 
-async def test_answers_and_stops_on_the_stop_token(model: MlxModel) -> None:
+async def test_a_thread_host_gives_the_same_reply(model_dir: Path, model: MlxModel) -> None:
+    here = MlxModel(str(model_dir), temperature=0.0, max_tokens=64, process=False)
+    try:
+        reply = await here.request(answered_tool("same?"), None, PARAMS)
+        assert isinstance(here._host_, ThreadHost)
+    finally:
+        here.close()
+    assert reply.parts == (await model.request(answered_tool("same?"), None, PARAMS)).parts
+
+
+async def test_answers_and_stops_on_the_stop_token(model: MlxModel, model_dir: Path) -> None:
     response = await model.request(answered_tool("why does it fail?"), None, PARAMS)
 
     assert response.parts == [TextPart(ANSWER)]
     assert response.finish_reason == "stop"
     stats = model.requests[-1]
     assert stats.finish_reason == "stop"
-    tokenizer = model._loaded.tokenizer if model._loaded else None
-    assert tokenizer is not None
+    tokenizer = load_tokenizer(model_dir)
     # The reply's own tokens plus the stop token, nothing after it.
     assert stats.generated_tokens == len(tokenizer.encode(ANSWER, add_special_tokens=False)) + 1
     assert response.usage.output_tokens == stats.generated_tokens
@@ -135,7 +173,7 @@ async def test_max_tokens_cuts_the_reply(model: MlxModel) -> None:
     assert text.content != ANSWER
 
 
-async def test_streams_text_as_it_is_generated(model: MlxModel) -> None:
+async def streamed_deltas(model: MlxModel) -> tuple[list[str], ModelResponse]:
     deltas: list[str] = []
     async with model.request_stream(answered_tool("stream it"), None, PARAMS) as stream:
         async for event in stream:
@@ -143,10 +181,32 @@ async def test_streams_text_as_it_is_generated(model: MlxModel) -> None:
                 deltas.append(event.part.content)
             elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
                 deltas.append(event.delta.content_delta)
+    return deltas, stream.get()
+
+
+async def test_streams_text_as_it_is_generated(model_dir: Path) -> None:
+    every_token = MlxModel(str(model_dir), temperature=0.0, max_tokens=64, stream_interval=0)
+    try:
+        deltas, response = await streamed_deltas(every_token)
+    finally:
+        every_token.close()
 
     assert len(deltas) >= 3
     assert "".join(deltas) == ANSWER
-    assert stream.get().parts == [TextPart(ANSWER)]
+    assert response.parts == [TextPart(ANSWER)]
+
+
+async def test_a_stream_arrives_in_batches_and_whole(model_dir: Path) -> None:
+    # The first output goes at once, the rest waits for the interval or the end.
+    batched = MlxModel(str(model_dir), temperature=0.0, max_tokens=64, stream_interval=60)
+    try:
+        deltas, response = await streamed_deltas(batched)
+    finally:
+        batched.close()
+
+    assert 1 <= len(deltas) <= 2
+    assert "".join(deltas) == ANSWER
+    assert response.parts == [TextPart(ANSWER)]
 
 
 async def test_a_tool_call_it_emits_becomes_an_execute_code_call(model: MlxModel) -> None:

@@ -2,7 +2,8 @@
 
 One agent turn on the ``mlx:`` backend with the tiny model (tool call, real sandbox
 result, answer): the real request path renders every prompt with the tokenizer's chat
-template and parses the reply with its tool parser. Only sampling is scripted, because
+template and parses the reply with its tool parser (the engine on a thread here, so
+the test can script it). Only sampling is scripted, because
 the tiny model does not follow the agent's full instructions reliably. The row built
 from that run's messages, rendered by the same tokenizer, must give the same tokens.
 """
@@ -10,7 +11,7 @@ from that run's messages, rendered by the same tokenizer, must give the same tok
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import pytest
 from pydantic_ai import models
 
 from agent import AgentConfig, AgentDeps, PunieAgent
-from agent.mlx_model import MlxModel, MlxRequestStats
+from agent._mlx_engine import MlxEngine, MlxJob
+from agent._mlx_hosts import Host, ThreadHost
+from agent.mlx_model import MlxModel
 from sandbox import SandboxLimits, SandboxPool
 from tests.agent.tiny_model import TOOL_CODE, tiny_model_dir
 from training.rows import Row, read_dataset, row_from_messages, split_rows, write_dataset
@@ -33,27 +36,31 @@ REPLIES = [
 ]
 
 
-class ScriptedMlx(MlxModel):
-    """The real ``mlx:`` request path, with the reply text scripted instead of sampled."""
+class ScriptedEngine(MlxEngine):
+    """The real engine (chat template, caches, reply splitting, tool parser), with the
+    reply text scripted instead of sampled."""
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
         self.prompts: list[list[int]] = []
 
-    def _run_job(self, job: Any, emit: Callable[[str], None]) -> MlxRequestStats:
+    def _generate(
+        self, job: MlxJob, tokens: list[int], cache: list[Any]
+    ) -> Iterator[tuple[int, str, str | None]]:
         self.prompts.append(self.render_prompt(job.chat, job.tools))
-        emit(REPLIES[len(self.prompts) - 1])
-        return MlxRequestStats(
-            conversation=job.conversation,
-            prompt_tokens=len(self.prompts[-1]),
-            reused_tokens=0,
-            shared_prefix_tokens=0,
-            prefilled_tokens=len(self.prompts[-1]),
-            generated_tokens=1,
-            finish_reason="stop",
-            prefill_seconds=0.0,
-            total_seconds=0.0,
-        )
+        yield 0, REPLIES[len(self.prompts) - 1], "stop"
+
+
+class ScriptedMlx(MlxModel):
+    """The real ``mlx:`` request path around ``ScriptedEngine``, on a thread of this process."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, process=False)
+        self.engine = ScriptedEngine(path)
+        self.prompts = self.engine.prompts
+
+    def _make_host(self) -> Host:
+        return ThreadHost(self.engine)
 
 
 async def test_row_renders_like_the_live_run(tmp_path: Path) -> None:
