@@ -29,7 +29,7 @@ import asyncio
 import contextvars
 import threading
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from concurrent.futures import Future
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -276,7 +276,7 @@ class MlxModel(Model):
             top_k=int(settings.get("top_k", 0)),
             seed=settings.get("seed"),
         )
-        run = _Run(self, job)
+        run = _Run(self._host(), job, self.requests.append)
         try:
             yield MlxStreamedResponse(
                 model_request_parameters=model_request_parameters,
@@ -293,7 +293,7 @@ _DONE = object()
 class _Run:
     """One job in the host, its reply delivered to the event loop in batches as it comes."""
 
-    def __init__(self, model: MlxModel, job: MlxJob) -> None:
+    def __init__(self, host: Host, job: MlxJob, record: Callable[[MlxRequestStats], None]) -> None:
         loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[object] = asyncio.Queue()
 
@@ -301,9 +301,9 @@ class _Run:
             with suppress(RuntimeError):  # the loop is gone: nobody is listening any more
                 loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
-        self._stop, self._future = model._host().run(job, deliver)
+        self._stop, self._future = host.run(job, deliver)
         self._future.add_done_callback(
-            lambda f: model.requests.append(f.result()) if f.exception() is None else None
+            lambda f: record(f.result()) if f.exception() is None else None
         )
         self._future.add_done_callback(lambda _: deliver(_DONE))
 

@@ -128,10 +128,7 @@ async def test_a_worker_that_dies_fails_requests_with_its_exit_code(model_dir: P
     await mlx.ensure_loaded()
     host = mlx._host_
     assert isinstance(host, ProcessHost) and host.pid is not None
-    worker = psutil.Process(host.pid)
-    worker.kill()
-    with contextlib.suppress(psutil.NoSuchProcess):
-        worker.wait(timeout=10)
+    psutil.Process(host.pid).kill()  # reaped by the model's reader, which reads the code
 
     with pytest.raises(MlxWorkerExited, match="exited with code -9"):
         await asyncio.wait_for(mlx.request(answered_tool("still there?"), None, PARAMS), 30)
