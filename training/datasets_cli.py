@@ -221,6 +221,13 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         return steps[args.step](args)
-    except OSError as error:  # a file that cannot be read or written: one line
-        print(f"punie-lsp train data {args.step}: {error}", file=sys.stderr)
+    except UnicodeDecodeError as error:  # the input file (a dataset's say which one)
+        where = getattr(args, "file", None) or getattr(args, "dataset", "input")
+        print(
+            f"punie-lsp train data {args.step}: {where}: not UTF-8 text ({error.reason})",
+            file=sys.stderr,
+        )
+        return 2
+    except (OSError, ValueError) as error:  # unreadable, unwritable, not rows: one line
+        print(f"punie-lsp train data {args.step}: {' '.join(str(error).split())}", file=sys.stderr)
         return 2

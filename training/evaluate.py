@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from training.suites import EvalCase
 
@@ -246,5 +246,12 @@ async def run_suite(
 
 
 def load_run(path: Path) -> EvalRun:
-    """An ``EvalRun`` from the JSON ``train eval`` wrote."""
-    return EvalRun.model_validate_json(path.read_text(encoding="utf-8"))
+    """An ``EvalRun`` from the JSON ``train eval`` wrote; ``ValueError`` naming ``path`` if not."""
+    try:
+        return EvalRun.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the file"
+        raise ValueError(
+            f"{path} is not an eval run written by `train eval` ({where}: {first['msg']})"
+        ) from None

@@ -109,7 +109,7 @@ def prepare_project(
     for file in files:
         try:
             tree = ast.parse((into / file).read_text(encoding="utf-8"))
-        except SyntaxError:
+        except (SyntaxError, UnicodeDecodeError):  # not Python 3 in UTF-8: no examples of it
             continue
         functions[file] = [
             n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)

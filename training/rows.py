@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_ai import Tool
 from pydantic_ai.messages import ModelMessage, ModelRequest
 
@@ -184,9 +184,28 @@ def write_dataset(
 
 
 def read_rows(path: Path) -> list[Row]:
-    """Rows of one JSONL file (blank lines skipped)."""
-    with path.open(encoding="utf-8") as handle:
-        return [Row.model_validate_json(line) for line in handle if line.strip()]
+    """Rows of one JSONL file (blank lines skipped).
+
+    Raises ``ValueError`` naming the file (and line) when it is not UTF-8 text or a line
+    is not a row, so ``train data stats`` can say so in one line.
+    """
+    rows = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(Row.model_validate_json(line))
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(part) for part in first["loc"])
+                    raise ValueError(
+                        f"{path}:{number}: not a dataset row ({where}: {first['msg']})"
+                    ) from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    return rows
 
 
 def read_dataset(directory: Path) -> dict[str, list[Row]]:

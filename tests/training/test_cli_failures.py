@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -117,6 +118,40 @@ def test_number_flags_outside_their_range_are_usage_errors(
     assert done.returncode == 2, done.stderr
     assert named in done.stderr.splitlines()[-1]
     assert "Traceback" not in done.stderr
+
+
+def test_unreadable_inputs_are_one_line(tmp_path: Path) -> None:
+    """Found by a fresh user's pass: each of these ended in a traceback or in pydantic's
+    multi-line dump (a non-UTF-8 Punie file, rows that are not rows, a run that is not
+    JSON)."""
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes(b'{"caf\xe9": 1}\n')
+    rows = tmp_path / "rows"
+    rows.mkdir()
+    (rows / "train.jsonl").write_text('{"x": 1}\n')
+    cases = [
+        (("data", "import-punie", str(latin1), "--out", str(tmp_path / "o")), "not UTF-8 text"),
+        (("data", "stats", str(rows)), "train.jsonl:1: not a dataset row (messages: Field"),
+        (("report", str(latin1)), "is not an eval run written by `train eval`"),
+    ]
+    for args, said in cases:
+        done = train(*args, cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert said in one_line(done)
+        assert "errors.pydantic.dev" not in done.stderr
+
+
+def test_generate_skips_a_module_that_is_not_utf8(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    shutil.copytree(SAMPLE_PROJECT, source)
+    (source / "pkg" / "latin1.py").write_bytes(b"# caf\xe9\nvalue = 1\n")
+    done = train(
+        "data", "generate", "--out", str(tmp_path / "data"), "--source", str(source),
+        "--per-category", "1", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "data" / "train.jsonl").read_text().strip()
 
 
 def test_the_sample_project_ships_in_the_wheel(tmp_path: Path) -> None:
