@@ -23,6 +23,7 @@ from punie_lsp.features.arguments import (
     FixArguments,
     ResetConversationArguments,
     WriteTestsArguments,
+    absent,
 )
 from punie_lsp.server.language_server import PunieLanguageServer
 from typed_tools.lines import split_lines
@@ -59,15 +60,10 @@ def _where(
     return root, relative, numbered
 
 
-def _no_argument(command: str) -> JsonRpcInvalidParams:
-    """A command sent without its one object argument (``arguments`` absent)."""
-    return JsonRpcInvalidParams(f"{command}: needs one object argument (see the README)")
-
-
 async def ask(ls: PunieLanguageServer, args: AskArguments | None = None) -> CommandResult:
     """``punie.ask {prompt, uri?, range?, conversationId?}``."""
     if args is None:
-        raise _no_argument(AskArguments.COMMAND)
+        raise absent(AskArguments)
     if args.uri is None:
         root = ls.command_root(args.COMMAND, None)
         text = args.prompt or ""
@@ -91,7 +87,7 @@ async def ask(ls: PunieLanguageServer, args: AskArguments | None = None) -> Comm
 async def fix(ls: PunieLanguageServer, args: FixArguments | None = None) -> CommandResult:
     """``punie.fix {uri, range | diagnostic}``: a fix checked by ty, applied per ``edits``."""
     if args is None:
-        raise _no_argument(FixArguments.COMMAND)
+        raise absent(FixArguments)
     root, relative, selection = _where(ls, args.COMMAND, args.uri, args.selection)
     diagnostic = args.diagnostic
     if diagnostic is not None:
@@ -119,7 +115,7 @@ async def fix(ls: PunieLanguageServer, args: FixArguments | None = None) -> Comm
 async def explain(ls: PunieLanguageServer, args: ExplainArguments | None = None) -> CommandResult:
     """``punie.explain {uri, range}``: an explanation; edits are never made."""
     if args is None:
-        raise _no_argument(ExplainArguments.COMMAND)
+        raise absent(ExplainArguments)
     root, relative, selection = _where(ls, args.COMMAND, args.uri, args.range)
     prompt = (
         f"Explain what this code from {relative} does, for a developer reading it:\n"
@@ -141,7 +137,7 @@ async def write_tests(
 ) -> CommandResult:
     """``punie.writeTests {uri, range}``: a pytest file proposed, run, applied per ``edits``."""
     if args is None:
-        raise _no_argument(WriteTestsArguments.COMMAND)
+        raise absent(WriteTestsArguments)
     root, relative, selection = _where(ls, args.COMMAND, args.uri, args.range)
     module = Path(relative).stem
     prompt = (
@@ -164,7 +160,7 @@ def reset_conversation(
 ) -> None:
     """``punie.resetConversation {conversationId}``: forget its history."""
     if args is None:
-        raise _no_argument(ResetConversationArguments.COMMAND)
+        raise absent(ResetConversationArguments)
     ls.agent_host.reset(args.conversation_id)
 
 

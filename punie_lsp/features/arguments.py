@@ -25,6 +25,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 from lsprotocol import types
 from pydantic.alias_generators import to_camel
+from pygls.exceptions import JsonRpcInvalidParams
 
 from sandbox import WireModel
 from typed_tools.lsp_converter import converter as lsp_converter
@@ -38,6 +39,7 @@ __all__ = [
     "RunCodeArguments",
     "ToolArguments",
     "WriteTestsArguments",
+    "absent",
     "converter",
 ]
 
@@ -247,6 +249,12 @@ ARGUMENT_CLASSES: tuple[type[CommandArguments], ...] = (
     RunCodeArguments,
     ToolArguments,
 )
+
+
+def absent(cls: type[CommandArguments]) -> JsonRpcInvalidParams:
+    """The refusal of a command sent without ``arguments`` at all (pygls then calls the
+    handler with none, so the handler raises this), worded as pygls words the others."""
+    return JsonRpcInvalidParams.of(ValueError(f"{cls.COMMAND}: needs one object argument"))
 
 
 def _wire_json(model: WireModel) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from agent.config import EditsMode, SandboxSettings
 from agent.result import ModelStatus
 from punie_lsp import __version__
 from punie_lsp.features import agent_commands
-from punie_lsp.features.arguments import RunCodeArguments, ToolArguments
+from punie_lsp.features.arguments import RunCodeArguments, ToolArguments, absent
 from punie_lsp.server.language_server import (
     PunieLanguageServer,  # at run time: pygls reads the hints
 )
@@ -139,7 +139,7 @@ async def run_code_command(
     the progress or the request stops the run within a second.
     """
     if args is None:
-        raise JsonRpcInvalidParams("punie.runCode: 'code' is required")
+        raise absent(RunCodeArguments)
     root = ls.command_root(args.COMMAND, args.uri)
     async with WorkDone(ls, "Punie: running code") as progress:
         tools = await ls.load_code_mode_tools()

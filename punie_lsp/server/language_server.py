@@ -152,10 +152,9 @@ class PunieLanguageServer(LanguageServer):
                 return folder
         raise ValueError(f"{uri} is not inside a workspace folder")
 
-    def command_root(self, command: str, uri: Any) -> Path:
-        """``workspace_root`` for a command's ``uri`` argument; misuse is InvalidParams."""
-        if uri is not None and not isinstance(uri, str):
-            raise JsonRpcInvalidParams(f"{command}: 'uri' must be a string")
+    def command_root(self, command: str, uri: str | None) -> Path:
+        """``workspace_root`` for a command's ``uri`` argument (a string: pygls checked
+        it); a URI outside every workspace folder is InvalidParams."""
         try:
             return self.workspace_root(uri)
         except ValueError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import AsyncGenerator
@@ -348,6 +349,14 @@ async def test_misuse_is_named(project: Path) -> None:
                 await command(client, name, argument)
             assert refused.value.message.startswith(message), refused.value.message
             assert "\n" not in refused.value.message
+        for arguments, message in [
+            (None, "Invalid Params: punie.ask: needs one object argument"),
+            ([{"prompt": "hi"}, 2], "Invalid Params: Expected 1 arguments, got 2"),  # pygls's
+        ]:
+            with pytest.raises(JsonRpcInvalidParams, match=re.escape(message)):
+                await client.workspace_execute_command_async(
+                    types.ExecuteCommandParams(command="punie.ask", arguments=arguments)
+                )
         assert await command(client, "punie.resetConversation", {"conversationId": "nope"}) is None
 
 
