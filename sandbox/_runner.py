@@ -1,11 +1,13 @@
-"""One run of a program in a checked-out Monty session, driven snapshot by snapshot.
+"""One run of a program in a checked-out Monty session, driven from one pause to the next.
 
 Externals are ``async`` host functions, but the program calls them like plain functions
 (``r = typecheck("src")``), matching the generated stubs and Punie's training data.
 So the runner does not hand coroutines to Monty: it starts the feed with
-``feed_start`` and answers each suspension itself, awaiting the external on the host
-loop and resuming with its (converted) result. That loop is also where the per-run
-trace is recorded, the tool-call budget is enforced and unknown names are refused.
+``feed_start`` and answers each pause itself (Monty's ``AsyncSnapshot``; ``paused``
+here, since in punie-lsp a snapshot is the editor's documents at one moment), awaiting
+the external on the host loop and resuming with its (converted) result. That loop is
+also where the per-run trace is recorded, the tool-call budget is enforced and unknown
+names are refused.
 
 Stopping a run from outside (cancel, wall clock, output flood) cancels the awaiting
 task; Monty then discards the worker, so a program stuck in a tight loop stops at once.
@@ -113,7 +115,7 @@ class _Stop(Exception):
         self.error = error
 
 
-class _Run:
+class _ProgramRun:
     """The state of one run: its trace, output and why it was stopped, if it was."""
 
     def __init__(
@@ -134,11 +136,11 @@ class _Run:
 
     async def drive(self, session: AsyncMontySession, code: str) -> MontyComplete:
         """Feed the code into ``session`` and answer suspensions until it completes."""
-        snapshot = await session.feed_start(code, print_callback=self.sink)
-        while not isinstance(snapshot, MontyComplete):
+        step = await session.feed_start(code, print_callback=self.sink)
+        while not isinstance(step, MontyComplete):
             self._raise_if_stopped()
-            snapshot = await self._answer(snapshot)
-        return snapshot
+            step = await self._answer(step)
+        return step
 
     def _raise_if_stopped(self) -> None:
         """End the run if it was stopped or is past its deadline but still running.
@@ -153,38 +155,38 @@ class _Run:
         if self._loop.time() >= self._deadline:
             raise _Stop(timeout_error(self.limits))
 
-    async def _answer(self, snapshot: AsyncSnapshot) -> AsyncSnapshot:
+    async def _answer(self, paused: AsyncSnapshot) -> AsyncSnapshot:
         """Resume one suspension: an external call, an OS call, a name or attribute lookup."""
-        if isinstance(snapshot, AsyncFunctionSnapshot):
-            if snapshot.is_os_function:
-                if snapshot.function_name in _SLEEPS:
+        if isinstance(paused, AsyncFunctionSnapshot):
+            if paused.is_os_function:
+                if paused.function_name in _SLEEPS:
                     # Monty already charged it against max_total_sleep_secs (capped per
                     # call); under feed_start the waiting itself is the host's job.
-                    await asyncio.sleep(min(float(snapshot.args[0]), self.limits.timeout_seconds))
-                    return await snapshot.resume({"return_value": None})
+                    await asyncio.sleep(min(float(paused.args[0]), self.limits.timeout_seconds))
+                    return await paused.resume({"return_value": None})
                 # No mounts and no OS handler: Monty's default refuses files, environment
                 # and unknown imports. This is the whole filesystem/network policy.
-                return await snapshot.resume_not_handled()
-            if snapshot.object_id is not None:
+                return await paused.resume_not_handled()
+            if paused.object_id is not None:
                 # A method call on a wrapped model; its policy exposes no methods.
-                return await snapshot.resume_auto()
-            name = snapshot.function_name
+                return await paused.resume_auto()
+            name = paused.function_name
             external = self.externals.get(name)
             if external is None:
-                return await snapshot.resume(
+                return await paused.resume(
                     {"exc_type": "NameError", "message": f"name {name!r} is not defined"}
                 )
-            result = await self._call(name, external, snapshot.args, snapshot.kwargs)
+            result = await self._call(name, external, paused.args, paused.kwargs)
             self._raise_if_stopped()
-            return await snapshot.resume(result)
-        if isinstance(snapshot, AsyncNameLookupSnapshot):
-            if snapshot.object_id is not None:
-                return await snapshot.resume_auto()
-            if snapshot.variable_name in self.externals:
-                return await snapshot.resume(value=_handle(snapshot.variable_name))
-            return await snapshot.resume()
+            return await paused.resume(result)
+        if isinstance(paused, AsyncNameLookupSnapshot):
+            if paused.object_id is not None:
+                return await paused.resume_auto()
+            if paused.variable_name in self.externals:
+                return await paused.resume(value=_handle(paused.variable_name))
+            return await paused.resume()
         # Only reachable if a future was handed to Monty, which this runner never does.
-        raise _Stop(RunError(kind="runtime", message=f"unsupported suspension {snapshot!r}"))
+        raise _Stop(RunError(kind="runtime", message=f"unsupported suspension {paused!r}"))
 
     async def _call(
         self, name: str, external: External, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -354,7 +356,7 @@ class Execution:
             limits.max_output_bytes,
             on_overflow=lambda: self._loop.call_soon_threadsafe(self.stop, output_error),
         )
-        self._run = _Run(externals, limits, sink, signatures)
+        self._run = _ProgramRun(externals, limits, sink, signatures)
 
     def stop(self, error: RunError = CANCELLED) -> None:
         """End the run now with ``error`` (first reason wins); a no-op once it ended.
