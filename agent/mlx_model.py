@@ -276,22 +276,22 @@ class MlxModel(Model):
             top_k=int(settings.get("top_k", 0)),
             seed=settings.get("seed"),
         )
-        run = _Run(self._host(), job, self.requests.append)
+        generation = _Generation(self._host(), job, self.requests.append)
         try:
             yield MlxStreamedResponse(
                 model_request_parameters=model_request_parameters,
                 _model_name=self.model_name,
-                _run=run,
+                _generation=generation,
             )
         finally:
-            await run.aclose()
+            await generation.aclose()
 
 
 _DONE = object()
 
 
-class _Run:
-    """One job in the host, its reply delivered to the event loop in batches as it comes."""
+class _Generation:
+    """One generation in the host, its reply delivered to the event loop in batches."""
 
     def __init__(self, host: Host, job: MlxJob, record: Callable[[MlxRequestStats], None]) -> None:
         loop = asyncio.get_running_loop()
@@ -334,16 +334,16 @@ class MlxStreamedResponse(StreamedResponse):
     """Text and thinking stream as decoded; tool calls are emitted whole once parsed."""
 
     _model_name: str
-    _run: _Run
+    _generation: _Generation
     _timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
     _calls: int = field(default=0, init=False)
 
     async def _get_event_iterator(self) -> AsyncIterator[ModelResponseStreamEvent]:
-        async for batch in self._run.batches():
+        async for batch in self._generation.batches():
             for output in batch:
                 for event in self._output_events(output):
                     yield event
-        stats = self._run.stats
+        stats = self._generation.stats
         self._usage = RequestUsage(
             input_tokens=stats.prompt_tokens,
             cache_read_tokens=stats.reused_tokens,
@@ -372,7 +372,7 @@ class MlxStreamedResponse(StreamedResponse):
             )
 
     async def close_stream(self) -> None:
-        await self._run.aclose()
+        await self._generation.aclose()
 
     @property
     def model_name(self) -> str:
