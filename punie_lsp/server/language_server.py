@@ -16,7 +16,7 @@ from typing import Any
 
 import cattrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
@@ -288,7 +288,14 @@ class PunieLanguageServer(LanguageServer):
         )
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """Log handler failures instead of popping a message box for each one."""
+        """Log handler failures instead of popping a message box for each one.
+
+        A ``JsonRpcException`` (bad arguments, a refused path) was answered to the editor
+        as the request's error: a user's mistake, logged in one line at INFO.
+        """
+        if isinstance(error, JsonRpcException):
+            logger.info("answered with an error: %s", error)
+            return
         logger.error("%s: %s", getattr(source, "__name__", source), error)
 
 
@@ -302,10 +309,24 @@ def _text_document_item(doc: TextDocument) -> dict[str, Any]:
     }
 
 
+class _AnsweredErrors(logging.Filter):
+    """Upstream trap (pygls 2.1): ``_send_handler_result`` logs a whole traceback
+    ("Exception occurred for message") for every ``JsonRpcException`` a handler raises,
+    although the editor gets it as the response's error; ``report_server_error`` logs
+    those in one line, so pygls's copy is dropped. Other exceptions keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], JsonRpcException))
+
+
 def build(router: Router, *, trust_all: bool = False) -> PunieLanguageServer:
     """Create the pygls server with every punie feature registered."""
     from punie_lsp.features import arguments, commands
     from punie_lsp.server import lifecycle
+
+    json_rpc = logging.getLogger("pygls.protocol.json_rpc")
+    if not any(isinstance(f, _AnsweredErrors) for f in json_rpc.filters):
+        json_rpc.addFilter(_AnsweredErrors())
 
     # The commands' argument classes and results are registered on pygls's converter.
     server = PunieLanguageServer(router, trust_all=trust_all, converter_factory=arguments.converter)

@@ -347,3 +347,33 @@ def test_messages_before_the_end_of_input_are_answered(
     assert answers["status"]["result"]["version"] == __version__, answers["status"]
     assert done.returncode == (0 if shut_down else 1)
     assert b"Traceback" not in done.stderr
+
+
+def test_a_refused_request_is_one_log_line_not_a_traceback(
+    spawn: Spawn, project: Path, tmp_path: Path
+) -> None:
+    """A user's bad arguments are answered as errors and logged in one line each.
+
+    pygls logged a traceback at ERROR for each (``Exception occurred for message``),
+    found by a fresh user's pass reading the server's log.
+    """
+    log = tmp_path / "punie.log"
+    with log.open("wb") as stderr:
+        server = spawn("--stdio", stderr=stderr)
+    server.initialize(project)
+    refused = [
+        {"command": "punie.tool", "arguments": [{"name": "git_log", "args": {"count": -5}}]},
+        {"command": "punie.tool", "arguments": [{"name": "nosuch", "args": {}}]},
+        {"command": "punie.runCode", "arguments": [{"code": 5}]},
+        {"command": "punie.nope", "arguments": []},
+    ]
+    for params in refused:
+        answer = server.request("workspace/executeCommand", params)
+        assert answer["error"]["code"] in (-32602, -32803), answer
+    assert server.request("shutdown")["result"] is None
+    server.notify("exit")
+    assert server.proc.wait(EXIT_SECONDS) == 0
+    logged = log.read_text(errors="replace")
+    assert "Traceback" not in logged
+    assert " ERROR " not in logged
+    assert logged.count("answered with an error") == len(refused)
