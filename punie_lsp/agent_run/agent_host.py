@@ -24,9 +24,15 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from agent.config import parse_model
+from agent.deps import ProgressKind
 from agent.result import ModelStatus
 from punie_lsp.agent_run import edits as edit_plan
-from punie_lsp.agent_run.result import CommandResult, DiagnosticsDelta, ProposedEdit
+from punie_lsp.agent_run.result import (
+    CommandResult,
+    DiagnosticsDelta,
+    ProposedEdit,
+    PunieMessage,
+)
 from punie_lsp.agent_run.traces import append_trace
 from punie_lsp.session.documents import document_key
 from punie_lsp.session.progress import WorkDone
@@ -351,10 +357,9 @@ class _Streamer:
         lines = self._tail.splitlines()
         self._progress.report(lines[-1] if lines else "…")
 
-    def _send(self, kind: str, text: str) -> None:
-        self._ls.protocol.notify(
-            "punie/message", {"conversationId": self._conversation_id, "kind": kind, "text": text}
-        )
+    def _send(self, kind: ProgressKind, text: str) -> None:
+        message = PunieMessage(conversation_id=self._conversation_id, kind=kind, text=text)
+        self._ls.protocol.notify("punie/message", message.model_dump())
 
 
 def _deps(

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from agent.deps import ProgressKind
 from agent.result import AgentResult, Outcome, Usage
 from sandbox import ToolCall, WireModel
 
-__all__ = ["CommandResult", "DiagnosticsDelta", "ProposedEdit"]
+__all__ = ["CommandResult", "DiagnosticsDelta", "ProposedEdit", "PunieMessage"]
 
 
 class ProposedEdit(WireModel):
@@ -83,3 +84,15 @@ class CommandResult(WireModel):
             if name in cls.model_fields and name != "edits"
         }
         return cls.model_validate({**fields, **delivery})
+
+
+class PunieMessage(WireModel):
+    """The ``punie/message`` notification's params: what a run streams as it happens."""
+
+    conversation_id: str
+    """The run's conversation (as in its ``CommandResult``)."""
+    kind: ProgressKind
+    """``text`` (the model's words, coalesced), ``code``, ``toolCall``, ``toolResult``,
+    ``answer``."""
+    text: str
+    """The words, the program, the call, the result or the answer."""

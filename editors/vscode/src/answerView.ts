@@ -5,7 +5,7 @@
  */
 import * as vscode from "vscode";
 
-/** `punie/message {conversationId, kind, text}` (DESIGN.md). */
+/** `punie/message {conversationId, kind, text}` (`PunieMessage`, punie_lsp/agent_run/result.py). */
 export interface PunieMessage {
   conversationId?: string;
   kind: "text" | "code" | "toolResult" | "toolCall" | "answer" | string;
