@@ -126,13 +126,17 @@ class TypeChecker:
         self.claimed = 0
         """Checks a program found already started by ``precheck``."""
 
-    def prepare(self) -> None:
-        """Start setting up the session in the background, if none is set up or on its way."""
+    def prepare(self, *, warm: bool = True) -> None:
+        """Start setting up the session in the background, if none is set up or on its way.
+
+        ``warm``: check ``warm_up_code`` first, so that later checks find the stubs
+        inferred; a check that finds no session opens one without (it would only wait).
+        """
         if self._opening is None:
-            self._opening = asyncio.create_task(self._open())
+            self._opening = asyncio.create_task(self._open(warm=warm))
             self.sessions += 1
 
-    async def _open(self) -> Opened:
+    async def _open(self, *, warm: bool) -> Opened:
         monty = await self._started()
         stack = AsyncExitStack()
         session = await stack.enter_async_context(
@@ -144,10 +148,11 @@ class TypeChecker:
                 type_check_format="concise",
             )
         )
-        # It ends in the MemoryError every check ends in; a real fault is the first
-        # program's to report, on a session that works.
-        with suppress(MontyError):
-            await session.feed_run(warm_up_code(self.stubs), print_callback=_ignore_output)
+        if warm:
+            # It ends in the MemoryError every check ends in; a real fault is the first
+            # program's to report, on a session that works.
+            with suppress(MontyError):
+                await session.feed_run(warm_up_code(self.stubs), print_callback=_ignore_output)
         return stack, session
 
     def precheck(self, code: str) -> None:
@@ -180,7 +185,7 @@ class TypeChecker:
 
     async def _check(self, code: str) -> None:
         async with self._lock:
-            self.prepare()
+            self.prepare(warm=False)
             opening = self._opening
             assert opening is not None  # prepare() made it
             try:
