@@ -16,7 +16,7 @@ import logging
 import os
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from agent.config import parse_model
 from agent.deps import ProgressKind
 from agent.result import ModelStatus
 from punie_lsp.agent_run import edits as edit_plan
+from punie_lsp.agent_run.request import Request
 from punie_lsp.agent_run.result import (
     CommandResult,
     DiagnosticsDelta,
@@ -36,15 +37,15 @@ from punie_lsp.agent_run.result import (
 from punie_lsp.agent_run.traces import append_trace
 from punie_lsp.session.documents import document_key
 from punie_lsp.session.progress import WorkDone
+from punie_lsp.session.session import Session
 from typed_tools import ToolContext
 from typed_tools.typecheck import typecheck
 
 if TYPE_CHECKING:
     from agent import AgentResult, ProgressEvent, PunieAgent
     from agent.config import AgentConfig
-    from punie_lsp.server.language_server import PunieLanguageServer
 
-__all__ = ["AgentHost", "Request"]
+__all__ = ["AgentHost", "new_conversation_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,23 +56,11 @@ MODEL_FACTORY_ENV = "PUNIE_LSP_MODEL_FACTORY"
 """Test-only: ``module:callable`` returning a Pydantic AI model used instead of ``model``."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Request:
-    """One agent command, resolved: what to ask and what the answer may change."""
-
-    command: str
-    prompt: str
-    title: str
-    root: Path
-    conversation_id: str
-    may_edit: bool = True
-
-
 class AgentHost:
     """Builds the agent once, runs prompts for the commands, applies their edits."""
 
-    def __init__(self, server: PunieLanguageServer) -> None:
-        self._server = server
+    def __init__(self, session: Session) -> None:
+        self.session = session
         self._agent: PunieAgent | None = None
         self._config: AgentConfig | None = None
         self._building: asyncio.Task[PunieAgent] | None = None
@@ -83,7 +72,7 @@ class AgentHost:
 
         # The fields only the server reads stay at their defaults: changing them must
         # not rebuild the agent (and reload an mlx model).
-        settings = self._server.settings.model_dump(
+        settings = self.session.settings.model_dump(
             exclude={"edits", "capture_traces", "trust"}, by_alias=False
         )
         return AgentConfig(**settings)
@@ -96,7 +85,7 @@ class AgentHost:
         if factory:
             module, _, name = factory.partition(":")
             model = getattr(importlib.import_module(module), name)()
-        return PunieAgent(config, model=model, tools=self._server.code_mode_tools)
+        return PunieAgent(config, model=model, tools=self.session.code_mode_tools)
 
     async def agent(self) -> PunieAgent:
         """The agent for the current settings (built in a thread; rebuilt on change)."""
@@ -115,7 +104,7 @@ class AgentHost:
     def status(self) -> ModelStatus:
         """The model's state, without building the agent (``punie.status`` must not wait)."""
         if self._agent is None:
-            model = self._server.settings.model
+            model = self.session.settings.model
             return ModelStatus(
                 model=model,
                 backend=parse_model(model)[0],
@@ -134,8 +123,7 @@ class AgentHost:
     # -- one run -------------------------------------------------------------------------
 
     def snapshot(self) -> edit_plan.Snapshot:
-        workspace = self._server.protocol._workspace
-        docs = list(workspace.text_documents.values()) if workspace else []
+        docs = self.session.open_documents()
         return edit_plan.Snapshot(
             {
                 document_key(d.uri): edit_plan.OpenDocument(
@@ -146,16 +134,16 @@ class AgentHost:
         )
 
     async def run(self, request: Request) -> CommandResult:
-        ls = self._server
+        session = self.session
         before = self.snapshot()
-        async with WorkDone(ls, request.title) as progress:
+        async with WorkDone(session, request.title) as progress:
             progress.report("starting the model…")
             agent = await self.agent()
             if not agent.status().loaded:
-                ls.router.log_to_client(3, f"punie-lsp: loading model {agent.config.model}")
-            ctx = ls.tool_context(request.root)
-            streamer = _Streamer(ls, progress, request.conversation_id)
-            deps = _deps(ctx, ls, progress, streamer)
+                session.router.log_to_client(3, f"punie-lsp: loading model {agent.config.model}")
+            ctx = session.tool_context(request.root)
+            streamer = _Streamer(session, progress, request.conversation_id)
+            deps = _deps(ctx, session, progress, streamer)
             started = time.monotonic()
             try:
                 result = await agent.ask(
@@ -164,17 +152,17 @@ class AgentHost:
             finally:
                 streamer.flush()
             if result.outcome == "model_error":
-                ls.router.log_to_client(1, f"punie-lsp: {result.error}")
+                session.router.log_to_client(1, f"punie-lsp: {result.error}")
             try:
                 outcome = await self._deliver(request, result, before, progress)
             except Exception as exc:  # the answer must reach the user whatever the edits did
                 logger.exception("delivering the run's edits failed")
                 outcome = CommandResult.of(result, reason=f"not applied: {exc}")
                 self._tell(f"not applied: {exc}")
-            if not ls.client_reads_punie_messages:
+            if not session.client.punie_messages:
                 self._show_answer(result)
         outcome = outcome.model_copy(update={"seconds": round(time.monotonic() - started, 3)})
-        if ls.settings.capture_traces:
+        if session.settings.capture_traces:
             append_trace(request, outcome, agent.conversations.history(result.conversation_id))
         return outcome
 
@@ -184,21 +172,21 @@ class AgentHost:
         if len(text) > ANSWER_MESSAGE_CHARS:
             text = text[: ANSWER_MESSAGE_CHARS - 1] + "…"
         kind = types.MessageType.Info if result.outcome == "ok" else types.MessageType.Warning
-        self._server.window_show_message(
+        self.session.lsp.window_show_message(
             types.ShowMessageParams(type=kind, message=f"Punie: {text}")
         )
 
     async def _deliver(
         self, request: Request, result: AgentResult, before: edit_plan.Snapshot, progress: WorkDone
     ) -> CommandResult:
-        ls = self._server
+        session = self.session
         proposed = {Path(e.path): e.text for e in result.edits} if request.may_edit else {}
         planned = edit_plan.plan(proposed, before)
         edits = [ProposedEdit(uri=p.uri, path=str(p.path), text=p.new_text) for p in planned]
         if not planned:
             return CommandResult.of(result, edits=edits)
         progress.report(f"checking {len(planned)} proposed file(s) with ty…")
-        delta = await diagnostics_delta(ls, request.root, planned)
+        delta = await diagnostics_delta(session, request.root, planned)
         progress.report("; ".join(f"{d.file}: {d.before} → {d.after} errors" for d in delta))
         applied, reason = await self._apply(request, planned, delta)
         return CommandResult.of(
@@ -216,13 +204,13 @@ class AgentHost:
         MethodNotFound) keeps the edits in the result, unapplied. A document changed
         since the run read it, before or while the user was asked, gets nothing.
         """
-        ls = self._server
-        mode = ls.settings.edits
+        session = self.session
+        mode = session.settings.edits
         if mode == "never":
             return False, "edits: never — the edits are in this result, not applied"
         if (stale := self._stale(planned)) is not None:
             return False, stale
-        confirm = mode == "ask" and ls.client_supports_change_annotations
+        confirm = mode == "ask" and session.client.change_annotations
         if mode == "ask" and not confirm:
             agreed = await self._user_agrees(planned, delta)
             if agreed is None:
@@ -240,12 +228,12 @@ class AgentHost:
                 return False, stale
         edit = edit_plan.workspace_edit(
             planned,
-            ls.position_encoding,
+            session.position_encoding,
             confirm=confirm,
-            document_changes=ls.client_supports_document_changes,
+            document_changes=session.client.document_changes,
         )
         try:
-            applied = await ls.workspace_apply_edit_async(
+            applied = await session.lsp.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(edit=edit, label=f"Punie: {request.command}")
             )
         except JsonRpcException as exc:
@@ -268,7 +256,7 @@ class AgentHost:
 
     def _tell(self, reason: str) -> None:
         """Why edits were not applied, for every editor (a result alone may go unseen)."""
-        self._server.window_show_message(
+        self.session.lsp.window_show_message(
             types.ShowMessageParams(type=types.MessageType.Warning, message=f"Punie: {reason}")
         )
 
@@ -283,7 +271,7 @@ class AgentHost:
         files = ", ".join(p.path.name for p in planned)
         errors = sum(d.after for d in delta)
         try:
-            answer = await self._server.window_show_message_request_async(
+            answer = await self.session.lsp.window_show_message_request_async(
                 types.ShowMessageRequestParams(
                     type=types.MessageType.Info,
                     message=(
@@ -318,8 +306,8 @@ class _Streamer:
     model wrote them in is kept. ``flush`` sends what is left when the run ends.
     """
 
-    def __init__(self, ls: PunieLanguageServer, progress: WorkDone, conversation_id: str) -> None:
-        self._ls = ls
+    def __init__(self, session: Session, progress: WorkDone, conversation_id: str) -> None:
+        self._session = session
         self._progress = progress
         self._conversation_id = conversation_id
         self._held: list[str] = []
@@ -359,25 +347,23 @@ class _Streamer:
 
     def _send(self, kind: ProgressKind, text: str) -> None:
         message = PunieMessage(conversation_id=self._conversation_id, kind=kind, text=text)
-        self._ls.protocol.notify("punie/message", message.model_dump())
+        self._session.lsp.protocol.notify("punie/message", message.model_dump())
 
 
-def _deps(
-    ctx: ToolContext, ls: PunieLanguageServer, progress: WorkDone, streamer: _Streamer
-) -> Any:
+def _deps(ctx: ToolContext, session: Session, progress: WorkDone, streamer: _Streamer) -> Any:
     from agent import AgentDeps
 
     return AgentDeps(
         tools=ctx,
-        pool=ls.sandbox_pool,
-        limits=ls.sandbox_limits(),
+        pool=session.sandbox_pool,
+        limits=session.sandbox_limits(),
         progress=streamer.report,
         cancel=progress.cancelled,
     )
 
 
 async def diagnostics_delta(
-    ls: PunieLanguageServer, root: Path, planned: list[edit_plan.PlannedEdit]
+    session: Session, root: Path, planned: list[edit_plan.PlannedEdit]
 ) -> list[DiagnosticsDelta]:
     """ty's error count per proposed Python file: as the editor has it, and after the edit."""
     delta = []
@@ -388,9 +374,9 @@ async def diagnostics_delta(
         if edit.old_text is None:
             before_count = 0
         else:
-            before = await typecheck(ls.tool_context(root), relative)
+            before = await typecheck(session.tool_context(root), relative)
             before_count = before.error_count
-        ctx = replace(ls.tool_context(root), overlay={edit.path: edit.new_text})
+        ctx = replace(session.tool_context(root), overlay={edit.path: edit.new_text})
         after = await typecheck(ctx, relative)
         delta.append(
             DiagnosticsDelta(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from punie_lsp.agent_run.result import CommandResult
 
 if TYPE_CHECKING:
-    from punie_lsp.agent_run.agent_host import Request
+    from punie_lsp.agent_run.request import Request
 
 __all__ = ["append_trace", "trace_file"]
 

@@ -15,7 +15,11 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
-from punie_lsp.agent_run.agent_host import Request, new_conversation_id
+from punie_lsp.agent_run.agent_host import (
+    AgentHost,  # at run time: the server reads the hints
+    new_conversation_id,
+)
+from punie_lsp.agent_run.request import Request
 from punie_lsp.agent_run.result import CommandResult
 from punie_lsp.features.arguments import (
     AskArguments,
@@ -25,7 +29,6 @@ from punie_lsp.features.arguments import (
     WriteTestsArguments,
     absent,
 )
-from punie_lsp.server.language_server import PunieLanguageServer
 from typed_tools.lines import split_lines
 
 __all__ = ["COMMANDS"]
@@ -41,15 +44,15 @@ def _line_span(range_: types.Range) -> tuple[int, int]:
 
 
 def _where(
-    ls: PunieLanguageServer, command: str, uri: str, range_: types.Range | None
+    host: AgentHost, command: str, uri: str, range_: types.Range | None
 ) -> tuple[Path, str, str]:
     """(workspace root, relative path, selected code as numbered lines) for a command."""
-    root = ls.command_root(command, uri)
+    root = host.session.command_root(command, uri)
     path = Path(to_fs_path(uri) or uri)
     relative = path.relative_to(root).as_posix()
     if range_ is None:
         return root, relative, ""
-    text = ls.document_text(uri)
+    text = host.session.document_text(uri)
     if text is None:
         raise JsonRpcInvalidParams(f"{command}: cannot read {relative}")
     lines = split_lines(text)
@@ -60,15 +63,15 @@ def _where(
     return root, relative, numbered
 
 
-async def ask(ls: PunieLanguageServer, args: AskArguments | None = None) -> CommandResult:
+async def ask(host: AgentHost, args: AskArguments | None = None) -> CommandResult:
     """``punie.ask {prompt, uri?, range?, conversationId?}``."""
     if args is None:
         raise absent(AskArguments)
     if args.uri is None:
-        root = ls.command_root(args.COMMAND, None)
+        root = host.session.command_root(args.COMMAND, None)
         text = args.prompt or ""
     else:
-        root, relative, selection = _where(ls, args.COMMAND, args.uri, args.range)
+        root, relative, selection = _where(host, args.COMMAND, args.uri, args.range)
         text = args.prompt or DEFAULT_SELECTION_QUESTION
         if selection:
             text += f"\n\nIn {relative}, the selected lines:\n```python\n{selection}\n```"
@@ -81,14 +84,14 @@ async def ask(ls: PunieLanguageServer, args: AskArguments | None = None) -> Comm
         root=root,
         conversation_id=args.conversation_id or new_conversation_id(),
     )
-    return await ls.agent_host.run(request)
+    return await host.run(request)
 
 
-async def fix(ls: PunieLanguageServer, args: FixArguments | None = None) -> CommandResult:
+async def fix(host: AgentHost, args: FixArguments | None = None) -> CommandResult:
     """``punie.fix {uri, range | diagnostic}``: a fix checked by ty, applied per ``edits``."""
     if args is None:
         raise absent(FixArguments)
-    root, relative, selection = _where(ls, args.COMMAND, args.uri, args.selection)
+    root, relative, selection = _where(host, args.COMMAND, args.uri, args.selection)
     diagnostic = args.diagnostic
     if diagnostic is not None:
         line = diagnostic.range.start.line + 1
@@ -109,14 +112,14 @@ async def fix(ls: PunieLanguageServer, args: FixArguments | None = None) -> Comm
         root=root,
         conversation_id=args.conversation_id or new_conversation_id(),
     )
-    return await ls.agent_host.run(request)
+    return await host.run(request)
 
 
-async def explain(ls: PunieLanguageServer, args: ExplainArguments | None = None) -> CommandResult:
+async def explain(host: AgentHost, args: ExplainArguments | None = None) -> CommandResult:
     """``punie.explain {uri, range}``: an explanation; edits are never made."""
     if args is None:
         raise absent(ExplainArguments)
-    root, relative, selection = _where(ls, args.COMMAND, args.uri, args.range)
+    root, relative, selection = _where(host, args.COMMAND, args.uri, args.range)
     prompt = (
         f"Explain what this code from {relative} does, for a developer reading it:\n"
         f"```python\n{selection}\n```"
@@ -129,16 +132,14 @@ async def explain(ls: PunieLanguageServer, args: ExplainArguments | None = None)
         conversation_id=args.conversation_id or new_conversation_id(),
         may_edit=False,
     )
-    return await ls.agent_host.run(request)
+    return await host.run(request)
 
 
-async def write_tests(
-    ls: PunieLanguageServer, args: WriteTestsArguments | None = None
-) -> CommandResult:
+async def write_tests(host: AgentHost, args: WriteTestsArguments | None = None) -> CommandResult:
     """``punie.writeTests {uri, range}``: a pytest file proposed, run, applied per ``edits``."""
     if args is None:
         raise absent(WriteTestsArguments)
-    root, relative, selection = _where(ls, args.COMMAND, args.uri, args.range)
+    root, relative, selection = _where(host, args.COMMAND, args.uri, args.range)
     module = Path(relative).stem
     prompt = (
         f"Write pytest tests for this code from {relative}:\n```python\n{selection}\n```\n"
@@ -152,16 +153,14 @@ async def write_tests(
         root=root,
         conversation_id=args.conversation_id or new_conversation_id(),
     )
-    return await ls.agent_host.run(request)
+    return await host.run(request)
 
 
-def reset_conversation(
-    ls: PunieLanguageServer, args: ResetConversationArguments | None = None
-) -> None:
+def reset_conversation(host: AgentHost, args: ResetConversationArguments | None = None) -> None:
     """``punie.resetConversation {conversationId}``: forget its history."""
     if args is None:
         raise absent(ResetConversationArguments)
-    ls.agent_host.reset(args.conversation_id)
+    host.reset(args.conversation_id)
 
 
 COMMANDS = {

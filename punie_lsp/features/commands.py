@@ -19,17 +19,16 @@ from agent.code_mode import run_code
 from agent.config import EditsMode, SandboxSettings
 from agent.result import ModelStatus
 from punie_lsp import __version__
+from punie_lsp.agent_run.agent_host import AgentHost
 from punie_lsp.features import agent_commands
 from punie_lsp.features.arguments import RunCodeArguments, ToolArguments, absent
-from punie_lsp.server.language_server import (
-    PunieLanguageServer,  # at run time: pygls reads the hints
-)
 from punie_lsp.session.progress import WorkDone
+from punie_lsp.session.session import Session  # at run time: the server reads the hints
 from punie_lsp.wire.ty_child import ChildState
 from sandbox import PoolHealth, RunResult, WireModel
 from typed_tools import ToolArgumentError, call_tool
 
-__all__ = ["StatusResult", "TyStatus", "register", "status"]
+__all__ = ["COMMANDS", "StatusResult", "TyStatus", "status"]
 
 
 class TyStatus(WireModel):
@@ -77,10 +76,11 @@ class StatusResult(WireModel):
     """The settings in force."""
 
 
-def status(ls: PunieLanguageServer, *args: object) -> StatusResult:
+def status(host: AgentHost, *args: object) -> StatusResult:
     """``punie.status``: takes no arguments (editors send ``[{}]`` or none; ignored)."""
-    ty = ls.ty
-    settings = ls.settings
+    session = host.session
+    ty = session.ty
+    settings = session.settings
     return StatusResult(
         version=__version__,
         python=sys.version.split()[0],
@@ -91,18 +91,18 @@ def status(ls: PunieLanguageServer, *args: object) -> StatusResult:
             last_error=ty.last_error,
             version=((ty.initialize_result or {}).get("serverInfo") or {}).get("version"),
         ),
-        model=ls.agent_host.status(),
-        sandbox=ls.sandbox_pool.status(),
+        model=host.status(),
+        sandbox=session.sandbox_pool.status(),
         settings=StatusSettings(
             edits=settings.edits,
             capture_traces=settings.capture_traces,
-            trust=ls.trusted,
+            trust=session.trusted,
             sandbox=settings.sandbox,
         ),
     )
 
 
-async def tool(ls: PunieLanguageServer, args: ToolArguments | None = None) -> Any:
+async def tool(session: Session, args: ToolArguments | None = None) -> Any:
     """``punie.tool {name, args?, uri?}``: run one typed tool; its result as JSON.
 
     ``uri`` picks the workspace folder in a multi-root workspace (default: the first).
@@ -111,14 +111,14 @@ async def tool(ls: PunieLanguageServer, args: ToolArguments | None = None) -> An
     ``RequestFailed`` error naming the reason; a wrong name or argument is
     ``InvalidParams`` saying what is wrong.
     """
-    tools = (await ls.load_code_mode_tools()).tools
+    tools = (await session.load_code_mode_tools()).tools
     if args is None or args.name not in tools:
         known = ", ".join(sorted(tools))
         name = args.name if args is not None else None
         raise JsonRpcInvalidParams(f"punie.tool: unknown tool {name!r}; known tools: {known}")
-    root = ls.command_root(args.COMMAND, args.uri)
+    root = session.command_root(args.COMMAND, args.uri)
     try:
-        result = await call_tool(args.name, ls.tool_context(root), args.args, tools)
+        result = await call_tool(args.name, session.tool_context(root), args.args, tools)
     except ToolArgumentError as exc:
         raise JsonRpcInvalidParams(f"punie.tool {args.name}: {exc}") from None
     except OSError as exc:
@@ -130,9 +130,7 @@ async def tool(ls: PunieLanguageServer, args: ToolArguments | None = None) -> An
     return result.model_dump(mode="json")  # Punie's contract: every field, None included
 
 
-async def run_code_command(
-    ls: PunieLanguageServer, args: RunCodeArguments | None = None
-) -> RunResult:
+async def run_code_command(session: Session, args: RunCodeArguments | None = None) -> RunResult:
     """``punie.runCode {code, uri?}``: the user's own code in the sandbox, no model.
 
     Returns ``{stdout, value, error?, calls}``. Progress shows each tool call; cancelling
@@ -140,10 +138,10 @@ async def run_code_command(
     """
     if args is None:
         raise absent(RunCodeArguments)
-    root = ls.command_root(args.COMMAND, args.uri)
-    async with WorkDone(ls, "Punie: running code") as progress:
-        tools = await ls.load_code_mode_tools()
-        ctx = ls.tool_context(root)
+    root = session.command_root(args.COMMAND, args.uri)
+    async with WorkDone(session, "Punie: running code") as progress:
+        tools = await session.load_code_mode_tools()
+        ctx = session.tool_context(root)
 
         async def on_call(name: str, call_args: dict[str, Any]) -> None:
             progress.report(f"{name}({', '.join(f'{k}={v!r}' for k, v in call_args.items())})")
@@ -152,8 +150,8 @@ async def run_code_command(
         return await run_code(
             args.code,
             ctx,
-            pool=ls.sandbox_pool,
-            limits=ls.sandbox_limits(),
+            pool=session.sandbox_pool,
+            limits=session.sandbox_limits(),
             cancel=progress.cancelled,
             tools=tools,
         )
@@ -165,8 +163,4 @@ COMMANDS = {
     "punie.runCode": run_code_command,
     **agent_commands.COMMANDS,
 }
-
-
-def register(ls: PunieLanguageServer) -> None:
-    for name, handler in COMMANDS.items():
-        ls.command(name)(handler)
+"""Command name -> handler; each takes the ``Session`` or the ``AgentHost`` first."""

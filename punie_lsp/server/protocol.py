@@ -9,18 +9,15 @@ with ``InvalidParams`` (pygls alone would log them and leave the request unanswe
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
-from punie_lsp.session.documents import LspWorkspace
+from punie_lsp.session.documents import install_workspace
 from punie_lsp.session.progress import note_command
-
-if TYPE_CHECKING:
-    from punie_lsp.server.language_server import PunieLanguageServer
 
 __all__ = ["PunieProtocol"]
 
@@ -30,9 +27,15 @@ _MEMBERS = frozenset({"jsonrpc", "id", "method", "params", "result", "error"})
 
 
 class PunieProtocol(LanguageServerProtocol):
-    """pygls' protocol, fed already-routed messages by ``PunieLanguageServer.dispatch``."""
+    """pygls' protocol, fed already-routed messages by ``PunieLanguageServer.dispatch``.
 
-    _server: PunieLanguageServer  # ty: ignore[incompatible-mutable-override]  # narrowed
+    pygls builds it; its owner then sets the two hooks below.
+    """
+
+    send_error: Callable[[int | str, int, str], None]
+    """Answer a request with a JSON-RPC error (the router's ``send_error``)."""
+    on_shutdown: Callable[[], Awaitable[None]]
+    """Stop punie's own work and ty; awaited before ``shutdown`` is acknowledged."""
 
     def dispatch(self, message: dict[str, Any]) -> None:
         """Structure and handle one message; never raises."""
@@ -46,16 +49,14 @@ class PunieProtocol(LanguageServerProtocol):
             structured = self.structure_message(message)
         except JsonRpcException as exc:
             if "method" in message and msg_id is not None:
-                self._server.router.send_error(
-                    msg_id, exc.code, f"{exc.message}: {message['method']}"
-                )
+                self.send_error(msg_id, exc.code, f"{exc.message}: {message['method']}")
             else:
                 logger.warning("dropping malformed %s", message.get("method", "response"))
             return
         if msg_id is not None and "method" in message and not hasattr(structured, "id"):
             # A notification's type for this method: pygls would drop the id, unanswered.
             error = f"Invalid request: {message['method']} is a notification"
-            self._server.router.send_error(msg_id, -32600, error)
+            self.send_error(msg_id, -32600, error)
             return
         try:
             self.handle_message(structured)
@@ -78,11 +79,9 @@ class PunieProtocol(LanguageServerProtocol):
                 next(steps)  # only yields for a user INITIALIZE handler, which we don't have
         except StopIteration:
             pass
-        if self._workspace is not None:
-            # Documents with LSP lines (``punie_lsp.session.documents``), tracked in the encoding
-            # ty negotiated: edits must line up with ty's.
-            encoding = ty_capabilities.get("positionEncoding")
-            self._workspace = LspWorkspace.replacing(self._workspace, encoding)
+        # Documents with LSP lines (``punie_lsp.session.documents``), tracked in the
+        # encoding ty negotiated: edits must line up with ty's.
+        install_workspace(self, ty_capabilities.get("positionEncoding"))
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(
@@ -107,5 +106,5 @@ class PunieProtocol(LanguageServerProtocol):
             if msg_id != current and not future.done():
                 future.cancel()
         self._shutdown = True
-        yield self._server.stop, (), None
+        yield self.on_shutdown, (), None
         return None

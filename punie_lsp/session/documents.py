@@ -16,6 +16,11 @@ breaks only, endings kept) and applies an incremental change by re-splitting onl
 lines it touches, so a keystroke costs the same in a large file as in a small one.
 ``LspWorkspace`` makes pygls create these documents and numbers every ``didOpen``, so
 an edit can tell a document that was closed and reopened from the one it read.
+
+pygls keeps its workspace in a private attribute: its public ``workspace`` raises
+before ``initialize``, and ``lsp_initialize`` builds a plain ``Workspace`` with no hook
+to build ours. ``current_workspace`` and ``install_workspace`` are the only places that
+touch it (``tests/punie_lsp/session/test_documents.py`` holds pygls to both behaviours).
 """
 
 from __future__ import annotations
@@ -26,13 +31,21 @@ from typing import Any
 from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.protocol import LanguageServerProtocol
 from pygls.workspace import TextDocument, Workspace
 from pygls.workspace.position_codec import ServerTextPosition
 
 from typed_tools import PositionEncoding
 from typed_tools.lines import clamp, read_exact, split_keepends
 
-__all__ = ["LspTextDocument", "LspWorkspace", "document_key", "open_document"]
+__all__ = [
+    "LspTextDocument",
+    "LspWorkspace",
+    "current_workspace",
+    "document_key",
+    "install_workspace",
+    "open_document",
+]
 
 _OPENED = itertools.count(1)
 """Serial numbers of ``didOpen``s, process-wide: a reopened document gets a new one."""
@@ -52,6 +65,30 @@ def open_document(workspace: Workspace | None, uri: str) -> TextDocument | None:
     if workspace is None:
         return None
     return workspace.text_documents.get(document_key(uri))
+
+
+def current_workspace(protocol: LanguageServerProtocol) -> Workspace | None:
+    """pygls's workspace of ``protocol``, or None before ``initialize``.
+
+    pygls's public ``workspace`` raises RuntimeError until ``initialize`` has made one.
+    """
+    try:
+        return protocol.workspace
+    except RuntimeError:
+        return None
+
+
+def install_workspace(protocol: LanguageServerProtocol, encoding: str | None) -> None:
+    """Replace the ``Workspace`` pygls just made at ``initialize`` by an ``LspWorkspace``.
+
+    Its documents are tracked in ``encoding`` (the one ty negotiated: punie's edits must
+    line up with ty's). Upstream gap (pygls 2.1): ``lsp_initialize`` assigns its own
+    ``Workspace`` to the private ``_workspace`` and offers no factory; this is the one
+    write to it. Nothing happens before ``initialize``.
+    """
+    old = current_workspace(protocol)
+    if old is not None:
+        protocol._workspace = LspWorkspace.replacing(old, encoding)
 
 
 def _encoding(value: Any) -> PositionEncoding:

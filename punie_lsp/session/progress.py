@@ -14,12 +14,11 @@ import contextvars
 import itertools
 import logging
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 
-if TYPE_CHECKING:
-    from punie_lsp.server.language_server import PunieLanguageServer
+from punie_lsp.session.session import Session
 
 __all__ = ["COMMAND_PARAMS", "WorkDone"]
 
@@ -34,10 +33,10 @@ _tokens = itertools.count(1)
 
 
 class WorkDone:
-    """``async with WorkDone(ls, "Punie: …") as progress: progress.report("…")``."""
+    """``async with WorkDone(session, "Punie: …") as progress: progress.report("…")``."""
 
-    def __init__(self, ls: PunieLanguageServer, title: str) -> None:
-        self._ls = ls
+    def __init__(self, session: Session, title: str) -> None:
+        self._session = session
         self._title = title
         self.token: types.ProgressToken | None = None
         self.cancelled = asyncio.Event()
@@ -46,8 +45,8 @@ class WorkDone:
     async def __aenter__(self) -> WorkDone:
         params = COMMAND_PARAMS.get()
         token = params.work_done_token if params is not None else None
-        progress = self._ls.work_done_progress
-        if token is None and self._ls.client_supports_progress:
+        progress = self._session.lsp.work_done_progress
+        if token is None and self._session.client.progress:
             token = f"punie-{next(_tokens)}"
             try:
                 await progress.create_async(token)
@@ -66,7 +65,7 @@ class WorkDone:
 
     def report(self, message: str, percentage: int | None = None) -> None:
         if self.token is not None:
-            self._ls.work_done_progress.report(
+            self._session.lsp.work_done_progress.report(
                 self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
             )
 
@@ -80,8 +79,12 @@ class WorkDone:
             if self.cancelled.is_set() or kind is asyncio.CancelledError
             else ("failed" if kind is not None else "done")
         )
-        self._ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
-        self._ls.work_done_progress.tokens.pop(self.token, None)  # pygls never forgets them
+        self._session.lsp.work_done_progress.end(
+            self.token, types.WorkDoneProgressEnd(message=message)
+        )
+        self._session.lsp.work_done_progress.tokens.pop(
+            self.token, None
+        )  # pygls never forgets them
 
 
 def note_command(params: types.ExecuteCommandParams) -> Any:

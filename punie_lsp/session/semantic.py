@@ -16,17 +16,16 @@ sent unless it has diagnostics.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pygls.uris import to_fs_path
+from pygls.workspace import Workspace
 
 from punie_lsp.session.documents import open_document
+from punie_lsp.wire.ty_child import TyChild
 from typed_tools import PositionEncoding, TyClient
-
-if TYPE_CHECKING:
-    from punie_lsp.server.language_server import PunieLanguageServer
 
 __all__ = ["EditorTyConnection", "PrivateTyPool"]
 
@@ -66,20 +65,28 @@ class EditorTyConnection:
     workspace_diagnostics = True
     """``workspace_report`` answers for the whole workspace (through the private ty)."""
 
-    def __init__(self, server: PunieLanguageServer, root: Path) -> None:
-        self._server = server
+    def __init__(
+        self,
+        root: Path,
+        *,
+        ty: TyChild,
+        private_ty: PrivateTyPool,
+        position_encoding: PositionEncoding,
+        ty_settings: Callable[[], Mapping[str, Any]],
+        workspace: Callable[[], Workspace | None],
+    ) -> None:
+        """``ty`` is the editor's ty child, ``ty_settings`` the editor's ``ty`` section now,
+        ``workspace`` pygls's workspace now (None before ``initialize``)."""
         self._root = root
+        self._ty = ty
+        self._private_ty = private_ty
+        self._ty_settings = ty_settings
+        self._workspace = workspace
+        self.position_encoding: PositionEncoding = position_encoding
         self._synced: set[str] = set()
 
-    @property
-    def position_encoding(self) -> PositionEncoding:
-        return self._server.position_encoding
-
     async def _private(self) -> TyClient:
-        server = self._server
-        return await server.private_ty.get(
-            self._root, self.position_encoding, server.router.ty_settings()
-        )
+        return await self._private_ty.get(self._root, self.position_encoding, self._ty_settings())
 
     async def request(self, method: str, params: Any) -> Any:
         text_document = params.get("textDocument") if isinstance(params, dict) else None
@@ -87,10 +94,10 @@ class EditorTyConnection:
         if uri in self._synced:
             private = await self._private()
             return await private.request(method, params)
-        return await self._server.ty.request(method, params)
+        return await self._ty.request(method, params)
 
     def open_document_text(self, uri: str) -> str | None:
-        document = open_document(self._server.protocol._workspace, uri)
+        document = open_document(self._workspace(), uri)
         return document.source if document is not None else None
 
     async def workspace_report(self, documents: Mapping[str, str]) -> list[Any]:
@@ -98,7 +105,7 @@ class EditorTyConnection:
 
         ``documents`` (the run's proposals) win over the editor's buffers.
         """
-        workspace = self._server.protocol._workspace
+        workspace = self._workspace()
         buffers: dict[str, str] = {}
         if workspace is not None:
             for document in list(workspace.text_documents.values()):

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from punie_lsp import __version__
-from punie_lsp.features import code_actions
-from punie_lsp.wire import initialize
+from punie_lsp.wire import code_actions, initialize
 from punie_lsp.wire.forwarding import (
     FORWARDED_NOTIFICATIONS,
     PYGLS_STATE_NOTIFICATIONS,

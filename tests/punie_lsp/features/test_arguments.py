@@ -23,8 +23,8 @@ from punie_lsp.features.arguments import (
     WriteTestsArguments,
     converter,
 )
-from punie_lsp.features.code_actions import punie_actions
 from punie_lsp.features.commands import COMMANDS
+from punie_lsp.wire.code_actions import punie_actions
 from tests.editors.conftest import EDITORS
 
 RANGE = {"start": {"line": 3, "character": 0}, "end": {"line": 5, "character": 0}}

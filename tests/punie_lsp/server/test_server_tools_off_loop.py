@@ -37,8 +37,8 @@ async def test_the_tools_are_built_once_in_a_worker_thread(monkeypatch: Any) -> 
 
     monkeypatch.setattr(CodeModeTools, "load", recording_load)
     server = PunieLanguageServer(Router(_Discard(), on_exit=lambda _: None))
-    first = await server.load_code_mode_tools()
-    again = await server.load_code_mode_tools()
+    first = await server.session.load_code_mode_tools()
+    again = await server.session.load_code_mode_tools()
     assert first is again
     assert built_in and built_in[0] is not threading.current_thread()
     assert len(built_in) == 1

@@ -37,20 +37,18 @@ def test_pygls_shutdown_raises_with_requests_in_flight() -> None:
         list(protocol.lsp_shutdown())
 
 
-class Owner(LanguageServer):
-    """Stands in for PunieLanguageServer: only its ``stop`` is asked for here."""
-
-    async def stop(self) -> None:
-        return None
+async def _stop() -> None:
+    """Stands in for ``PunieLanguageServer.stop``: only asked for here."""
 
 
 def test_punie_shutdown_cancels_them_all() -> None:
-    protocol = Owner("t", "0", protocol_cls=PunieProtocol).protocol
+    protocol = LanguageServer("t", "0", protocol_cls=PunieProtocol).protocol
     assert isinstance(protocol, PunieProtocol)
+    protocol.on_shutdown = _stop
     in_flight(protocol)
     futures = list(protocol._request_futures.values())
     steps = protocol.lsp_shutdown()
-    next(steps)  # it now asks for the server's children to be stopped
+    assert next(steps)[0] is _stop  # it now asks for the server's children to be stopped
     assert all(f.cancelled() for f in futures)
     assert protocol._shutdown
 

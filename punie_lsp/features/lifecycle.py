@@ -1,0 +1,57 @@
+"""After ``initialize``: report settings problems and pull configuration.
+
+Settings come first from ``initializationOptions``; when the editor supports
+``workspace/configuration`` the ``punie`` section is pulled after ``initialized`` and
+again on every ``workspace/didChangeConfiguration`` (which ty receives as well).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+
+from punie_lsp.session.session import Session
+
+__all__ = ["HANDLERS"]
+
+logger = logging.getLogger(__name__)
+
+
+async def pull_configuration(session: Session) -> None:
+    """Ask the editor for the ``punie`` section and apply it."""
+    if not session.client.configuration:
+        return
+    try:
+        result = await session.lsp.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="punie")])
+        )
+    except Exception as exc:  # an editor that errors here still gets defaults
+        logger.warning("workspace/configuration failed: %s", exc)
+        return
+    section: Any = result[0] if result else None
+    if section is not None:
+        session.apply_settings(section, source="workspace/configuration 'punie'")
+
+
+async def initialized(session: Session, params: types.InitializedParams) -> None:
+    session.show_problems(session.settings_problems, "initializationOptions")
+    await pull_configuration(session)
+
+
+async def did_change_configuration(
+    session: Session, params: types.DidChangeConfigurationParams
+) -> None:
+    settings = params.settings
+    if isinstance(settings, dict) and "punie" in settings:
+        session.apply_settings(settings["punie"], source="didChangeConfiguration 'punie'")
+    else:
+        await pull_configuration(session)
+
+
+HANDLERS = {
+    types.INITIALIZED: initialized,
+    types.WORKSPACE_DID_CHANGE_CONFIGURATION: did_change_configuration,
+}
+"""LSP method -> handler; each takes the ``Session`` first."""
