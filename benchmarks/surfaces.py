@@ -16,7 +16,8 @@ same engine on a thread of punie's own process instead (``MlxModel(process=False
 through the test-only model factory hook): mlx-lm's Python generation loop then
 competes with the event loop for the GIL, the choice the worker process was measured
 against. ``--model server`` runs the same tiny model in ``mlx_lm server`` (the
-``openai:`` backend). ``--model scripted`` uses the test-only scripted model instead (a
+``openai:`` backend), with ``--server-nice 10`` at the worker's lower priority.
+``--model scripted`` uses the test-only scripted model instead (a
 ``FunctionModel`` streaming words), which isolates the agent's own overhead from mlx's.
 
 The machine is shared and p95 is noisy: the load average is printed at the start and
@@ -24,7 +25,7 @@ the end, and ``--rounds`` repeats the idle/busy alternation so each round's rati
 how much of the pooled ratio is noise. Usage::
 
     uv run python -m benchmarks.surfaces [--iterations 200] [--rounds 1]
-        [--model mlx|mlx-thread|server|scripted]
+        [--model mlx|mlx-thread|server|scripted] [--server-nice 10]
 """
 
 from __future__ import annotations
@@ -126,10 +127,18 @@ async def main_async(args: argparse.Namespace) -> None:
 
     with tempfile.TemporaryDirectory(prefix="punie-hub-") as hub:
         process, base_url = start_mlx_server(tiny_model_dir(), Path(hub))
+        if args.server_nice:
+            lower_priority(process.pid, args.server_nice)
         try:
             await measure(args, base_url)
         finally:
             stop_mlx_server(process)
+
+
+def lower_priority(pid: int, niceness: int) -> None:
+    """``nice`` every thread of ``pid``: Linux priorities are per thread (new ones inherit)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
 
 
 async def measure(args: argparse.Namespace, base_url: str) -> None:
@@ -245,6 +254,12 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument(
         "--model", choices=["mlx", "mlx-thread", "server", "scripted"], default="mlx"
+    )
+    parser.add_argument(
+        "--server-nice",
+        type=int,
+        default=0,
+        help="--model server: lower mlx_lm server's CPU priority by this (as the worker's)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="idle/busy measurements to pool")
     parser.add_argument("--block", type=int, default=25, help="hovers per idle/busy block")
