@@ -93,6 +93,7 @@ class Session:
         """``punie-lsp --trust``: every workspace may run its own code, whatever the setting."""
         self.settings = Settings()
         self.settings_problems: list[str] = []
+        self._shown_problems: list[str] = []
         self.client = ClientSupport()
         """Resolved once, at ``initialize``."""
         self.position_encoding: PositionEncoding = "utf-16"
@@ -125,6 +126,14 @@ class Session:
         self.show_problems(problems, source)
 
     def show_problems(self, problems: list[str], source: str) -> None:
+        """Name the settings' problems in one message, once: Neovim sends the same section
+        as initializationOptions, didChangeConfiguration and workspace/configuration, and
+        one typo must not pop up three times. A different set of problems is shown again."""
+        if problems == self._shown_problems:
+            if problems:
+                logger.debug("settings from %s: the same problems as already shown", source)
+            return
+        self._shown_problems = list(problems)
         if not problems:
             return
         text = f"punie-lsp: ignored in {source} (defaults used): " + "; ".join(problems)

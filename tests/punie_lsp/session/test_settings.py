@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -220,3 +222,72 @@ async def test_out_of_range_settings_never_fail_a_command(project: Any) -> None:
     assert result["value"] == 42
     await client.shutdown_session()
     await client.stop()
+
+
+def test_the_same_bad_setting_is_shown_once(project: Path) -> None:
+    """Neovim sends its ``punie`` section three ways (initializationOptions,
+    didChangeConfiguration, the answer to workspace/configuration): one typo popped up
+    three times (found by a fresh user in headless Neovim). A new problem still shows."""
+    from tests.rawlsp import RawServer
+
+    server = RawServer()
+
+    def reply(request: dict[str, Any]) -> Any:  # the editor's answer; ty asks too
+        if request.get("method") != "workspace/configuration":
+            return None
+        items = request["params"]["items"]
+        return [{"bogus": 1} if i.get("section") == "punie" else {} for i in items]
+
+    server.reply = reply  # this editor's settings
+    shown: list[str] = []
+
+    def until(msg_id: str, method: str | None = None) -> Callable[[dict[str, Any]], bool]:
+        def match(message: dict[str, Any]) -> bool:
+            if message.get("method") == "window/showMessage":
+                shown.append(message["params"]["message"])
+            if method is not None:  # punie's own request, not ty's (relayed)
+                items = (message.get("params") or {}).get("items") or []
+                return message.get("method") == method and any(
+                    i.get("section") == "punie" for i in items
+                )
+            return message.get("id") == msg_id and "method" not in message
+
+        return match
+
+    try:
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": "init",
+                "method": "initialize",
+                "params": {
+                    "processId": None,
+                    "rootUri": project.as_uri(),
+                    "capabilities": {"workspace": {"configuration": True}},
+                    "initializationOptions": {"punie": {"bogus": 1}},
+                },
+            }
+        )
+        server.wait_for(until("init"), 60)
+        server.notify("initialized", {})
+        # Answered (with the same typo) before anything else is sent, as Neovim does.
+        server.wait_for(until("", "workspace/configuration"), 60)
+        server.notify("workspace/didChangeConfiguration", {"settings": {"punie": {"bogus": 1}}})
+        status = {"command": "punie.status", "arguments": [{}]}
+        server.send(
+            {"jsonrpc": "2.0", "id": "s1", "method": "workspace/executeCommand", "params": status}
+        )
+        server.wait_for(until("s1"), 60)
+        server.notify("workspace/didChangeConfiguration", {"settings": {"punie": {"typo": 1}}})
+        server.send(
+            {"jsonrpc": "2.0", "id": "s2", "method": "workspace/executeCommand", "params": status}
+        )
+        server.wait_for(until("s2"), 60)
+        server.send({"jsonrpc": "2.0", "id": "down", "method": "shutdown"})
+        server.wait_for(until("down"), 60)
+    finally:
+        server.kill()
+    assert [m for m in shown if "'punie.bogus'" in m] == [
+        "punie-lsp: ignored in initializationOptions (defaults used): unknown setting 'punie.bogus'"
+    ]
+    assert len([m for m in shown if "'punie.typo'" in m]) == 1, shown
