@@ -18,7 +18,7 @@ import os
 from typing import Any
 
 from punie_lsp.wire.router import Router
-from punie_lsp.wire.transport import FrameReceiver, FrameWriter, open_stdio
+from punie_lsp.wire.transport import FrameReaderThread, FrameReceiver, FrameWriter, open_stdio
 
 __all__ = ["serve", "serve_stdio", "serve_tcp"]
 
@@ -58,7 +58,7 @@ def _bad_frame(why: str) -> None:
 
 
 async def serve(
-    receiver: FrameReceiver,
+    receiver: FrameReceiver | FrameReaderThread,
     writer: FrameWriter,
     *,
     ty_command: list[str] | None = None,
@@ -84,7 +84,8 @@ async def serve(
 
     router = Router(writer, on_exit=on_exit, on_initialize=on_initialize, ty_command=ty_command)
     attaching = loop.create_task(_attach_backend(router, trust_all))
-    receiver.parser.bind(router.handle_body)
+    # stdio: what only ty must see is forwarded on the reading thread (``forward_now``).
+    receiver.bind(router.handle_body, router.forward_now)
     await asyncio.wait({receiver.closed, stop}, return_when=asyncio.FIRST_COMPLETED)
     if not stop.done():
         logger.info("the editor closed its input; answering what it sent, then stopping")

@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from punie_lsp import __version__
@@ -38,31 +35,27 @@ from punie_lsp.wire.forwarding import (
 )
 from punie_lsp.wire.initialize import FALLBACK_CAPABILITIES
 from punie_lsp.wire.jsonrpc import (
-    INT32_MAX,
-    INT32_MIN,
     INVALID_PARAMS,
     INVALID_REQUEST,
     NOTIFICATIONS,
     PARSE_ERROR,
-    REQUEST_CANCELLED,
     REQUEST_FAILED,
     SERVER_NOT_INITIALIZED,
     error_body,
     result_body,
     valid_id,
 )
+from punie_lsp.wire.pending import Forwarded
 from punie_lsp.wire.transport import FrameWriter
-from punie_lsp.wire.ty_child import OWN_ID_PREFIX, TyChild
+from punie_lsp.wire.ty_child import TyChild
 from punie_lsp.wire.ty_requests import TyRequests
 
 __all__ = ["Backend", "Router"]
 
+_scan_once = json.JSONDecoder().scan_once
+"""The C scanner ``json.loads`` ends in: a value and where it ends, or StopIteration."""
+
 logger = logging.getLogger(__name__)
-
-RESTART_WAIT_SECONDS = float(os.environ.get("PUNIE_LSP_TY_WAIT_SECONDS", "10"))
-"""How long a request waits for a restarting ty before it is answered with an error."""
-
-_REMAP_PREFIX = "editor:"
 
 
 class Backend(Protocol):
@@ -87,19 +80,6 @@ class Backend(Protocol):
     async def finish(self, grace: float) -> None:
         """The editor's input ended: answer its requests (``grace`` seconds), then stop."""
         ...
-
-
-@dataclass
-class _Pending:
-    """An editor request forwarded (or queued) to ty."""
-
-    client_id: int | str
-    method: str
-    body: bytes
-    sent: bool = False
-    resent: bool = False
-    params: Any = None
-    """Kept only for requests whose answer punie adds to (code actions)."""
 
 
 def _ty_settings_body(params: Any, body: bytes) -> bytes:
@@ -142,8 +122,6 @@ class Router:
         self.backend: Backend | None = None
         self._backend_queue: list[dict[str, Any]] = []
         self.backend_attached = asyncio.Event()
-        self._pending: dict[int | str, _Pending] = {}
-        self._remap_ids = itertools.count(1)
         self._held: list[bytes] | None = []  # ty -> editor traffic held until initialized
         self._initializing: asyncio.Task[None] | None = None
         self.ty = TyChild(
@@ -151,11 +129,18 @@ class Router:
             initialize_params=self._ty_initialize_params,
             on_message=self.on_ty_message,
             on_response=self.on_ty_response,
+            on_response_now=self.answer_now,
             on_ready=self.on_ty_ready,
             on_crash=self.on_ty_crash,
             on_restart_failed=lambda message: self.log_to_client(2, message),
             before_restart=self.backend_attached.wait,
         )
+        self.forwarded_requests = Forwarded(
+            self.ty, to_client=self._to_client, send_error=self.send_error
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        with contextlib.suppress(RuntimeError):  # no running loop: set on the first message
+            self._loop = asyncio.get_running_loop()
         self.ty_requests = TyRequests(
             self.ty, self.routes, to_client=self._to_client, ty_settings=self.ty_settings
         )
@@ -180,6 +165,47 @@ class Router:
             self._handle_body(body)
         except Exception:
             logger.exception("unexpected error while handling %.200r", body)
+
+    def forward_now(self, body: bytes) -> bool:
+        """On the editor's reading thread: forward a message that only ty must see, now.
+
+        A request ty serves goes to ty as the editor's bytes; a document or workspace
+        notification goes to ty, then (for punie's state) to pygls on the loop. True when
+        done; False, having done nothing, for anything else (punie's own requests, the
+        session's start and end, ids to remap, code actions, a restarting ty...): the
+        reading thread then hands the message to ``handle_body`` on the loop, in order.
+        The message is decoded here, once, as the loop would.
+        """
+        if (
+            self._early is not None
+            or self.raw_initialize_params is None
+            or self.shutdown_requested
+            or self._loop is None
+            or not self.ty.ready
+        ):
+            return False
+        try:  # json.loads without its Python wrapper; the whole body must be one value
+            text = body.decode()
+            message, end = _scan_once(text, 0)
+        except (StopIteration, ValueError):  # UnicodeDecodeError and JSONDecodeError too
+            return False
+        if end != len(text) or type(message) is not dict or message.get("jsonrpc") != "2.0":
+            return False
+        method = message.get("method")
+        params = message.get("params")
+        if type(method) is not str or not (params is None or type(params) in (dict, list)):
+            return False
+        if "id" in message:
+            return method in self.routes.forwarded and self.forwarded_requests.forward_now(
+                message["id"], method, body
+            )
+        if method not in FORWARDED_NOTIFICATIONS or method == "workspace/didChangeConfiguration":
+            return False
+        if not self.ty.send_body(body):
+            return False
+        if method in PYGLS_STATE_NOTIFICATIONS:
+            self._loop.call_soon_threadsafe(self.to_backend, message)
+        return True
 
     def _handle_body(self, body: bytes) -> None:
         try:
@@ -319,51 +345,10 @@ class Router:
     def _forward_request(
         self, msg_id: int | str, method: str, message: dict[str, Any], body: bytes
     ) -> None:
-        ty_id: int | str = msg_id
-        if (isinstance(msg_id, str) and msg_id.startswith((OWN_ID_PREFIX, _REMAP_PREFIX))) or (
-            isinstance(msg_id, int) and not INT32_MIN <= msg_id <= INT32_MAX
-        ):
-            # An id in our namespace, or an integer past LSP's int32 that ty cannot read:
-            # give ty another one (rare; re-encodes).
-            ty_id = f"{_REMAP_PREFIX}{next(self._remap_ids)}"
-            body = json.dumps({**message, "id": ty_id}).encode()
-        pending = _Pending(client_id=msg_id, method=method, body=body)
-        if method == "textDocument/codeAction":
-            pending.params = message.get("params")
-        self._pending[ty_id] = pending
-        if self.ty.send_body(body):
-            pending.sent = True
-        else:
-            self._expire_later(ty_id, pending)
-
-    def _expire_later(self, ty_id: int | str, pending: _Pending) -> None:
-        loop = asyncio.get_running_loop()
-        loop.call_later(RESTART_WAIT_SECONDS, self._expire_queued, ty_id, pending)
-
-    def _expire_queued(self, ty_id: int | str, pending: _Pending) -> None:
-        if self._pending.get(ty_id) is pending and not pending.sent:
-            del self._pending[ty_id]
-            self.send_error(
-                pending.client_id,
-                REQUEST_FAILED,
-                f"ty did not answer within {RESTART_WAIT_SECONDS:g} s: {self.ty.describe()}",
-            )
+        self.forwarded_requests.forward(msg_id, method, message, body)
 
     def _cancel_forwarded(self, params: Any, body: bytes) -> bool:
-        if not isinstance(params, dict) or not valid_id(params.get("id")):
-            return False
-        client_id = params["id"]
-        for ty_id, pending in self._pending.items():
-            if pending.client_id == client_id:
-                if pending.sent:
-                    if ty_id != client_id:
-                        body = json.dumps({**json.loads(body), "params": {"id": ty_id}}).encode()
-                    self.ty.send_body(body)
-                else:
-                    del self._pending[ty_id]
-                    self.send_error(client_id, REQUEST_CANCELLED, "Request cancelled")
-                return True
-        return False
+        return self.forwarded_requests.cancel(params, body)
 
     def _client_response(self, msg_id: int | str, message: dict[str, Any]) -> None:
         if not self.ty_requests.answer(msg_id, message):
@@ -427,18 +412,18 @@ class Router:
 
     def on_ty_response(self, msg_id: int | str, body: bytes) -> None:
         """Route a response to an editor request: the same bytes, unless its id was remapped."""
-        pending = self._pending.pop(msg_id, None)
-        if pending is None:
-            return  # cancelled and already answered, or from a ty that was replaced
-        if pending.method == "textDocument/codeAction":
-            message = json.loads(body)
-            if "result" in message:
-                message["result"] = code_actions.merge(message["result"], pending.params)
-            self._to_client(json.dumps({**message, "id": pending.client_id}).encode())
-            return
-        if pending.client_id != msg_id:
-            body = json.dumps({**json.loads(body), "id": pending.client_id}).encode()
-        self._to_client(body)
+        self.forwarded_requests.answer(msg_id, body)
+
+    def answer_now(self, msg_id: int | str, body: bytes) -> bool:
+        """On ty's reading thread: write ty's answer to the editor when it goes back as is.
+
+        False (nothing done) when the loop must see it: the editor's writer is not
+        thread-safe, ty's traffic is still held until the initialize result, or punie
+        adds to the answer or remapped its id.
+        """
+        if self._held is not None or not self.writer.thread_safe:
+            return False
+        return self.forwarded_requests.answer_now(msg_id, body, self.writer.write_body)
 
     def on_ty_message(self, message: dict[str, Any], body: bytes) -> None:
         """Route one message from ty (called by ``TyChild``'s reader)."""
@@ -483,24 +468,12 @@ class Router:
                 self.ty.send(
                     {"jsonrpc": "2.0", "method": "notebookDocument/didOpen", "params": params}
                 )
-        for pending in self._pending.values():
-            if not pending.sent:
-                pending.sent = self.ty.send_body(pending.body)
+        self.forwarded_requests.send_queued()
 
     def on_ty_crash(self, reason: str) -> None:
         """Requests ty was answering are sent again once; a second crash fails them."""
         self.ty_requests.progress_tokens.clear()
-        for ty_id, pending in list(self._pending.items()):
-            if not pending.sent:
-                continue
-            if pending.resent:
-                del self._pending[ty_id]
-                self.send_error(
-                    pending.client_id, REQUEST_FAILED, f"ty crashed twice answering this: {reason}"
-                )
-            else:
-                pending.sent, pending.resent = False, True
-                self._expire_later(ty_id, pending)
+        self.forwarded_requests.crashed(reason)
         self.log_to_client(2, f"{reason}; restarting ty")
 
     async def end_of_input(self, grace: float) -> None:
@@ -533,9 +506,7 @@ class Router:
 
     def answer_unanswered(self, reason: str) -> None:
         """Answer every forwarded request ty did not (it has shut down, or never came back)."""
-        pending, self._pending = self._pending, {}
-        for item in pending.values():
-            self.send_error(item.client_id, REQUEST_FAILED, reason)
+        self.forwarded_requests.fail_all(reason)
 
     # -- output ------------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ class TyChild:
         initialize_params: Callable[[], dict[str, Any]],
         on_message: Callable[[dict[str, Any], bytes], None],
         on_response: Callable[[int | str, bytes], None] | None = None,
+        on_response_now: Callable[[int | str, bytes], bool] | None = None,
         on_ready: Callable[[bool], None],
         on_crash: Callable[[str], None],
         on_restart_failed: Callable[[str], None] | None = None,
@@ -78,6 +79,8 @@ class TyChild:
         self._initialize_params = initialize_params
         self._on_message = on_message
         self._on_response = on_response
+        self._on_response_now = on_response_now
+        """Called on ty's reading thread; True when it routed the response itself."""
         self._on_ready = on_ready
         self._on_crash = on_crash
         self._on_restart_failed = on_restart_failed
@@ -169,16 +172,23 @@ class TyChild:
     async def _spawn_and_initialize(self) -> dict[str, Any]:
         command, env = await self.prepare()
         loop = asyncio.get_running_loop()
-        _, process = await loop.subprocess_exec(
-            lambda: TyProcess(self._on_body),
-            *command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=self.cwd,
-            env=env,
-            preexec_fn=die_with_parent if sys.platform == "linux" else None,
-        )
+        process = TyProcess(self._on_body, self._on_body_now)
+        child_stdin, child_stdout = process.child_fds()
+        try:
+            await loop.subprocess_exec(
+                lambda: process,
+                *command,
+                stdin=child_stdin,
+                stdout=child_stdout,
+                stderr=subprocess.PIPE,
+                cwd=self.cwd,
+                env=env,
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
+            )
+        except BaseException:
+            process.abandon()
+            raise
+        process.started()
         self._process = process
         process.watcher = asyncio.create_task(self._exited(process))
         try:
@@ -332,6 +342,20 @@ class TyChild:
         for future in pending.values():
             if not future.done():
                 future.set_exception(TyError(reason))
+
+    def _on_body_now(self, process: TyProcess, body: bytes) -> bool:
+        """On ty's reading thread: route a response to an editor's request now, if it can be.
+
+        True when ``on_response_now`` took it; otherwise it goes to ``_on_body`` on the
+        loop, in order.
+        """
+        on_response_now = self._on_response_now
+        if on_response_now is None or process is not self._process:
+            return False
+        msg_id = peek_response_id(body)
+        if msg_id is None or (isinstance(msg_id, str) and msg_id.startswith(OWN_ID_PREFIX)):
+            return False
+        return on_response_now(msg_id, body)
 
     def _on_body(self, process: TyProcess, body: bytes) -> None:
         """One message from ty, in the pipe callback that received it."""

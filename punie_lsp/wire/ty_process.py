@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import importlib.util
 import logging
+import os
 import signal
 import sys
 import time
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from punie_lsp.wire.transport import FrameParser
+from punie_lsp.wire.transport import FrameReaderThread, PipeWriter
 
 __all__ = ["TyProcess", "die_with_parent", "launch", "ty_command", "ty_process_environment"]
 
@@ -78,17 +79,57 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the forked child
 
 
 class TyProcess(asyncio.SubprocessProtocol):
-    """One ty process: its stdout framed in the pipe callback, stderr logged by line."""
+    """One ty process: stdin and stdout are pipes of ours, stderr is logged by line.
 
-    def __init__(self, on_body: Callable[[TyProcess, bytes], None]) -> None:
-        self.parser = FrameParser(
-            lambda body: on_body(self, body), lambda why: logger.warning("ty sent %s", why)
-        )
-        self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    ty's stdout is read and framed by a thread (``FrameReaderThread``): a response to a
+    forwarded request is offered to ``now`` there (the router writes it to the editor
+    at once); every other message goes to ``on_body`` on the loop, in order. ty's stdin
+    is a ``PipeWriter`` the loop and the editor's reading thread share. ``exited`` is
+    set once the process has exited *and* everything it wrote has been handled, so a
+    crash is seen after ty's last words.
+    """
+
+    def __init__(
+        self,
+        on_body: Callable[[TyProcess, bytes], None],
+        now: Callable[[TyProcess, bytes], bool],
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        self.exited: asyncio.Future[int] = loop.create_future()
         self.started_at = time.monotonic()
         self.transport: asyncio.SubprocessTransport | None = None
         self._stderr = bytearray()
         self.watcher: asyncio.Task[None] | None = None
+        self._child_stdin, stdin = os.pipe()
+        stdout, self._child_stdout = os.pipe()
+        self.stdin: PipeWriter | None = PipeWriter(stdin, loop)
+        self._reader = FrameReaderThread(
+            stdout, "punie-ty-stdout", lambda why: logger.warning("ty sent %s", why), close_fd=True
+        )
+        self._on_body = on_body
+        self._now = now
+
+    def child_fds(self) -> tuple[int, int]:
+        """The ends ty gets as its stdin and stdout (closed here once it has them)."""
+        return self._child_stdin, self._child_stdout
+
+    def started(self) -> None:
+        """ty has its ends of the pipes: close ours, start reading its output."""
+        for fd in self.child_fds():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._reader.bind(
+            lambda body: self._on_body(self, body), lambda body: self._now(self, body)
+        )
+
+    def abandon(self) -> None:
+        """The spawn failed: close every pipe end."""
+        for fd in self.child_fds():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._reader.close_unstarted()
+        if self.stdin is not None:
+            self.stdin.close()
 
     # asyncio.SubprocessProtocol
 
@@ -97,20 +138,27 @@ class TyProcess(asyncio.SubprocessProtocol):
         self.transport = transport
 
     def pipe_data_received(self, fd: int, data: bytes | str) -> None:
-        chunk = data.encode() if isinstance(data, str) else data
-        if fd == 1:
-            self.parser.feed(chunk)
-            return
-        self._stderr += chunk
+        self._stderr += data.encode() if isinstance(data, str) else data
         while (newline := self._stderr.find(b"\n")) >= 0:
             line = bytes(self._stderr[:newline]).decode(errors="replace").rstrip()
             del self._stderr[: newline + 1]
             logger.debug("ty: %s", line)
 
     def process_exited(self) -> None:
-        if not self.exited.done() and self.transport is not None:
-            code = self.transport.get_returncode()
-            self.exited.set_result(code if code is not None else -1)
+        if self.transport is None:
+            return
+        code = self.transport.get_returncode()
+        code = code if code is not None else -1
+
+        def done(_: object = None) -> None:
+            if not self.exited.done():
+                self.exited.set_result(code)
+
+        if self._reader.closed.done():
+            done()
+            return
+        # ty's output ends with it (nobody else holds the pipe): handled, then exited.
+        self._reader.closed.add_done_callback(done)
 
     # the process
 
@@ -122,18 +170,13 @@ class TyProcess(asyncio.SubprocessProtocol):
     def running(self) -> bool:
         return not self.exited.done()
 
-    @property
-    def stdin(self) -> asyncio.WriteTransport | None:
-        if self.transport is None:
-            return None
-        pipe = self.transport.get_pipe_transport(0)
-        return pipe if isinstance(pipe, asyncio.WriteTransport) else None
-
     def signal(self, kill: bool) -> None:
         if self.transport is not None and self.running:
             with contextlib.suppress(ProcessLookupError):
                 self.transport.kill() if kill else self.transport.terminate()
 
     def close(self) -> None:
+        if self.stdin is not None:
+            self.stdin.close()
         if self.transport is not None:
             self.transport.close()
