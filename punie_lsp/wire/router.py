@@ -52,8 +52,9 @@ from punie_lsp.wire.ty_requests import TyRequests
 
 __all__ = ["Backend", "Router"]
 
-_scan_once = json.JSONDecoder().scan_once
-"""The C scanner ``json.loads`` ends in: a value and where it ends, or StopIteration."""
+_raw_decode = json.JSONDecoder().raw_decode
+"""``json.loads`` without its wrapper (encoding detection, whitespace regexes): the value
+and where it ends, or ``JSONDecodeError``."""
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +187,8 @@ class Router:
             return False
         try:  # json.loads without its Python wrapper; the whole body must be one value
             text = body.decode()
-            message, end = _scan_once(text, 0)
-        except (StopIteration, ValueError):  # UnicodeDecodeError and JSONDecodeError too
+            message, end = _raw_decode(text)
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             return False
         if end != len(text) or type(message) is not dict or message.get("jsonrpc") != "2.0":
             return False
