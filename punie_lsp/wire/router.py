@@ -25,6 +25,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from msgspec import UNSET
+
 from punie_lsp import __version__
 from punie_lsp.wire import code_actions, initialize
 from punie_lsp.wire.forwarding import (
@@ -42,6 +44,7 @@ from punie_lsp.wire.jsonrpc import (
     REQUEST_FAILED,
     SERVER_NOT_INITIALIZED,
     error_body,
+    read_envelope,
     result_body,
     valid_id,
 )
@@ -52,9 +55,6 @@ from punie_lsp.wire.ty_requests import TyRequests
 
 __all__ = ["Backend", "Router"]
 
-_raw_decode = json.JSONDecoder().raw_decode
-"""``json.loads`` without its wrapper (encoding detection, whitespace regexes): the value
-and where it ends, or ``JSONDecodeError``."""
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +175,8 @@ class Router:
         done; False, having done nothing, for anything else (punie's own requests, the
         session's start and end, ids to remap, code actions, a restarting ty...): the
         reading thread then hands the message to ``handle_body`` on the loop, in order.
-        The message is decoded here, once, as the loop would.
+        Only its envelope is read here (``jsonrpc.read_envelope``: the whole body is
+        checked, ``params`` is not built).
         """
         if (
             self._early is not None
@@ -185,28 +186,25 @@ class Router:
             or not self.ty.ready
         ):
             return False
-        try:  # json.loads without its Python wrapper; the whole body must be one value
-            text = body.decode()
-            message, end = _raw_decode(text)
-        except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        envelope = read_envelope(body)
+        if envelope is None:
             return False
-        if end != len(text) or type(message) is not dict or message.get("jsonrpc") != "2.0":
-            return False
-        method = message.get("method")
-        params = message.get("params")
-        if type(method) is not str or not (params is None or type(params) in (dict, list)):
-            return False
-        if "id" in message:
+        method = envelope.method
+        assert isinstance(method, str)  # read_envelope returns requests and notifications
+        if envelope.id is not UNSET:
             return method in self.routes.forwarded and self.forwarded_requests.forward_now(
-                message["id"], method, body
+                envelope.id, method, body
             )
         if method not in FORWARDED_NOTIFICATIONS or method == "workspace/didChangeConfiguration":
             return False
         if not self.ty.send_body(body):
             return False
-        if method in PYGLS_STATE_NOTIFICATIONS:
-            self._loop.call_soon_threadsafe(self.to_backend, message)
+        if method in PYGLS_STATE_NOTIFICATIONS:  # decoded on the loop, for pygls alone
+            self._loop.call_soon_threadsafe(self._to_backend_body, body)
         return True
+
+    def _to_backend_body(self, body: bytes) -> None:
+        self.to_backend(json.loads(body))
 
     def _handle_body(self, body: bytes) -> None:
         try:

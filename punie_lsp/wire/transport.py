@@ -89,6 +89,8 @@ class FrameParser:
         on_bad_frame: Callable[[str], None] | None = None,
     ) -> None:
         self._buffer = bytearray()
+        self._need = -1
+        """The length of the body being read once its header is, else -1."""
         self._on_body = on_body
         self._on_bad_frame = on_bad_frame
         self._waiting: list[bytes] = []
@@ -102,45 +104,62 @@ class FrameParser:
 
     def feed(self, data: bytes) -> None:
         buffer = self._buffer
-        if not buffer and data.startswith(b"Content-Length: "):
-            # The usual case, one whole frame with a one-line header in one read: no copy
-            # into the buffer. Anything else (a Content-Type line too, a partial or
-            # several frames, a bad length) takes the general path below.
+        need = self._need
+        if need >= 0:  # a header was read: this is (part of) its body
+            if not buffer and len(data) == need:  # the body, whole, as ty writes it
+                self._need = -1
+                self._deliver(data)
+                return
+            buffer += data
+        elif not buffer and data.startswith(b"Content-Length: "):
+            # The usual cases, cut without copying into the buffer: one whole frame with
+            # a one-line header in one read (editors), or the header alone (ty writes the
+            # header line, then the body). Anything else (a Content-Type line too, a
+            # partial or several frames, a bad length) takes the general path below.
             end = data.find(b"\r\n\r\n")
             if end > 0:
                 try:
                     length = int(data[16:end])
                 except ValueError:
                     length = -1
-                if length >= 0 and len(data) == end + 4 + length:
-                    body = data[end + 4 :]
-                    if self._on_body is None:
-                        self._waiting.append(body)
-                    else:
-                        self._on_body(body)
-                    return
-        buffer += data
+                if length >= 0:
+                    rest = len(data) - end - 4
+                    if rest == length:
+                        self._deliver(data[end + 4 :])
+                        return
+                    if rest == 0:
+                        self._need = length
+                        return
+            buffer += data
+        else:
+            buffer += data
         while True:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buffer) > _MAX_HEADER_BYTES:  # not LSP: drop what cannot be a header
-                    self._bad("header block without an end")
-                    del buffer[: -len(b"Content-Length: 2147483647\r\n")]
-                return
-            length, problem = _content_length(bytes(buffer[:end]))
-            if length is None:
-                self._bad(problem)
+            need = self._need
+            if need < 0:
+                end = buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(buffer) > _MAX_HEADER_BYTES:  # not LSP: drop what cannot be a header
+                        self._bad("header block without an end")
+                        del buffer[: -len(b"Content-Length: 2147483647\r\n")]
+                    return
+                length, problem = _content_length(bytes(buffer[:end]))
                 del buffer[: end + 4]
-                continue
-            total = end + 4 + length
-            if len(buffer) < total:
+                if length is None:
+                    self._bad(problem)
+                    continue
+                need = self._need = length
+            if len(buffer) < need:
                 return
-            body = bytes(buffer[end + 4 : total])
-            del buffer[:total]
-            if self._on_body is None:
-                self._waiting.append(body)
-            else:
-                self._on_body(body)
+            body = bytes(buffer[:need])
+            del buffer[:need]
+            self._need = -1
+            self._deliver(body)
+
+    def _deliver(self, body: bytes) -> None:
+        if self._on_body is None:
+            self._waiting.append(body)
+        else:
+            self._on_body(body)
 
     def _bad(self, problem: str) -> None:
         if self._on_bad_frame is not None:

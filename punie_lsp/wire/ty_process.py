@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -118,9 +119,7 @@ class TyProcess(asyncio.SubprocessProtocol):
         for fd in self.child_fds():
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self._reader.bind(
-            lambda body: self._on_body(self, body), lambda body: self._now(self, body)
-        )
+        self._reader.bind(partial(self._on_body, self), partial(self._now, self))
 
     def abandon(self) -> None:
         """The spawn failed: close every pipe end."""
