@@ -71,7 +71,7 @@ def error_body(msg_id: int | str | None, code: int, message: str) -> bytes:
     return json.dumps(error).encode()
 
 
-class Envelope(msgspec.Struct):
+class Envelope(msgspec.Struct, gc=False):
     """A message's JSON-RPC members, as the reading thread routes it; ``params`` unread.
 
     ``id`` is typed as JSON-RPC allows it here (a JSON integer or string: ``true`` and

@@ -41,7 +41,7 @@ _REMAP_PREFIX = "editor:"
 _CODE_ACTION = "textDocument/codeAction"
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """An editor request forwarded (or queued) to ty."""
 

@@ -53,7 +53,12 @@ from punie_lsp.wire.transport import FrameWriter
 from punie_lsp.wire.ty_child import TyChild
 from punie_lsp.wire.ty_requests import TyRequests
 
-__all__ = ["Backend", "Router"]
+__all__ = ["THREAD_PATH_MAX_BYTES", "Backend", "Router"]
+
+THREAD_PATH_MAX_BYTES = 64 * 1024
+"""Larger messages (a big file's didOpen or didChange) are left to the loop: pygls must
+decode them there anyway, and two decodes at once (the thread's check, the loop's
+``json.loads``) would hold the GIL twice as long as one."""
 
 
 logger = logging.getLogger(__name__)
@@ -179,7 +184,8 @@ class Router:
         checked, ``params`` is not built).
         """
         if (
-            self._early is not None
+            len(body) > THREAD_PATH_MAX_BYTES
+            or self._early is not None
             or self.raw_initialize_params is None
             or self.shutdown_requested
             or self._loop is None
