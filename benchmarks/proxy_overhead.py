@@ -402,7 +402,11 @@ async def main_async(args: argparse.Namespace) -> None:
 
         ty, punie = Server("ty", TY, root, ty_environment()), Server("punie", PUNIE, root)
         relay = Server("relay", RELAY, root, ty_environment())
-        for server in (ty, relay, punie):
+        servers = [ty, relay, punie]
+        if args.before is not None:  # another punie-lsp source tree, in the same run
+            before_env = {**os.environ, "PYTHONPATH": str(args.before)}
+            servers.append(Server("before", PUNIE, root, before_env))
+        for server in servers:
             await server.start()
             await server.initialize()
             await open_documents(server, root)
@@ -443,14 +447,14 @@ async def main_async(args: argparse.Namespace) -> None:
         for rows, iterations in ((small, args.iterations), (big, max(10, args.iterations // 5))):
             for i in range(iterations):
                 for label, method, params, _ in rows:
-                    order = (ty, relay, punie) if i % 2 == 0 else (punie, relay, ty)
+                    order = servers if i % 2 == 0 else servers[::-1]
                     for server in order:
                         elapsed, _ = await server.timed(method, params, shape_of(label))
                         times.setdefault((label, server.name), []).append(elapsed)
 
         idle_rss = (punie.rss_mb(False), punie.rss_mb(True))
         ty_alone_rss = ty.rss_mb(True)
-        for server in (ty, relay, punie):
+        for server in servers:
             await server.stop()
 
         print()
@@ -483,7 +487,22 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"{ms(p50):>9} {ms(pct(p, 0.95)):>9} {ms(p50 - t50):>9} {ratio:9.2f} "
                 f"{ms(r50):>9} {ms(r50 - t50):>10} {ms(p50 - r50):>11}{verdict}"
             )
+        if args.before is not None:
+            print(f"before: punie-lsp from {args.before} (PYTHONPATH), same run, interleaved")
+            for label, *_ in table:
+                t50 = statistics.median(times[(label, "ty")])
+                p50 = statistics.median(times[(label, "punie")])
+                b50 = statistics.median(times[(label, "before")])
+                print(
+                    f"  {label:22} before p50 {ms(b50)} adds {ms(b50 - t50)}; "
+                    f"now adds {ms(p50 - t50)}; now/before {p50 / b50:.2f}"
+                )
         print(f"relay (the floor of any proxy process): {shlex.join(RELAY)}")
+        print(
+            "  ty writes each message in two writes (header, then body); a proxy that"
+            " passes on whole\n  frames can save the client a wake-up, so on a loaded"
+            " machine relay or punie may beat ty:\n  punie-relay is the proxy's own cost."
+        )
         print("re-encoding cost of the large responses in this process (what forwarding avoids):")
         for label, body in samples.items():
             if "(big)" in label:
@@ -753,6 +772,12 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--modules", type=int, default=30)
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="another punie-lsp source tree (a git worktree) measured in the same run",
+    )
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument(
         "--sections",
