@@ -244,6 +244,12 @@ class Server:
             with contextlib.suppress(BaseException):
                 await self.reader
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server's own process has used so far (its children not counted)."""
+        assert self.proc is not None
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return times.user + times.system
+
     def rss_mb(self, with_children: bool) -> float:
         assert self.proc is not None
         proc = psutil.Process(self.proc.pid)
@@ -444,7 +450,10 @@ async def main_async(args: argparse.Namespace) -> None:
         times: dict[tuple[str, str], list[float]] = {}
         small = [row for row in table if "(big)" not in row[0]]
         big = [row for row in table if "(big)" in row[0]]
+        cpu: dict[str, float] = {}
         for rows, iterations in ((small, args.iterations), (big, max(10, args.iterations // 5))):
+            if rows is small:
+                cpu = {server.name: -server.cpu_seconds() for server in servers}
             for i in range(iterations):
                 for label, method, params, _ in rows:
                     order = servers if i % 2 == 0 else servers[::-1]
@@ -452,6 +461,8 @@ async def main_async(args: argparse.Namespace) -> None:
                         elapsed, _ = await server.timed(method, params, shape_of(label))
                         times.setdefault((label, server.name), []).append(elapsed)
 
+            if rows is small:
+                cpu = {server.name: cpu[server.name] + server.cpu_seconds() for server in servers}
         idle_rss = (punie.rss_mb(False), punie.rss_mb(True))
         ty_alone_rss = ty.rss_mb(True)
         for server in servers:
@@ -503,6 +514,12 @@ async def main_async(args: argparse.Namespace) -> None:
             " passes on whole\n  frames can save the client a wake-up, so on a loaded"
             " machine relay or punie may beat ty:\n  punie-relay is the proxy's own cost."
         )
+        asked = args.iterations * len(small)
+        print(
+            f"CPU time per small request over the {asked} above (user + system, the process"
+            " alone, threads included; immune to the wait for a core that a loaded machine adds):"
+        )
+        print("  " + ", ".join(f"{name} {cpu[name] / asked * 1e6:.1f} us" for name in cpu))
         print("re-encoding cost of the large responses in this process (what forwarding avoids):")
         for label, body in samples.items():
             if "(big)" in label:
