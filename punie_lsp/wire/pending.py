@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from punie_lsp.features import code_actions
+from punie_lsp.wire import code_actions
 from punie_lsp.wire.jsonrpc import (
     INT32_MAX,
     INT32_MIN,
