@@ -120,7 +120,8 @@ async def tool(session: Session, args: ToolArguments | None = None) -> Any:
     try:
         result = await call_tool(args.name, session.tool_context(root), args.args, tools)
     except ToolArgumentError as exc:
-        raise JsonRpcInvalidParams(f"punie.tool {args.name}: {exc}") from None
+        said = str(exc).removeprefix(f"{args.name}: ")  # named once: "punie.tool git_log: …"
+        raise JsonRpcInvalidParams(f"punie.tool {args.name}: {said}") from None
     except OSError as exc:
         raise JsonRpcException(
             message=f"punie.tool {exc}", code=int(types.LSPErrorCodes.RequestFailed)

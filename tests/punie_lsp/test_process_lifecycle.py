@@ -367,9 +367,11 @@ def test_a_refused_request_is_one_log_line_not_a_traceback(
         {"command": "punie.runCode", "arguments": [{"code": 5}]},
         {"command": "punie.nope", "arguments": []},
     ]
-    for params in refused:
-        answer = server.request("workspace/executeCommand", params)
-        assert answer["error"]["code"] in (-32602, -32803), answer
+    answers = [server.request("workspace/executeCommand", params) for params in refused]
+    assert all(a["error"]["code"] in (-32602, -32803) for a in answers), answers
+    assert answers[0]["error"]["message"] == (
+        "punie.tool git_log: argument 'count' must be int from 1 to 10000, got int -5"
+    )
     assert server.request("shutdown")["result"] is None
     server.notify("exit")
     assert server.proc.wait(EXIT_SECONDS) == 0
