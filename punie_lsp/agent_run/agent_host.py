@@ -18,14 +18,14 @@ import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from agent.config import parse_model
-from agent.deps import ProgressKind
-from agent.result import ModelStatus
+from agent.config import AgentConfig, parse_model
+from agent.deps import AgentDeps, ProgressEvent, ProgressKind
+from agent.result import AgentResult, ModelStatus
 from punie_lsp.agent_run import edits as edit_plan
 from punie_lsp.agent_run.request import Request
 from punie_lsp.agent_run.result import (
@@ -42,8 +42,8 @@ from typed_tools import ToolContext
 from typed_tools.typecheck import typecheck
 
 if TYPE_CHECKING:
-    from agent import AgentResult, ProgressEvent, PunieAgent
-    from agent.config import AgentConfig
+    # agent.core imports Pydantic AI (seconds): the agent is built in a thread on first use.
+    from agent.core import PunieAgent
 
 __all__ = ["AgentHost", "new_conversation_id"]
 
@@ -68,8 +68,6 @@ class AgentHost:
     # -- the agent -----------------------------------------------------------------------
 
     def _wanted_config(self) -> AgentConfig:
-        from agent.config import AgentConfig
-
         # The fields only the server reads stay at their defaults: changing them must
         # not rebuild the agent (and reload an mlx model).
         settings = self.session.settings.model_dump(
@@ -78,7 +76,9 @@ class AgentHost:
         return AgentConfig(**settings)
 
     def _build(self, config: AgentConfig) -> PunieAgent:
-        from agent import PunieAgent
+        """In a worker thread: importing Pydantic AI takes seconds, so ``agent.core`` is
+        imported here, on the first agent command, not when the server starts."""
+        from agent.core import PunieAgent
 
         factory = os.environ.get(MODEL_FACTORY_ENV)
         model = None
@@ -350,9 +350,7 @@ class _Streamer:
         self._session.lsp.protocol.notify("punie/message", message.model_dump())
 
 
-def _deps(ctx: ToolContext, session: Session, progress: WorkDone, streamer: _Streamer) -> Any:
-    from agent import AgentDeps
-
+def _deps(ctx: ToolContext, session: Session, progress: WorkDone, streamer: _Streamer) -> AgentDeps:
     return AgentDeps(
         tools=ctx,
         pool=session.sandbox_pool,

@@ -14,12 +14,10 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from punie_lsp.agent_run.request import Request
 from punie_lsp.agent_run.result import CommandResult
-
-if TYPE_CHECKING:
-    from punie_lsp.agent_run.request import Request
 
 __all__ = ["append_trace", "trace_file"]
 
