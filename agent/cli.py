@@ -210,6 +210,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if not args.workspace.is_dir():
         print(f"punie-lsp ask: no such folder: {args.workspace}", file=sys.stderr)
         return 2
+    if not args.prompt.strip():  # not worth loading a model for
+        print("punie-lsp ask: the prompt is empty; ask something, in quotes", file=sys.stderr)
+        return 2
     from agent.backends import ModelSpecError  # Pydantic AI: not for --help or usage errors
 
     try:

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import shlex
 import sys
@@ -98,6 +99,33 @@ def _tcp_address(value: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def _environment(parser: argparse.ArgumentParser) -> list[str] | None:
+    """The server's environment variables checked up front (usage errors, not tracebacks
+    at import); returns ``PUNIE_LSP_TY_COMMAND`` split as a shell would, or None."""
+    wait = os.environ.get("PUNIE_LSP_TY_WAIT_SECONDS")
+    if wait is not None:
+        try:
+            seconds = float(wait)
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and 0 < seconds <= 3600):
+            parser.error(
+                f"PUNIE_LSP_TY_WAIT_SECONDS={wait!r}: seconds above 0 and at most 3600 "
+                "(default 10), or leave it unset"
+            )
+    override = os.environ.get("PUNIE_LSP_TY_COMMAND")
+    if not override:
+        return None
+    try:
+        command = shlex.split(override)
+    except ValueError as error:
+        parser.error(
+            f"PUNIE_LSP_TY_COMMAND={override!r}: {error}; write the command as a shell "
+            "would, e.g. '/opt/ty/bin/ty server', or leave it unset"
+        )
+    return command or None
+
+
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     if args_list and args_list[0] in SUBCOMMANDS:
@@ -118,10 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         parser.error(f"--log-file {args.log_file}: cannot write it ({error.strerror})")
 
+    ty_command = _environment(parser)
     from punie_lsp import runner
 
-    override = os.environ.get("PUNIE_LSP_TY_COMMAND")
-    ty_command = shlex.split(override) if override else None
     if args.tcp:
         host, port = args.tcp
         try:

@@ -63,6 +63,14 @@ def test_ask_streams_the_answer_and_shows_code_calls_and_diffs(
     assert not (workspace / "notes.txt").exists()
 
 
+def test_an_empty_prompt_is_a_usage_error(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It used to load the default model (minutes, or a download) to answer nothing."""
+    assert main(["ask", "  ", "--workspace", str(workspace)]) == 2
+    assert "the prompt is empty" in capsys.readouterr().err
+
+
 def test_a_bad_model_string_is_a_usage_error(
     workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -181,3 +181,31 @@ def test_a_reader_that_went_away_is_no_traceback(args: list[str]) -> None:
         os.close(write_end)
     assert b"Traceback" not in done.stderr, done.stderr.decode()
     assert b"BrokenPipeError" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("PUNIE_LSP_TY_WAIT_SECONDS", "abc", "seconds above 0 and at most 3600"),
+        ("PUNIE_LSP_TY_WAIT_SECONDS", "-1", "seconds above 0 and at most 3600"),
+        ("PUNIE_LSP_TY_WAIT_SECONDS", "nan", "seconds above 0 and at most 3600"),
+        ("PUNIE_LSP_TY_COMMAND", '"/opt/ty server', "No closing quotation"),
+    ],
+)
+def test_a_bad_environment_variable_is_one_usage_line(variable: str, value: str, said: str) -> None:
+    """Both were tracebacks (``float('abc')`` at import, ``shlex.split``); found by a fresh
+    user's pass."""
+    done = subprocess.run(
+        [*PUNIE, "--stdio"],
+        env={**os.environ, variable: value},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"punie-lsp: error: {variable}=")
+    assert said in last
+    assert "Traceback" not in done.stderr
