@@ -44,13 +44,13 @@ async def _watch_parent(pid: int, stop: asyncio.Future[int]) -> None:
             pass  # alive, owned by another user
 
 
-async def _attach_backend(router: Router, trust_all: bool) -> None:
+async def _attach_punie(router: Router, trust_all: bool) -> None:
     loop = asyncio.get_running_loop()
     server_module = await loop.run_in_executor(
         None, importlib.import_module, "punie_lsp.server.language_server"
     )
     router.attach(server_module.build(router, trust_all=trust_all))
-    logger.debug("pygls backend attached")
+    logger.debug("punie's pygls server attached")
 
 
 def _bad_frame(why: str) -> None:
@@ -83,7 +83,7 @@ async def serve(
             tasks.append(loop.create_task(_watch_parent(pid, stop)))
 
     router = Router(writer, on_exit=on_exit, on_initialize=on_initialize, ty_command=ty_command)
-    attaching = loop.create_task(_attach_backend(router, trust_all))
+    attaching = loop.create_task(_attach_punie(router, trust_all))
     # stdio: what only ty must see is forwarded on the reading thread (``forward_now``).
     receiver.bind(router.handle_body, router.forward_now)
     await asyncio.wait({receiver.closed, stop}, return_when=asyncio.FIRST_COMPLETED)

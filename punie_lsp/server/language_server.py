@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 
 class PunieLanguageServer(LanguageServer):
-    """pygls's server for punie's messages: the router's ``Backend``, owner of the session."""
+    """pygls's server for punie's messages: the router's ``PunieServer``, owner of the session."""
 
     protocol: PunieProtocol  # ty: ignore[incompatible-mutable-override]  # narrowed
 
@@ -61,7 +61,7 @@ class PunieLanguageServer(LanguageServer):
         self.protocol.on_shutdown = self.stop
         self.protocol.set_writer(router.writer, include_headers=True)
 
-    # -- the router's Backend protocol ---------------------------------------------------
+    # -- the router's PunieServer protocol -----------------------------------------------
 
     def dispatch(self, message: dict[str, Any]) -> None:
         if message.get("method") == types.INITIALIZE and "id" not in message:

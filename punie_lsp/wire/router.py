@@ -5,7 +5,7 @@ Requests ty serves are written to ty as the *same bytes* the editor sent, and ty
 responses go back as the same bytes ty sent (the ids are the editor's own), so nothing
 is re-encoded. Requests that ty makes of the editor (configuration, registrations,
 progress, refreshes) are relayed under ids of our own and their answers routed back.
-Everything else goes to punie's pygls server (``Backend``), which alone pays for cattrs.
+Everything else goes to punie's pygls server (``PunieServer``), which alone pays for cattrs.
 
 This module must not import pygls or lsprotocol: importing them costs ~0.8 s, so the
 router answers ``initialize`` with ty's capabilities while pygls loads in a thread;
@@ -53,7 +53,7 @@ from punie_lsp.wire.transport import FrameWriter
 from punie_lsp.wire.ty_child import TyChild
 from punie_lsp.wire.ty_requests import TyRequests
 
-__all__ = ["THREAD_PATH_MAX_BYTES", "Backend", "Router"]
+__all__ = ["THREAD_PATH_MAX_BYTES", "PunieServer", "Router"]
 
 THREAD_PATH_MAX_BYTES = 64 * 1024
 """Larger messages (a big file's didOpen or didChange) are left to the loop: pygls must
@@ -64,7 +64,7 @@ decode them there anyway, and two decodes at once (the thread's check, the loop'
 logger = logging.getLogger(__name__)
 
 
-class Backend(Protocol):
+class PunieServer(Protocol):
     """punie's own pygls server, as the router sees it."""
 
     def dispatch(self, message: dict[str, Any]) -> None:
@@ -125,9 +125,9 @@ class Router:
         self._early: list[tuple[dict[str, Any], bytes]] | None = None
         """Editor messages that arrived while ty was starting, replayed once it answered."""
         self.shutdown_requested = False
-        self.backend: Backend | None = None
-        self._backend_queue: list[dict[str, Any]] = []
-        self.backend_attached = asyncio.Event()
+        self.punie: PunieServer | None = None
+        self._punie_queue: list[dict[str, Any]] = []
+        self.punie_attached = asyncio.Event()
         self._held: list[bytes] | None = []  # ty -> editor traffic held until initialized
         self._initializing: asyncio.Task[None] | None = None
         self.ty = TyChild(
@@ -139,7 +139,7 @@ class Router:
             on_ready=self.on_ty_ready,
             on_crash=self.on_ty_crash,
             on_restart_failed=lambda message: self.log_to_client(2, message),
-            before_restart=self.backend_attached.wait,
+            before_restart=self.punie_attached.wait,
         )
         self.forwarded_requests = Forwarded(
             self.ty, to_client=self._to_client, send_error=self.send_error
@@ -163,7 +163,7 @@ class Router:
         """``workspace/executeCommand`` commands ty answers now."""
         return self.routes.commands
 
-    # -- editor -> ty / backend ----------------------------------------------------------
+    # -- editor -> ty / punie ------------------------------------------------------------
 
     def handle_body(self, body: bytes) -> None:
         """Handle one message body from the editor. Never raises."""
@@ -206,11 +206,11 @@ class Router:
         if not self.ty.send_body(body):
             return False
         if method in PYGLS_STATE_NOTIFICATIONS:  # decoded on the loop, for pygls alone
-            self._loop.call_soon_threadsafe(self._to_backend_body, body)
+            self._loop.call_soon_threadsafe(self._to_punie_body, body)
         return True
 
-    def _to_backend_body(self, body: bytes) -> None:
-        self.to_backend(json.loads(body))
+    def _to_punie_body(self, body: bytes) -> None:
+        self.to_punie(json.loads(body))
 
     def _handle_body(self, body: bytes) -> None:
         try:
@@ -282,11 +282,11 @@ class Router:
             # own work and answers the editor once ty has (``PunieLanguageServer.stop``).
             self.shutdown_requested = True
             self.ty.shutdown()
-            if self.backend is None and not any("id" in m for m in self._backend_queue):
+            if self.punie is None and not any("id" in m for m in self._punie_queue):
                 # pygls is still loading and owes no answer: nothing of punie's has run,
                 # so answer as soon as ty has instead of waiting for the import.
-                self._backend_queue.clear()
-                asyncio.get_running_loop().create_task(self._shutdown_without_backend(msg_id))
+                self._punie_queue.clear()
+                asyncio.get_running_loop().create_task(self._shutdown_without_punie(msg_id))
                 return
         elif method in self.forwarded or (
             method == "workspace/executeCommand" and self._is_ty_command(message)
@@ -296,7 +296,7 @@ class Router:
         elif method == "textDocument/codeAction":  # ty cannot answer: punie's actions alone
             self.send_result(msg_id, code_actions.punie_actions(message.get("params")))
             return
-        self.to_backend(message)
+        self.to_punie(message)
 
     def _client_notification(
         self, method: str, params: Any, message: dict[str, Any], body: bytes
@@ -324,24 +324,24 @@ class Router:
             self.ty.send_body(body)
             if method not in PYGLS_STATE_NOTIFICATIONS:
                 return
-        self.to_backend(message)
+        self.to_punie(message)
 
-    def to_backend(self, message: dict[str, Any]) -> None:
+    def to_punie(self, message: dict[str, Any]) -> None:
         """Give a message to pygls, or queue it (in order) until pygls is attached."""
-        if self.backend is None:
+        if self.punie is None:
             if self.shutdown_requested and "id" not in message:
                 return  # shut down before pygls loaded: its state no longer matters
-            self._backend_queue.append(message)
+            self._punie_queue.append(message)
         else:
-            self.backend.dispatch(message)
+            self.punie.dispatch(message)
 
-    def attach(self, backend: Backend) -> None:
+    def attach(self, punie: PunieServer) -> None:
         """pygls has loaded: hand it everything that waited for it, in order."""
-        self.backend = backend
-        queued, self._backend_queue = self._backend_queue, []
+        self.punie = punie
+        queued, self._punie_queue = self._punie_queue, []
         for message in queued:
-            backend.dispatch(message)
-        self.backend_attached.set()
+            punie.dispatch(message)
+        self.punie_attached.set()
 
     def _is_ty_command(self, message: dict[str, Any]) -> bool:
         params = message.get("params")
@@ -357,7 +357,7 @@ class Router:
 
     def _client_response(self, msg_id: int | str, message: dict[str, Any]) -> None:
         if not self.ty_requests.answer(msg_id, message):
-            self.to_backend(message)  # an answer to one of pygls' own requests
+            self.to_punie(message)  # an answer to one of pygls' own requests
 
     # -- initialize ----------------------------------------------------------------------
 
@@ -372,7 +372,7 @@ class Router:
 
     def _ty_initialize_params(self) -> dict[str, Any]:
         # On a restart the folders may have changed since the editor's initialize.
-        folders = self.backend.workspace_folders() if self.backend is not None else None
+        folders = self.punie.workspace_folders() if self.punie is not None else None
         return initialize.ty_initialize_params(self.raw_initialize_params, folders)
 
     async def _initialize(self, msg_id: int | str) -> None:
@@ -396,7 +396,7 @@ class Router:
         self.send_result(msg_id, result)
         self.release_held()
         # pygls learns about the session too (workspace, client capabilities), in order.
-        self.to_backend(
+        self.to_punie(
             {"jsonrpc": "2.0", "method": "initialize", "params": self.raw_initialize_params}
         )
         early, self._early = self._early or [], None
@@ -460,8 +460,8 @@ class Router:
 
     def on_ty_ready(self, restarted: bool) -> None:
         """Replay open documents and notebooks into a restarted ty, then send queued requests."""
-        if restarted and self.backend is not None:
-            for item in self.backend.document_snapshots():
+        if restarted and self.punie is not None:
+            for item in self.punie.document_snapshots():
                 self.ty.send(
                     {
                         "jsonrpc": "2.0",
@@ -469,7 +469,7 @@ class Router:
                         "params": {"textDocument": item},
                     }
                 )
-            for params in self.backend.notebook_snapshots():  # cells share one namespace
+            for params in self.punie.notebook_snapshots():  # cells share one namespace
                 self.ty.send(
                     {"jsonrpc": "2.0", "method": "notebookDocument/didOpen", "params": params}
                 )
@@ -492,19 +492,19 @@ class Router:
         """
         if self._initializing is not None:
             await self._initializing
-        if self.backend is None and any("id" in m for m in self._backend_queue):
+        if self.punie is None and any("id" in m for m in self._punie_queue):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.backend_attached.wait(), grace)
-        if self.backend is not None:
-            await self.backend.finish(grace)
+                await asyncio.wait_for(self.punie_attached.wait(), grace)
+        if self.punie is not None:
+            await self.punie.finish(grace)
         else:
             await self.ty.shutdown()
             self.answer_unanswered("ty shut down without answering this request")
-            for message in self._backend_queue:
+            for message in self._punie_queue:
                 if "id" in message and "method" in message:
                     self.send_error(message["id"], REQUEST_FAILED, "punie-lsp did not load")
 
-    async def _shutdown_without_backend(self, msg_id: int | str) -> None:
+    async def _shutdown_without_punie(self, msg_id: int | str) -> None:
         await self.ty.shutdown()
         self.answer_unanswered("ty shut down without answering this request")
         self.send_result(msg_id, None)

@@ -128,7 +128,7 @@ async def test_nothing_is_forwarded_on_the_thread_before_ty_is_ready() -> None:
 async def test_a_document_notification_reaches_ty_at_once_and_pygls_on_the_loop() -> None:
     router, ty, _ = await _running_router()
     given: list[dict[str, Any]] = []
-    router.to_backend = given.append  # ty: ignore[invalid-assignment]
+    router.to_punie = given.append  # ty: ignore[invalid-assignment]
     change = _compact(
         {
             "method": "textDocument/didChange",

@@ -93,19 +93,19 @@ async def test_a_tools_own_ty_sees_the_projects_environment(
 ) -> None:
     for name, value in _as_uv_runs_us().items():
         monkeypatch.setenv(name, value)
-    backend = TyClient(project, workspace_diagnostics=False)
-    await backend.start()
+    ty = TyClient(project, workspace_diagnostics=False)
+    await ty.start()
     try:
         uri = (project / "uses.py").as_uri()
-        await backend.sync_documents({uri: SOURCE})
-        report = await backend.request("textDocument/diagnostic", {"textDocument": {"uri": uri}})
+        await ty.sync_documents({uri: SOURCE})
+        report = await ty.request("textDocument/diagnostic", {"textDocument": {"uri": uri}})
         items = report["items"]
         assert _unresolved([(d.get("code", ""), d["message"]) for d in items]) == {
             "pygls",
             "mlx_lm",
         }, items
     finally:
-        await backend.stop()
+        await ty.stop()
 
 
 def test_the_cli_typecheck_agrees_with_the_editor(project: Path) -> None:
