@@ -130,6 +130,9 @@ class _ProgramRun:
         self.sink = sink
         self.calls: list[ToolCall] = []
         self.stop_reason: RunError | None = None
+        self.checked: asyncio.Future[None] | None = None
+        """The program's type check, running beside it: no suspension is answered (no
+        tool runs, nothing is slept) before it passed."""
         self._signatures = signatures
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time() + limits.wall_clock_seconds
@@ -138,6 +141,8 @@ class _ProgramRun:
         """Feed the code into ``session`` and answer suspensions until it completes."""
         step = await session.feed_start(code, print_callback=self.sink)
         while not isinstance(step, MontyComplete):
+            if self.checked is not None:
+                await self.checked  # raises the check's error when it failed
             self._raise_if_stopped()
             step = await self._answer(step)
         return step
@@ -328,8 +333,8 @@ class Execution:
     pool, the output cap from Monty's reader thread, the wall clock) goes through one
     ``asyncio.timeout`` that is rescheduled to "now": the awaiting task is cancelled
     wherever it is (in the worker, in a tool) and the reason decides the error kind.
-    ``check``, when given, runs first, under the same deadline: a program that fails it
-    never reaches a session.
+    ``check``, when given, runs beside the program under the same deadline (``_drive``):
+    a program that fails it calls no tool and its result is the check's error.
     """
 
     def __init__(
@@ -344,6 +349,7 @@ class Execution:
     ) -> None:
         self._open_session = open_session
         self._check = check
+        self._check_failed = False
         self._code = code
         self._limits = limits
         self._loop = asyncio.get_running_loop()
@@ -384,10 +390,8 @@ class Execution:
         try:
             async with self._timeout:
                 self._running = True
-                if self._check is not None:
-                    await self._check(self._code)
                 async with self._open_session() as session:
-                    complete = await run.drive(session, self._code)
+                    complete = await self._drive(session)
             value = to_json(complete.output)
         except TimeoutError:
             error = run.stop_reason or timeout_error(self._limits)
@@ -399,6 +403,8 @@ class Execution:
             self._running = False
             if watcher is not None:
                 watcher.cancel()
+        if self._check_failed:
+            return RunResult(error=error)  # the program did not pass: nothing it did counts
         if error is None and len(json.dumps(value)) > self._limits.max_output_bytes:
             value = None
             error = limit_error(
@@ -407,6 +413,33 @@ class Execution:
                 "the returned value is larger than max_output_bytes",
             )
         return RunResult(stdout=run.sink.text, value=value, error=error, calls=run.calls)
+
+    async def _drive(self, session: AsyncMontySession) -> MontyComplete:
+        """Run the program, its type check (if any) beside it; the check's verdict first.
+
+        The program starts at once in its own session while the checker checks it; it
+        may compute and print meanwhile, but its first suspension (a tool call, a sleep,
+        an OS call) waits for the check to pass. A failed check ends the run with the
+        check's error, whatever the program did meanwhile (it is stopped if still
+        running, and its output is dropped): the same result as checking first, one
+        process hop sooner.
+        """
+        if self._check is None:
+            return await self._run.drive(session, self._code)
+        checking = asyncio.ensure_future(self._check(self._code))
+        self._run.checked = checking
+        driving = asyncio.ensure_future(self._run.drive(session, self._code))
+        try:
+            try:
+                await checking
+            except MontyError:
+                self._check_failed = True
+                raise
+            return await driving
+        finally:
+            for task in (checking, driving):
+                task.cancel()  # a no-op once done; else the worker is dropped
+            await asyncio.gather(checking, driving, return_exceptions=True)
 
     async def _watch(self, cancel: CancelSignal) -> None:
         await cancel.wait()

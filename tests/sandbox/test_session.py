@@ -26,9 +26,9 @@ async def test_each_program_runs_in_a_warmed_session_of_its_own(pool: SandboxPoo
     assert "unresolved-reference" in second.error.message
     assert (third.error, third.value) == (None, 2)  # the test check() reports two
     assert [call.tool for call in first.calls + third.calls] == ["echo", "check"]
-    # One spare made up front, then one after each program that ran; the second failed
-    # its check in the pool's checker and took no session.
-    assert (session.programs, session.sessions) == (3, 3)
+    # One spare made up front, then one after each program for the next (each program
+    # starts in its session while the checker checks it, so the second took one too).
+    assert (session.programs, session.sessions) == (3, 4)
 
 
 async def test_errors_name_the_line_of_the_program_not_of_the_warm_up(pool: SandboxPool) -> None:

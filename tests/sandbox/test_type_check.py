@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox import SandboxPool
-from tests.sandbox.conftest import run
+from tests.sandbox.conftest import assert_answers, run
 
 
 @pytest.mark.parametrize(
@@ -72,3 +72,19 @@ async def test_skipping_the_check_runs_the_program_as_is(pool: SandboxPool) -> N
     assert unchecked.stdout == "ran\n"
     assert unchecked.value == "a"
     assert unchecked.calls[0].args == {"value": "a"}
+
+
+async def test_a_program_failing_its_check_is_stopped_however_it_started(
+    pool: SandboxPool,
+) -> None:
+    """The program starts beside its check (``Execution._drive``): a failed check stops it."""
+    # (A loop ty cannot prove endless: after ``while True`` it reports nothing.)
+    spinning = await run(pool, "i = 0\nwhile i >= 0:\n    i += 1\nx: int = check('a').errors")
+    calling = await run(pool, "print(echo(1).value)\nx: int = check('a').errors")
+
+    assert spinning.error is not None and calling.error is not None
+    assert (spinning.error.kind, spinning.error.line) == ("typing", 4)
+    assert (calling.error.kind, calling.error.line) == ("typing", 2)
+    for result in (spinning, calling):
+        assert (result.stdout, result.calls) == ("", [])
+    await assert_answers(pool)
