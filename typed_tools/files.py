@@ -201,10 +201,15 @@ _BINARY_SNIFF_BYTES = 8192
 
 
 def _search_text(ctx: ToolContext, file: Path) -> str | None:
-    """The text ``search`` looks in: the overlay's, or the disk's unless binary or too big."""
+    """The text ``search`` looks in, as ``read_file`` sees it: the overlay's, the editor's
+    buffer, or the disk's unless binary or too big."""
     proposed = overlay_text(ctx, file)
     if proposed is not None:
         return proposed
+    if ctx.ty is not None:
+        buffer = ctx.ty.open_document_text(file.as_uri())
+        if buffer is not None:
+            return buffer
     try:
         data = read_regular_file(file, ctx.max_read_bytes, display_path(ctx, file))
     except OSError:

@@ -84,6 +84,16 @@ async def test_read_file_sees_the_unsaved_buffer(client: Client) -> None:
     assert await call(client, "read_file", path="pkg/shapes.py") == "# only in the editor\n"
 
 
+async def test_every_text_tool_sees_the_unsaved_buffer(client: Client) -> None:
+    """``search`` read the disk while ``read_file``, ``grep`` and ``cat`` read the buffer
+    (found by a fresh user's pass): one run, one view of the file."""
+    edit_buffer(client, "pkg/shapes.py", "# only in the editor: UNSAVED_MARK\n")
+    found = await run_tool(client, "search", pattern="UNSAVED_MARK")
+    assert [(m["file"], m["line"]) for m in found["matches"]] == [("pkg/shapes.py", 1)]
+    grep = await call(client, "run_command", command="grep -rn UNSAVED_MARK .")
+    assert grep == "./pkg/shapes.py:1:# only in the editor: UNSAVED_MARK\n"
+
+
 async def test_failures_are_results_and_misuse_is_invalid_params(client: Client) -> None:
     outside = await run_tool(client, "typecheck", path="../../etc")
     assert outside["success"] is False
