@@ -6,7 +6,8 @@ parsing the streamed response, dispatching ``execute_code`` into the warm sandbo
 check against the real tool stubs included) and rendering the result back. The time the
 model function itself runs is measured and subtracted. One run is four turns (three
 programs, then the answer); "sandbox" is the share spent between submitting a program
-and its result, "agent" the rest.
+and its result, "agent" the rest. The floor is Pydantic AI alone: the same model,
+instructions and streaming, with an ``execute_code`` that returns at once.
 
 Sections are independent functions in ``SECTIONS``; the mlx backend's figures (prefill
 saved by prompt-cache reuse, in-process vs ``mlx_lm server``) belong in sections of
@@ -24,15 +25,17 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic_ai.messages import ModelMessage
+from pydantic_ai import Agent, RunContext
+from pydantic_ai.messages import AgentStreamEvent, ModelMessage
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from agent import AgentConfig, AgentDeps, ProgressEvent, PunieAgent
 from agent.code_mode import CodeModeTools
+from agent.instructions import render_instructions
 from benchmarks import agent_mlx
 from sandbox import SandboxLimits, SandboxPool
 from typed_tools import ToolContext
@@ -83,19 +86,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-CELLS = {
+FLOOR = "Pydantic AI alone (floor)"
+
+CELLS: dict[str, AgentConfig | None] = {
     "checked, warm sandbox": AgentConfig(model="test:", edits="auto"),
     "checked, cold sessions": AgentConfig(model="test:", edits="auto", warm_sandbox=False),
     "type check off": AgentConfig(model="test:", edits="auto", type_check=False),
+    FLOOR: None,
 }
 """The configurations measured, run by run in turn so machine noise hits all alike."""
 
 
 @dataclass
 class Cell:
-    """One configuration's agent, model script and figures."""
+    """One configuration's agent (a bare Pydantic AI one for the floor), model and figures."""
 
-    agent: PunieAgent
+    agent: PunieAgent | Agent[None, str]
     script: InstantModel
     per_turn: list[float] = field(default_factory=list)
     sandbox_per_turn: list[float] = field(default_factory=list)
@@ -129,7 +135,10 @@ async def _overhead(runs: int, writes_seconds: float) -> None:
     for name, config in CELLS.items():
         script = InstantModel(writes_seconds)
         model = FunctionModel(stream_function=script.stream)
-        cells[name] = Cell(PunieAgent(config, model=model, tools=tools), script)
+        if config is None:
+            cells[name] = Cell(_floor_agent(model, tools), script)
+        else:
+            cells[name] = Cell(PunieAgent(config, model=model, tools=tools), script)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "a.py").write_text("x = 1\ny = 2\n")
@@ -154,15 +163,44 @@ async def _overhead(runs: int, writes_seconds: float) -> None:
                 f"   p90 {percentile(ms, 0.9):6.2f} ms   min {min(ms):6.2f} ms"
             )
         ratio = statistics.median(cell.per_turn) / baseline
-        print(f"    total p50 / cold sessions p50: {ratio:.2f}x")
+        floor = statistics.median(cell.per_turn) / statistics.median(cells[FLOOR].per_turn)
+        print(f"    total p50 / cold sessions p50: {ratio:.2f}x   / floor p50: {floor:.2f}x")
     p50 = statistics.median(cells["checked, warm sandbox"].per_turn) * 1000
+    unchecked = statistics.median(cells["type check off"].per_turn) * 1000
+    print(f"  the check's cost: checked p50 - unchecked p50 = {p50 - unchecked:.2f} ms per turn")
     print(f"  target p50 <= 8 ms, type check on: {'met' if p50 <= 8 else 'MISSED'} ({p50:.2f} ms)")
-    print(f"  instructions: {len(next(iter(cells.values())).agent.instructions)} characters")
+    print(f"  instructions: {len(render_instructions(tools.stubs))} characters")
+
+
+def _floor_agent(model: FunctionModel, tools: CodeModeTools) -> Agent[None, str]:
+    """Pydantic AI with the agent's instructions and a tool that does nothing."""
+    floor = Agent(model, output_type=str, instructions=render_instructions(tools.stubs))
+
+    @floor.tool_plain
+    async def execute_code(code: str) -> str:
+        """Run a program (here: do nothing)."""
+        return "ok"
+
+    return floor
+
+
+async def _drain(ctx: RunContext[None], events: AsyncIterable[AgentStreamEvent]) -> None:
+    async for _ in events:
+        pass
 
 
 async def _one_run(cell: Cell, pool: SandboxPool, root: Path, *, keep: bool) -> None:
     """One run of four turns; its per-turn figures join the cell's when ``keep``."""
     agent, script = cell.agent, cell.script
+    if isinstance(agent, Agent):
+        script.seconds = 0.0
+        started = time.perf_counter()
+        floor = await agent.run("Compute things.", event_stream_handler=_drain)
+        if keep:
+            cell.per_turn.append((time.perf_counter() - started - script.seconds) / 4)
+            cell.sandbox_per_turn.append(0.0)
+        assert floor.usage.requests == 4
+        return
     marks: list[tuple[str, float]] = []
 
     def progress(event: ProgressEvent, marks: list[tuple[str, float]] = marks) -> None:
