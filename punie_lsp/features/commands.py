@@ -102,7 +102,7 @@ def status(host: AgentHost, *args: object) -> StatusResult:
     )
 
 
-async def tool(session: Session, args: ToolArguments | None = None) -> Any:
+async def tool(session: Session, args: ToolArguments | None = None) -> str | dict[str, Any]:
     """``punie.tool {name, args?, uri?}``: run one typed tool; its result as JSON.
 
     ``uri`` picks the workspace folder in a multi-root workspace (default: the first).
