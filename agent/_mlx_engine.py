@@ -12,6 +12,9 @@ receiving event loop wakes a few dozen times a second rather than once per token
 
 Each conversation keeps its KV cache between turns (``_mlx_cache``), and a new
 conversation starts from the shared cache of the instructions and tools.
+
+mlx-lm is imported inside the functions that use it: ``import mlx_lm`` costs ~1.3 s
+(ARCHITECTURE, upstream traps), paid only by a process that runs an ``mlx:`` model.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ A user only sees these in ``punie.status`` or the CLI, so each is turned into on
 ``MlxModelLoadError`` naming the path or repo; a repo id that is not cached and cannot
 be fetched (no network, as on many of the machines this runs on) says to pass a local
 directory instead. Called on the model's worker thread only.
+
+mlx-lm is imported inside the functions that use it: ``import mlx_lm`` costs ~1.3 s
+(ARCHITECTURE, upstream traps), paid only by a process that runs an ``mlx:`` model.
 """
 
 from __future__ import annotations

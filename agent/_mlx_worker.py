@@ -74,6 +74,7 @@ def picklable(error: BaseException) -> BaseException:
 
 
 def main() -> None:
+    # Here: the parent imports this module for its framing only, and never the engine.
     from agent._mlx_engine import MlxEngine
 
     out = os.fdopen(os.dup(1), "wb")

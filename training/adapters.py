@@ -178,7 +178,7 @@ def write_state(
     output: Path, config: FinetuneConfig, step: int, result: FinetuneResult, weights: Any
 ) -> None:
     """Weights first, then the step that names them: a crash in between loses one save."""
-    import mlx.core as mx
+    import mlx.core as mx  # only a training run writes weights; ``import training`` stays light
 
     mx.save_safetensors(str(output / "adapters.safetensors"), weights)
     state = {

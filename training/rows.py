@@ -87,7 +87,7 @@ def execute_code_tools() -> list[dict[str, Any]]:
 @cache
 def code_mode_instructions() -> str:
     """The agent's system instructions for the built-in tools (what ``PunieAgent`` uses)."""
-    from agent.code_mode import CodeModeTools
+    from agent.code_mode import CodeModeTools  # the tools' stubs: typed_tools, as above
     from agent.instructions import render_instructions
 
     return render_instructions(CodeModeTools.load().stubs)
