@@ -21,10 +21,11 @@ Importing this package has no side effects: no workers start until the first run
 """
 
 from sandbox._convert import TRACE_TEXT_LIMIT, ModelInstance, to_json, to_monty, trace_value
+from sandbox._externals import External
 from sandbox._limits import LimitName, SandboxLimits
 from sandbox._pool import PoolHealth, SandboxPool
 from sandbox._result import ErrorKind, RunError, RunResult, ToolCall
-from sandbox._runner import CancelSignal, External
+from sandbox._runner import CancelSignal
 from sandbox._session import SandboxSession
 from sandbox._wire import WireModel
 

@@ -27,13 +27,12 @@ from weakref import WeakKeyDictionary, WeakSet
 from pydantic_monty import AsyncMonty
 
 from sandbox._checker import TypeChecker
+from sandbox._externals import External, SignatureCache
 from sandbox._limits import SandboxLimits
 from sandbox._result import RunError, RunResult
 from sandbox._runner import (
     CancelSignal,
     Execution,
-    External,
-    SignatureCache,
     _Stop,  # a pool stopped under a session's program ends it as a cancel does
     checkout,
 )

@@ -16,13 +16,11 @@ task; Monty then discards the worker, so a program stuck in a tight loop stops a
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol, TypeAlias, get_args
-from weakref import WeakKeyDictionary
+from typing import Any, Protocol, TypeAlias
 
 from pydantic_monty import (
     AsyncFunctionSnapshot,
@@ -30,7 +28,6 @@ from pydantic_monty import (
     AsyncMontySession,
     AsyncNameLookupSnapshot,
     AsyncSnapshot,
-    ExcType,
     ExternalResult,
     MontyComplete,
     MontyError,
@@ -38,6 +35,15 @@ from pydantic_monty import (
 
 from sandbox._convert import to_json, to_monty, trace_value
 from sandbox._errors import from_monty_error, limit_error
+from sandbox._externals import (
+    External,
+    SignatureCache,
+    exc_type_for,
+    is_large,
+    positional_trace,
+    signature_of,
+    stand_in,
+)
 from sandbox._limits import SandboxLimits
 from sandbox._result import RunError, RunResult, ToolCall
 from sandbox._upstream import OS_ERROR_STUBS, OutputSink
@@ -47,17 +53,9 @@ __all__ = [
     "CancelSignal",
     "Checker",
     "Execution",
-    "External",
     "SessionOpener",
-    "SignatureCache",
     "checkout",
 ]
-
-External: TypeAlias = Callable[..., Awaitable[Any]]
-"""A host function the program may call: async, returning a Pydantic model or JSON."""
-
-SignatureCache: TypeAlias = "WeakKeyDictionary[Callable[..., Any], inspect.Signature | None]"
-"""Signatures of externals, kept by their owner (the pool) across runs, dropped with them."""
 
 SessionOpener: TypeAlias = Callable[[], AbstractAsyncContextManager[AsyncMontySession]]
 """Where an ``Execution`` gets its session: a fresh checkout, or a warm session lent to it."""
@@ -80,9 +78,6 @@ async def checkout(monty: AsyncMonty, limits: SandboxLimits) -> AsyncGenerator[A
         await session.feed_run(PRELUDE)
         yield session
 
-
-_EXC_TYPES: dict[str, ExcType] = {name: name for name in get_args(ExcType)}
-"""Exception names Monty can raise in the sandbox, for mapping host exceptions."""
 
 PRELUDE = "import json"
 """Run before every program, unchecked: Punie's sandbox offers ``json`` without an import
@@ -188,7 +183,7 @@ class _ProgramRun:
             if paused.object_id is not None:
                 return await paused.resume_auto()
             if paused.variable_name in self.externals:
-                return await paused.resume(value=_handle(paused.variable_name))
+                return await paused.resume(value=stand_in(paused.variable_name))
             return await paused.resume()
         # Only reachable if a future was handed to Monty, which this runner never does.
         raise _Stop(RunError(kind="runtime", message=f"unsupported suspension {paused!r}"))
@@ -209,7 +204,9 @@ class _ProgramRun:
             named = self._named_arguments(name, external, args, kwargs)
         except TypeError as error:
             self.calls.append(
-                ToolCall(tool=name, args=_positional(args, kwargs), duration_ms=0, success=False)
+                ToolCall(
+                    tool=name, args=positional_trace(args, kwargs), duration_ms=0, success=False
+                )
             )
             return {"exc_type": "TypeError", "message": f"{name}(): {error}"}
         started = time.perf_counter()
@@ -217,13 +214,13 @@ class _ProgramRun:
         try:
             value = await external(*args, **kwargs)
             success = getattr(value, "success", True) is not False
-            if _large(value):
+            if is_large(value):
                 # Wrapping costs ~0.25 ms per model: thousands of them would stall the loop.
                 return {"return_value": await asyncio.to_thread(to_monty, value)}
             return {"return_value": to_monty(value)}
         except Exception as error:
             success = False
-            return {"exc_type": _exc_type(error), "message": str(error)}
+            return {"exc_type": exc_type_for(error), "message": str(error)}
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             self.calls.append(
@@ -238,79 +235,11 @@ class _ProgramRun:
         Checking the call against the signature host-side gives the program Python's own
         ``TypeError`` message instead of whatever the external would do with bad input.
         """
-        signature = _signature(self._signatures, external)
+        signature = signature_of(self._signatures, external)
         if signature is None:
-            return _positional(args, kwargs)
+            return positional_trace(args, kwargs)
         bound = signature.bind(*args, **kwargs)
         return {key: trace_value(value) for key, value in bound.arguments.items()}
-
-
-_OFF_LOOP_ITEMS = 200
-"""A result with more list entries than this is converted for Monty in a worker thread."""
-
-
-def _large(value: Any) -> bool:
-    """Whether converting ``value`` would hold the loop for long (cheap: counts only)."""
-    if isinstance(value, list):
-        return len(value) > _OFF_LOOP_ITEMS
-    fields = getattr(type(value), "model_fields", None)
-    if not fields:
-        return False
-    items = 0
-    for name in fields:
-        field_value = getattr(value, name, None)
-        if isinstance(field_value, list):
-            items += len(field_value)
-    return items > _OFF_LOOP_ITEMS
-
-
-def _signature(cache: SignatureCache, external: External) -> inspect.Signature | None:
-    """``inspect.signature`` of an external, cached while the external lives."""
-    try:
-        return cache[external]
-    except KeyError:
-        pass
-    except TypeError:  # cannot be weakly referenced: fine, just not cached
-        return _inspect(external)
-    signature = cache[external] = _inspect(external)
-    return signature
-
-
-def _inspect(external: External) -> inspect.Signature | None:
-    try:
-        return inspect.signature(external)
-    except (TypeError, ValueError):
-        return None
-
-
-def _handle(name: str) -> Callable[..., None]:
-    """A stand-in for external ``name`` when the program uses it as a value (``f = tool``).
-
-    Monty calls a host function back by its ``__name__``, which need not be the name
-    it was registered under; the stand-in carries the registered name, and the call
-    is dispatched (and traced) like any other. It is never invoked itself.
-    """
-
-    def handle(*args: object, **kwargs: object) -> None:
-        raise AssertionError("external stand-ins are dispatched by name, never called")
-
-    handle.__name__ = handle.__qualname__ = name
-    return handle
-
-
-def _positional(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Trace form of a call whose signature is unknown: ``{"0": …, "1": …, **kwargs}``."""
-    named: dict[str, Any] = {str(index): trace_value(v) for index, v in enumerate(args)}
-    named.update({key: trace_value(value) for key, value in kwargs.items()})
-    return named
-
-
-def _exc_type(error: BaseException) -> ExcType:
-    """The closest exception type Monty can raise inside the sandbox for a host error."""
-    for klass in type(error).__mro__:
-        if (exc_type := _EXC_TYPES.get(klass.__name__)) is not None:
-            return exc_type
-    return "RuntimeError"
 
 
 def timeout_error(limits: SandboxLimits) -> RunError:

@@ -29,9 +29,10 @@ from typing import Protocol, Self
 from pydantic_monty import AsyncMonty, AsyncMontySession
 
 from sandbox._checker import Opened, TypeChecker, close_opened
+from sandbox._externals import External, SignatureCache
 from sandbox._limits import SandboxLimits
 from sandbox._result import RunResult
-from sandbox._runner import CancelSignal, Execution, External, SignatureCache, checkout
+from sandbox._runner import CancelSignal, Execution, checkout
 
 __all__ = ["SandboxSession"]
 
