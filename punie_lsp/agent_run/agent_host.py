@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from agent.config import AgentConfig, parse_model
+from agent.config import AgentConfig, Settings, parse_model
 from agent.deps import AgentDeps, ProgressEvent, ProgressKind
 from agent.result import AgentResult, ModelStatus
 from punie_lsp.agent_run import edits as edit_plan
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     # agent.core imports Pydantic AI (seconds): the agent is built in a thread on first use.
     from agent.core import PunieAgent
 
-__all__ = ["AgentHost", "new_conversation_id"]
+__all__ = ["AgentHost", "agent_config", "new_conversation_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,19 @@ ANSWER_MESSAGE_CHARS = 4000
 
 MODEL_FACTORY_ENV = "PUNIE_LSP_MODEL_FACTORY"
 """Test-only: ``module:callable`` returning a Pydantic AI model used instead of ``model``."""
+
+
+SERVER_ONLY_SETTINGS = frozenset({"edits", "capture_traces", "trust"})
+"""Settings the server reads and the agent does not: changing one never rebuilds the agent."""
+
+
+def agent_config(settings: Settings) -> AgentConfig:
+    """The agent's config for these settings; equal configs share one built agent.
+
+    The server-only fields stay at their defaults, so toggling ``captureTraces`` or
+    ``edits`` does not rebuild the agent (and reload an mlx model).
+    """
+    return AgentConfig(**settings.model_dump(exclude=set(SERVER_ONLY_SETTINGS), by_alias=False))
 
 
 class AgentHost:
@@ -68,12 +81,7 @@ class AgentHost:
     # -- the agent -----------------------------------------------------------------------
 
     def _wanted_config(self) -> AgentConfig:
-        # The fields only the server reads stay at their defaults: changing them must
-        # not rebuild the agent (and reload an mlx model).
-        settings = self.session.settings.model_dump(
-            exclude={"edits", "capture_traces", "trust"}, by_alias=False
-        )
-        return AgentConfig(**settings)
+        return agent_config(self.session.settings)
 
     def _build(self, config: AgentConfig) -> PunieAgent:
         """In a worker thread: importing Pydantic AI takes seconds, so ``agent.core`` is

@@ -1,0 +1,35 @@
+"""The server's settings -> the agent's config: one model, and only what the agent
+reads decides whether the agent (and an mlx model) is rebuilt."""
+
+from __future__ import annotations
+
+from agent.config import AgentConfig, SandboxSettings, Settings
+from punie_lsp.agent_run.agent_host import SERVER_ONLY_SETTINGS, agent_config
+
+
+def test_server_only_settings_do_not_change_the_agents_config() -> None:
+    base = agent_config(Settings())
+    changed = Settings(edits="never", capture_traces=True, trust=True)
+    assert agent_config(changed) == base
+    assert set(SERVER_ONLY_SETTINGS) < set(Settings.model_fields)
+
+
+def test_what_the_agent_reads_reaches_its_config() -> None:
+    settings = Settings(
+        model="openai:qwen",
+        base_url="http://127.0.0.1:8080/v1",
+        temperature=0.0,
+        max_tokens=99,
+        sandbox=SandboxSettings(timeout_seconds=5, memory_mb=64),
+    )
+    config = agent_config(settings)
+    assert isinstance(config, AgentConfig)
+    assert config != agent_config(Settings())
+    assert (config.model, config.base_url, config.temperature, config.max_tokens) == (
+        "openai:qwen",
+        "http://127.0.0.1:8080/v1",
+        0.0,
+        99,
+    )
+    assert config.sandbox.limits().timeout_seconds == 5
+    assert config.sandbox.limits().memory_mb == 64
