@@ -72,7 +72,7 @@ def test_lsp4ij_settings_are_accepted_and_the_schema_mirrors_the_server() -> Non
         assert ours[key].get("enum") == enum, key
         assert ours[key]["default"] == default, key
     bounds = server_bounds()
-    for key in expected:  # the ranges the server enforces (punie_lsp.session.settings.Check)
+    for key in expected:  # the ranges on the settings model's fields (agent.config.Settings)
         limits = ("minimum", "exclusiveMinimum", "maximum")
         assert {b: ours[key][b] for b in limits if b in ours[key]} == bounds[key], key
 

@@ -5,7 +5,7 @@ No VS Code runs here. Instead the extension is compiled from a clean copy with
 its manifest is checked against the server's own definitions, so that a command or a
 setting renamed on one side fails here: palette commands against
 ``punie_lsp.wire.initialize.PUNIE_COMMANDS``, the settings schema against
-``punie_lsp.session.settings.Settings`` (field names, types, defaults, enums).
+``agent.config.Settings`` (field names, types, defaults, enums).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def test_settings_schema_mirrors_the_server_settings() -> None:
         assert ours[key].get("enum") == enum, key
         assert ours[key]["default"] == default, key
     bounds = server_bounds()
-    for key in expected:  # the ranges the server enforces (punie_lsp.session.settings.Check)
+    for key in expected:  # the ranges on the settings model's fields (agent.config.Settings)
         limits = ("minimum", "exclusiveMinimum", "maximum")
         assert {b: ours[key][b] for b in limits if b in ours[key]} == bounds[key], key
 
