@@ -130,6 +130,8 @@ class Router:
         self.punie_attached = asyncio.Event()
         self._held: list[bytes] | None = []  # ty -> editor traffic held until initialized
         self._initializing: asyncio.Task[None] | None = None
+        self._shutting_down: asyncio.Task[None] | None = None
+        """Answering ``shutdown`` before pygls loaded (``exit`` waits for it)."""
         self.ty = TyChild(
             command=ty_command,
             initialize_params=self._ty_initialize_params,
@@ -286,7 +288,9 @@ class Router:
                 # pygls is still loading and owes no answer: nothing of punie's has run,
                 # so answer as soon as ty has instead of waiting for the import.
                 self._punie_queue.clear()
-                asyncio.get_running_loop().create_task(self._shutdown_without_punie(msg_id))
+                self._shutting_down = asyncio.get_running_loop().create_task(
+                    self._shutdown_without_punie(msg_id)
+                )
                 return
         elif method in self.forwarded or (
             method == "workspace/executeCommand" and self._is_ty_command(message)
@@ -303,6 +307,11 @@ class Router:
     ) -> None:
         if self._early is not None:  # ty is still starting: in order once it is up
             self._early.append((message, body))
+            return
+        if method == "exit" and self._shutting_down is not None:
+            # The editor may write exit right after shutdown: shutdown is answered first.
+            code = 0 if self.shutdown_requested else 1
+            self._shutting_down.add_done_callback(lambda _: self._on_exit(code))
             return
         if method == "exit":
             self._on_exit(0 if self.shutdown_requested else 1)
@@ -498,14 +507,14 @@ class Router:
         if self.punie is not None:
             await self.punie.finish(grace)
         else:
-            await self.ty.shutdown()
+            await asyncio.shield(self.ty.shutdown())
             self.answer_unanswered("ty shut down without answering this request")
             for message in self._punie_queue:
                 if "id" in message and "method" in message:
                     self.send_error(message["id"], REQUEST_FAILED, "punie-lsp did not load")
 
     async def _shutdown_without_punie(self, msg_id: int | str) -> None:
-        await self.ty.shutdown()
+        await asyncio.shield(self.ty.shutdown())
         self.answer_unanswered("ty shut down without answering this request")
         self.send_result(msg_id, None)
 

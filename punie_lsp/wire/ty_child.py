@@ -223,9 +223,11 @@ class TyChild:
         ty answers what it was sent before ``shutdown`` first, and those answers are
         still routed: the process stays current until ``stop``. From here on a crash
         is not restarted. The task ends with ty's answer (ty is then sent ``exit``: nothing
-        is forwarded after shutdown), or after ``timeout`` seconds.
+        is forwarded after shutdown), or after ``timeout`` seconds. Callers that may be
+        cancelled await it through ``asyncio.shield``; one cancelled anyway is started
+        again for the next caller.
         """
-        if self._shutdown is None:
+        if self._shutdown is None or self._shutdown.cancelled():
             self._shutdown = asyncio.get_running_loop().create_task(self._shut_down(timeout))
         return self._shutdown
 
