@@ -16,12 +16,14 @@ sent unless it has diagnostics.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pygls.uris import to_fs_path
-from pygls.workspace import Workspace
+from pygls.workspace import TextDocument, Workspace
 
 from punie_lsp.session.documents import open_document
 from punie_lsp.wire.ty_child import TyChild
@@ -84,6 +86,7 @@ class EditorTyConnection:
         self._workspace = workspace
         self.position_encoding: PositionEncoding = position_encoding
         self._synced: set[str] = set()
+        self._real_paths: dict[str, TextDocument] | None = None
 
     async def _private(self) -> TyClient:
         return await self._private_ty.get(self._root, self.position_encoding, self._ty_settings())
@@ -98,21 +101,42 @@ class EditorTyConnection:
 
     def open_document_text(self, uri: str) -> str | None:
         document = open_document(self._workspace(), uri)
+        if document is None:  # tools name files by real path; the editor by its own
+            path = to_fs_path(uri) if uri.startswith("file:") else None
+            document = self._by_real_path().get(path) if path else None
         return document.source if document is not None else None
+
+    def _buffers_under_root(self) -> dict[str, str]:
+        """The editor's Python buffers under the root, keyed as ``documents`` are
+        (``Path.as_uri`` of the real path: the editor may encode otherwise, or name the
+        file through a symbolic link)."""
+        root = Path(os.path.realpath(self._root))
+        buffers: dict[str, str] = {}
+        for real, document in self._by_real_path().items():
+            path = Path(real)
+            if path.suffix in (".py", ".pyi") and path.is_relative_to(root):
+                buffers[path.as_uri()] = document.source
+        return buffers
+
+    def _by_real_path(self) -> dict[str, TextDocument]:
+        """The editor's open documents by real path, built once per run.
+
+        A workspace opened through a symbolic link (``~/code`` -> ``/data/code``): the
+        editor names its buffers under the link, the tools (``typed_tools.workspace.
+        resolve``) by real path, so without this no tool saw an unsaved buffer there.
+        """
+        if self._real_paths is None:
+            workspace = self._workspace()
+            documents = list(workspace.text_documents.values()) if workspace else []
+            self._real_paths = {os.path.realpath(to_fs_path(d.uri) or d.path): d for d in documents}
+        return self._real_paths
 
     async def workspace_report(self, documents: Mapping[str, str]) -> list[Any]:
         """The private ty's report, with the editor's buffers under the root and ``documents``.
 
         ``documents`` (the run's proposals) win over the editor's buffers.
         """
-        workspace = self._workspace()
-        buffers: dict[str, str] = {}
-        if workspace is not None:
-            for document in list(workspace.text_documents.values()):
-                # Keyed as ``documents`` are (``Path.as_uri``): the editor may encode otherwise.
-                path = Path(to_fs_path(document.uri) or document.path)
-                if path.suffix in (".py", ".pyi") and path.is_relative_to(self._root):
-                    buffers[path.as_uri()] = document.source
+        buffers = await asyncio.to_thread(self._buffers_under_root)  # realpath: syscalls
         private = await self._private()
         return await private.workspace_report({**buffers, **documents})
 

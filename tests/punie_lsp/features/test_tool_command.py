@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from punie_lsp.features import commands
 from punie_lsp.wire import initialize
 from tests.conftest import Client, change_document, open_document
+from tests.rawlsp import RawServer
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -105,3 +107,35 @@ async def test_failures_are_results_and_misuse_is_invalid_params(client: Client)
         await run_tool(client, "nope")
     with pytest.raises(JsonRpcInvalidParams, match=r"punie\.tool read_file"):
         await run_tool(client, "read_file", path=3)
+
+
+def test_a_workspace_opened_through_a_symlink_sees_the_buffers(
+    project: Path, tmp_path: Path
+) -> None:
+    """The editor names files under the link, the tools by real path: every tool read
+    the disk instead of the unsaved buffer (found by a fresh user's pass)."""
+    link = tmp_path / "linked"
+    link.symlink_to(project)
+    server = RawServer()
+    try:
+        server.initialize(link)
+        uri = (link / "pkg" / "app.py").as_uri()
+        text = "def f() -> int:\n    return UNSAVED_MARK\n\nbad: int = 'buffer only'\n"
+        server.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
+        )
+
+        def tool(name: str, **args: Any) -> Any:
+            params = {"command": "punie.tool", "arguments": [{"name": name, "args": args}]}
+            answer = server.request("workspace/executeCommand", params, timeout=60)
+            assert "result" in answer, answer
+            return answer["result"]
+
+        assert tool("read_file", path="pkg/app.py") == text
+        assert tool("search", pattern="UNSAVED_MARK")["match_count"] == 1
+        checked = tool("typecheck", path="pkg")
+        assert ("pkg/app.py", 4) in {(e["file"], e["line"]) for e in checked["errors"]}, checked
+        assert server.request("shutdown")["result"] is None
+    finally:
+        server.kill()
