@@ -17,8 +17,9 @@ import logging
 import os
 from typing import Any
 
+from punie_lsp.wire.pipes import FrameReaderThread, open_stdio
 from punie_lsp.wire.router import Router
-from punie_lsp.wire.transport import FrameReaderThread, FrameReceiver, FrameWriter, open_stdio
+from punie_lsp.wire.transport import FrameReceiver, FrameWriter
 
 __all__ = ["serve", "serve_stdio", "serve_tcp"]
 

@@ -5,8 +5,9 @@ imports pygls, lsprotocol or cattrs (an import-linter contract in ``pyproject.to
 enforces it): importing those costs ~0.8 s, and the router answers ``initialize`` with
 ty's capabilities while they load in a thread. Modules, bottom up:
 
-* ``transport``: ``Content-Length`` framing; the reading threads and the shared,
-  non-blocking writers that carry forwarded traffic past the event loop.
+* ``transport``: ``Content-Length`` framing; a TCP connection's asyncio side.
+* ``pipes``: the reading threads and the shared, non-blocking writers that carry
+  forwarded traffic of a stdio session (and ty's) past the event loop.
 * ``jsonrpc``: error codes, notification methods, valid ids, punie's own answers, the
   envelope a reading thread routes by.
 * ``forwarding``: which methods go to ty (advertised or registered: ``Routes``).

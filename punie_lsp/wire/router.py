@@ -1,11 +1,14 @@
 """Routing between the editor, ty and punie's own (pygls) server.
 
-Every editor message is decoded once (``json.loads``) to read its ``method`` and ``id``.
-Requests ty serves are written to ty as the *same bytes* the editor sent, and ty's
-responses go back as the same bytes ty sent (the ids are the editor's own), so nothing
-is re-encoded. Requests that ty makes of the editor (configuration, registrations,
-progress, refreshes) are relayed under ids of our own and their answers routed back.
-Everything else goes to punie's pygls server (``PunieServer``), which alone pays for cattrs.
+Every editor message is read once for its ``method`` and ``id``: on stdio, by the
+reading thread (``forward_now``: only the envelope, the whole body checked), which
+forwards what only ty must see without the event loop; otherwise, and for everything
+else, decoded on the loop (``handle_body``). Requests ty serves are written to ty as the
+*same bytes* the editor sent, and ty's responses go back as the same bytes ty sent (the
+ids are the editor's own), so nothing is re-encoded. Requests that ty makes of the
+editor (configuration, registrations, progress, refreshes) are relayed under ids of our
+own and their answers routed back. Everything else goes to punie's pygls server
+(``PunieServer``), which alone pays for cattrs.
 
 This module must not import pygls or lsprotocol: importing them costs ~0.8 s, so the
 router answers ``initialize`` with ty's capabilities while pygls loads in a thread;
@@ -14,6 +17,11 @@ messages for pygls wait in order until it is attached (``attach``).
 Malformed input never kills the server and never leaves a request unanswered: bad JSON
 is a ``ParseError``, a non-conforming message an ``InvalidRequest``, params pygls cannot
 structure ``InvalidParams``, an unknown method ``MethodNotFound``.
+
+Why ~540 lines: this is the one place that decides, per message and in both directions,
+and its parts share one session state (initialized yet? ty starting? shutting down?
+messages waiting for ty or for pygls). What needs none of that state lives beside it:
+``jsonrpc``, ``initialize``, ``forwarding.Routes``, ``ty_requests``, ``pending``.
 """
 
 from __future__ import annotations

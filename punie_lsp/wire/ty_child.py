@@ -1,9 +1,10 @@
 """The ``ty server`` child process: spawn, talk raw JSON-RPC, restart after crashes, stop.
 
-Messages to and from ty stay bytes + one ``json.loads`` for routing: forwarding an
-editor's request never re-encodes it (see ``protocol.PunieProtocol``). Punie's own
-requests to ty (typed tools, restart replay) use string ids with a prefix no editor
-request is forwarded with.
+Messages to and from ty stay bytes: forwarding an editor's request never re-encodes it,
+and an answer to one is routed by the id read from its first bytes
+(``transport.peek_response_id``), on ty's reading thread when it can go back as is.
+Punie's own requests to ty (typed tools, restart replay) use string ids with a prefix no
+editor request is forwarded with.
 
 Lifecycle: ``start`` spawns ty and performs ``initialize``/``initialized``. If ty exits
 without being asked, it is restarted with backoff (immediately, then 0.25 s, 0.5 s, …
@@ -14,6 +15,10 @@ retried for as long as the session lasts, each wait longer up to the cap, and
 shut down, then terminates and finally kills it. On Linux the child also gets
 ``PR_SET_PDEATHSIG`` so even a SIGKILLed punie-lsp leaves no ty behind (ty also exits
 when its stdin closes).
+
+Why ~450 lines: one state machine (starting, running, restarting, failed, stopping)
+that punie's own requests to ty wait on; how the process is found, spawned and read
+is in ``ty_process``.
 """
 
 from __future__ import annotations

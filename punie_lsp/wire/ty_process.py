@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from types import ModuleType
 
-from punie_lsp.wire.transport import FrameReaderThread, PipeWriter
+from punie_lsp.wire.pipes import FrameReaderThread, PipeWriter
 
 __all__ = ["TyProcess", "die_with_parent", "launch", "ty_command", "ty_process_environment"]
 

@@ -1,7 +1,7 @@
 """The reading threads' short path: what is forwarded without the event loop, and what is not.
 
 On stdio, ``Router.forward_now`` runs on the thread that reads the editor and
-``Router.answer_now`` on the one that reads ty (``wire/transport.py``). These tests pin
+``Router.answer_now`` on the one that reads ty (``wire/pipes.py``). These tests pin
 what may take that path (a request ty serves and a document notification, in Neovim's
 key order as in VS Code's), what must not (a body that is not JSON reaches no ty: ty
 exits on one), and that a real session behaves the same either way.
@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from punie_lsp.wire.pipes import PipeWriter
 from punie_lsp.wire.router import Router
-from punie_lsp.wire.transport import FrameParser, FrameWriter, PipeWriter
+from punie_lsp.wire.transport import FrameParser, FrameWriter
 from tests.rawlsp import RawServer, frame
 from typed_tools.ty_environment import ty_environment, ty_executable
 
