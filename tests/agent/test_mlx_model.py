@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from pydantic_ai.tools import ToolDefinition
 
 from agent._mlx_chat import chat_messages
 from agent._mlx_hosts import ProcessHost, ThreadHost
+from agent._mlx_worker import NICENESS
 from agent.mlx_model import (
     MlxModel,
     MlxModelLoadError,
@@ -117,6 +119,8 @@ async def test_loads_once_in_a_worker_process_while_the_loop_runs(model_dir: Pat
     pid = host.pid
     assert pid is not None and pid not in before
     assert workers() - before == {pid}  # one worker for three callers
+    # At a lower CPU priority than this process, so the editor's requests win the CPU.
+    assert psutil.Process(pid).nice() == min(19, os.nice(0) + NICENESS)
     mlx.close()
     assert host.pid is None
     with contextlib.suppress(psutil.NoSuchProcess):
