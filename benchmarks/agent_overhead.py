@@ -7,7 +7,10 @@ check against the real tool stubs included) and rendering the result back. The t
 model function itself runs is measured and subtracted. One run is four turns (three
 programs, then the answer); "sandbox" is the share spent between submitting a program
 and its result, "agent" the rest. The floor is Pydantic AI alone: the same model,
-instructions and streaming, with an ``execute_code`` that returns at once.
+instructions and streaming, with an ``execute_code`` that returns at once. On the
+loaded 2-core machine its p50 came out above the agent's own (its process has nothing
+to do while the model writes; read its min as the library's uncontended cost), and the
+run after it measured 2-3 ms slower whatever its cell, so that run is not kept.
 
 Sections are independent functions in ``SECTIONS``; the mlx backend's figures (prefill
 saved by prompt-cache reuse, in-process vs ``mlx_lm server``) belong in sections of
@@ -143,9 +146,13 @@ async def _overhead(runs: int, writes_seconds: float) -> None:
         root = Path(folder)
         (root / "a.py").write_text("x = 1\ny = 2\n")
         async with SandboxPool() as pool:
+            first = next(iter(cells.values()))
             for index in range(runs + 3):  # three warm-up rounds are discarded
                 for cell in cells.values():
                     await _one_run(cell, pool, root, keep=index >= 3)
+                # The floor (last) leaves the pool idle for a whole run, and the run after
+                # it measured 2-3 ms slower whatever its cell: that run is not kept.
+                await _one_run(first, pool, root, keep=False)
     baseline = statistics.median(cells["checked, cold sessions"].per_turn)
     model = f"model writes {writes_seconds * 1000:.0f} ms per reply (subtracted)"
     print(f"agent overhead per model turn ({runs} runs x 4 turns each, {model}, interleaved)")
@@ -192,6 +199,7 @@ async def _drain(ctx: RunContext[None], events: AsyncIterable[AgentStreamEvent])
 async def _one_run(cell: Cell, pool: SandboxPool, root: Path, *, keep: bool) -> None:
     """One run of four turns; its per-turn figures join the cell's when ``keep``."""
     agent, script = cell.agent, cell.script
+    await pool.settled()  # the previous cell's sessions are back: its clean-up is its own
     if isinstance(agent, Agent):
         script.seconds = 0.0
         started = time.perf_counter()

@@ -258,6 +258,15 @@ class SandboxPool:
             raise _Stop(_STOPPED)
         return self._checker_monty
 
+    async def settled(self) -> None:
+        """Return once the sessions being given back in the background are back.
+
+        For measurements that must not count the previous run's clean-up (a benchmark's
+        interleaved cells); ``stop`` waits for them itself.
+        """
+        while self._releases:
+            await asyncio.gather(*self._releases, return_exceptions=True)
+
     def _release_later(self, release: Coroutine[object, object, None]) -> None:
         """Give a session back off the caller's path; ``stop`` waits for it."""
         task = asyncio.create_task(release)
