@@ -358,7 +358,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
 
+def _missing_inputs(args: argparse.Namespace) -> str | None:
+    """A folder flag that names nothing, said before any model loads (mlx-lm would
+    report a local path as a bad Hugging Face repo id, or load the model first)."""
+    folders = {"--data": getattr(args, "data", None), "--adapter": getattr(args, "adapter", None)}
+    for flag, folder in folders.items():
+        if isinstance(folder, Path) and not folder.is_dir():
+            return f"{flag} {folder}: no such folder"
+    model = getattr(args, "model", None)
+    if isinstance(model, str) and args.step in ("finetune", "fuse", "quantize"):
+        local = model.removeprefix("mlx:")
+        if local.startswith(("/", "./", "../", "~")) and not Path(local).expanduser().is_dir():
+            return f"--model {model}: no such model folder (or name a Hugging Face repo)"
+    return None
+
+
 def _step(args: argparse.Namespace) -> int:
+    missing = _missing_inputs(args)
+    if missing is not None:
+        return _fail(args.step, missing)
     if args.step == "finetune":
         return _finetune(args)
     if args.step == "fuse":

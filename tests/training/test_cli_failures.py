@@ -141,6 +141,33 @@ def test_unreadable_inputs_are_one_line(tmp_path: Path) -> None:
         assert "errors.pydantic.dev" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ("finetune", "--model", "m", "--data", "/no/data", "--output", "o"),
+            "--data /no/data: no such folder",
+        ),
+        (
+            ("fuse", "--model", "m", "--adapter", "/no/adapter", "--output", "o"),
+            "--adapter /no/adapter: no such folder",
+        ),
+        (
+            ("quantize", "--model", "/no/model", "--output", "q"),
+            "--model /no/model: no such model folder",
+        ),
+    ],
+)
+def test_a_folder_that_is_not_there_is_named_before_any_model_loads(
+    tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    """They said ``FileNotFoundError: … train.jsonl``, tried to fetch the model first, or
+    called a local path a bad Hugging Face repo id (found by a fresh user's pass)."""
+    done = train(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert said in one_line(done)
+
+
 def test_generate_skips_a_module_that_is_not_utf8(tmp_path: Path) -> None:
     source = tmp_path / "src"
     shutil.copytree(SAMPLE_PROJECT, source)
