@@ -36,6 +36,12 @@ async def pull_configuration(session: Session) -> None:
 
 
 async def initialized(session: Session, params: types.InitializedParams) -> None:
+    if session.router.ty_start_error:  # its own message: not a setting that was ignored
+        session.lsp.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Error, message=f"punie-lsp: {session.router.ty_start_error}"
+            )
+        )
     session.show_problems(session.settings_problems, "initializationOptions")
     await pull_configuration(session)
 

@@ -117,8 +117,6 @@ class Session:
         self.position_encoding = encoding if encoding in ("utf-8", "utf-32") else "utf-16"
         punie, _, problems = split_initialization_options(params.get("initializationOptions"))
         self.settings, self.settings_problems = resolve(punie, problems)
-        if self.router.ty_start_error:
-            self.settings_problems.append(self.router.ty_start_error)
 
     def apply_settings(self, raw: Any, *, source: str) -> None:
         """Resolve a ``punie`` section; name every problem in one message."""

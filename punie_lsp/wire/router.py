@@ -127,6 +127,8 @@ class Router:
         self._on_exit = on_exit
         self._on_initialize = on_initialize
         self.ty_start_error: str | None = None
+        self.ty_overridden = ty_command is not None
+        """``PUNIE_LSP_TY_COMMAND`` chose ty's command (what a start failure names)."""
         self.raw_initialize_params: dict[str, Any] | None = None
         self.capabilities: dict[str, Any] = {}
         self.routes = Routes()
@@ -399,7 +401,15 @@ class Router:
             capabilities = dict(ty_result.get("capabilities") or {})
         except Exception as exc:
             logger.error("could not start ty: %s", exc)
-            self.ty_start_error = f"ty could not start ({exc}); only punie's own features work"
+            fix = (
+                "check PUNIE_LSP_TY_COMMAND"
+                if self.ty_overridden
+                else "reinstall punie-lsp (it runs the ty wheel's own binary)"
+            )
+            self.ty_start_error = (
+                f"ty could not start ({exc}), so hover, definitions and ty's diagnostics are "
+                f"off and only punie's own features work; {fix}"
+            )
             capabilities = dict(FALLBACK_CAPABILITIES)
         self.routes.advertise(capabilities)
         capabilities = initialize.editor_capabilities(

@@ -379,3 +379,20 @@ def test_a_refused_request_is_one_log_line_not_a_traceback(
     assert "Traceback" not in logged
     assert " ERROR " not in logged
     assert logged.count("answered with an error") == len(refused)
+
+
+def test_a_ty_that_cannot_start_is_its_own_error_naming_what_to_fix(
+    spawn: Spawn, project: Path
+) -> None:
+    """It was shown as "ignored in initializationOptions (defaults used): ty could not
+    start …", as if a setting were wrong (found by a fresh user's pass)."""
+    env = {**os.environ, "PUNIE_LSP_TY_COMMAND": "/no/such/ty server"}
+    server = spawn("--stdio", env=env)
+    server.initialize(project)
+    shown = server.wait_for(lambda m: m.get("method") == "window/showMessage", 60)
+    assert shown["params"]["type"] == 1  # Error
+    message = shown["params"]["message"]
+    assert message.startswith("punie-lsp: ty could not start (")
+    assert "check PUNIE_LSP_TY_COMMAND" in message
+    assert "ignored in" not in message
+    assert server.request("shutdown")["result"] is None
