@@ -124,9 +124,11 @@ async def write_file(ctx: ToolContext, path: str, content: str) -> str:
     for key in replaced:
         del ctx.overlay[key]
     ctx.overlay[resolved] = content
-    lines = len(split_lines(content)) if content else 0
+    # Lines as an editor or ``wc -l`` counts them: a final line break ends the last line.
+    lines = len(split_lines(content)) - (content[-1:] in ("\n", "\r")) if content else 0
     verb = "create" if not resolved.exists() else "replace"
-    return f"Proposed to {verb} {shown} ({lines} lines); the disk is unchanged until it is applied"
+    counted = f"{lines} line" if lines == 1 else f"{lines} lines"
+    return f"Proposed to {verb} {shown} ({counted}); the disk is unchanged until it is applied"
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:

@@ -104,7 +104,7 @@ PROGRAMS = [
     pytest.param(
         'result = write_file("src/shop/new.py", "X = 1\\n")\n'
         'print(result)\nprint(read_file("src/shop/new.py"))',
-        "Proposed to create src/shop/new.py (2 lines); the disk is unchanged until it is "
+        "Proposed to create src/shop/new.py (1 line); the disk is unchanged until it is "
         "applied\nX = 1\n",
         id="write_file",
     ),

@@ -23,7 +23,12 @@ async def test_write_file_is_seen_by_later_reads_but_not_written(ctx: ToolContex
     before = (ctx.root / "demo/calc.py").read_text()
     written = await write_file(ctx, "demo/calc.py", "VALUE = 1\n")
     created = await write_file(ctx, "demo/new.py", "NEW_NAME = 2\n")
-    assert written.startswith("Proposed to replace demo/calc.py (2 lines)")
+    assert written.startswith("Proposed to replace demo/calc.py (1 line)")
+    crlf = await write_file(ctx, "demo/crlf.py", "a = 1\r\nb = 2\r\n")
+    assert crlf.startswith("Proposed to create demo/crlf.py (2 lines)")  # was 3
+    assert (await write_file(ctx, "demo/open.py", "a = 1\nb = 2")).startswith(
+        "Proposed to create demo/open.py (2 lines)"
+    )
     assert created.startswith("Proposed to create demo/new.py")
 
     assert await read_file(ctx, "demo/calc.py") == "VALUE = 1\n"
