@@ -21,7 +21,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from punie_lsp.agent_run.agent_host import STREAM_INTERVAL_SECONDS
+from punie_lsp.agent_run.streaming import STREAM_INTERVAL_SECONDS
 from tests.conftest import Client, change_document, initialize_params, make_client, open_document
 
 pytestmark = pytest.mark.timeout(120)
