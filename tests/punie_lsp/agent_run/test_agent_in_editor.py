@@ -226,20 +226,19 @@ async def test_two_runs_at_once(project: Path) -> None:
         assert by_conversation == {"a", "b"}
 
 
-@pytest.mark.parametrize(
-    ("answer", "applied"), [("Discard", False), ("Apply", True), (None, False)]
-)
-async def test_edits_ask_without_annotations_asks_by_message(
-    project: Path, answer: str | None, applied: bool
-) -> None:
+async def test_edits_ask_without_annotations_asks_by_message(project: Path) -> None:
+    # One session is asked three times; the edit goes out only when the user says "Apply"
+    # (no answer, as when the message is dismissed, is a no).
     async with session(project, "fixer", punie={"edits": "ask"}) as client:
-        client.answer = answer
         uri = open_document(client, project / "pkg" / "app.py")
-        result = await command(
-            client, "punie.fix", {"uri": uri, "diagnostic": diagnostic_of(project)}
-        )
-        assert result["applied"] is applied
-        assert len(client.applied) == int(applied)
+        for answer, applied in [("Discard", False), (None, False), ("Apply", True)]:
+            client.answer = answer
+            before = len(client.applied)
+            result = await command(
+                client, "punie.fix", {"uri": uri, "diagnostic": diagnostic_of(project)}
+            )
+            assert result["applied"] is applied, (answer, result)
+            assert len(client.applied) - before == int(applied), answer
 
 
 async def test_edits_ask_with_annotations_needs_confirmation(project: Path) -> None:
