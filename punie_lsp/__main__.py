@@ -162,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
+    if sys.stdin is not None and sys.stdin.isatty():  # a person, not an editor
+        print(
+            "punie-lsp: speaking LSP on stdin/stdout, for an editor to start (README: "
+            "Editors); Ctrl-D ends it",
+            file=sys.stderr,
+        )
     return asyncio.run(runner.serve_stdio(ty_command=ty_command, trust_all=args.trust))
 
 

@@ -209,3 +209,25 @@ def test_a_bad_environment_variable_is_one_usage_line(variable: str, value: str,
     assert last.startswith(f"punie-lsp: error: {variable}=")
     assert said in last
     assert "Traceback" not in done.stderr
+
+
+def test_started_by_hand_in_a_terminal_it_says_what_it_is() -> None:
+    """A fresh user running ``punie-lsp`` in a terminal saw nothing and waited."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [*PUNIE, "--stdio"], stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    os.close(terminal)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline().decode()
+        assert first.startswith("punie-lsp: speaking LSP on stdin/stdout")
+        os.write(controller, b"\x04")  # Ctrl-D: the end of input
+        assert proc.wait(60) == 1
+    finally:
+        os.close(controller)
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
