@@ -307,19 +307,19 @@ async def test_a_restarted_ty_is_replayed_the_editors_text(project: Path, tmp_pa
         await client.stop()
 
 
-@pytest.mark.parametrize("name", ["my file.py", "caf\u00e9 #1.py"])
-async def test_buffers_of_files_whose_uri_is_percent_encoded_are_read(
-    project: Path, name: str
-) -> None:
+async def test_buffers_of_files_whose_uri_is_percent_encoded_are_read(project: Path) -> None:
     """pygls keys documents by the decoded URI; a lookup by the encoded one missed them."""
-    path = project / name
-    path.write_text("on_disk = 1\n")
     async with session(project, "hello") as client:
-        uri = path.as_uri()
-        assert "%" in uri
-        did_open(client, uri, "in_the_buffer = 2\r\n")
-        read = await command(client, "punie.tool", {"name": "read_file", "args": {"path": name}})
-        assert read == "in_the_buffer = 2\r\n"
+        for name in ["my file.py", "caf\u00e9 #1.py"]:
+            path = project / name
+            path.write_text("on_disk = 1\n")
+            uri = path.as_uri()
+            assert "%" in uri
+            did_open(client, uri, "in_the_buffer = 2\r\n")
+            read = await command(
+                client, "punie.tool", {"name": "read_file", "args": {"path": name}}
+            )
+            assert read == "in_the_buffer = 2\r\n", name
 
 
 async def test_a_folder_check_sees_buffers_whose_uri_is_percent_encoded(
