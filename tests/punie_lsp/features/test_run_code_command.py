@@ -120,6 +120,8 @@ async def test_cancelling_the_request_stops_a_run(client: Client) -> None:
     await hover_works(client)
 
 
+# Argument checks do not depend on the client's capabilities: one profile.
+@pytest.mark.parametrize("client", ["neovim"], indirect=True)
 async def test_misuse_is_invalid_params(client: Client) -> None:
     with pytest.raises(JsonRpcException, match="'code' must be a string"):
         await client.workspace_execute_command_async(

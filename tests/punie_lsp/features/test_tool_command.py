@@ -96,6 +96,8 @@ async def test_every_text_tool_sees_the_unsaved_buffer(client: Client) -> None:
     assert grep == "./pkg/shapes.py:1:# only in the editor: UNSAVED_MARK\n"
 
 
+# Argument checks do not depend on the client's capabilities: one profile.
+@pytest.mark.parametrize("client", ["neovim"], indirect=True)
 async def test_failures_are_results_and_misuse_is_invalid_params(client: Client) -> None:
     outside = await run_tool(client, "typecheck", path="../../etc")
     assert outside["success"] is False
