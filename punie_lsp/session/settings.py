@@ -48,4 +48,6 @@ def split_initialization_options(options: Any) -> tuple[Any, Any, list[str]]:
             punie = flat
         elif isinstance(punie, Mapping):
             punie = {**flat, **punie}
+    if ty is not None and ty != [] and not isinstance(ty, Mapping):  # [] is Lua's {}
+        return punie, None, ["the 'ty' settings must be an object (ty's own); ty uses its defaults"]
     return punie, ty, []

@@ -177,6 +177,14 @@ def test_split_initialization_options(options: Any, punie: Any, ty: Any) -> None
     assert split_initialization_options(options)[:2] == (punie, ty)
 
 
+@pytest.mark.parametrize("ty", [5, "strict", [1]])
+def test_a_ty_section_that_is_not_an_object_is_named(ty: Any) -> None:
+    """It went unnamed while ty quietly got its defaults (found by a fresh user's pass)."""
+    punie, passed, problems = split_initialization_options({"ty": ty, "punie": {}})
+    assert (punie, passed) == ({}, None)
+    assert problems == ["the 'ty' settings must be an object (ty's own); ty uses its defaults"]
+
+
 @pytest.mark.parametrize("profile", ["neovim"])
 async def test_bad_settings_are_named_in_one_message(profile: str, project: Any) -> None:
     import sys
