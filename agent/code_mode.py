@@ -13,6 +13,7 @@ are dropped and earlier runs' proposals are kept.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,7 +47,16 @@ class CodeModeTools:
 
     def externals(self, ctx: ToolContext) -> dict[str, External]:
         """Every tool bound to ``ctx``, callable by the sandboxed program."""
-        return {name: _BoundTool(spec, ctx, self.tools) for name, spec in self.tools.items()}
+        signatures = self._signatures
+        return {
+            name: _BoundTool(spec, signatures[name], ctx, self.tools)
+            for name, spec in self.tools.items()
+        }
+
+    @functools.cached_property
+    def _signatures(self) -> dict[str, inspect.Signature]:
+        """Each tool's signature without ``ctx``, built once (0.2 ms a program otherwise)."""
+        return {name: inspect.Signature(list(spec.parameters)) for name, spec in self.tools.items()}
 
 
 class _BoundTool:
@@ -57,10 +67,16 @@ class _BoundTool:
     tool runs, and the run's trace records arguments by name.
     """
 
-    def __init__(self, spec: ToolSpec, ctx: ToolContext, tools: Mapping[str, ToolSpec]) -> None:
+    def __init__(
+        self,
+        spec: ToolSpec,
+        signature: inspect.Signature,
+        ctx: ToolContext,
+        tools: Mapping[str, ToolSpec],
+    ) -> None:
         self.__name__ = spec.name
         self.__doc__ = spec.docstring
-        self.__signature__ = inspect.Signature(list(spec.parameters))
+        self.__signature__ = signature
         self._ctx = ctx
         self._tools = tools
 

@@ -21,9 +21,10 @@ What a program does never happens in the checker: at most a print of a constant 
 before the first allocation (its output is dropped); a tool or OS call would suspend
 the feed, and the checker never answers one. Its session is replaced in the background
 when anything but that ``MemoryError`` ends a passing feed (a feed that completes or
-suspends: only a blank program does; the zero time limit, the backstop for a loop that
-allocates nothing), when its worker is lost (a crash, or a check cancelled midway,
-which makes Monty drop the worker), and after ``RECYCLE_AFTER`` checks. Checks of
+suspends: only a blank program does), when its worker is lost (a crash, or a check
+cancelled midway, which makes Monty drop the worker: a loop that allocated nothing
+would run until the run's deadline cancels its check), and after ``RECYCLE_AFTER``
+checks. Checks of
 concurrent runs take turns (a lock); each takes about a millisecond.
 """
 
@@ -55,10 +56,12 @@ __all__ = [
     "warm_up_code",
 ]
 
-CHECK_ONLY = ResourceLimits(max_memory=0, max_feed_duration_secs=0.0, max_total_sleep_secs=0.0)
+CHECK_ONLY = ResourceLimits(max_memory=0, max_total_sleep_secs=0.0)
 """The checker session's limits: a fed snippet is checked, then stopped at its first
-allocation (measured: before anything but a print of a constant has run); the zero
-time limit stops one at its first time check otherwise."""
+allocation (measured: before anything but a print of a constant has run). No time
+limit: Monty's parent kills a worker whose request outlives ``max_feed_duration_secs``
+plus a second's grace, type check included, so a zero limit killed the checker
+whenever a check took a second (a loaded machine, the first check's set-up)."""
 
 PRECHECKS = 8
 """Checks started ahead (``TypeChecker.precheck``) kept for a program to claim."""

@@ -3,8 +3,8 @@
 A Monty worker costs a process spawn (tens of milliseconds) and warms up on its first
 run; keeping ``min_workers`` alive makes a Code Mode turn cost a fraction of a
 millisecond of sandbox overhead. Type checks go to warm check-only sessions on workers
-of their own (``sandbox._checker``; one more process, started on the first checked
-run, never running a program). The pool belongs to whoever creates it (the LSP
+of their own (``sandbox._checker``; one more process, started with the pool, never
+running a program). The pool belongs to whoever creates it (the LSP
 server, the CLI, a test), which also means its lifetime is explicit: ``stop()`` (or
 leaving ``async with``) ends the workers, and in-flight runs end as ``cancelled``.
 
@@ -122,7 +122,13 @@ class SandboxPool:
                 max_processes=self._max_workers,
             )
             await stack.enter_async_context(monty)
+            # The checkers' worker, spawned now rather than during the first checked run.
+            checker_monty = AsyncMonty(
+                binary_path=self._binary_path, min_processes=1, max_processes=_CHECKER_WORKERS
+            )
+            await stack.enter_async_context(checker_monty)
             self._stack, self._monty, self._runs = stack, monty, 0
+            self._checker_monty = checker_monty
 
     async def stop(self) -> None:
         """Cancel in-flight runs, then end the workers; the pool can be started again.
@@ -245,16 +251,9 @@ class SandboxPool:
         return self._monty
 
     async def _checker_started(self) -> AsyncMonty:
-        """The checkers' workers, started with the pool's on first use."""
+        """The checkers' workers, started with the pool's; a stopped pool ends the program."""
         await self._started()
-        async with self._lock:
-            if self._checker_monty is None and self._stack is not None:
-                monty = AsyncMonty(
-                    binary_path=self._binary_path, min_processes=1, max_processes=_CHECKER_WORKERS
-                )
-                await self._stack.enter_async_context(monty)
-                self._checker_monty = monty
-        if self._checker_monty is None:  # stopped while we waited for the lock
+        if self._checker_monty is None:  # stopped meanwhile
             raise _Stop(_STOPPED)
         return self._checker_monty
 
