@@ -126,6 +126,12 @@ def build_vsix(tools: Installed, work: Path, env: dict[str, str]) -> Path:
     shutil.copytree(EDITORS / "vscode", build, ignore=shutil.ignore_patterns("node_modules", "out"))
     run(["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"], build, env)
     run([str(build / "node_modules" / ".bin" / "tsc"), "-p", "."], build, env)
+    assert (build / "out" / "extension.js").is_file()
+    assert (build / "out" / "answerView.js").is_file()
+    # The compiled extension reads the table test_vscode_extension checks.
+    source_table = EDITORS / "vscode" / "src" / "commands.json"
+    compiled_table = build / "out" / "commands.json"
+    assert json.loads(compiled_table.read_text()) == json.loads(source_table.read_text())
     return package(tools, build, work / "punie-lsp.vsix", env)
 
 
