@@ -191,6 +191,9 @@ def entry() -> None:
         # can reach it, and the interpreter's own flush at exit must not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         status = 1
+    except KeyboardInterrupt:  # Ctrl-C in a terminal: the user's choice, not a failure
+        print("punie-lsp: interrupted", file=sys.stderr)
+        status = 130
     if "mlx_lm" not in sys.modules:
         sys.exit(status)
     for stream in (sys.stdout, sys.stderr):

@@ -396,3 +396,21 @@ def test_a_ty_that_cannot_start_is_its_own_error_naming_what_to_fix(
     assert "check PUNIE_LSP_TY_COMMAND" in message
     assert "ignored in" not in message
     assert server.request("shutdown")["result"] is None
+
+
+def test_ctrl_c_ends_the_server_without_a_traceback(
+    spawn: Spawn, project: Path, tmp_path: Path
+) -> None:
+    """SIGINT (Ctrl-C where it was started by hand) printed a KeyboardInterrupt traceback;
+    found by a fresh user's pass. ty goes with it."""
+    log = tmp_path / "punie.log"
+    with log.open("wb") as stderr:
+        server = spawn("--stdio", stderr=stderr)
+    server.initialize(project)
+    ty = only_ty(server)
+    server.proc.send_signal(signal.SIGINT)
+    assert server.proc.wait(EXIT_SECONDS) == 130
+    assert wait_gone([ty], EXIT_SECONDS) == []
+    logged = log.read_text(errors="replace")
+    assert "Traceback" not in logged
+    assert logged.rstrip().endswith("punie-lsp: interrupted")
