@@ -9,7 +9,6 @@ handlers with what each takes first: features never import this module.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import inspect
 import logging
 import typing
@@ -56,7 +55,6 @@ class PunieLanguageServer(LanguageServer):
         self.router = router
         self.session = Session(self, router, lsp_converter, trust_all=trust_all)
         self.agent_host = AgentHost(self.session)
-        self._editor_requests: set[int | str] = set()
         self.protocol.send_error = router.send_error
         self.protocol.on_shutdown = self.stop
         self.protocol.set_writer(router.writer, include_headers=True)
@@ -69,12 +67,6 @@ class PunieLanguageServer(LanguageServer):
             self.protocol.setup_session(params, self.router.capabilities)
             self.session.initialize(params)
             return
-        if "id" in message and "method" in message:
-            # pygls keeps the editor's requests in flight and its own requests of the
-            # editor in one dict; ``finish`` must tell them apart.
-            in_flight = self.protocol._request_futures
-            self._editor_requests = {i for i in self._editor_requests if i in in_flight}
-            self._editor_requests.add(message["id"])
         self.protocol.dispatch(message)
 
     def document_snapshots(self) -> list[dict[str, Any]]:
@@ -92,17 +84,7 @@ class PunieLanguageServer(LanguageServer):
         Each gets up to ``grace`` seconds in all; what still runs is then cancelled (and
         answered so) by ``stop``, as a ``shutdown`` would.
         """
-        in_flight = self.protocol._request_futures
-        running = [
-            asyncio.wrap_future(future) if isinstance(future, concurrent.futures.Future) else future
-            for msg_id, future in list(in_flight.items())
-            if msg_id in self._editor_requests and not future.done()
-        ]
-        if running:
-            await asyncio.wait(running, timeout=grace)
-        for future in list(in_flight.values()):
-            if not future.done():
-                future.cancel()
+        await self.protocol.finish_requests(grace)
         await self.stop()
 
     async def stop(self) -> None:

@@ -8,6 +8,8 @@ with ``InvalidParams`` (pygls alone would log them and leave the request unanswe
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
@@ -37,9 +39,19 @@ class PunieProtocol(LanguageServerProtocol):
     on_shutdown: Callable[[], Awaitable[None]]
     """Stop punie's own work and ty; awaited before ``shutdown`` is acknowledged."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._editor_requests: set[int | str] = set()
+        """Ids of the editor's requests: pygls keeps them in flight in one table with its
+        own requests of the editor, and ``finish_requests`` must tell them apart."""
+
     def dispatch(self, message: dict[str, Any]) -> None:
         """Structure and handle one message; never raises."""
         msg_id = message.get("id")
+        if msg_id is not None and "method" in message:
+            in_flight = self._request_futures
+            self._editor_requests = {i for i in self._editor_requests if i in in_flight}
+            self._editor_requests.add(msg_id)
         # JSON-RPC ignores members it does not define and lets ``params`` be left out;
         # pygls' generic message classes take neither, and would answer InternalError.
         message = {k: v for k, v in message.items() if k in _MEMBERS}
@@ -62,6 +74,21 @@ class PunieProtocol(LanguageServerProtocol):
             self.handle_message(structured)
         except Exception:
             logger.exception("failed to handle %s", message.get("method"))
+
+    async def finish_requests(self, grace: float) -> None:
+        """Let the editor's requests in flight finish within ``grace`` seconds in all, then
+        cancel whatever still runs (pygls answers those RequestCancelled)."""
+        in_flight = self._request_futures
+        running = [
+            asyncio.wrap_future(future) if isinstance(future, concurrent.futures.Future) else future
+            for msg_id, future in list(in_flight.items())
+            if msg_id in self._editor_requests and not future.done()
+        ]
+        if running:
+            await asyncio.wait(running, timeout=grace)
+        for future in list(in_flight.values()):
+            if not future.done():
+                future.cancel()
 
     def setup_session(self, raw: dict[str, Any], ty_capabilities: dict[str, Any]) -> None:
         """Run pygls' initialize bookkeeping (no response: the router already answered)."""
