@@ -145,7 +145,15 @@ async def _git(ctx: ToolContext, *args: str, check: bool = True) -> str:
 
 async def _prefix(ctx: ToolContext) -> str:
     """The workspace's folder inside the repository ('' at the top level, else 'sub/')."""
-    return (await _git(ctx, "rev-parse", "--show-prefix")).strip()
+    completed = await run_git(("rev-parse", "--show-prefix"), cwd=resolve(ctx, "."))
+    if completed.returncode != 0:
+        if "not a git repository" in completed.stderr:
+            raise ToolFailure(
+                "the workspace is not in a git repository (git_status, git_diff and git_log "
+                "need one; `git init` makes it one)"
+            )
+        raise ToolFailure(f"git rev-parse failed: {completed.stderr.strip()}")
+    return completed.stdout.strip()
 
 
 def _relative(prefix: str, repo_path: str) -> str:

@@ -86,4 +86,9 @@ async def test_log_reads_commits(repo: Path) -> None:
 
 async def test_outside_a_repository_is_an_error_result(tmp_path: Path) -> None:
     result = await git_status(ToolContext(root=tmp_path))
-    assert not result.success and "git rev-parse failed" in (result.error or "")
+    assert not result.success
+    # It said "git rev-parse failed: fatal: not a git repository (or any of the parent …"
+    assert result.error == (
+        "the workspace is not in a git repository (git_status, git_diff and git_log need "
+        "one; `git init` makes it one)"
+    )
