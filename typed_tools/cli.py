@@ -73,7 +73,13 @@ def _converter(name: str, annotation: Any) -> Any:
             try:
                 return adapter.validate_strings(text)
             except pydantic.ValidationError as exc:
-                raise argparse.ArgumentTypeError(f"--{name}: {exc.errors()[0]['msg']}") from None
+                # argparse names the option already ("argument --args: …").
+                said = exc.errors()[0]["msg"]
+                if typing.get_origin(annotation) is list or list in map(
+                    typing.get_origin, typing.get_args(annotation)
+                ):
+                    said += ', written as JSON, e.g. \'["-rn", "TODO"]\''
+                raise argparse.ArgumentTypeError(f"{said}, got {text!r}") from None
 
     convert.__name__ = getattr(annotation, "__name__", str(annotation))
     return convert

@@ -225,3 +225,33 @@ def test_bounds_leave_punies_signatures_as_they_are() -> None:
     assert "max_results: int = 200" in text
     assert "column: int | None = None" in text
     assert "Annotated" not in text
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["run_command", "--command", "grep", "--args", "notjson"],
+            "argument --args: Input should be a valid array, written as JSON, "
+            "e.g. '[\"-rn\", \"TODO\"]', got 'notjson'",
+        ),
+        (["git_log", "--count", "abc"], "argument --count: Input should be a valid integer"),
+    ],
+)
+def test_an_option_that_does_not_parse_names_itself_once(
+    project: Path, args: list[str], said: str
+) -> None:
+    """It said "argument --args: --args: Input should be a valid array" (found by a fresh
+    user's pass)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "punie_lsp", "tool", *args, "--workspace", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert said in last
+    flag = said.split()[1].rstrip(":")
+    assert f"{flag}: {flag}:" not in last
