@@ -196,9 +196,16 @@ def _is_optional(kind: Any) -> bool:
     return get_origin(kind) in (Union, pytypes.UnionType) and type(None) in get_args(kind)
 
 
+_NOT_AN_OBJECT = "must be an object"
+"""What cattrs's ``TypeError`` ("'int' object is not subscriptable", raised at the first
+field it reads) means: the value one level up is not an object."""
+
+
 def _format(exc: BaseException, kind: Any) -> str:
     if isinstance(exc, KeyError):
         return "is required"
+    if isinstance(exc, TypeError) and "not subscriptable" in str(exc):
+        return _NOT_AN_OBJECT
     if isinstance(exc, (TypeError, ValueError)) and str(exc):
         return str(exc)
     return f"is not a valid {getattr(kind, '__name__', kind)}"
@@ -210,11 +217,16 @@ def _message(cls: type[CommandArguments], exc: Exception) -> str:
         lines = cattrs.transform_error(exc, path="", format_exception=_format)
     else:  # a rule across fields (__attrs_post_init__)
         lines = [f"{exc} @ "]
-    problems = []
+    problems: list[str] = []
     for line in lines:
         text, _, where = line.rpartition(" @ ")
-        key = ".".join(to_camel(part) for part in where.lstrip(".").split(".") if part)
-        problems.append(f"'{key}' {text}" if key else text)
+        parts = [to_camel(part) for part in where.lstrip(".").split(".") if part]
+        if text == _NOT_AN_OBJECT:
+            parts = parts[:-1]  # cattrs names the field it tried to read inside it
+        key = ".".join(parts)
+        problem = f"'{key}' {text}" if key else text
+        if problem not in problems:
+            problems.append(problem)
     return f"{cls.COMMAND}: {'; '.join(problems)}"
 
 

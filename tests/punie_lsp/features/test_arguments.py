@@ -92,6 +92,11 @@ REFUSED: list[tuple[type[CommandArguments], Any, str]] = [
         "punie.explain: 'range.start' Position.line should be in range",
     ),
     (WriteTestsArguments, "file:///a.py", "punie.writeTests: the argument must be an object"),
+    (  # said "'range.start.line' 'int' object is not subscriptable; …" (a fresh user's pass)
+        AskArguments,
+        {"prompt": "x", "range": {"start": 1, "end": RANGE["end"]}},
+        "punie.ask: 'range.start' must be an object",
+    ),
     (ResetConversationArguments, {}, "punie.resetConversation: 'conversationId' is required"),
     (RunCodeArguments, {"code": 3}, "punie.runCode: 'code' must be a string, got a number"),
     (RunCodeArguments, {"code": None}, "punie.runCode: 'code' must be a string, got null"),
