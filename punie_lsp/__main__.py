@@ -162,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
+    closed = [name for name in ("stdin", "stdout") if getattr(sys, name) is None]
+    if closed:  # started with <&- or >&-: Python leaves sys.stdin/sys.stdout None
+        parser.error(
+            f"{' and '.join(closed)} closed: --stdio speaks LSP on stdin and stdout; give "
+            "it both, or use --tcp HOST:PORT"
+        )
     if sys.stdin is not None and sys.stdin.isatty():  # a person, not an editor
         print(
             "punie-lsp: speaking LSP on stdin/stdout, for an editor to start (README: "

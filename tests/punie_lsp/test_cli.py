@@ -231,3 +231,27 @@ def test_started_by_hand_in_a_terminal_it_says_what_it_is() -> None:
         if proc.poll() is None:
             proc.kill()
         proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("closed", ["stdin", "stdout"])
+def test_a_closed_stdin_or_stdout_is_one_usage_line(closed: str) -> None:
+    """``punie-lsp --stdio <&-`` (or ``>&-``) ended in an AttributeError traceback."""
+    fd = 0 if closed == "stdin" else 1
+    script = (
+        "import os, subprocess, sys; "
+        f"os.close({fd}); "
+        f"sys.exit(subprocess.call({[*PUNIE, '--stdio']!r}, stdin=None, stdout=None))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"punie-lsp: error: {closed} closed: --stdio speaks LSP")
+    assert "Traceback" not in done.stderr
