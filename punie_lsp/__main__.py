@@ -131,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     if args_list and args_list[0] in SUBCOMMANDS:
         import importlib
 
+        # Started with <&- or >&-: read nothing, write nowhere, rather than fail on None.
+        if sys.stdin is None:
+            sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115  # for the process
+        if sys.stdout is None:
+            sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+
         module = importlib.import_module(SUBCOMMANDS[args_list[0]][0])
         return int(module.main(args_list[1:]))
 

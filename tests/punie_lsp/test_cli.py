@@ -255,3 +255,25 @@ def test_a_closed_stdin_or_stdout_is_one_usage_line(closed: str) -> None:
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"punie-lsp: error: {closed} closed: --stdio speaks LSP")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("closed", "args"), [(0, ["run-code", "-"]), (1, ["tool", "--list"])], ids=["stdin", "stdout"]
+)
+def test_subcommands_take_a_closed_stdin_or_stdout(closed: int, args: list[str]) -> None:
+    """``run-code - <&-`` and ``tool --list >&-`` ended in AttributeError tracebacks."""
+    script = (
+        f"import os, subprocess, sys; os.close({closed}); "
+        f"sys.exit(subprocess.call({[*PUNIE, *args]!r}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0
