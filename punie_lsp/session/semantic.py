@@ -83,7 +83,7 @@ class EditorTyConnection:
         self._ty = ty
         self._private_ty = private_ty
         self._ty_settings = ty_settings
-        self._workspace = workspace
+        self._current_workspace = workspace
         self.position_encoding: PositionEncoding = position_encoding
         self._synced: set[str] = set()
         self._real_paths: dict[str, TextDocument] | None = None
@@ -100,7 +100,7 @@ class EditorTyConnection:
         return await self._ty.request(method, params)
 
     def open_document_text(self, uri: str) -> str | None:
-        document = open_document(self._workspace(), uri)
+        document = open_document(self._current_workspace(), uri)
         if document is None:  # tools name files by real path; the editor by its own
             path = to_fs_path(uri) if uri.startswith("file:") else None
             document = self._by_real_path().get(path) if path else None
@@ -126,7 +126,7 @@ class EditorTyConnection:
         resolve``) by real path, so without this no tool saw an unsaved buffer there.
         """
         if self._real_paths is None:
-            workspace = self._workspace()
+            workspace = self._current_workspace()
             documents = list(workspace.text_documents.values()) if workspace else []
             self._real_paths = {os.path.realpath(to_fs_path(d.uri) or d.path): d for d in documents}
         return self._real_paths
