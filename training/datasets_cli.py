@@ -132,11 +132,14 @@ def _generate(args: argparse.Namespace) -> int:
     try:
         sources = [*args.source, *default, *(package_source(name) for name in args.package)]
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"punie-lsp train data generate: --package: {exc}", file=sys.stderr)
         return 2
     missing = [str(s) for s in sources if not s.is_dir()]
     if missing:
-        print(f"error: not a directory: {', '.join(missing)}", file=sys.stderr)
+        print(
+            f"punie-lsp train data generate: --source {', '.join(missing)}: no such folder",
+            file=sys.stderr,
+        )
         return 2
     update, close = _progress(args.per_category * len(CATEGORIES))
     try:
@@ -193,7 +196,9 @@ def _stats(args: argparse.Namespace) -> int:
     from training.rows import read_dataset
 
     if not args.dataset.is_dir():
-        print(f"error: {args.dataset} is not a dataset directory", file=sys.stderr)
+        print(
+            f"punie-lsp train data stats: {args.dataset}: no such dataset folder", file=sys.stderr
+        )
         return 2
     splits = read_dataset(args.dataset)
     report: dict[str, object] = {}

@@ -168,6 +168,27 @@ def test_a_folder_that_is_not_there_is_named_before_any_model_loads(
     assert said in one_line(done)
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ("generate", "--package", "no_such_package"),
+            "generate: --package: 'no_such_package' is not",
+        ),
+        (("generate", "--source", "/no/src"), "generate: --source /no/src: no such folder"),
+        (("stats", "/no/dataset"), "stats: /no/dataset: no such dataset folder"),
+    ],
+)
+def test_data_steps_name_themselves_and_the_flag(
+    tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    """They said "error: not a directory: …" unlike every other step's one line."""
+    out = ("--out", str(tmp_path / "d")) if args[0] == "generate" else ()
+    done = train("data", *args, *out, cwd=tmp_path)
+    assert done.returncode == 2
+    assert one_line(done).startswith(f"punie-lsp train data {said}")
+
+
 def test_generate_skips_a_module_that_is_not_utf8(tmp_path: Path) -> None:
     source = tmp_path / "src"
     shutil.copytree(SAMPLE_PROJECT, source)
