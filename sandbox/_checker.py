@@ -24,7 +24,10 @@ when anything but that ``MemoryError`` ends a passing feed (a feed that complete
 suspends: only a blank program does), when its worker is lost (a crash, or a check
 cancelled midway, which makes Monty drop the worker: a loop that allocated nothing
 would run until the run's deadline cancels its check), and after ``RECYCLE_AFTER``
-checks. Checks of
+checks. A check that finds its session lost gave no verdict (Monty raises a plain
+``RuntimeError``, or a ``MemoryError`` saying the worker was terminated, not the
+interpreter's stop: ``stopped_at_first_allocation``); it checks again, once, in a
+fresh session, and a second loss is an error naming the sandbox, not the program. Checks of
 concurrent runs take turns (a lock); each takes about a millisecond.
 """
 
@@ -45,7 +48,8 @@ from pydantic_monty import (
     ResourceLimits,
 )
 
-from sandbox._runner import PRELUDE_STUBS
+from sandbox._result import RunError
+from sandbox._runner import PRELUDE_STUBS, SessionLost, _Stop
 
 __all__ = [
     "CHECK_ONLY",
@@ -53,6 +57,7 @@ __all__ = [
     "RECYCLE_AFTER",
     "TypeChecker",
     "close_opened",
+    "stopped_at_first_allocation",
     "warm_up_code",
 ]
 
@@ -152,8 +157,8 @@ class TypeChecker:
             )
         )
         if warm:
-            # It ends in the MemoryError every check ends in; a real fault is the first
-            # program's to report, on a session that works.
+            # It ends in the MemoryError every check ends in. A session it lost (a
+            # worker terminated) is found by the first check, which checks afresh.
             with suppress(MontyError):
                 await session.feed_run(warm_up_code(self.stubs), print_callback=_ignore_output)
         return stack, session
@@ -188,35 +193,70 @@ class TypeChecker:
 
     async def _check(self, code: str) -> None:
         async with self._lock:
-            self.prepare(warm=False)
-            opening = self._opening
-            assert opening is not None  # prepare() made it
             try:
-                # Shielded: a run stopped while the session opens leaves it opening.
-                _, session = await asyncio.shield(opening)
-            except BaseException:
-                if opening.done() and self._opening is opening:
-                    self._opening = None  # it failed: the next check tries again
-                raise
-            self.checks += 1
-            try:
-                await session.feed_start(code, print_callback=_ignore_output)
-            except MontyRuntimeError as stopped:
-                # Checked, then stopped at its first allocation: nothing stays.
-                if isinstance(stopped.exception(), MemoryError):
-                    self._counted()
-                else:  # stopped some other way: start afresh rather than trust it
-                    self._replace()
+                await self._check_once(code)
+            except SessionLost:
+                pass
+            else:
                 return
-            except (MontyTypingError, MontySyntaxError):
-                self._counted()
-                raise
-            except BaseException:
-                # A crash, or cancelled midway (Monty drops the worker): set up another.
-                self._replace()
-                raise
-            # It completed or suspended without allocating: it may have joined the context.
+            # The session was lost before it gave a verdict (its worker discarded or
+            # dead, the checkout finished): that is the sandbox's fault, not the
+            # program's, so it is checked again, once, in the fresh session _replace()
+            # started. A second loss ends the run with an error naming the sandbox.
+            try:
+                await self._check_once(code)
+            except SessionLost as lost:
+                raise _Stop(
+                    RunError(
+                        kind="runtime",
+                        message=f"the sandbox's type checker failed twice ({lost}); "
+                        "the program did not run: submit it again",
+                    )
+                ) from lost.__cause__
+
+    async def _check_once(self, code: str) -> None:
+        """One check; raises ``SessionLost`` (the session replaced) when it gave no verdict."""
+        self.prepare(warm=False)
+        opening = self._opening
+        assert opening is not None  # prepare() made it
+        try:
+            # Shielded: a run stopped while the session opens leaves it opening.
+            _, session = await asyncio.shield(opening)
+        except (asyncio.CancelledError, _Stop):  # the run was stopped, or the pool
+            if opening.done() and self._opening is opening:
+                self._opening = None  # it failed: the next check tries again
+            raise
+        except Exception as failed:  # a worker that would not start or warm up
+            if self._opening is opening:
+                self._opening = None
+            raise SessionLost(failed) from failed
+        self.checks += 1
+        try:
+            await session.feed_start(code, print_callback=_ignore_output)
+        except MontyRuntimeError as stopped:
+            if stopped_at_first_allocation(stopped):
+                self._counted()  # checked, then stopped at its first allocation
+                return
             self._replace()
+            if isinstance(stopped.exception(), MemoryError):
+                # Monty's other MemoryError: the worker process outgrew its limit and
+                # was terminated, which finishes the checkout; no verdict was given.
+                raise SessionLost(stopped) from stopped
+            return  # stopped some other way after the check passed: start afresh
+        except (MontyTypingError, MontySyntaxError):
+            self._counted()
+            raise
+        except asyncio.CancelledError:
+            self._replace()  # cancelled midway: Monty drops the worker
+            raise
+        except Exception as lost:
+            # A crash, or a session whose worker was discarded (Monty raises a plain
+            # RuntimeError: 'this checkout has already been finished', 'a previous
+            # feed_run was cancelled mid-run ...'), or a conversion error: no verdict.
+            self._replace()
+            raise SessionLost(lost) from lost
+        # It completed or suspended without allocating: it may have joined the context.
+        self._replace()
 
     def _counted(self) -> None:
         self._checks += 1
@@ -260,6 +300,24 @@ async def close_opened(opened: asyncio.Task[Opened]) -> None:
         return
     with suppress(MontyError):  # a worker that died is gone already; the pool replaces it
         await stack.aclose()
+
+
+def stopped_at_first_allocation(error: MontyRuntimeError) -> bool:
+    """Whether a check-only feed ended the expected way: checked, then stopped in the
+    interpreter at its first allocation (``MemoryError: memory limit exceeded: N bytes >
+    0 bytes``).
+
+    Monty has a second ``MemoryError``, ``the worker exceeded its memory limit and was
+    terminated`` (the worker process exited with status 65), after which every feed of
+    the session raises ``RuntimeError('this checkout has already been finished')``; the
+    message is what tells them apart (``tests/sandbox/test_lost_sessions.py``).
+    """
+    inner = error.exception()
+    return isinstance(inner, MemoryError) and str(inner).startswith(_IN_INTERPRETER_STOP)
+
+
+_IN_INTERPRETER_STOP = "memory limit exceeded"
+"""How Monty's interpreter words its own memory stop (``sandbox._errors`` maps it too)."""
 
 
 def _retrieve(task: asyncio.Task[None]) -> None:

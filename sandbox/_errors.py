@@ -37,6 +37,8 @@ _GUARDS: tuple[tuple[str, str, ErrorKind, LimitName], ...] = (
     ("TimeoutError", "time limit exceeded", "timeout", "timeout_seconds"),
     ("TimeoutError", "sleep limit exceeded", "timeout", "timeout_seconds"),
     ("MemoryError", "memory limit exceeded", "memory", "memory_mb"),
+    # The worker process outgrew the limit and was terminated (exit 65): same limit.
+    ("MemoryError", "exceeded its memory limit", "memory", "memory_mb"),
     ("RecursionError", "maximum recursion depth exceeded", "limit", "max_recursion_depth"),
     ("RuntimeError", "suspension", "limit", "max_tool_calls"),
 )

@@ -53,6 +53,7 @@ __all__ = [
     "CancelSignal",
     "Checker",
     "Execution",
+    "SessionLost",
     "SessionOpener",
     "checkout",
 ]
@@ -134,12 +135,24 @@ class _ProgramRun:
 
     async def drive(self, session: AsyncMontySession, code: str) -> MontyComplete:
         """Feed the code into ``session`` and answer suspensions until it completes."""
-        step = await session.feed_start(code, print_callback=self.sink)
+        try:
+            step = await session.feed_start(code, print_callback=self.sink)
+        except MontyError:
+            raise
+        except RuntimeError as lost:
+            # Not the program's doing: the session was gone before it started (Monty
+            # raises a plain RuntimeError for a checkout whose worker was discarded).
+            raise SessionLost(lost) from lost
         while not isinstance(step, MontyComplete):
             if self.checked is not None:
                 await self.checked  # raises the check's error when it failed
             self._raise_if_stopped()
-            step = await self._answer(step)
+            try:
+                step = await self._answer(step)
+            except MontyError:
+                raise
+            except RuntimeError as lost:  # the session went away under the program
+                raise _Stop(sandbox_lost(lost, started=True)) from lost
         return step
 
     def _raise_if_stopped(self) -> None:
@@ -242,6 +255,22 @@ class _ProgramRun:
         return {key: trace_value(value) for key, value in bound.arguments.items()}
 
 
+class SessionLost(Exception):
+    """A session was gone before it answered: its worker discarded or dead, the checkout
+    finished (Monty then raises a plain ``RuntimeError``). Raised by a program's first
+    feed and by a type check; the sandbox's fault, never reported as the program's."""
+
+
+def sandbox_lost(error: BaseException, *, started: bool) -> RunError:
+    """The run's error when its session was lost: the sandbox's fault, named as such."""
+    when = "midway; what it did is void" if started else "before it started"
+    return RunError(
+        kind="runtime",
+        message=f"the sandbox lost the program's session {when} ({error}); "
+        "this is not the program's fault: submit it again",
+    )
+
+
 def timeout_error(limits: SandboxLimits) -> RunError:
     """The host-side deadline passed (Monty's own clock reports its own error)."""
     return limit_error(
@@ -328,6 +357,8 @@ class Execution:
             error = stopped.error
         except MontyError as monty_error:
             error = from_monty_error(monty_error, self._limits)
+        except RuntimeError as failed:  # Monty's own plain errors: a result, not a raise
+            error = RunError(kind="runtime", message=f"the sandbox failed: {failed}")
         finally:
             self._running = False
             if watcher is not None:
@@ -354,14 +385,14 @@ class Execution:
         process hop sooner.
         """
         if self._check is None:
-            return await self._run.drive(session, self._code)
+            return await self._drive_program(session)
         checking = asyncio.ensure_future(self._check(self._code))
         self._run.checked = checking
-        driving = asyncio.ensure_future(self._run.drive(session, self._code))
+        driving = asyncio.ensure_future(self._drive_program(session))
         try:
             try:
                 await checking
-            except MontyError:
+            except (MontyError, _Stop):
                 self._check_failed = True
                 raise
             return await driving
@@ -369,6 +400,24 @@ class Execution:
             for task in (checking, driving):
                 task.cancel()  # a no-op once done; else the worker is dropped
             await asyncio.gather(checking, driving, return_exceptions=True)
+
+    async def _drive_program(self, session: AsyncMontySession) -> MontyComplete:
+        """Drive the program; in a fresh session, once, if the lent one was already lost.
+
+        A lent session can be finished before the program starts in it (its worker was
+        discarded while it waited); nothing of the program ran, so it starts again in
+        a session opened for it. A second loss ends the run with an error naming the
+        sandbox, never an exception out of it.
+        """
+        try:
+            return await self._run.drive(session, self._code)
+        except SessionLost:
+            pass
+        async with self._open_session() as fresh:
+            try:
+                return await self._run.drive(fresh, self._code)
+            except SessionLost as again:
+                raise _Stop(sandbox_lost(again, started=False)) from again
 
     async def _watch(self, cancel: CancelSignal) -> None:
         await cancel.wait()

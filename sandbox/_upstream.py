@@ -45,6 +45,15 @@ the day that test starts failing.
    constant (its output is dropped); only a blank snippet completes, and the checker
    then replaces its session. Test:
    ``test_a_session_without_memory_checks_each_snippet_and_runs_none``.
+
+6. **A lost session raises a plain ``RuntimeError``, not a ``MontyError``.** When Monty
+   discards a session's worker (a feed cancelled mid-flight, asynchronously; a value it
+   cannot convert; a print callback that raised; a worker terminated for memory, exit
+   65, reported once as ``MemoryError: the worker exceeded its memory limit and was
+   terminated``), every later feed raises ``RuntimeError('this checkout has already
+   been finished')`` or a like message. The checker and the runner treat it as the
+   sandbox's fault: the check or the program starts again, once, in a fresh session
+   (``SessionLost`` in ``sandbox._runner``). Tests: ``tests/sandbox/test_lost_sessions.py``.
 """
 
 from __future__ import annotations
