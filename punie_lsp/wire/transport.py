@@ -131,6 +131,11 @@ class FrameParser:
             self._need = -1
             self._deliver(body)
 
+    @property
+    def unfinished(self) -> bool:
+        """Whether a message was begun and not completed (the input ended inside it)."""
+        return self._need >= 0 or bool(self._buffer.strip())
+
     def _deliver(self, body: bytes) -> None:
         if self._on_body is None:
             self._waiting.append(body)

@@ -414,3 +414,16 @@ def test_ctrl_c_ends_the_server_without_a_traceback(
     logged = log.read_text(errors="replace")
     assert "Traceback" not in logged
     assert logged.rstrip().endswith("punie-lsp: interrupted")
+
+
+def test_input_that_ends_inside_a_message_says_so(tmp_path: Path) -> None:
+    """The cut message used to vanish without a word in the log."""
+    session = tmp_path / "cut.lsp"
+    session.write_bytes(b'Content-Length: 999\r\n\r\n{"jsonrpc": "2.0", "id": 1, "meth')
+    with session.open("rb") as stdin:
+        done = subprocess.run(
+            [*SERVER, "--stdio"], stdin=stdin, capture_output=True, timeout=60, check=False
+        )
+    assert done.returncode == 1
+    assert b"the input ended inside a message" in done.stderr
+    assert b"Traceback" not in done.stderr

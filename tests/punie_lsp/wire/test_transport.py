@@ -61,6 +61,23 @@ def test_a_truncated_body_waits_for_the_rest() -> None:
     assert bodies == []
 
 
+@pytest.mark.parametrize(
+    ("data", "unfinished"),
+    [
+        (b"", False),
+        (b"\r\n", False),  # a trailing line break is not a message
+        (frame(b"{}"), False),
+        (b"Content-Length: 50\r\n\r\n", True),
+        (b'Content-Length: 50\r\n\r\n{"short":1}', True),
+        (b"Content-Len", True),
+    ],
+)
+def test_a_message_cut_by_the_end_of_input_is_known(data: bytes, unfinished: bool) -> None:
+    parser = FrameParser(lambda body: None)
+    parser.feed(data)
+    assert parser.unfinished is unfinished
+
+
 def test_bodies_before_binding_are_delivered_in_order() -> None:
     parser = FrameParser()
     parser.feed(frame(b"1") + frame(b"2"))
