@@ -39,7 +39,7 @@ from agent.code_mode import CodeModeTools
 from agent.config import AgentConfig
 from agent.conversations import ConversationHistories
 from agent.deps import AgentDeps
-from agent.execute import RunState, execute_code
+from agent.execute import RunState, SandboxFailure, execute_code
 from agent.instructions import render_instructions
 from agent.mlx_model import MlxModelSettings
 from agent.recognising_model import ToolCallRecognition
@@ -185,11 +185,17 @@ class PunieAgent:
             except UnexpectedModelBehavior as exc:
                 outcome = "code_failed" if "execute_code" in str(exc) else "model_error"
                 error = f"the model could not finish: {exc}"
+            except SandboxFailure as exc:  # not the model's doing: named as what failed
+                outcome = "error"
+                error = (
+                    f"the sandbox failed while running the model's program ({exc}); the "
+                    "model is not at fault: ask again, and report it if it recurs"
+                )
             except ModelAPIError as exc:
-                outcome, error = "model_error", describe_model_error(self.config, exc)
+                outcome, error = "model_error", self._describe_model_error(exc)
                 self._last_error = error
             except Exception as exc:  # a model that cannot load raises its own errors
-                outcome, error = "model_error", describe_model_error(self.config, exc)
+                outcome, error = "model_error", self._describe_model_error(exc)
                 self._last_error = error
             finally:
                 if run.sandbox is not None:
@@ -216,6 +222,14 @@ class PunieAgent:
                 ),
                 turns=usage.requests,
             )
+
+    def _describe_model_error(self, exc: BaseException) -> str:
+        """The model's failure in words; an injected model (``PUNIE_LSP_MODEL_FACTORY``,
+        a test's) is named by itself, not by the ``config.model`` it replaced."""
+        if self._injected:
+            detail = " ".join(str(exc).split())
+            return f"model {self.model.model_name!r} failed: {type(exc).__name__}: {detail}"
+        return describe_model_error(self.config, exc)
 
     def _run_state(self, deps: AgentDeps) -> RunState:
         run = RunState(

@@ -24,7 +24,7 @@ from agent.deps import AgentDeps, ProgressEvent
 from sandbox import RunResult, SandboxLimits, SandboxSession, ToolCall
 from typed_tools.base import ToolContext
 
-__all__ = ["RunState", "execute_code", "render_result"]
+__all__ = ["RunState", "SandboxFailure", "execute_code", "render_result"]
 
 MAX_VALUE_CHARS = 4_000
 """Longest JSON form of the returned value shown to the model."""
@@ -32,6 +32,15 @@ MAX_STDOUT_CHARS = 4_000
 """Longest printed output shown to the model (its head and tail are kept)."""
 MAX_TRACEBACK_CHARS = 1_500
 """Longest traceback or type-check report sent back with a failure."""
+
+
+class SandboxFailure(Exception):
+    """The sandbox raised while it ran the model's program: its fault, not the model's.
+
+    The sandbox reports everything a program does in its ``RunResult``, so an exception
+    out of it is a fault of the sandbox (or of Code Mode's binding of the tools); the
+    agent names it as such (``PunieAgent.ask``), never as the model failing.
+    """
 
 
 @dataclass(kw_only=True)
@@ -114,16 +123,19 @@ async def execute_code(ctx: RunContext[RunState], code: str) -> str:
     run = ctx.deps
     run.code.append(code)
     run.report("code", code)
-    result = await run_code(
-        code,
-        run.context,
-        pool=run.deps.pool,
-        limits=run.limits,
-        cancel=run.deps.cancel,
-        tools=run.tools,
-        type_check=run.type_check,
-        session=run.sandbox,
-    )
+    try:
+        result = await run_code(
+            code,
+            run.context,
+            pool=run.deps.pool,
+            limits=run.limits,
+            cancel=run.deps.cancel,
+            tools=run.tools,
+            type_check=run.type_check,
+            session=run.sandbox,
+        )
+    except Exception as failed:  # the sandbox reports in results: a raise is its own fault
+        raise SandboxFailure(f"{type(failed).__name__}: {failed}") from failed
     run.calls.extend(result.calls)
     if result.error is None:
         text = render_result(result)
