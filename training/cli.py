@@ -298,6 +298,15 @@ def _report(args: argparse.Namespace) -> int:
             return _fail("report", f"{flag} {path}: no such file (write one with `train eval`)")
     if args.training_log is not None and not args.training_log.is_dir():
         return _fail("report", f"--training-log {args.training_log}: no such adapter folder")
+    if args.training_log is not None:
+        from training.adapters import read_log
+
+        if read_log(args.training_log) is None:  # the report would leave its plot out silently
+            return _fail(
+                "report",
+                f"--training-log {args.training_log}: no saved training log there (name the "
+                "adapter folder `train finetune --output` wrote)",
+            )
 
     output = args.output or args.run.with_suffix(".html")
     write_report(

@@ -189,6 +189,15 @@ def test_data_steps_name_themselves_and_the_flag(
     assert one_line(done).startswith(f"punie-lsp train data {said}")
 
 
+def test_a_training_log_folder_without_a_log_is_named(tmp_path: Path) -> None:
+    """``--training-log /tmp`` was accepted and the report left the loss plot out."""
+    run = tmp_path / "run.json"
+    run.write_text("{}")
+    done = train("report", str(run), "--training-log", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no saved training log there" in one_line(done)
+
+
 def test_generate_skips_a_module_that_is_not_utf8(tmp_path: Path) -> None:
     source = tmp_path / "src"
     shutil.copytree(SAMPLE_PROJECT, source)
