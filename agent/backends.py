@@ -134,8 +134,8 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
             )
     if backend == "mlx":
         return (
-            f"model 'mlx:{name}' could not be used: {_first_line(exc)}. Check the Hugging "
-            f"Face repo or local path in {names['model']}, or use an OpenAI-compatible "
+            f"model 'mlx:{name}' could not be used: {_first_line(exc).rstrip('.')}. Check the "
+            f"Hugging Face repo or local path in {names['model']}, or use an OpenAI-compatible "
             f"server ({names['model']} openai:<name> with {names['base_url']})"
         )
     return f"model {config.model!r} failed: {type(exc).__name__}: {_first_line(exc)}"

@@ -92,6 +92,7 @@ def test_a_model_that_cannot_load_exits_1_without_aborting() -> None:
         [error] = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
         assert "someone/not-a-model" in error
         assert "--model" in error
+        assert ".." not in error.replace("...", "")  # the underlying text ended in a period
         assert "Traceback" not in done.stderr
 
 
