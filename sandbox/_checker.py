@@ -48,8 +48,9 @@ from pydantic_monty import (
     ResourceLimits,
 )
 
+from sandbox._errors import SessionLost
 from sandbox._result import RunError
-from sandbox._runner import PRELUDE_STUBS, SessionLost, _Stop
+from sandbox._runner import PRELUDE_STUBS, _Stop
 
 __all__ = [
     "CHECK_ONLY",

@@ -21,7 +21,14 @@ from pydantic_monty import (
 from sandbox._limits import SETTINGS, LimitName, SandboxLimits
 from sandbox._result import ErrorKind, RunError
 
-__all__ = ["from_monty_error", "limit_error"]
+__all__ = [
+    "CANCELLED",
+    "SessionLost",
+    "from_monty_error",
+    "limit_error",
+    "sandbox_lost",
+    "timeout_error",
+]
 
 _SCRIPT_FILENAMES = re.compile(r"<python-input-\d+>|main\.py")
 """How Monty names submitted code: ``<python-input-N>`` in frames (the session's Nth
@@ -145,3 +152,32 @@ def _from_diagnostics(text: str) -> RunError:
         column=int(first["column"]),
         traceback=text,
     )
+
+
+class SessionLost(Exception):
+    """A session was gone before it answered: its worker discarded or dead, the checkout
+    finished (Monty then raises a plain ``RuntimeError``). Raised by a program's first
+    feed and by a type check; the sandbox's fault, never reported as the program's."""
+
+
+def sandbox_lost(error: BaseException, *, started: bool) -> RunError:
+    """The run's error when its session was lost: the sandbox's fault, named as such."""
+    when = "midway; what it did is void" if started else "before it started"
+    return RunError(
+        kind="runtime",
+        message=f"the sandbox lost the program's session {when} ({error}); "
+        "this is not the program's fault: submit it again",
+    )
+
+
+def timeout_error(limits: SandboxLimits) -> RunError:
+    """The host-side deadline passed (Monty's own clock reports its own error)."""
+    return limit_error(
+        "timeout_seconds",
+        limits,
+        "the run took longer than timeout_seconds (wall clock, tool calls included)",
+        kind="timeout",
+    )
+
+
+CANCELLED = RunError(kind="cancelled", message="the run was cancelled; its effects are void")

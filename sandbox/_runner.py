@@ -34,7 +34,14 @@ from pydantic_monty import (
 )
 
 from sandbox._convert import to_json, to_monty, trace_value
-from sandbox._errors import from_monty_error, limit_error
+from sandbox._errors import (
+    CANCELLED,
+    SessionLost,
+    from_monty_error,
+    limit_error,
+    sandbox_lost,
+    timeout_error,
+)
 from sandbox._externals import (
     External,
     SignatureCache,
@@ -48,15 +55,7 @@ from sandbox._limits import SandboxLimits
 from sandbox._result import RunError, RunResult, ToolCall
 from sandbox._upstream import OS_ERROR_STUBS, OutputSink
 
-__all__ = [
-    "CANCELLED",
-    "CancelSignal",
-    "Checker",
-    "Execution",
-    "SessionLost",
-    "SessionOpener",
-    "checkout",
-]
+__all__ = ["CancelSignal", "Checker", "Execution", "SessionOpener", "checkout"]
 
 SessionOpener: TypeAlias = Callable[[], AbstractAsyncContextManager[AsyncMontySession]]
 """Where an ``Execution`` gets its session: a fresh checkout, or a warm session lent to it."""
@@ -253,35 +252,6 @@ class _ProgramRun:
             return positional_trace(args, kwargs)
         bound = signature.bind(*args, **kwargs)
         return {key: trace_value(value) for key, value in bound.arguments.items()}
-
-
-class SessionLost(Exception):
-    """A session was gone before it answered: its worker discarded or dead, the checkout
-    finished (Monty then raises a plain ``RuntimeError``). Raised by a program's first
-    feed and by a type check; the sandbox's fault, never reported as the program's."""
-
-
-def sandbox_lost(error: BaseException, *, started: bool) -> RunError:
-    """The run's error when its session was lost: the sandbox's fault, named as such."""
-    when = "midway; what it did is void" if started else "before it started"
-    return RunError(
-        kind="runtime",
-        message=f"the sandbox lost the program's session {when} ({error}); "
-        "this is not the program's fault: submit it again",
-    )
-
-
-def timeout_error(limits: SandboxLimits) -> RunError:
-    """The host-side deadline passed (Monty's own clock reports its own error)."""
-    return limit_error(
-        "timeout_seconds",
-        limits,
-        "the run took longer than timeout_seconds (wall clock, tool calls included)",
-        kind="timeout",
-    )
-
-
-CANCELLED = RunError(kind="cancelled", message="the run was cancelled; its effects are void")
 
 
 class Execution:

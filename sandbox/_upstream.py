@@ -53,7 +53,7 @@ the day that test starts failing.
    terminated``), every later feed raises ``RuntimeError('this checkout has already
    been finished')`` or a like message. The checker and the runner treat it as the
    sandbox's fault: the check or the program starts again, once, in a fresh session
-   (``SessionLost`` in ``sandbox._runner``). Tests: ``tests/sandbox/test_lost_sessions.py``.
+   (``SessionLost`` in ``sandbox._errors``). Tests: ``tests/sandbox/test_lost_sessions.py``.
 """
 
 from __future__ import annotations
