@@ -141,6 +141,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.main(args_list[1:]))
 
     parser = _server_parser()
+    if args_list and not args_list[0].startswith("-"):  # a subcommand, misspelt
+        import difflib
+
+        close = difflib.get_close_matches(args_list[0].replace("_", "-"), SUBCOMMANDS, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        parser.error(
+            f"unknown subcommand '{args_list[0]}': {hint}the subcommands are "
+            + ", ".join(SUBCOMMANDS)
+        )
     args = parser.parse_args(args_list)
     if args.log_file and not Path(args.log_file).expanduser().parent.is_dir():
         parser.error(

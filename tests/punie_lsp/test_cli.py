@@ -278,3 +278,18 @@ def test_subcommands_take_a_closed_stdin_or_stdout(closed: int, args: list[str])
     )
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("word", "said"),
+    [
+        ("tols", "unknown subcommand 'tols': did you mean 'tool'?"),
+        ("run_code", "unknown subcommand 'run_code': did you mean 'run-code'?"),
+        ("serve", "unknown subcommand 'serve': the subcommands are tool, run-code, ask, train"),
+    ],
+)
+def test_a_misspelt_subcommand_is_named(word: str, said: str) -> None:
+    """It said "unrecognized arguments: tols --list" (found by a fresh user's pass)."""
+    done = run(word, "--list")
+    assert done.returncode == 2
+    assert said in done.stderr.strip().splitlines()[-1]
