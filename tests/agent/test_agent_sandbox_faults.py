@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import pytest
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_monty import AsyncMontySession, MontyConversionError
 
 from agent import AgentConfig, AgentDeps, PunieAgent
 from agent.code_mode import CodeModeTools
 from sandbox import SandboxSession
+from sandbox._checker import Opened
 from tests.agent.conftest import Code, Script
 
 DEFAULT_MLX = "mlx:mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"
@@ -36,22 +39,15 @@ async def test_a_checker_session_monty_lost_does_not_end_the_run(
 ) -> None:
     checker = deps.pool.checker(code_tools.stubs)
     await checker.check('list_files("pkg/*.py").files')
-    opening = checker._opening
-    assert opening is not None
-    _, session = await opening
-    # Lose it behind the checker's back, as a worker terminated for memory would.
-    printed = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def started(stream: str, text: str) -> None:
-        loop.call_soon_threadsafe(printed.set)
-
-    feed = asyncio.ensure_future(
-        session.feed_run("print(1)\nwhile True:\n    pass", print_callback=started)
+    # The checker holds a session Monty finished, as after its worker was terminated.
+    stack = AsyncExitStack()
+    lost = await stack.enter_async_context(
+        (await deps.pool._checker_started()).checkout(script_name="main.py")
     )
-    await printed.wait()
-    feed.cancel()
-    await asyncio.gather(feed, return_exceptions=True)
+    with pytest.raises(MontyConversionError):
+        await lost.feed_run("x", external_lookup={"x": object()}, skip_type_check=True)
+    checker.release()
+    checker._opening = asyncio.ensure_future(_opened(stack, lost))
 
     script = Script([Code('list_files("pkg/*.py").files'), "Three modules."])
     result = await _agent(script, code_tools).ask("What?", deps)
@@ -59,6 +55,11 @@ async def test_a_checker_session_monty_lost_does_not_end_the_run(
     # was: model_error, "model 'mlx:…' could not be used: this checkout has already …"
     assert (result.outcome, result.error) == ("ok", None)
     assert result.answer.strip() == "Three modules."
+    assert checker.sessions == 2  # the lost one was replaced
+
+
+async def _opened(stack: AsyncExitStack, session: AsyncMontySession) -> Opened:
+    return stack, session
 
 
 async def test_an_exception_out_of_the_sandbox_names_the_sandbox(

@@ -12,18 +12,22 @@ still checked and run, in a fresh session (``sandbox._checker``, ``sandbox._runn
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack
 
 import pytest
 from pydantic_monty import (
+    AsyncMonty,
     AsyncMontySession,
     MontyConversionError,
+    MontyError,
     MontyRuntimeError,
     MontyTypingError,
 )
 
 from sandbox import SandboxPool
-from sandbox._checker import CHECK_ONLY, TypeChecker, stopped_at_first_allocation
+from sandbox._checker import CHECK_ONLY, Opened, TypeChecker, stopped_at_first_allocation
+from sandbox._runner import _Stop
 from sandbox._session import SandboxSession
 from tests.sandbox.conftest import EXTERNALS, SMALL, STUBS, run
 
@@ -54,35 +58,46 @@ async def _lose_by_a_raising_print(session: AsyncMontySession) -> None:
 
 
 async def _lose_by_cancelling(session: AsyncMontySession) -> None:
-    """Finish ``session`` by cancelling a feed mid-flight (Monty discards the worker)."""
-    printed = asyncio.Event()
+    """Finish ``session`` by cancelling a feed mid-flight (Monty discards the worker).
+
+    A cancel that arrives as the worker's reply does leaves the session usable, so it
+    is tried again until a probe finds the session gone.
+    """
     loop = asyncio.get_running_loop()
+    for _ in range(5):
+        printed = asyncio.Event()
 
-    def started(stream: str, text: str) -> None:  # called on Monty's reader thread
-        loop.call_soon_threadsafe(printed.set)
+        def started(stream: str, text: str, printed: asyncio.Event = printed) -> None:
+            loop.call_soon_threadsafe(printed.set)  # called on Monty's reader thread
 
-    feed = asyncio.ensure_future(
-        session.feed_run("print('started')\nwhile True:\n    pass", print_callback=started)
-    )
-    await printed.wait()  # the loop is running in the worker
-    feed.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await feed
-
-
-async def _checker_session(checker: TypeChecker) -> AsyncMontySession:
-    opening = checker._opening
-    assert opening is not None
-    _, session = await opening
-    return session
+        feed = asyncio.ensure_future(
+            session.feed_run("print('started')\nwhile True:\n    pass", print_callback=started)
+        )
+        await printed.wait()  # the loop is running in the worker
+        feed.cancel()
+        await asyncio.gather(feed, return_exceptions=True)
+        try:
+            await session.feed_run("None", skip_type_check=True)
+        except RuntimeError:
+            return  # gone: 'a previous feed_run was cancelled mid-run ...'
+        except MontyError:
+            pass  # still usable (the checker's session stops every feed)
+    pytest.fail("five cancels mid-flight left the session usable")
 
 
 async def test_a_checker_whose_session_was_lost_checks_in_a_fresh_one(pool: SandboxPool) -> None:
-    """As after its worker was terminated for memory: the checker took the session for
-    good (its ``MemoryError`` looks like every check's), and it was finished."""
+    """As after its worker was terminated for memory, or its warm-up crashed: the checker
+    holds a session Monty finished (put there by hand: a check-only session cannot be
+    lost on purpose, it stops every feed at once)."""
     checker = pool.checker(STUBS)
     await checker.check("echo(1).value")
-    await _lose_by_cancelling(await _checker_session(checker))
+    stack = AsyncExitStack()
+    lost = await stack.enter_async_context(
+        (await pool._checker_started()).checkout(script_name="main.py")
+    )
+    await _lose_by_conversion(lost)
+    checker.release()
+    checker._opening = asyncio.ensure_future(_opened(stack, lost))
 
     await checker.check("echo(2).value")  # was: RuntimeError out of the check
     with pytest.raises(MontyTypingError, match="invalid-argument-type"):
@@ -90,7 +105,11 @@ async def test_a_checker_whose_session_was_lost_checks_in_a_fresh_one(pool: Sand
     result = await run(pool, "echo(3).value")
 
     assert (result.error, result.value) == (None, 3)
-    assert checker.sessions == 2
+    assert checker.sessions == 2  # the first, and the one that replaced the lost one
+
+
+async def _opened(stack: AsyncExitStack, session: AsyncMontySession) -> Opened:
+    return stack, session
 
 
 LOSERS = [_lose_by_conversion, _lose_by_a_raising_print, _lose_by_cancelling]
@@ -164,3 +183,25 @@ async def test_a_worker_terminated_for_memory_is_reported_as_the_memory_limit(
 
     assert result.error is not None
     assert (result.error.kind, result.error.limit) == ("memory", "memory_mb")
+
+
+async def test_a_checker_that_keeps_losing_its_session_ends_with_the_sandboxs_error() -> None:
+    """Workers killed on every request (a ``request_timeout`` no check can meet): the
+    checker retries once, then ends the run with an error naming itself; it never
+    raises Monty's crash or 'this checkout has already been finished' at the program."""
+    releases: list[Coroutine[object, object, None]] = []
+    async with AsyncMonty(min_processes=1, max_processes=2, request_timeout=0.001) as monty:
+
+        async def started() -> AsyncMonty:
+            return monty
+
+        checker = TypeChecker(STUBS, started=started, release_later=releases.append)
+        checker.prepare()  # warm: its warm-up is killed too
+        with pytest.raises(_Stop) as stopped:
+            await checker.check("echo(1).value")
+        for release in releases:
+            await release
+
+    assert stopped.value.error.kind == "runtime"
+    assert stopped.value.error.message.startswith("the sandbox's type checker failed twice")
+    assert checker.sessions >= 2  # it opened a fresh one (3 when that one's feed died)
