@@ -40,6 +40,7 @@ __all__ = [
     "ListFilesResult",
     "SearchMatch",
     "SearchResult",
+    "SkippedFile",
     "list_files",
     "read_file",
     "search",
@@ -73,6 +74,17 @@ class SearchMatch(ResultItem):
     """The whole matching line."""
 
 
+class SkippedFile(ResultItem):
+    """A file ``search`` did not look in as text, and why."""
+
+    file: str
+    """Workspace-relative path of the file."""
+    reason: str
+    """One line: ``binary file matches`` (a NUL byte, as grep says), ``not UTF-8 text,
+    matches with its undecodable bytes replaced``, or why it could not be read (over
+    ``max_read_bytes``, not a regular file, permission)."""
+
+
 class SearchResult(ToolResult):
     """Lines matching a regular expression in the text files under a path.
 
@@ -88,6 +100,10 @@ class SearchResult(ToolResult):
     or the time limit cut the search short (``truncated_reason`` says which)."""
     truncated_reason: str | None = None
     """Why the search stopped early, when ``truncated``."""
+    skipped_files: list[SkippedFile] = Field(default_factory=list)
+    """Files not searched as text: binary or not UTF-8 ones the pattern matches (with
+    undecodable bytes replaced, as ``grep`` says "binary file matches"), and every file
+    that could not be read. Their lines are not in ``matches``."""
 
 
 @tool
@@ -202,55 +218,83 @@ _BINARY_SNIFF_BYTES = 8192
 """Bytes looked at for a NUL to call a file binary, as git does."""
 
 
-def _search_text(ctx: ToolContext, file: Path) -> str | None:
-    """The text ``search`` looks in, as ``read_file`` sees it: the overlay's, the editor's
-    buffer, or the disk's unless binary or too big."""
+def _search_text(
+    ctx: ToolContext, file: Path, regex: regex_engine.Pattern[str]
+) -> tuple[str | None, str | None]:
+    """The text ``search`` looks in, as ``read_file`` sees it (the overlay's, the
+    editor's buffer, or the disk's), or ``None`` and why the file is skipped (``None``
+    for a binary or non-UTF-8 file the pattern does not match, as grep is silent)."""
     proposed = overlay_text(ctx, file)
     if proposed is not None:
-        return proposed
+        return proposed, None
     if ctx.ty is not None:
         buffer = ctx.ty.open_document_text(file.as_uri())
         if buffer is not None:
-            return buffer
+            return buffer, None
     try:
         data = read_regular_file(file, ctx.max_read_bytes, display_path(ctx, file))
-    except OSError:
-        return None  # unreadable, not a regular file, over the size limit
-    if b"\0" in data[:_BINARY_SNIFF_BYTES]:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None  # not UTF-8: not a text file for our purposes
+    except OSError as exc:  # unreadable, not a regular file, over the size limit
+        return None, exc.strerror or str(exc)
+    binary = b"\0" in data[:_BINARY_SNIFF_BYTES]
+    if not binary:
+        try:
+            return data.decode("utf-8"), None
+        except UnicodeDecodeError:
+            pass  # not UTF-8: not a text file for our purposes
+    replaced = data.decode("utf-8", errors="replace")
+    if not any(search_line(regex, line) is not None for line in split_lines(replaced)):
+        return None, None
+    if binary:
+        return None, "binary file matches"
+    return None, "not UTF-8 text, matches with its undecodable bytes replaced"
 
 
 def _scan(
     ctx: ToolContext, regex: regex_engine.Pattern[str], under: Path, max_results: int
-) -> tuple[list[SearchMatch], str | None]:
+) -> tuple[list[SearchMatch], list[SkippedFile], str | None]:
     """The blocking part of ``search``: walk, read, match, each bounded by the deadline."""
     found = walk(ctx, under)
     matches: list[SearchMatch] = []
+    skipped: list[SkippedFile] = []
     for shown in found.names:
         file = found.root / shown
-        text = _search_text(ctx, file)
+        try:
+            text, reason = _search_text(ctx, file, regex)
+        except DeadlineExceeded:
+            return matches, skipped, "stopped at the tool's time limit"
+        except PatternTooSlow:
+            return (
+                matches,
+                skipped,
+                (
+                    f"the pattern took too long on {shown} "
+                    "(it backtracks catastrophically; simplify it)"
+                ),
+            )
         if text is None:
+            if reason is not None:
+                skipped.append(SkippedFile(file=shown, reason=reason))
             continue
         for number, line in enumerate(split_lines(text), start=1):
             try:
                 hit = search_line(regex, line)
             except DeadlineExceeded:
-                return matches, "stopped at the tool's time limit"
+                return matches, skipped, "stopped at the tool's time limit"
             except PatternTooSlow:
-                return matches, (
-                    f"the pattern took too long on {shown}:{number} "
-                    "(it backtracks catastrophically; simplify it)"
+                return (
+                    matches,
+                    skipped,
+                    (
+                        f"the pattern took too long on {shown}:{number} "
+                        "(it backtracks catastrophically; simplify it)"
+                    ),
                 )
             if hit is None:
                 continue
             if len(matches) >= max_results:
-                return matches, f"more than max_results={max_results} matches"
+                return matches, skipped, f"more than max_results={max_results} matches"
             matches.append(SearchMatch(file=shown, line=number, column=hit.start() + 1, text=line))
-    return matches, found.truncated
+    return matches, skipped, found.truncated
 
 
 @tool
@@ -260,7 +304,9 @@ async def search(
     """Find lines matching a Python regular expression in the text files under ``path``.
 
     The search stops at the tool's time limit, even for a pattern that backtracks
-    catastrophically, and returns what it found with ``truncated`` set.
+    catastrophically, and returns what it found with ``truncated`` set. Binary and
+    non-UTF-8 files the pattern matches, and unreadable files, are named in
+    ``skipped_files`` with the reason, not silently passed over.
     """
     try:
         regex = regex_engine.compile(pattern)
@@ -269,11 +315,12 @@ async def search(
     under = resolve(ctx, path)
     if not under.exists() and overlay_text(ctx, under) is None:
         raise ToolFailure(f"no such file or folder: {display_path(ctx, under)}")
-    matches, truncated = await off_loop(_scan, ctx, regex, under, max_results)
+    matches, skipped, truncated = await off_loop(_scan, ctx, regex, under, max_results)
     return SearchResult(
         success=True,
         matches=matches,
         match_count=len(matches),
         truncated=truncated is not None,
         truncated_reason=truncated,
+        skipped_files=skipped,
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -135,3 +138,48 @@ async def test_wrong_argument_types_raise(ctx: ToolContext) -> None:
         await read_file(ctx, path="a", mode="r")
     with pytest.raises(ToolArgumentError, match="ToolContext"):
         await read_file(Path("."), "a")  # type: ignore[arg-type]
+
+
+def test_search_names_the_files_it_skips(tmp_path: Path) -> None:
+    """A fresh user's fault: a Latin-1 file was passed over without a word, where the
+    emulated ``grep`` says "binary file matches". Run as the user did, in a process."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg/l.py").write_bytes(b"# caf\xe9\n")
+    (tmp_path / "pkg/blob.bin").write_bytes(b"\0caf\0")
+    (tmp_path / "pkg/other.bin").write_bytes(b"\0nothing here\0")
+    (tmp_path / "pkg/ok.py").write_text("cafe = 1\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "punie_lsp",
+            "tool",
+            "search",
+            "--pattern",
+            "caf",
+            "--workspace",
+            ".",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert [(m["file"], m["line"]) for m in out["matches"]] == [("pkg/ok.py", 1)]
+    assert out["skipped_files"] == [
+        {"file": "pkg/blob.bin", "reason": "binary file matches"},
+        {
+            "file": "pkg/l.py",
+            "reason": "not UTF-8 text, matches with its undecodable bytes replaced",
+        },
+    ]  # a binary file the pattern does not match is passed over, as grep does
+
+
+async def test_search_names_a_file_too_big_to_read(ctx: ToolContext) -> None:
+    (ctx.root / "big.txt").write_text("x" * (ctx.max_read_bytes + 1))
+    result = await search(ctx, "needle")
+    [skipped] = [s for s in result.skipped_files if s.file == "big.txt"]
+    assert "over the" in skipped.reason and "max_read_bytes" in skipped.reason
