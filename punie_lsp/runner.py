@@ -97,7 +97,7 @@ async def serve(
         logger.info("the editor closed its input; answering what it sent, then stopping")
         if receiver.parser.unfinished:
             logger.warning("the input ended inside a message; that message was not read")
-        ending = loop.create_task(router.end_of_input(END_OF_INPUT_GRACE_SECONDS))
+        ending = router.end_of_input(END_OF_INPUT_GRACE_SECONDS)
         await asyncio.wait({ending, stop}, return_when=asyncio.FIRST_COMPLETED)
         ending.cancel()
         with contextlib.suppress(BaseException):

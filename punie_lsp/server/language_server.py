@@ -78,6 +78,9 @@ class PunieLanguageServer(LanguageServer):
     def workspace_folders(self) -> list[dict[str, str]]:
         return self.session.workspace_folders()
 
+    def owes_answers(self) -> bool:
+        return self.protocol.requests_in_flight()
+
     async def finish(self, grace: float) -> None:
         """The editor's input ended: let its requests in flight finish, then stop.
 

@@ -75,6 +75,13 @@ class PunieProtocol(LanguageServerProtocol):
         except Exception:
             logger.exception("failed to handle %s", message.get("method"))
 
+    def requests_in_flight(self) -> bool:
+        """True while an editor request (``shutdown`` included) has no answer yet."""
+        return any(
+            msg_id in self._editor_requests and not future.done()
+            for msg_id, future in list(self._request_futures.items())
+        )
+
     async def finish_requests(self, grace: float) -> None:
         """Let the editor's requests in flight finish within ``grace`` seconds in all, then
         cancel whatever still runs (pygls answers those RequestCancelled)."""

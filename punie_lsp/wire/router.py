@@ -63,6 +63,8 @@ from punie_lsp.wire.ty_requests import TyRequests
 
 __all__ = ["THREAD_PATH_MAX_BYTES", "PunieServer", "Router"]
 
+EXIT_FLUSH_SECONDS = 2.0
+"""At ``exit``, how long answers still owed may take before the process ends anyway."""
 THREAD_PATH_MAX_BYTES = 64 * 1024
 """Larger messages (a big file's didOpen or didChange) are left to the loop: pygls must
 decode them there anyway, and two decodes at once (the thread's check, the loop's
@@ -93,6 +95,10 @@ class PunieServer(Protocol):
 
     async def finish(self, grace: float) -> None:
         """The editor's input ended: answer its requests (``grace`` seconds), then stop."""
+        ...
+
+    def owes_answers(self) -> bool:
+        """True while an editor request it handles (``shutdown`` included) is unanswered."""
         ...
 
 
@@ -141,6 +147,8 @@ class Router:
         self._held: list[bytes] | None = []  # ty -> editor traffic held until initialized
         self._initializing: asyncio.Task[None] | None = None
         self._shutting_down: asyncio.Task[None] | None = None
+        self._ending: asyncio.Task[None] | None = None
+        self._exiting: asyncio.Task[None] | None = None
         """Answering ``shutdown`` before pygls loaded (``exit`` waits for it)."""
         self.ty = TyChild(
             command=ty_command,
@@ -324,7 +332,11 @@ class Router:
             self._shutting_down.add_done_callback(lambda _: self._on_exit(code))
             return
         if method == "exit":
-            self._on_exit(0 if self.shutdown_requested else 1)
+            code = 0 if self.shutdown_requested else 1
+            if self._owes_answers():
+                self._exiting = asyncio.get_running_loop().create_task(self._flush_then_exit(code))
+            else:
+                self._on_exit(code)
             return
         if self.raw_initialize_params is None or self.shutdown_requested:
             return
@@ -508,7 +520,32 @@ class Router:
         self.forwarded_requests.crashed(reason)
         self.log_to_client(2, f"{reason}; restarting ty")
 
-    async def end_of_input(self, grace: float) -> None:
+    def _owes_answers(self) -> bool:
+        """Requests read before ``exit`` that pygls has not answered yet."""
+        if self.punie is None:
+            return any("id" in m for m in self._punie_queue)
+        return self._ending is not None or self.punie.owes_answers()
+
+    async def _flush_then_exit(self, code: int) -> None:
+        """``exit`` read while answers are owed (a session written in one batch): answer
+        them within ``EXIT_FLUSH_SECONDS``, as at the end of input, then exit. An editor
+        that waited for ``shutdown``'s answer owes nothing here and exits at once."""
+        ending = self.end_of_input(EXIT_FLUSH_SECONDS)
+        done, _ = await asyncio.wait({ending}, timeout=EXIT_FLUSH_SECONDS)
+        if not done:
+            ending.cancel()
+            with contextlib.suppress(BaseException):
+                await ending
+        self._on_exit(code)
+
+    def end_of_input(self, grace: float) -> asyncio.Task[None]:
+        """The editor's input ended (or ``exit`` came with answers owed): the one task that
+        answers what it sent, then stops ty (``_end_of_input``); a second call gets it."""
+        if self._ending is None:
+            self._ending = asyncio.get_running_loop().create_task(self._end_of_input(grace))
+        return self._ending
+
+    async def _end_of_input(self, grace: float) -> None:
         """The editor's input ended: answer every request it sent, then stop ty.
 
         Messages still waiting are routed first (ty may be starting, pygls loading).

@@ -269,8 +269,10 @@ def test_stdin_from_dev_null_ends_at_once() -> None:
     assert b"ERROR" not in done.stderr
 
 
-def _batch(project: Path, *, shut_down: bool) -> tuple[bytes, set[str]]:
-    """A whole session as bytes, written before the server reads any; the ids it owes."""
+def _batch(project: Path, *, shut_down: bool, exit: bool = False) -> tuple[bytes, set[str]]:
+    """A whole session as bytes, written before the server reads any; the ids it owes.
+
+    ``exit`` ends it with the ``exit`` notification after ``shutdown``."""
     app = project / "pkg" / "app.py"
     messages: list[dict[str, Any]] = [
         {
@@ -310,24 +312,33 @@ def _batch(project: Path, *, shut_down: bool) -> tuple[bytes, set[str]]:
     ]
     if shut_down:
         messages.append({"jsonrpc": "2.0", "id": "shutdown", "method": "shutdown"})
+    if exit:
+        messages.append({"jsonrpc": "2.0", "method": "exit"})
     data = b"".join(frame(json.dumps(m).encode()) for m in messages)
     return data, {m["id"] for m in messages if "id" in m}
 
 
 @pytest.mark.parametrize(
-    ("stdin_kind", "shut_down"),
-    [("file", False), ("pipe", False), ("pipe", True)],
-    ids=["file-then-eof", "pipe-then-eof", "pipe-shutdown-then-eof"],
+    ("stdin_kind", "shut_down", "exit"),
+    [
+        ("file", False, False),
+        ("pipe", False, False),
+        ("pipe", True, False),
+        ("file", True, True),
+    ],
+    ids=["file-then-eof", "pipe-then-eof", "pipe-shutdown-then-eof", "file-shutdown-exit"],
 )
 def test_messages_before_the_end_of_input_are_answered(
-    project: Path, tmp_path: Path, stdin_kind: str, shut_down: bool
+    project: Path, tmp_path: Path, stdin_kind: str, shut_down: bool, exit: bool
 ) -> None:
     """Messages written at once, then EOF: each request is answered, then the server exits.
 
     ``punie-lsp --stdio <session.lsp`` (or a pipe closed right after writing) used to
     end at EOF with nothing answered. Exit code as LSP says: 0 after shutdown, else 1.
+    With ``exit`` read while pygls still loads, ``punie.status`` and ``shutdown`` (both
+    pygls's to answer) were lost: ``exit`` ended the process at once (a fresh user's pass).
     """
-    data, ids = _batch(project, shut_down=shut_down)
+    data, ids = _batch(project, shut_down=shut_down, exit=exit)
     if stdin_kind == "file":
         session = tmp_path / "session.lsp"
         session.write_bytes(data)
