@@ -120,12 +120,12 @@ def test_ty_alone_stalls_after_a_configuration_error(project: Path) -> None:
         error = {"code": -32601, "message": "Unhandled method workspace/configuration"}
         editor.send({"jsonrpc": "2.0", "id": asked["id"], "error": error})
         # Requests sent before the refusal are answered; from here on, none is. A ty that
-        # got its settings answers this hover in well under a second.
+        # got its settings answers this hover in well under a second: 3 s is its silence.
         with pytest.raises(TimeoutError):
             editor.request(
                 "textDocument/hover",
                 {"textDocument": {"uri": uri}, "position": {"line": 8, "character": 15}},
-                timeout=10,
+                timeout=3,
             )
     finally:
         proc.kill()
