@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import difflib
+import importlib
 import logging
 import math
 import os
@@ -129,8 +131,6 @@ def _environment(parser: argparse.ArgumentParser) -> list[str] | None:
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     if args_list and args_list[0] in SUBCOMMANDS:
-        import importlib
-
         # Started with <&- or >&-: read nothing, write nowhere, rather than fail on None.
         if sys.stdin is None:
             sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115  # for the process
@@ -142,8 +142,6 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = _server_parser()
     if args_list and not args_list[0].startswith("-"):  # a subcommand, misspelt
-        import difflib
-
         close = difflib.get_close_matches(args_list[0].replace("_", "-"), SUBCOMMANDS, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         parser.error(
@@ -162,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--log-file {args.log_file}: cannot write it ({error.strerror})")
 
     ty_command = _environment(parser)
+    # Here, not at the top: runner imports pygls and asyncio's machinery, which the
+    # subcommands, --help and usage errors above never need.
     from punie_lsp import runner
 
     if args.tcp:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("agent", "punie_validators", "sandbox", "training", "typed_tools")
+PACKAGES = ("agent", "punie_lsp", "punie_validators", "sandbox", "training", "typed_tools")
 DEFERRED = ("imported inside the functions", "imports its module", "imports what it needs")
 """Module docstring wordings that give the reason for every import inside its functions."""
 

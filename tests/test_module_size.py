@@ -25,6 +25,7 @@ PACKAGES = (
     "punie_lsp/features",
     "punie_lsp/agent_run",
     "punie_lsp/session",
+    "punie_lsp/wire",
 )
 
 

@@ -39,6 +39,7 @@ _FROM_RESULT = {"conversation_id", "outcome", "answer", "code", "calls", "diagno
 
 def append_trace(request: Request, result: CommandResult, messages: list[Any]) -> None:
     """Append one run; a failure to write is logged, never raised into the user's run."""
+    # Pydantic AI's import takes seconds; only a run with captureTraces on pays it here.
     from pydantic_ai.messages import ModelMessagesTypeAdapter
 
     record = {

@@ -18,7 +18,7 @@ Malformed input never kills the server and never leaves a request unanswered: ba
 is a ``ParseError``, a non-conforming message an ``InvalidRequest``, params pygls cannot
 structure ``InvalidParams``, an unknown method ``MethodNotFound``.
 
-Why ~540 lines: this is the one place that decides, per message and in both directions,
+Why over 400 lines (~590): this is the one place that decides, per message and in both directions,
 and its parts share one session state (initialized yet? ty starting? shutting down?
 messages waiting for ty or for pygls). What needs none of that state lives beside it:
 ``jsonrpc``, ``initialize``, ``forwarding.Routes``, ``ty_requests``, ``pending``.

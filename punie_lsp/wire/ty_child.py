@@ -16,7 +16,7 @@ shut down, then terminates and finally kills it. On Linux the child also gets
 ``PR_SET_PDEATHSIG`` so even a SIGKILLed punie-lsp leaves no ty behind (ty also exits
 when its stdin closes).
 
-Why ~450 lines: one state machine (starting, running, restarting, failed, stopping)
+Why over 400 lines (~450): one state machine (starting, running, restarting, failed, stopping)
 that punie's own requests to ty wait on; how the process is found, spawned and read
 is in ``ty_process``.
 """
