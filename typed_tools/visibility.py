@@ -102,7 +102,3 @@ class PathVisibility:
     def visible(self, path: str | os.PathLike[str]) -> bool:
         """Whether ``path`` (absolute, or relative to the root) may appear in a result."""
         return self.display(path) is not None
-
-    def in_workspace(self, path: str | os.PathLike[str]) -> bool:
-        """Whether the real path of ``path`` is inside the workspace root itself."""
-        return _inside(os.path.realpath(os.path.join(self._root, os.fspath(path))), self._root)

@@ -16,9 +16,8 @@ LSP does for objects.
 
 from __future__ import annotations
 
-import types as pytypes
 from collections.abc import Mapping
-from typing import Any, ClassVar, Union, get_args, get_origin
+from typing import Any, ClassVar
 
 import attrs
 import cattrs
@@ -190,10 +189,6 @@ _JSON_NAMES: dict[type, str] = {
 
 def _json_name(value: Any) -> str:
     return _JSON_NAMES.get(type(value), type(value).__name__)
-
-
-def _is_optional(kind: Any) -> bool:
-    return get_origin(kind) in (Union, pytypes.UnionType) and type(None) in get_args(kind)
 
 
 _NOT_AN_OBJECT = "must be an object"
