@@ -27,7 +27,14 @@ from pydantic_ai.models.test import TestModel
 
 from agent.config import SETTING_NAMES, AgentConfig, Backend, ModelSpecError, parse_model
 
-__all__ = ["Backend", "ModelSpecError", "build_model", "describe_model_error", "parse_model"]
+__all__ = [
+    "Backend",
+    "ModelSpecError",
+    "build_model",
+    "describe_model_error",
+    "error_line",
+    "parse_model",
+]
 
 
 def build_model(config: AgentConfig) -> Model:
@@ -111,34 +118,33 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
         if isinstance(exc, ModelNotFoundError):
             return (
                 f"model 'openai:{name}': {where} does not serve this model "
-                f"({_first_line(exc)}); set {names['model']} to one it lists at "
+                f"({error_line(exc)}); set {names['model']} to one it lists at "
                 f"{config.base_url}/models, or check that {names['base_url']} ends in the "
                 "server's API path (usually /v1)"
             )
         if isinstance(exc, ModelHTTPError) and _refuses_tools(exc):
             return (
                 f"model 'openai:{name}': {where} does not accept tool calls for this model "
-                f"(HTTP {exc.status_code}: {_first_line(exc)}); choose a model with tool "
+                f"(HTTP {exc.status_code}: {error_line(exc)}); choose a model with tool "
                 "support, or start the server with it (vLLM: --enable-auto-tool-choice "
                 "--tool-call-parser hermes; llama.cpp: --jinja)"
             )
         if isinstance(exc, ModelHTTPError):
             return (
-                f"model 'openai:{name}': {where} answered HTTP {exc.status_code}: "
-                f"{_first_line(exc)}"
+                f"model 'openai:{name}': {where} answered HTTP {exc.status_code}: {error_line(exc)}"
             )
         if isinstance(exc, ModelAPIError):
             return (
-                f"model 'openai:{name}' at {config.base_url}: {_first_line(exc)}; check that "
+                f"model 'openai:{name}' at {config.base_url}: {error_line(exc)}; check that "
                 f"{names['base_url']} is the server's OpenAI-compatible API (usually …/v1)"
             )
     if backend == "mlx":
         return (
-            f"model 'mlx:{name}' could not be used: {_first_line(exc).rstrip('.')}. Check the "
+            f"model 'mlx:{name}' could not be used: {error_line(exc).rstrip('.')}. Check the "
             f"Hugging Face repo or local path in {names['model']}, or use an OpenAI-compatible "
             f"server ({names['model']} openai:<name> with {names['base_url']})"
         )
-    return f"model {config.model!r} failed: {type(exc).__name__}: {_first_line(exc)}"
+    return f"model {config.model!r} failed: {type(exc).__name__}: {error_line(exc)}"
 
 
 def _refuses_tools(exc: ModelHTTPError) -> bool:
@@ -148,6 +154,6 @@ def _refuses_tools(exc: ModelHTTPError) -> bool:
     )
 
 
-def _first_line(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
     """The error as one line: users get one line of error, never a dump."""
     return " ".join(str(exc).split())

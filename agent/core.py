@@ -34,7 +34,7 @@ from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RunUsage, UsageLimits
 
-from agent.backends import build_model, describe_model_error, parse_model
+from agent.backends import build_model, describe_model_error, error_line, parse_model
 from agent.code_mode import CodeModeTools
 from agent.config import AgentConfig
 from agent.conversations import ConversationHistories
@@ -227,7 +227,7 @@ class PunieAgent:
         """The model's failure in words; an injected model (``PUNIE_LSP_MODEL_FACTORY``,
         a test's) is named by itself, not by the ``config.model`` it replaced."""
         if self._injected:
-            detail = " ".join(str(exc).split())
+            detail = error_line(exc)
             return f"model {self.model.model_name!r} failed: {type(exc).__name__}: {detail}"
         return describe_model_error(self.config, exc)
 
