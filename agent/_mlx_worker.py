@@ -32,7 +32,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import IO, Any
 
-__all__ = ["NICENESS", "read_frame", "write_frame"]
+__all__ = ["NICENESS", "leave_a_core", "read_frame", "write_frame"]
 
 NICENESS = 10
 """How much lower the worker's CPU priority is than the server's (``os.nice``).
@@ -41,6 +41,28 @@ On a busy machine the editor's requests win the CPU over generation; on an idle 
 (cores to spare) generation runs as fast as before. On 2 shared cores with the tiny
 model, hover p50 while generating went from 1.7x idle to 1.1x (``benchmarks/surfaces.py``).
 """
+
+
+def leave_a_core() -> frozenset[int] | None:
+    """Keep this process (and the threads it starts later) off one core; the cores it keeps.
+
+    A hover's round trip wakes four threads (punie's two readers, ty's reader and
+    worker); with generation on every core, each wake-up can wait behind it, niceness or
+    not. On 2 shared cores with the tiny model, hover p95 while generating went from
+    3.1-4.6x idle to 1.5-2.0x, and generation got no slower
+    (``benchmarks/surfaces.py --model mlx --rounds 10``). Linux only (macOS has no
+    affinity; mlx runs on the GPU there); nothing is done with a single core. Returns
+    None when nothing was changed.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cores = os.sched_getaffinity(0)
+    if len(cores) < 2:
+        return None
+    kept = frozenset(cores - {min(cores)})
+    os.sched_setaffinity(0, kept)
+    return kept
+
 
 _LENGTH = struct.Struct(">I")
 
@@ -90,6 +112,7 @@ def main() -> None:
     op, config = read_frame(source)
     assert op == "config", op
     os.nice(NICENESS)
+    leave_a_core()  # before mlx starts its threads: they inherit it
     engine = MlxEngine(**config)
     work: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
     stops: dict[int, threading.Event] = {}

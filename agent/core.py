@@ -88,8 +88,10 @@ class PunieAgent:
         agent.tool(retries=self.config.code_retries)(execute_code)
 
         @agent.output_validator
-        def _answer_in_words(output: str) -> str:
+        async def _answer_in_words(output: str) -> str:
             # An empty answer after tool calls usually means the model stopped mid-thought.
+            # Async because Pydantic AI runs a sync validator on a worker thread: a thread
+            # hop per answer, holding the GIL a forwarded hover waits for.
             if not output.strip():
                 raise ModelRetry("Answer the user in plain text, or call execute_code.")
             return output

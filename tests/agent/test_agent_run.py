@@ -204,3 +204,14 @@ async def test_a_fenced_program_runs_but_code_shown_in_prose_is_the_answer(
     assert result.outcome == "ok"
     assert result.code == [program + "\n"]
     assert result.answer.strip() == shown
+
+
+async def test_an_empty_answer_is_sent_back_for_words(
+    deps: AgentDeps, code_tools: CodeModeTools
+) -> None:
+    script = Script(["", "pkg has three modules."])
+    result = await make_agent(script, code_tools).ask("What is in pkg?", deps)
+
+    assert (result.outcome, result.answer.strip()) == ("ok", "pkg has three modules.")
+    assert result.usage.requests == 2
+    assert "Answer the user in plain text, or call execute_code." in script.sent(2)

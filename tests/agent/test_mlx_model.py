@@ -121,6 +121,11 @@ async def test_loads_once_in_a_worker_process_while_the_loop_runs(model_dir: Pat
     assert workers() - before == {pid}  # one worker for three callers
     # At a lower CPU priority than this process, so the editor's requests win the CPU.
     assert psutil.Process(pid).nice() == min(19, os.nice(0) + NICENESS)
+    # And off one core, every thread of it (mlx's included), so a hover always finds one.
+    ours = os.sched_getaffinity(0)
+    if len(ours) > 1:
+        for thread in psutil.Process(pid).threads():
+            assert os.sched_getaffinity(thread.id) == ours - {min(ours)}, thread
     mlx.close()
     assert host.pid is None
     with contextlib.suppress(psutil.NoSuchProcess):
