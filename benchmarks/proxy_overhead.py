@@ -64,6 +64,8 @@ both servers see the same packages."""
 PUNIE = [sys.executable, "-m", "punie_lsp", "--stdio"]
 RELAY = [sys.executable, __file__, "--relay", *TY]
 """The floor for any proxy process: a byte relay around ty that parses nothing (``relay``)."""
+ROUTING_RELAY = [sys.executable, __file__, "--routing-relay", *TY]
+"""The floor for a proxy written in Python that routes (``routing_relay``, ``--python-floor``)."""
 _ID = re.compile(rb'"id"\s*:\s*(-?\d+)')
 _LENGTH = re.compile(rb"Content-Length:\s*(\d+)", re.IGNORECASE)
 
@@ -409,6 +411,8 @@ async def main_async(args: argparse.Namespace) -> None:
         ty, punie = Server("ty", TY, root, ty_environment()), Server("punie", PUNIE, root)
         relay = Server("relay", RELAY, root, ty_environment())
         servers = [ty, relay, punie]
+        if args.python_floor:
+            servers.append(Server("routing relay", ROUTING_RELAY, root, ty_environment()))
         if args.before is not None:  # another punie-lsp source tree, in the same run
             before_env = {**os.environ, "PYTHONPATH": str(args.before)}
             servers.append(Server("before", PUNIE, root, before_env))
@@ -507,6 +511,17 @@ async def main_async(args: argparse.Namespace) -> None:
                 print(
                     f"  {label:22} before p50 {ms(b50)} adds {ms(b50 - t50)}; "
                     f"now adds {ms(p50 - t50)}; now/before {p50 / b50:.2f}"
+                )
+        if args.python_floor:
+            floor = shlex.join(ROUTING_RELAY)
+            print(f"routing relay (the floor of a Python proxy that routes): {floor}")
+            for label, *_ in table:
+                t50 = statistics.median(times[(label, "ty")])
+                p50 = statistics.median(times[(label, "punie")])
+                r50 = statistics.median(times[(label, "routing relay")])
+                print(
+                    f"  {label:22} routing relay adds {ms(r50 - t50)}; "
+                    f"punie - routing relay {ms(p50 - r50)}"
                 )
         print(f"relay (the floor of any proxy process): {shlex.join(RELAY)}")
         print(
@@ -782,9 +797,64 @@ def relay(argv: list[str]) -> int:
     return child.wait()
 
 
+def routing_relay(argv: list[str]) -> int:
+    """What punie-lsp's short path must do per message, in Python, and nothing more.
+
+    Two threads: the editor's messages are framed, checked as UTF-8 and their envelope
+    read (msgspec, as ``punie_lsp.wire.jsonrpc.read_envelope``), each request's id is
+    noted in a table under a lock, and the body is written to ty; ty's answers are
+    framed, their id peeked (``peek_response_id``), dropped from the table and written
+    back whole. No event loop, no checks of the session's state, no remapping: the
+    floor of any proxy that routes in Python, so "punie - routing relay" is what
+    punie-lsp's own design costs over that floor.
+    """
+    import subprocess
+    import threading
+
+    import msgspec
+
+    from punie_lsp.wire.jsonrpc import Envelope
+    from punie_lsp.wire.transport import FrameParser, frame, peek_response_id
+
+    child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert child.stdin is not None and child.stdout is not None  # created with PIPE
+    to_ty, to_editor = child.stdin.fileno(), 1
+    decoder = msgspec.json.Decoder(Envelope)
+    pending: dict[int | str, object] = {}
+    lock = threading.Lock()
+
+    def from_editor(body: bytes) -> None:
+        body.decode()
+        envelope = decoder.decode(body)
+        if envelope.id is not msgspec.UNSET:
+            with lock:
+                pending[envelope.id] = envelope.method
+        os.write(to_ty, frame(body))
+
+    def from_ty(body: bytes) -> None:
+        msg_id = peek_response_id(body)
+        if msg_id is not None:
+            with lock:
+                pending.pop(msg_id, None)
+        os.write(to_editor, frame(body))
+
+    def pump(source: int, on_body: Callable[[bytes], None]) -> None:
+        feed = FrameParser(on_body).feed
+        with contextlib.suppress(OSError):
+            while data := os.read(source, 65536):
+                feed(data)
+
+    up = threading.Thread(target=pump, args=(0, from_editor), daemon=True)
+    up.start()
+    pump(child.stdout.fileno(), from_ty)
+    return child.wait()
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--relay"]:
         raise SystemExit(relay(sys.argv[2:]))
+    if sys.argv[1:2] == ["--routing-relay"]:
+        raise SystemExit(routing_relay(sys.argv[2:]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
@@ -796,6 +866,11 @@ def main() -> None:
         help="another punie-lsp source tree (a git worktree) measured in the same run",
     )
     parser.add_argument("--cold-runs", type=int, default=7)
+    parser.add_argument(
+        "--python-floor",
+        action="store_true",
+        help="also measure a minimal routing relay in Python (the floor of a Python proxy)",
+    )
     parser.add_argument(
         "--sections",
         default=",".join(SECTIONS),
