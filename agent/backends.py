@@ -68,9 +68,12 @@ def _strip_mlx(draft: str | None) -> str | None:
 def _openai_model(name: str, config: AgentConfig) -> Model:
     # Here, not at the top: the OpenAI client and Pydantic AI's OpenAI model take ~3 s
     # to import on this machine, paid only by an ``openai:`` model.
-    from openai import AsyncOpenAI, Timeout
+    import httpx2
+    from openai import AsyncOpenAI, DefaultAsyncHttpxClient, Timeout
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
+
+    from agent._stream_end import StreamEndCheck  # imports httpx2, as the client does
 
     api_key = config.api_key or os.environ.get("OPENAI_API_KEY")
     setting = SETTING_NAMES[config.surface]["base_url"]
@@ -87,6 +90,8 @@ def _openai_model(name: str, config: AgentConfig) -> Model:
         # user waiting in the editor should hear so in seconds, not after backoffs.
         max_retries=0,
         timeout=Timeout(config.request_timeout_seconds, connect=config.connect_timeout_seconds),
+        # A stream that ends before the reply does fails, naming why (agent/_stream_end.py).
+        http_client=DefaultAsyncHttpxClient(transport=StreamEndCheck(httpx2.AsyncHTTPTransport())),
     )
     return OpenAIChatModel(name, provider=OpenAIProvider(openai_client=client))
 
@@ -110,10 +115,23 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
                 f"{config.request_timeout_seconds:g} s ({timeout}); check that it is running "
                 f"and not overloaded, or raise {timeout} for a slow machine"
             )
+        if isinstance(exc, ModelConnectionError) and (ended := _stream_ended(exc)):
+            if ended.startswith("answered"):  # nothing of a reply came
+                return f"model 'openai:{name}': {where} {ended}; check the server's log"
+            return (
+                f"model 'openai:{name}': {where} {ended}; what it sent is kept. Check the "
+                "server's log (it may have crashed or run out of memory) and ask again"
+            )
+        if isinstance(exc, ModelConnectionError) and not _not_reached(exc):
+            return (
+                f"model 'openai:{name}': the connection to {where} broke while it answered "
+                f"({_cause_line(exc)}); what it sent is kept. Check the server's log (it may "
+                "have crashed or run out of memory) and ask again"
+            )
         if isinstance(exc, ModelConnectionError):
             return (
-                f"model 'openai:{name}': cannot reach {where} ({exc}); start the server "
-                f"(e.g. `mlx_lm.server --port 8080`) or fix {names['base_url']}"
+                f"model 'openai:{name}': cannot reach {where} ({_cause_line(exc)}); start the "
+                f"server (e.g. `mlx_lm.server --port 8080`) or fix {names['base_url']}"
             )
         if isinstance(exc, ModelNotFoundError):
             return (
@@ -145,6 +163,43 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
             f"server ({names['model']} openai:<name> with {names['base_url']})"
         )
     return f"model {config.model!r} failed: {type(exc).__name__}: {error_line(exc)}"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it (``raise … from``), outermost first."""
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in out:
+        out.append(current)
+        current = current.__cause__ or current.__context__
+    return out
+
+
+def _stream_ended(exc: BaseException) -> str | None:
+    # Here: the module imports httpx2 (the OpenAI client's), loaded by an openai: model only.
+    from agent._stream_end import StreamEnded
+
+    return next((str(e) for e in _causes(exc) if isinstance(e, StreamEnded)), None)
+
+
+def _not_reached(exc: BaseException) -> bool:
+    """The connection was never made (refused, no route, connect timeout), as opposed to
+    one that broke after the server began to answer."""
+    import httpx2  # the OpenAI client's HTTP library: loaded by an openai: model only
+
+    causes = _causes(exc)
+    return any(
+        isinstance(e, httpx2.ConnectError | httpx2.ConnectTimeout) for e in causes
+    ) or not any(isinstance(e, httpx2.TransportError) for e in causes)
+
+
+def _cause_line(exc: BaseException) -> str:
+    """The transport's own words (``All connection attempts failed``), not the client's
+    ``Connection error.``."""
+    import httpx2  # the OpenAI client's HTTP library: loaded by an openai: model only
+
+    cause = next((e for e in _causes(exc) if isinstance(e, httpx2.TransportError)), exc)
+    return error_line(cause) or type(cause).__name__
 
 
 def _refuses_tools(exc: ModelHTTPError) -> bool:

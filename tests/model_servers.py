@@ -20,7 +20,17 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["ANSWER", "CODE", "SHAPES", "Shape", "ShapeServer", "shape_server", "silent_server"]
+__all__ = [
+    "ANSWER",
+    "CODE",
+    "FAULTS",
+    "SHAPES",
+    "Fault",
+    "Shape",
+    "ShapeServer",
+    "shape_server",
+    "silent_server",
+]
 
 CODE = 'markers = "</parameter> </function> </tool_call>"\nprint(6 * 7)'
 """The program every shape calls: its output is 42, and it holds the very markers that
@@ -187,12 +197,93 @@ SHAPES: dict[str, Shape] = {
 }
 
 
+PARTIAL = "Let me look at "
+"""What a faulty server sends before it breaks (the faults below that stream text)."""
+
+Fault = Callable[[BaseHTTPRequestHandler], None]
+"""Writes a whole faulty answer to a chat completion request (status, headers, body)."""
+
+
+def _sse(item: dict[str, Any] | str) -> bytes:
+    return f"data: {item if isinstance(item, str) else json.dumps(item)}\n\n".encode()
+
+
+def closed_mid_answer(handler: BaseHTTPRequestHandler) -> None:
+    """``mlx_lm server`` (HTTP/1.0: the body ends when the connection closes) killed or
+    out of memory mid-answer: text chunks, then the connection closes, no
+    ``finish_reason``, no ``[DONE]``. The failure vercel/ai#19165 ("truncated SSE
+    finishes as other with no finish_reason") and can1357/oh-my-pi#8563 ("the partial
+    message was finalized as a clean stop") describe."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/event-stream")
+    handler.end_headers()
+    for item in content(PARTIAL)[:-1]:
+        handler.wfile.write(_sse(item))
+
+
+def closed_mid_chunked_answer(handler: BaseHTTPRequestHandler) -> None:
+    """A chunked (HTTP/1.1) server that dies mid-answer (uvicorn under vLLM, llama.cpp's
+    httplib): the client sees "peer closed connection without sending complete message
+    body"; the server was reached, so it is not "cannot reach" (CommandCodeAI/command-code#785:
+    "SSE stream ends silently mid-tool-call … (no [DONE], no finish_reason)")."""
+    handler.protocol_version = "HTTP/1.1"
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/event-stream")
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    for item in content(PARTIAL)[:-1]:
+        data = _sse(item)
+        handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+    handler.wfile.flush()
+    handler.close_connection = True
+
+
+def error_body_with_200(handler: BaseHTTPRequestHandler) -> None:
+    """HTTP 200 with a JSON error body to a streamed request (runpod-workers/worker-vllm#57:
+    ``HTTP/2 200`` and ``{"code":404,"message":"The model … does not exist.", "object":
+    "error"}``): the server's message must reach the user."""
+    body = json.dumps(
+        {
+            "code": 404,
+            "message": "The model `qwen-coder` does not exist.",
+            "object": "error",
+            "param": None,
+            "type": "NotFoundError",
+        }
+    ).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+FAULTS: dict[str, Fault] = {
+    "closed-mid-answer": closed_mid_answer,
+    "closed-mid-chunked-answer": closed_mid_chunked_answer,
+    "error-body-with-200": error_body_with_200,
+}
+
+
+def ollama_empty_finish_reason(code: str) -> list[Chunk]:
+    """Ollama's ``/v1`` once sent ``finish_reason: ""`` on every chunk, the last included
+    (ollama/ollama#4357), and ends with ``[DONE]``: a complete reply, not a cut one."""
+    return [
+        {**item, "choices": [{**item["choices"][0], "finish_reason": ""}]}
+        for item in ollama_tool_calls(code)
+    ]
+
+
+SHAPES["ollama-empty-finish-reason"] = ollama_empty_finish_reason
+
+
 class ShapeServer(ThreadingHTTPServer):
-    """Plays ``self.shape``; ``bodies`` holds every request it was sent."""
+    """Plays ``self.shape`` (or ``self.fault`` once set); ``bodies`` holds every request."""
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.shape: Shape = ollama_tool_calls
+        self.fault: Fault | None = None
         self.bodies: list[dict[str, Any]] = []
 
     @property
@@ -225,6 +316,9 @@ class _Handler(BaseHTTPRequestHandler):
         assert isinstance(server, ShapeServer)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         server.bodies.append(body)
+        if server.fault is not None:
+            server.fault(self)
+            return
         answered = any(m.get("role") == "tool" for m in body["messages"])
         chunks = content(ANSWER) if answered else server.shape(CODE)
         usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}

@@ -25,7 +25,16 @@ from pydantic_ai import models
 
 from agent import cli
 from tests.conftest import FIXTURE_PROJECT, Client, initialize_params, make_client
-from tests.model_servers import ANSWER, CODE, SHAPES, ShapeServer, shape_server, silent_server
+from tests.model_servers import (
+    ANSWER,
+    CODE,
+    FAULTS,
+    PARTIAL,
+    SHAPES,
+    ShapeServer,
+    shape_server,
+    silent_server,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -94,6 +103,72 @@ async def test_the_editor_runs_the_call_of_each_server(server: ShapeServer, tmp_
         await client.stop()
 
     assert outcomes == {name: ("ok", ANSWER, [CODE]) for name in SHAPES}
+
+
+FAULT_ERRORS = {
+    "closed-mid-answer": "closed its stream before the reply ended",
+    "closed-mid-chunked-answer": "broke while it answered (peer closed connection",
+    "error-body-with-200": "answered with an error instead of a stream: The model `qwen-coder`",
+}
+"""What each fault in ``tests/model_servers.py`` is called in the run's error."""
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_ask_names_a_server_that_breaks_and_keeps_what_it_sent(
+    fault: str, server: ShapeServer, workspace: Path
+) -> None:
+    """A stream cut short is a failed run with what was sent kept, never an ``ok`` answer
+    (the half answer was printed with exit 0), a dead server mid-answer is not "cannot
+    reach", and a 200 carrying an error names the server's message (it was "ended
+    without content or tool calls")."""
+    server.fault = FAULTS[fault]
+
+    status, out, err = ask(
+        "What is six times seven?", workspace, "--model", "openai:qwen-coder", "--base-url",
+        server.base_url,
+    )  # fmt: skip
+
+    assert status == 1, (out, err)
+    error = err.splitlines()[-1]
+    assert error.startswith("error: model 'openai:qwen-coder': "), err
+    assert FAULT_ERRORS[fault] in error
+    assert "cannot reach" not in error
+    assert "Traceback" not in err and "Warning" not in err
+    assert out.strip() == ("" if fault == "error-body-with-200" else PARTIAL.strip())
+
+
+async def test_the_editor_is_told_of_each_server_fault(server: ShapeServer, tmp_path: Path) -> None:
+    """The same faults through ``punie.ask``, one session: outcome ``model_error``, the
+    error in one line, the streamed text kept as the answer; a good reply afterwards."""
+    project = Path(shutil.copytree(FIXTURE_PROJECT, tmp_path / "project"))
+    client = make_client({}, Client)
+    env = {**os.environ, "PUNIE_LSP_MODEL_FACTORY": ""}
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio", env=env)
+    settings = {"punie": {"model": "openai:qwen-coder", "baseUrl": server.base_url}}
+    await client.initialize_session(initialize_params("neovim", project, settings))
+    results: dict[str, dict[str, object]] = {}
+    try:
+        for name, fault in [*FAULTS.items(), ("none", None)]:
+            server.fault = fault
+            result = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(
+                    command="punie.ask", arguments=[{"prompt": "What is six times seven?"}]
+                )
+            )
+            assert result is not None
+            results[name] = result
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+    for name in FAULTS:
+        result = results[name]
+        assert result["outcome"] == "model_error", (name, result)
+        error = str(result["error"])
+        assert FAULT_ERRORS[name] in error and "\n" not in error, (name, error)
+        kept = "" if name == "error-body-with-200" else PARTIAL
+        assert result.get("answer", "") == kept, (name, result)
+    assert (results["none"]["outcome"], results["none"]["answer"]) == ("ok", ANSWER)
 
 
 async def test_a_server_that_never_answers_fails_punie_ask_naming_the_setting(
