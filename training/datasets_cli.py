@@ -164,17 +164,14 @@ def _import_traces(args: argparse.Namespace) -> int:
 
 def _import_punie(args: argparse.Namespace) -> int:
     from training.punie_format import PunieFormatError, from_punie
-    from training.rows import write_dataset
+    from training.rows import jsonl_lines, write_dataset
 
     rows = []
-    with args.file.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(from_punie(json.loads(line), keep_system=args.keep_system))
-            except (json.JSONDecodeError, KeyError, TypeError, PunieFormatError) as exc:
-                print(f"{args.file}:{number}: skipped ({exc})", file=sys.stderr)
+    for number, line in jsonl_lines(args.file):
+        try:
+            rows.append(from_punie(json.loads(line), keep_system=args.keep_system))
+        except (json.JSONDecodeError, PunieFormatError) as exc:
+            print(f"{args.file}:{number}: skipped ({exc})", file=sys.stderr)
     if not args.no_check:
         from training.program_check import check_rows
 

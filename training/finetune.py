@@ -38,6 +38,7 @@ from training.adapters import (
     write_state,
 )
 from training.convert import load_model, model_path, quiet_stdout
+from training.rows import read_rows
 
 __all__ = ["finetune", "load_rows"]
 
@@ -47,18 +48,24 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
 
     OpenAI's format carries ``arguments`` as a string; chat templates iterate them as a
     mapping (``arguments | items``), so both spellings train the same.
+
+    Raises ``ValueError`` naming the file and line when it is not UTF-8 or a line is not
+    a row (``training.rows.read_rows``), or a call's ``arguments`` text is not JSON.
     """
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        for message in row.get("messages", []):
+    for number, row in enumerate(read_rows(path), 1):
+        chat = row.model_dump(mode="json", include={"messages", "tools"})
+        for message in chat["messages"]:
             for call in message.get("tool_calls") or []:
                 function = call.get("function", call)
-                if isinstance(function.get("arguments"), str):
-                    function["arguments"] = json.loads(function["arguments"])
-        rows.append(row)
+                if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                    try:
+                        function["arguments"] = json.loads(function["arguments"])
+                    except json.JSONDecodeError:
+                        raise ValueError(
+                            f"{path}: row {number}: a tool call's arguments are not JSON"
+                        ) from None
+        rows.append(chat)
     return rows
 
 

@@ -15,7 +15,9 @@ those are not Code Mode and are refused by name rather than learnt as prose.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
 
 from training.rows import Row, code_mode_instructions, row_from_chat
 
@@ -38,19 +40,50 @@ class PunieFormatError(ValueError):
     """A Punie row this importer cannot turn into a Code Mode row; the message says why."""
 
 
-def punie_messages(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The row's messages, from either of Punie's forms (``messages`` or ChatML ``text``)."""
-    if "messages" in data:
-        return data["messages"]
-    if "text" not in data:
+class _PunieMessage(BaseModel):
+    """One turn of a Punie row as its files hold them (other keys are ignored)."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+
+
+class _PunieRow(BaseModel):
+    """A Punie row: ``messages``, or the ChatML ``text`` of its earlier datasets."""
+
+    messages: list[_PunieMessage] | None = None
+    text: str | None = None
+    category: str | None = None
+
+
+def punie_messages(data: object) -> list[dict[str, Any]]:
+    """The row's messages, from either of Punie's forms (``messages`` or ChatML ``text``).
+
+    ``data`` is one parsed JSONL line, whatever it holds: a line that is not a Punie
+    row (a list, ``"messages": "x"``, a turn without a known role) raises
+    ``PunieFormatError`` saying where, never a ``TypeError`` from the walk below.
+    """
+    if isinstance(data, dict) and "messages" not in data and "text" not in data:
         raise PunieFormatError("a Punie row has 'messages' or 'text'; this one has neither")
-    messages = [{"role": m["role"], "content": m["content"]} for m in _TURN.finditer(data["text"])]
-    if not messages:
-        raise PunieFormatError("its text holds no <|im_start|>role turns")
+    try:
+        row = _PunieRow.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the line"
+        raise PunieFormatError(f"not a Punie row ({where}: {first['msg']})") from None
+    if row.messages is not None:
+        messages = [m.model_dump() for m in row.messages]
+    elif row.text is not None:
+        messages = [{"role": m["role"], "content": m["content"]} for m in _TURN.finditer(row.text)]
+        if not messages:
+            raise PunieFormatError("its text holds no <|im_start|>role turns")
+    else:
+        raise PunieFormatError("a Punie row has 'messages' or 'text'; this one has neither")
+    if not any(m["role"] == "assistant" for m in messages):
+        raise PunieFormatError("it has no assistant turn, so there is nothing to learn")
     return messages
 
 
-def from_punie(data: dict[str, Any], *, category: str = "punie", keep_system: bool = False) -> Row:
+def from_punie(data: object, *, category: str = "punie", keep_system: bool = False) -> Row:
     """A Punie row (``{"messages": [...]}`` or ``{"text": "<ChatML>"}``) as our row.
 
     Punie's system prompt describes Punie's tools; by default it is replaced by this
@@ -99,7 +132,8 @@ def from_punie(data: dict[str, Any], *, category: str = "punie", keep_system: bo
     if not keep_system:
         chat = [m for m in chat if m["role"] != "system"]
         chat.insert(0, {"role": "system", "content": code_mode_instructions()})
-    return row_from_chat(chat, category=data.get("category", category))
+    named = data.get("category") if isinstance(data, dict) else None
+    return row_from_chat(chat, category=named if isinstance(named, str) else category)
 
 
 def to_punie(row: Row) -> dict[str, Any]:

@@ -14,23 +14,25 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_ai import Tool
 from pydantic_ai.messages import ModelMessage, ModelRequest
 
 from agent import chat_messages, chat_tools
 
 __all__ = [
+    "ROLES",
     "SPLITS",
     "Row",
     "code_mode_instructions",
     "dedupe",
     "execute_code_tools",
+    "jsonl_lines",
     "read_dataset",
     "read_rows",
     "row_from_chat",
@@ -43,13 +45,30 @@ __all__ = [
 SPLITS = ("train", "valid", "test")
 """File stems of a dataset directory, as mlx-lm's trainer expects them."""
 
+ROLES = ("system", "user", "assistant", "tool")
+"""The chat roles a row's messages may have (OpenAI's, which Qwen's template renders)."""
+
+
+def _chat_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A chat dict as the chat template reads it: a known ``role``, text or no ``content``,
+    ``tool_calls`` a list. A row that breaks this would fail inside mlx-lm's template
+    (or train on garbage), so it is refused where it is read, naming the line."""
+    if message.get("role") not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {message.get('role')!r}")
+    if not isinstance(message.get("content", ""), str | None):
+        raise ValueError(f"content must be text, got {type(message['content']).__name__}")
+    calls = message.get("tool_calls") or []
+    if not isinstance(calls, list) or not all(isinstance(call, dict) for call in calls):
+        raise ValueError("tool_calls must be a list of objects")
+    return message
+
 
 class Row(BaseModel):
     """One training conversation: chat dicts, the tool schema, a category, a stable id."""
 
     model_config = ConfigDict(frozen=True)
 
-    messages: list[dict[str, Any]]
+    messages: list[Annotated[dict[str, Any], AfterValidator(_chat_message)]] = Field(min_length=1)
     """OpenAI/Qwen chat dicts: system, user, assistant (``tool_calls``), tool, answer."""
     tools: list[dict[str, Any]] = Field(default_factory=list)
     """Tool schemas for the template (``execute_code``); empty renders no tool block."""
@@ -183,29 +202,43 @@ def write_dataset(
     return counts
 
 
-def read_rows(path: Path) -> list[Row]:
-    """Rows of one JSONL file (blank lines skipped).
+def jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a JSONL file with their 1-based numbers.
 
-    Raises ``ValueError`` naming the file (and line) when it is not UTF-8 text or a line
-    is not a row, so ``train data stats`` can say so in one line.
+    Every reader of a dataset, a trace file or Punie's rows goes through here, so they
+    agree: the text is UTF-8, and a leading byte-order mark (Windows editors write one)
+    is dropped as Python drops it from source files (``utf-8-sig``) instead of making
+    line 1 "not JSON". Raises ``ValueError`` naming the file when it is not UTF-8 text.
     """
-    rows = []
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8-sig") as handle:
             for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(Row.model_validate_json(line))
-                except ValidationError as exc:
-                    first = exc.errors()[0]
-                    where = ".".join(str(part) for part in first["loc"])
-                    raise ValueError(
-                        f"{path}:{number}: not a dataset row ({where}: {first['msg']})"
-                    ) from None
+                if line.strip():
+                    yield number, line
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
+
+
+def read_rows(path: Path) -> list[Row]:
+    """Rows of one JSONL file (blank lines skipped; see ``jsonl_lines``).
+
+    Raises ``ValueError`` naming the file (and line) when it is not UTF-8 text or a line
+    is not a row, so ``train data stats`` and ``train finetune`` can say so in one line.
+    """
+    rows = []
+    for number, line in jsonl_lines(path):
+        try:
+            rows.append(Row.model_validate_json(line))
+        except ValidationError as exc:
+            raise ValueError(f"{path}:{number}: not a dataset row ({_first_error(exc)})") from None
     return rows
+
+
+def _first_error(exc: ValidationError) -> str:
+    """Pydantic's first complaint in one line: ``messages.0: Input should be …``."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
 def read_dataset(directory: Path) -> dict[str, list[Row]]:

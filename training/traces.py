@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, Field
 from pydantic_ai.messages import ModelMessagesTypeAdapter
 
-from training.rows import Row, row_from_messages
+from training.rows import Row, jsonl_lines, row_from_messages
 
 __all__ = ["REDACTED", "TraceStats", "import_traces", "keep_trace", "redact", "row_from_trace"]
 
@@ -57,11 +58,31 @@ def _redact_all(value: Any) -> Any:
     return value
 
 
-def keep_trace(record: dict[str, Any]) -> bool:
-    """A succeeded run whose diagnostics did not get worse."""
-    if record.get("outcome") != "ok":
+class _Delta(BaseModel):
+    """One file's ty error counts in a trace's ``diagnosticsDelta``."""
+
+    before: int = 0
+    after: int = 0
+
+
+class _Verdict(BaseModel):
+    """What ``keep_trace`` reads of a trace line (the rest is the run's messages)."""
+
+    outcome: str | None = None
+    diagnostics_delta: list[_Delta] = Field(default_factory=list, alias="diagnosticsDelta")
+
+
+def keep_trace(record: object) -> bool:
+    """A succeeded run whose diagnostics did not get worse.
+
+    Raises ``ValueError`` (pydantic's ``ValidationError``) when ``record`` is not a
+    trace line (a list, a delta that is not an object), which the import counts as
+    unreadable.
+    """
+    verdict = _Verdict.model_validate(record)
+    if verdict.outcome != "ok":
         return False
-    return all(d.get("after", 0) <= d.get("before", 0) for d in record.get("diagnosticsDelta", []))
+    return all(d.after <= d.before for d in verdict.diagnostics_delta)
 
 
 def row_from_trace(record: dict[str, Any], *, category: str = "trace") -> Row:
@@ -75,27 +96,29 @@ class TraceStats(dict[str, int]):
     """Counts of lines read, kept, skipped (filtered) and unreadable."""
 
 
-def _records(path: Path, stats: TraceStats) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            stats["read"] += 1
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                stats["unreadable"] += 1
+def _records(path: Path, stats: TraceStats) -> Iterator[object]:
+    for _, line in jsonl_lines(path):
+        stats["read"] += 1
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            stats["unreadable"] += 1
 
 
 def import_traces(path: Path) -> tuple[list[Row], TraceStats]:
-    """Rows from a trace file, with what was kept and why the rest was not."""
+    """Rows from a trace file, with what was kept and why the rest was not.
+
+    Raises ``ValueError`` naming the file when it is not UTF-8 text; a line that is not
+    a trace (not JSON, truncated, another shape) is counted as unreadable.
+    """
     stats = TraceStats(read=0, kept=0, skipped=0, unreadable=0)
     rows: list[Row] = []
     for record in _records(path, stats):
-        if not keep_trace(record):
-            stats["skipped"] += 1
-            continue
         try:
+            if not keep_trace(record):
+                stats["skipped"] += 1
+                continue
+            assert isinstance(record, dict)  # keep_trace validated it as an object
             rows.append(row_from_trace(record))
         except (KeyError, ValueError):
             stats["unreadable"] += 1

@@ -1,0 +1,151 @@
+"""Dataset files as users have them: a byte-order mark, a truncated last line, lines of
+another shape. Every reader (``train data import-punie``, ``import-traces``, ``stats``,
+``train finetune``) keeps every good row and names each bad line in one line, never a
+traceback and never a garbage row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.training.test_punie_format import PUNIE_ROW
+from tests.training.test_traces import _trace
+from training import cli as train_cli
+from training.datasets_cli import main
+from training.finetune import load_rows
+
+BOM = "\ufeff"
+
+# Lines nobody wrote as a Punie row, each with the words its one-line refusal must have.
+NOT_PUNIE_ROWS = [
+    ("[1, 2]", "not a Punie row"),
+    ('"a string"', "not a Punie row"),
+    ('{"messages": "x"}', "messages: Input should be a valid list"),
+    ('{"messages": [{"role": 5, "content": "hi"}]}', "messages.0.role"),
+    ('{"messages": [{"role": "user", "content": ["a"]}]}', "messages.0.content"),
+    ('{"messages": [{"role": "user", "content": "only a question"}]}', "no assistant turn"),
+    ('{"messages": []}', "no assistant turn"),
+]
+
+
+def _rows_written(out: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for split in ("train", "valid", "test")
+        for line in (out / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+
+
+def test_import_punie_reads_a_file_with_a_byte_order_mark(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = json.loads(json.dumps(PUNIE_ROW).replace("2 type errors", "two type errors"))
+    source = tmp_path / "punie.jsonl"
+    source.write_text(BOM + json.dumps(PUNIE_ROW) + "\n" + json.dumps(other) + "\n", "utf-8")
+    assert main(["import-punie", str(source), "--out", str(tmp_path / "data")]) == 0
+    assert "skipped" not in capsys.readouterr().err
+    assert len(_rows_written(tmp_path / "data")) == 2
+
+
+def test_import_punie_names_each_line_of_another_shape_and_keeps_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = json.dumps(PUNIE_ROW)
+    lines = [good, *(line for line, _ in NOT_PUNIE_ROWS), good[:-40]]  # last one truncated
+    source = tmp_path / "punie.jsonl"
+    source.write_text("\n".join(lines), encoding="utf-8")
+    assert main(["import-punie", str(source), "--out", str(tmp_path / "data")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    skipped = [line for line in err if "skipped" in line]
+    assert len(skipped) == len(NOT_PUNIE_ROWS) + 1, err
+    for number, (_, words) in enumerate(NOT_PUNIE_ROWS, 2):
+        assert f"punie.jsonl:{number}: skipped (" in skipped[number - 2]
+        assert words in skipped[number - 2]
+    assert f"punie.jsonl:{len(lines)}: skipped (Unterminated string" in skipped[-1]
+    assert not any("Traceback" in line or "string indices" in line for line in err)
+    rows = _rows_written(tmp_path / "data")
+    assert len(rows) == 1
+    assert all(m["role"] in {"system", "user", "assistant", "tool"} for m in rows[0]["messages"])
+
+
+def test_import_traces_counts_lines_of_another_shape_as_unreadable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = json.dumps(_trace("ok", [{"file": "a.py", "before": 1, "after": 0}], "fine"))
+    odd = [
+        "[1, 2]",
+        '"a string"',
+        '{"outcome": "ok", "diagnosticsDelta": [5]}',
+        '{"outcome": "ok", "diagnosticsDelta": "none"}',
+        '{"outcome": "ok", "messages": 5}',
+        good[:-30],
+    ]
+    source = tmp_path / "traces.jsonl"
+    source.write_text(BOM + "\n".join([good, *odd]) + "\n", encoding="utf-8")
+    assert main(["import-traces", str(source), "--out", str(tmp_path / "data")]) == 0
+    captured = capsys.readouterr()
+    assert "read 7, kept 1, skipped 0, unreadable 6" in captured.err
+    assert "wrote 1 rows" in captured.out
+
+
+def test_stats_and_finetune_read_a_dataset_with_a_byte_order_mark(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    assert main(["import-punie", _punie_file(tmp_path), "--out", str(data), "--no-check"]) == 0
+    train = data / "train.jsonl"
+    train.write_text(BOM + train.read_text(encoding="utf-8"), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["stats", str(data)]) == 0
+    assert json.loads(capsys.readouterr().out)["train"]["rows"] == 1
+    assert len(load_rows(train)) == 1
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("[1]", "train.jsonl:2: not a dataset row (Input should be an object)"),
+        ('{"messages": [{"role": 5}]}', "train.jsonl:2: not a dataset row (messages.0: Value"),
+        ('{"messages": []}', "train.jsonl:2: not a dataset row (messages: List should have"),
+        ('{"messages": [{"role": "user", "tool_calls": [1]}]}', "tool_calls must be a list"),
+    ],
+)
+def test_a_line_that_is_not_a_row_is_named_by_stats_and_finetune(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, words: str
+) -> None:
+    data = tmp_path / "data"
+    assert main(["import-punie", _punie_file(tmp_path), "--out", str(data), "--no-check"]) == 0
+    train = data / "train.jsonl"
+    train.write_text(train.read_text(encoding="utf-8") + line + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["stats", str(data)]) == 2
+    assert words in capsys.readouterr().err
+    # finetune reads its rows before it loads a model: the same line, exit 2, no traceback
+    status = train_cli.main(
+        ["finetune", "--model", "mlx-community/none", "--data", str(data), "--output",
+         str(tmp_path / "adapter"), "--batch-size", "1"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2 and words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_finetune_names_a_call_whose_arguments_are_not_json(tmp_path: Path) -> None:
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{oops"}}
+    row = {
+        "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "tool_calls": [call]}]
+    }
+    train = tmp_path / "train.jsonl"
+    train.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    with pytest.raises(
+        ValueError, match=r"train.jsonl: row 1: a tool call's arguments are not JSON"
+    ):
+        load_rows(train)
+
+
+def _punie_file(tmp_path: Path) -> str:
+    source = tmp_path / "punie.jsonl"
+    source.write_text(json.dumps(PUNIE_ROW) + "\n", encoding="utf-8")
+    return str(source)
