@@ -102,7 +102,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if not Path(args.workspace).is_dir():
         parser.error(f"--workspace {args.workspace} is not a folder")
     try:
-        code = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+        # Decoded as Python decodes a source file: UTF-8, a leading byte-order mark
+        # dropped (Monty, given the mark as text, reports "unexpected token").
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        code = raw.decode("utf-8-sig")
     except OSError as exc:
         parser.error(f"cannot read {args.file}: {exc.strerror}")
     except UnicodeDecodeError as exc:

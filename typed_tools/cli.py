@@ -41,7 +41,8 @@ def number_in(
         try:
             value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+            what = "a whole number" if convert is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
         if value != value or not (low < value if above_low else low <= value) or value > high:
             raise argparse.ArgumentTypeError(f"{text} is out of range: {shown} to {high:g}")
         return value

@@ -152,6 +152,25 @@ def test_run_code_of_a_file_that_is_not_utf8_is_a_usage_error(
     assert "not UTF-8 text" in capsys.readouterr().err
 
 
+def test_run_code_reads_a_program_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """Python runs a source file that starts with UTF-8's mark; Monty given the mark as
+    text said "invalid-syntax: Got unexpected token", from a file and from stdin."""
+    program = tmp_path / "bom.py"
+    program.write_text("\ufeffprint('caf\u00e9')\r\n", encoding="utf-8")
+    for done in (
+        run("run-code", str(program), "--workspace", str(tmp_path)),
+        run("run-code", "-", "--workspace", str(tmp_path), stdin=program.read_text("utf-8")),
+    ):
+        assert done.returncode == 0, done.stdout
+        assert json.loads(done.stdout)["stdout"] == "caf\u00e9\n"
+
+
+def test_a_fraction_for_a_whole_number_flag_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        run_code_cli.main(["-", "--max-tool-calls", "1.5"])
+    assert "argument --max-tool-calls: '1.5' is not a whole number" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "extra", [["--timeout", "0"], ["--timeout", "nan"], ["--workspace", "/no/such/folder"]]
 )
