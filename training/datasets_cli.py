@@ -17,8 +17,12 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from training.flags import integer
+
+if TYPE_CHECKING:
+    from training.rows import Row
 
 __all__ = ["main"]
 
@@ -57,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     gen = steps.add_parser(
         "generate", help="examples from real sandbox runs", description=_GENERATE_HELP
     )
-    gen.add_argument("--out", type=Path, required=True, help="dataset directory to write")
+    _out_flags(gen)
     gen.add_argument(
         "--per-category", type=integer(1, 100_000), default=20, help="rows per category"
     )
@@ -75,14 +79,14 @@ def _parser() -> argparse.ArgumentParser:
         "import-traces", help="rows from session traces", description=_TRACES_HELP
     )
     traces.add_argument("file", type=Path, help="traces.jsonl")
-    traces.add_argument("--out", type=Path, required=True, help="dataset directory to write")
+    _out_flags(traces)
     traces.add_argument("--seed", type=integer(0, 2**32 - 1), default=0, help="seed for the split")
 
     punie = steps.add_parser(
         "import-punie", help="rows from Punie's format", description=_PUNIE_HELP
     )
     punie.add_argument("file", type=Path, help="a Punie JSONL file")
-    punie.add_argument("--out", type=Path, required=True, help="dataset directory to write")
+    _out_flags(punie)
     punie.add_argument("--seed", type=integer(0, 2**32 - 1), default=0, help="seed for the split")
     punie.add_argument("--keep-system", action="store_true", help="keep Punie's system prompt")
     punie.add_argument(
@@ -117,15 +121,68 @@ def _progress(total_hint: int) -> tuple[Callable[[int, int], None], Callable[[],
     return update, bar.close
 
 
-def _written(out: Path, counts: dict[str, int]) -> None:
+def _out_flags(parser: argparse.ArgumentParser) -> None:
+    """``--out`` and what to do with a dataset already there (the steps never overwrite
+    one silently: the README's pipeline runs ``generate`` then ``import-traces`` into
+    the same folder)."""
+    parser.add_argument("--out", type=Path, required=True, help="dataset directory to write")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--merge",
+        action="store_true",
+        help="add the rows to the dataset already in --out (deduplicated, split again)",
+    )
+    existing.add_argument(
+        "--overwrite", action="store_true", help="replace the dataset already in --out"
+    )
+
+
+def _rows_in(out: Path) -> int:
+    """Rows (non-blank lines) of the dataset in ``out``; 0 when there is none."""
+    from training.rows import SPLITS
+
+    total = 0
+    for name in SPLITS:
+        path = out / f"{name}.jsonl"
+        if path.is_file():
+            with path.open("rb") as handle:
+                total += sum(1 for line in handle if line.strip())
+    return total
+
+
+def _refusal(args: argparse.Namespace) -> str | None:
+    """Why ``--out`` cannot be written as asked, checked before any work is done."""
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file; name a folder for the dataset"
+    held = _rows_in(out) if out.is_dir() else 0
+    if held and not (args.merge or args.overwrite):
+        return (
+            f"--out {out} already holds a dataset ({held} rows); nothing was done: add "
+            "--merge to add these rows to it, or --overwrite to replace it"
+        )
+    return None
+
+
+def _write(args: argparse.Namespace, rows: list[Row]) -> int:
+    """Write ``rows`` to ``--out`` (merged with what is there under ``--merge``)."""
+    from training.rows import read_dataset, write_dataset
+
+    step = f"punie-lsp train data {args.step}"
+    if not rows:
+        print(f"{step}: no rows to write; --out {args.out} was left as it was", file=sys.stderr)
+        return 1
+    held = [row for split in read_dataset(args.out).values() for row in split] if args.merge else []
+    counts = write_dataset([*held, *rows], args.out, seed=args.seed)
     parts = ", ".join(f"{name} {n}" for name, n in counts.items())
-    print(f"wrote {sum(counts.values())} rows to {out} ({parts})")
+    added = f", {len(held)} of them already there" if args.merge else ""
+    print(f"wrote {sum(counts.values())} rows to {args.out} ({parts}{added})")
+    return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
     from training.generate import CATEGORIES, generate_rows
     from training.projects import package_source
-    from training.rows import write_dataset
     from training.suites import SAMPLE_PROJECT
 
     default = [] if args.source or args.package else [SAMPLE_PROJECT]
@@ -148,23 +205,20 @@ def _generate(args: argparse.Namespace) -> int:
         )
     finally:
         close()
-    _written(args.out, write_dataset(rows, args.out, seed=args.seed))
-    return 0
+    return _write(args, rows)
 
 
 def _import_traces(args: argparse.Namespace) -> int:
-    from training.rows import write_dataset
     from training.traces import import_traces
 
     rows, stats = import_traces(args.file)
     print(", ".join(f"{k} {v}" for k, v in stats.items()), file=sys.stderr)
-    _written(args.out, write_dataset(rows, args.out, seed=args.seed))
-    return 0
+    return _write(args, rows)
 
 
 def _import_punie(args: argparse.Namespace) -> int:
     from training.punie_format import PunieFormatError, from_punie
-    from training.rows import jsonl_lines, write_dataset
+    from training.rows import jsonl_lines
 
     rows = []
     for number, line in jsonl_lines(args.file):
@@ -185,8 +239,7 @@ def _import_punie(args: argparse.Namespace) -> int:
             for reason, count in refused.most_common():
                 print(f"  {count:5}  {reason}", file=sys.stderr)
         rows = checked
-    _written(args.out, write_dataset(rows, args.out, seed=args.seed))
-    return 0
+    return _write(args, rows)
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -219,7 +272,12 @@ def main(argv: list[str]) -> int:
         "stats": _stats,
     }
     if args.step.startswith("import-") and not args.file.is_file():
-        print(f"punie-lsp train data {args.step}: {args.file}: no such file", file=sys.stderr)
+        said = "is a folder, not a file" if args.file.is_dir() else "no such file"
+        print(f"punie-lsp train data {args.step}: {args.file}: {said}", file=sys.stderr)
+        return 2
+    refusal = _refusal(args) if args.step != "stats" else None
+    if refusal is not None:
+        print(f"punie-lsp train data {args.step}: {refusal}", file=sys.stderr)
         return 2
     try:
         return steps[args.step](args)

@@ -191,13 +191,23 @@ def split_rows(
 def write_dataset(
     rows: Sequence[Row], out: Path, *, seed: int = 0, fractions: tuple[float, float] = (0.8, 0.1)
 ) -> dict[str, int]:
-    """Dedupe, split and write ``out/{train,valid,test}.jsonl``; returns rows per split."""
+    """Dedupe, split and write ``out/{train,valid,test}.jsonl``; returns rows per split.
+
+    Each file is written beside its place and renamed over it, so a run stopped midway
+    (Ctrl-C, a full disk) leaves every split whole: the old one or the new one.
+    """
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for name, part in split_rows(rows, seed=seed, fractions=fractions).items():
-        with (out / f"{name}.jsonl").open("w", encoding="utf-8") as handle:
-            for row in part:
-                handle.write(row.to_json() + "\n")
+        target = out / f"{name}.jsonl"
+        partial = target.with_name(f".{name}.jsonl.partial")
+        try:
+            with partial.open("w", encoding="utf-8") as handle:
+                for row in part:
+                    handle.write(row.to_json() + "\n")
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
         counts[name] = len(part)
     return counts
 

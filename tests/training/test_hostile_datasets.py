@@ -149,3 +149,57 @@ def _punie_file(tmp_path: Path) -> str:
     source = tmp_path / "punie.jsonl"
     source.write_text(json.dumps(PUNIE_ROW) + "\n", encoding="utf-8")
     return str(source)
+
+
+def test_a_second_step_into_the_same_out_never_replaces_the_dataset_silently(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's pipeline: ``generate --out data/`` then ``import-traces … --out
+    data/``. The second step replaced the first's rows; now it stops before any work
+    unless told ``--merge`` or ``--overwrite``."""
+    data = tmp_path / "data"
+    assert main(["import-punie", _punie_file(tmp_path), "--out", str(data), "--no-check"]) == 0
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    traces = tmp_path / "traces.jsonl"
+    good = _trace("ok", [{"file": "a.py", "before": 1, "after": 0}], "fine")
+    traces.write_text(json.dumps(good) + "\n", encoding="utf-8")
+    capsys.readouterr()
+
+    assert main(["import-traces", str(traces), "--out", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "already holds a dataset (1 rows)" in err and "--merge" in err
+    assert "read 1" not in err  # refused before anything was read
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+
+    assert main(["import-traces", str(traces), "--out", str(data), "--merge"]) == 0
+    assert "wrote 2 rows" in capsys.readouterr().out
+    categories = sorted(row["category"] for row in _rows_written(data))
+    assert categories == ["punie", "trace"]
+
+    assert main(["import-traces", str(traces), "--out", str(data), "--overwrite"]) == 0
+    assert [row["category"] for row in _rows_written(data)] == ["trace"]
+    assert not [p for p in data.iterdir() if p.name.startswith(".")]
+
+
+def test_a_step_with_no_rows_leaves_the_dataset_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    assert main(["import-punie", _punie_file(tmp_path), "--out", str(data), "--no-check"]) == 0
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    assert main(["import-punie", str(empty), "--out", str(data), "--overwrite"]) == 1
+    assert "no rows to write" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+
+
+@pytest.mark.parametrize("step", ["import-punie", "import-traces"])
+def test_odd_paths_for_in_and_out_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], step: str
+) -> None:
+    assert main([step, str(tmp_path), "--out", str(tmp_path / "d")]) == 2
+    assert f"{tmp_path}: is a folder, not a file" in capsys.readouterr().err
+    a_file = Path(_punie_file(tmp_path))
+    assert main([step, str(a_file), "--out", str(a_file)]) == 2
+    assert f"--out {a_file} is a file; name a folder" in capsys.readouterr().err
