@@ -17,11 +17,13 @@ so a CRLF, CR or mixed file gets exactly the text the agent proposed. New files 
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
 from punie_lsp.session.documents import document_key
 from typed_tools import PositionEncoding
@@ -57,6 +59,27 @@ class Snapshot:
 
     documents: dict[str, OpenDocument]
 
+    def find(self, path: Path, uri: str) -> OpenDocument | None:
+        """The open document of ``uri``, else the one whose real path is ``path``'s.
+
+        The tools name files by real path (``typed_tools.workspace.resolve``); the editor
+        by its own, possibly through a symbolic link (``linked.py -> pkg/app.py``). A run
+        reads that buffer, so its edit must be planned against it and its version: an
+        editor that keeps one buffer per file (Neovim) applies an edit for the real path
+        to it. The last document of a real path wins, as in the tools' lookup
+        (``punie_lsp.session.semantic``).
+        """
+        document = self.documents.get(document_key(uri))
+        if document is not None:
+            return document
+        real = os.path.realpath(path)
+        found = None
+        for key, candidate in self.documents.items():
+            name = to_fs_path(candidate.uri or key)
+            if name is not None and os.path.realpath(name) == real:
+                found = candidate
+        return found
+
 
 @dataclass(frozen=True)
 class PlannedEdit:
@@ -91,7 +114,7 @@ def plan(edits: dict[Path, str], snapshot: Snapshot) -> list[PlannedEdit]:
     planned = []
     for path, new_text in sorted(edits.items()):
         uri = path.as_uri()
-        document = snapshot.documents.get(document_key(uri))
+        document = snapshot.find(path, uri)
         if document is not None:
             uri = document.uri or uri
             planned.append(
@@ -106,7 +129,7 @@ def stale(planned: list[PlannedEdit], now: Snapshot) -> dict[str, str]:
     """uri -> why, for each edit whose document is not the text it was computed from."""
     changed: dict[str, str] = {}
     for edit in planned:
-        current = now.documents.get(document_key(edit.uri))
+        current = now.find(edit.path, edit.uri)
         if edit.version is not None:
             if current is None:
                 changed[edit.uri] = "closed"

@@ -94,6 +94,43 @@ async def test_a_file_closed_and_reopened_during_the_run_gets_nothing(project: P
         assert result["edits"][0]["text"].count("return 1") == 1  # still in the result
 
 
+async def test_a_file_open_through_a_symbolic_link_is_edited_as_that_buffer(
+    project: Path,
+) -> None:
+    """The editor has ``linked.py -> pkg/app.py`` open; the model writes ``pkg/app.py``.
+
+    The tools resolve the link (the run reads the buffer), so the edit must be planned
+    against that buffer and its version too: Neovim applies an edit for the real path to
+    the linked buffer (one buffer per file), so an edit planned against the disk landed
+    over what the user typed there meanwhile.
+    """
+    slow = {"PUNIE_TEST_CHUNK_DELAY": "0.3"}
+    async with session(project, "fixer", punie={"edits": "auto"}, env=slow) as client:
+        (project / "linked.py").symlink_to(project / "pkg" / "app.py")
+        uri = (project / "linked.py").as_uri()
+        text = (project / "pkg" / "app.py").read_text()
+        did_open(client, uri, text, version=0)
+        running = asyncio.ensure_future(
+            command(client, "punie.ask", {"prompt": "fix it", "uri": uri}, "fix")
+        )
+        # The program has run (it read the buffer): now the user types in that buffer.
+        while not any(m.get("kind") == "toolResult" for m in client.messages_from_punie):
+            await asyncio.wait_for(client.wait_for_notification("punie/message"), 10)
+        typed = text.replace('return "not an int"', 'return "typed meanwhile"')
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=1),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=typed)],
+            )
+        )
+        result = await running
+        assert result["applied"] is False, client.applied
+        assert "linked.py (edited)" in result["reason"]
+        assert client.applied == []
+        # Planned against the buffer the user has, not the disk behind the link.
+        assert result["edits"][0]["uri"] == uri
+
+
 async def test_a_crlf_file_is_fixed_with_crlf_endings(project: Path) -> None:
     path = project / "pkg" / "app.py"
     crlf = path.read_text().replace("\n", "\r\n")

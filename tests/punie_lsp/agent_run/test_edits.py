@@ -78,3 +78,26 @@ def test_a_differently_encoded_uri_finds_its_document(tmp_path: Path) -> None:
     [edit] = plan({path: NEW}, snapshot)
     assert (edit.version, edit.uri, edit.old_text) == (5, editors_uri, OLD)
     assert stale([edit], snapshot) == {}
+
+
+def test_a_document_open_through_a_symbolic_link_is_the_files(tmp_path: Path) -> None:
+    """The tools name ``real.py``; the editor has it open as ``linked.py`` (a link to it):
+    the edit is planned against that buffer, and typing there makes it stale, whether the
+    buffer was open when the run read it or opened since."""
+    real = tmp_path / "real.py"
+    real.write_bytes(OLD.encode())
+    linked = tmp_path / "linked.py"
+    linked.symlink_to(real)
+    uri = linked.as_uri()
+    buffer = "x = 1  # unsaved\r\n"
+    open_then = Snapshot({document_key(uri): OpenDocument(5, buffer, 1, uri)})
+    [edit] = plan({real: NEW}, open_then)
+    assert (edit.uri, edit.version, edit.old_text) == (uri, 5, buffer)
+    typed = Snapshot({document_key(uri): OpenDocument(6, buffer + "y\r\n", 1, uri)})
+    assert stale([edit], typed) == {uri: "edited"}
+
+    [from_disk] = plan({real: NEW}, Snapshot({}))
+    assert from_disk.version is None
+    opened_since = Snapshot({document_key(uri): OpenDocument(0, "typed\r\n", 2, uri)})
+    assert stale([from_disk], opened_since) == {real.as_uri(): "edited"}
+    assert stale([from_disk], Snapshot({document_key(uri): OpenDocument(0, OLD, 2, uri)})) == {}
