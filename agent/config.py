@@ -74,12 +74,14 @@ SETTING_NAMES: dict[Surface, dict[str, str]] = {
         "base_url": "punie.baseUrl",
         "adapter": "punie.adapter",
         "request_timeout_seconds": "punie.requestTimeoutSeconds",
+        "max_tokens": "punie.maxTokens",
     },
     "cli": {
         "model": "--model",
         "base_url": "--base-url",
         "adapter": "--adapter",
         "request_timeout_seconds": "--request-timeout-seconds",
+        "max_tokens": "--max-tokens",
     },
 }
 """Each ``AgentConfig`` field a user sets, as each surface names it (for error messages)."""
@@ -153,7 +155,8 @@ class Settings(WireModel):
     temperature: float = Field(0.2, ge=0, le=2)
     """Sampling temperature of every model turn, 0 to 2 (what OpenAI-compatible servers accept)."""
     max_tokens: int = Field(2048, ge=1, le=131072)
-    """Most tokens one model turn may generate: 1 to 131072."""
+    """Most tokens one model turn may generate: 1 to 131072. A reply that reaches it
+    unfinished ends the run (outcome ``usage_limit``, ``agent.recognising_model.ReplyCut``)."""
     request_timeout_seconds: float = Field(120.0, gt=0, le=3600)
     """How long an OpenAI-compatible server may send nothing, in seconds: before its first
     byte (prefill included) and between streamed chunks. A server that accepts the

@@ -36,13 +36,13 @@ from pydantic_ai.usage import RunUsage, UsageLimits
 
 from agent.backends import build_model, describe_model_error, error_line, parse_model
 from agent.code_mode import CodeModeTools
-from agent.config import AgentConfig
+from agent.config import SETTING_NAMES, AgentConfig
 from agent.conversations import ConversationHistories
 from agent.deps import AgentDeps
 from agent.execute import RunState, SandboxFailure, execute_code
 from agent.instructions import render_instructions
 from agent.mlx_model import MlxModelSettings
-from agent.recognising_model import ToolCallRecognition
+from agent.recognising_model import ReplyCut, ToolCallRecognition
 from agent.result import AgentResult, Edit, ModelStatus, Outcome, Usage
 from sandbox import SandboxSession
 
@@ -184,6 +184,8 @@ class PunieAgent:
             except UsageLimitExceeded as exc:
                 outcome = "usage_limit"
                 error = f"the run stopped at a usage limit: {exc}"
+            except ReplyCut:
+                outcome, error = "usage_limit", self._describe_cut()
             except UnexpectedModelBehavior as exc:
                 outcome = "code_failed" if "execute_code" in str(exc) else "model_error"
                 error = f"the model could not finish: {exc}"
@@ -224,6 +226,14 @@ class PunieAgent:
                 ),
                 turns=usage.requests,
             )
+
+    def _describe_cut(self) -> str:
+        setting = SETTING_NAMES[self.config.surface]["max_tokens"]
+        return (
+            f"the model's reply reached {setting} ({self.config.max_tokens} tokens) before it "
+            f"ended; what it wrote is kept as the answer and nothing of it was run: raise "
+            f"{setting}, or ask for less at a time"
+        )
 
     def _describe_model_error(self, exc: BaseException) -> str:
         """The model's failure in words; an injected model (``PUNIE_LSP_MODEL_FACTORY``,

@@ -12,6 +12,12 @@ ends, after one normalisation of what servers get wrong in streamed ``tool_calls
 - arguments sent as a JSON object instead of a string, or a string encoded twice;
 - ``finish_reason: "stop"`` on a reply that made a call (Ollama, vLLM's hermes parser).
 
+A reply the model could not finish (``finish_reason: "length"``: it reached
+``max_tokens``) with no whole call in it raises ``ReplyCut`` once what it wrote is
+streamed: a cut answer is not an answer, and a cut call (``<tool_call>`` text or
+arguments that are not JSON yet) cannot run (xaibo#33, jac#6766: "report a clear error
+on max_tokens-truncated tool calls").
+
 Then ``tool_calls.recognise_text`` reads calls written as text (JSON content, hermes
 tags, Qwen3-Coder XML, a fenced program) when the reply made none the standard way.
 """
@@ -46,7 +52,12 @@ from pydantic_ai.settings import ModelSettings
 
 from agent.tool_calls import XML_START, ToolParser, call_arguments, hold_from, recognise_text
 
-__all__ = ["ToolCallRecognition"]
+__all__ = ["ReplyCut", "ToolCallRecognition"]
+
+
+class ReplyCut(Exception):
+    """The model's reply reached ``max_tokens`` before it ended (``finish_reason: "length"``)
+    and holds no whole tool call: what it wrote was streamed as text, and nothing runs."""
 
 
 class ToolCallRecognition(WrapperModel):
@@ -146,6 +157,7 @@ class RecognisedStreamedResponse(StreamedResponse):
     _emitted: int = field(default=0, init=False)
     _holding: bool = field(default=False, init=False)
     _emitted_calls: int = field(default=0, init=False)
+    _whole_calls: bool = field(default=False, init=False)
 
     def _offered(self) -> list[str]:
         parameters = self.model_request_parameters
@@ -195,6 +207,8 @@ class RecognisedStreamedResponse(StreamedResponse):
         for out in await self._finish(offered):
             yield out
         self._usage = self._inner.usage
+        if self._inner.finish_reason == "length" and not self._whole_calls:
+            raise ReplyCut("the reply reached max_tokens before it ended")
         self.canonical_system = self._inner.canonical_system
         self.provider_response_id = self._inner.provider_response_id
         self.provider_details = self._inner.provider_details
@@ -234,6 +248,10 @@ class RecognisedStreamedResponse(StreamedResponse):
                 calls = [_Call(name=c.name, args=[c.arguments]) for c in recognised.calls]
         if rest:
             events += self._emit(rest)
+        # Every call's arguments decoded: a call cut at max_tokens has a string left.
+        self._whole_calls = bool(calls) and all(
+            isinstance(call.arguments(), dict) for call in calls
+        )
         seen: set[str] = set()
         for index, call in enumerate(calls):
             call_id = call.call_id

@@ -23,6 +23,8 @@ from typing import Any
 __all__ = [
     "ANSWER",
     "CODE",
+    "CUT_ANSWER",
+    "CUT_CALL",
     "FAULTS",
     "SHAPES",
     "Fault",
@@ -258,10 +260,40 @@ def error_body_with_200(handler: BaseHTTPRequestHandler) -> None:
     handler.wfile.write(body)
 
 
+def _streamed(chunks: list[Chunk]) -> Fault:
+    def fault(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        for item in chunks:
+            handler.wfile.write(_sse(item))
+        handler.wfile.write(_sse("[DONE]"))
+
+    return fault
+
+
+CUT_ANSWER = "The answer is 4"
+CUT_CALL = "<tool_call>\n<function=execute_code>\n<parameter=code>\nprint(6 *"
+_cut_arguments = {
+    "index": 0,
+    "id": "call_cut",
+    "type": "function",
+    "function": {"name": "execute_code", "arguments": '{"code": "print(6 *'},
+}
+
 FAULTS: dict[str, Fault] = {
     "closed-mid-answer": closed_mid_answer,
     "closed-mid-chunked-answer": closed_mid_chunked_answer,
     "error-body-with-200": error_body_with_200,
+    # Replies cut at max_tokens (finish_reason "length"): an answer, a call written as
+    # text, and streamed tool_calls whose arguments are not JSON yet; vLLM keeps "length"
+    # on a cut streamed call (vllm-project/vllm#46303), and clients learned not to run
+    # it (XpressAI/xaibo#33, jaseci-labs/jac#6766).
+    "cut-answer": _streamed(content(CUT_ANSWER, finish="length")),
+    "cut-call-as-text": _streamed(content(CUT_CALL, finish="length")),
+    "cut-tool-call-arguments": _streamed(
+        [chunk({"role": "assistant", "tool_calls": [_cut_arguments]}), chunk({}, "length")]
+    ),
 }
 
 

@@ -57,3 +57,26 @@ async def test_conversations_keep_their_own_cache(
     before = len(model.requests)
     await mlx_agent.ask("What is six times seven?", deps(), conversation_id="a")
     assert model.requests[before].reused_tokens < a_again.reused_tokens
+
+
+async def test_a_reply_cut_at_max_tokens_is_named_and_kept(
+    workspace: Path, pool: SandboxPool
+) -> None:
+    """The model reaching ``maxTokens`` mid-reply ends the run at that limit, naming the
+    setting, with what it wrote kept: it was the answer, outcome ``ok`` (a cut tool call's
+    markup printed as if the model had answered)."""
+    config = AgentConfig(model=f"mlx:{tiny_model_dir()}", temperature=0.0, max_tokens=3)
+    agent = PunieAgent(config)
+    try:
+        result = await agent.ask(
+            "What is six times seven?", AgentDeps(tools=ToolContext(root=workspace), pool=pool)
+        )
+    finally:
+        agent.close()
+
+    assert result.outcome == "usage_limit", result
+    assert result.error is not None
+    assert "reached punie.maxTokens (3 tokens)" in result.error
+    assert result.answer  # the three tokens it wrote
+    assert result.code == []
+    assert result.usage.output_tokens == 3

@@ -28,6 +28,8 @@ from tests.conftest import FIXTURE_PROJECT, Client, initialize_params, make_clie
 from tests.model_servers import (
     ANSWER,
     CODE,
+    CUT_ANSWER,
+    CUT_CALL,
     FAULTS,
     PARTIAL,
     SHAPES,
@@ -109,8 +111,23 @@ FAULT_ERRORS = {
     "closed-mid-answer": "closed its stream before the reply ended",
     "closed-mid-chunked-answer": "broke while it answered (peer closed connection",
     "error-body-with-200": "answered with an error instead of a stream: The model `qwen-coder`",
+    "cut-answer": "the model's reply reached {max_tokens} (2048 tokens) before it ended",
+    "cut-call-as-text": "the model's reply reached {max_tokens} (2048 tokens) before it ended",
+    "cut-tool-call-arguments": "the model's reply reached {max_tokens} (2048 tokens)",
 }
 """What each fault in ``tests/model_servers.py`` is called in the run's error."""
+FAULT_OUTCOMES = {
+    name: "usage_limit" if name.startswith("cut-") else "model_error" for name in FAULTS
+}
+KEPT = {
+    "closed-mid-answer": PARTIAL,
+    "closed-mid-chunked-answer": PARTIAL,
+    "error-body-with-200": "",
+    "cut-answer": CUT_ANSWER,
+    "cut-call-as-text": CUT_CALL,
+    "cut-tool-call-arguments": "",
+}
+"""What each fault leaves as the answer: the text the server streamed before it broke."""
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -119,8 +136,9 @@ def test_ask_names_a_server_that_breaks_and_keeps_what_it_sent(
 ) -> None:
     """A stream cut short is a failed run with what was sent kept, never an ``ok`` answer
     (the half answer was printed with exit 0), a dead server mid-answer is not "cannot
-    reach", and a 200 carrying an error names the server's message (it was "ended
-    without content or tool calls")."""
+    reach", a 200 carrying an error names the server's message (it was "ended without
+    content or tool calls"), and a reply cut at max_tokens says so and runs nothing (a
+    cut call written as text was printed as the answer, exit 0)."""
     server.fault = FAULTS[fault]
 
     status, out, err = ask(
@@ -130,16 +148,18 @@ def test_ask_names_a_server_that_breaks_and_keeps_what_it_sent(
 
     assert status == 1, (out, err)
     error = err.splitlines()[-1]
-    assert error.startswith("error: model 'openai:qwen-coder': "), err
-    assert FAULT_ERRORS[fault] in error
+    assert error.startswith("error: "), err
+    assert FAULT_ERRORS[fault].format(max_tokens="--max-tokens") in error
     assert "cannot reach" not in error
     assert "Traceback" not in err and "Warning" not in err
-    assert out.strip() == ("" if fault == "error-body-with-200" else PARTIAL.strip())
+    assert out.strip() == KEPT[fault].strip()
+    assert server.codes_sent_back() == []  # nothing ran
+    assert len(server.bodies) == 1
 
 
 async def test_the_editor_is_told_of_each_server_fault(server: ShapeServer, tmp_path: Path) -> None:
-    """The same faults through ``punie.ask``, one session: outcome ``model_error``, the
-    error in one line, the streamed text kept as the answer; a good reply afterwards."""
+    """The same faults through ``punie.ask``, one session: the error in one line naming
+    the editor's setting, the streamed text kept as the answer; a good reply afterwards."""
     project = Path(shutil.copytree(FIXTURE_PROJECT, tmp_path / "project"))
     client = make_client({}, Client)
     env = {**os.environ, "PUNIE_LSP_MODEL_FACTORY": ""}
@@ -163,11 +183,12 @@ async def test_the_editor_is_told_of_each_server_fault(server: ShapeServer, tmp_
 
     for name in FAULTS:
         result = results[name]
-        assert result["outcome"] == "model_error", (name, result)
+        assert result["outcome"] == FAULT_OUTCOMES[name], (name, result)
         error = str(result["error"])
-        assert FAULT_ERRORS[name] in error and "\n" not in error, (name, error)
-        kept = "" if name == "error-body-with-200" else PARTIAL
-        assert result.get("answer", "") == kept, (name, result)
+        assert FAULT_ERRORS[name].format(max_tokens="punie.maxTokens") in error, (name, error)
+        assert "\n" not in error, (name, error)
+        assert result.get("answer", "") == KEPT[name], (name, result)
+        assert result.get("code", []) == [], (name, result)
     assert (results["none"]["outcome"], results["none"]["answer"]) == ("ok", ANSWER)
 
 
