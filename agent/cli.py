@@ -185,11 +185,13 @@ async def _ask(args: argparse.Namespace, config: AgentConfig, out: TextIO, err: 
         err.write(f"proposed edit (not applied): {edit.path}\n")
         out.write(_diff(Path(edit.path), root, edit.text))
     usage = result.usage
+    tokens = (
+        "tokens not reported by the server"
+        if usage.unmeasured_requests
+        else f"{usage.input_tokens} tokens in, {usage.output_tokens} out"
+    )
     err.write(
-        terminal.dim(
-            f"[{result.turns} model turns, {usage.input_tokens} tokens in, "
-            f"{usage.output_tokens} out, {len(result.calls)} tool calls]"
-        )
+        terminal.dim(f"[{result.turns} model turns, {tokens}, {len(result.calls)} tool calls]")
         + "\n"
     )
     if result.outcome == "cancelled":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import warnings
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
 
 from pydantic_ai import Agent, CancellationToken, ModelRetry, RunContext
@@ -21,6 +22,7 @@ from pydantic_ai.exceptions import (
     RunCancelled,
     UnexpectedModelBehavior,
     UsageLimitExceeded,
+    UsageLimitUnavailableWarning,
 )
 from pydantic_ai.messages import (
     AgentStreamEvent,
@@ -45,6 +47,13 @@ from agent.mlx_model import MlxModelSettings
 from agent.recognising_model import ReplyCut, ToolCallRecognition
 from agent.result import AgentResult, Edit, ModelStatus, Outcome, Usage
 from sandbox import SandboxSession
+
+# Pydantic AI warns (a Python warning with its file and line, on the terminal of
+# `punie-lsp ask` and in the editor's log) when a reply carries no token counts while a
+# token limit is set: servers that do not report usage in their streams do that on every
+# run. The result says it instead (``Usage.unmeasured_requests``; the CLI's summary
+# line says "tokens not reported by the server").
+warnings.filterwarnings("ignore", category=UsageLimitUnavailableWarning)
 
 __all__ = ["PunieAgent"]
 
@@ -223,6 +232,7 @@ class PunieAgent:
                     requests=usage.requests,
                     input_tokens=usage.input_tokens,
                     output_tokens=usage.output_tokens,
+                    unmeasured_requests=usage.unmeasured_requests,
                 ),
                 turns=usage.requests,
             )

@@ -39,6 +39,10 @@ class Usage(WireModel):
     """Prompt tokens over all requests."""
     output_tokens: int = 0
     """Generated tokens over all requests."""
+    unmeasured_requests: int = Field(0, exclude_if=lambda value: value == 0)
+    """Requests whose reply carried no token counts (Pydantic AI's name): a server that
+    does not report usage in its stream. The token counts are then lower bounds. Left
+    out of the JSON when 0, as Pydantic AI does."""
 
 
 class AgentResult(WireModel):

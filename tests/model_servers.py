@@ -316,6 +316,8 @@ class ShapeServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.shape: Shape = ollama_tool_calls
         self.fault: Fault | None = None
+        self.usage = True
+        """Send the usage chunk at the end of each stream (some servers do not)."""
         self.bodies: list[dict[str, Any]] = []
 
     @property
@@ -357,7 +359,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        for item in [*chunks, {**chunk({}), "choices": [], "usage": usage}]:
+        tail = [{**chunk({}), "choices": [], "usage": usage}] if server.usage else []
+        for item in [*chunks, *tail]:
             self.wfile.write(f"data: {json.dumps(item)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
 

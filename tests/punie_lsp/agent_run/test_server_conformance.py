@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -217,3 +218,27 @@ async def test_a_server_that_never_answers_fails_punie_ask_naming_the_setting(
     assert "sent nothing for 1 s" in result["error"]
     assert "punie.requestTimeoutSeconds" in result["error"]
     assert "\n" not in result["error"]
+
+
+def test_a_server_that_reports_no_usage_is_said_once_without_a_python_warning(
+    server: ShapeServer, workspace: Path
+) -> None:
+    """The ``punie-lsp ask`` process against a server whose streams carry no token counts:
+    Pydantic AI's ``UsageLimitUnavailableWarning`` (its file, line and source line) was
+    printed to the terminal and the summary said "0 tokens in"; now the summary says the
+    server does not report them."""
+    server.usage = False
+    flags = ["--model", "openai:scripted", "--base-url", server.base_url]
+
+    done = subprocess.run(
+        [sys.executable, "-m", "punie_lsp", "ask", "6*7?", "--workspace", str(workspace), *flags],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert ANSWER in done.stdout
+    assert "Warning" not in done.stderr and "warnings.warn" not in done.stderr, done.stderr
+    assert "[2 model turns, tokens not reported by the server, 0 tool calls]" in done.stderr
