@@ -136,20 +136,35 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
         if isinstance(exc, ModelNotFoundError):
             return (
                 f"model 'openai:{name}': {where} does not serve this model "
-                f"({error_line(exc)}); set {names['model']} to one it lists at "
+                f"({_server_says(exc)}); set {names['model']} to one it lists at "
                 f"{config.base_url}/models, or check that {names['base_url']} ends in the "
                 "server's API path (usually /v1)"
+            )
+        if isinstance(exc, ModelHTTPError) and exc.status_code in (401, 403):
+            return (
+                f"model 'openai:{name}': {where} refused the API key (HTTP {exc.status_code}: "
+                f"{_server_says(exc)}); set OPENAI_API_KEY to the server's key in the "
+                "environment punie-lsp starts in (the editor's), or start the server without one"
+            )
+        if isinstance(exc, ModelHTTPError) and _context_exceeded(exc):
+            return (
+                f"model 'openai:{name}': {where} cannot fit the prompt in its context window "
+                f"(HTTP {exc.status_code}: {_server_says(exc)}); start the server with a larger "
+                "context (llama.cpp --ctx-size, Ollama num_ctx): the agent's instructions alone "
+                "are about 2,400 tokens, and each turn adds its history"
             )
         if isinstance(exc, ModelHTTPError) and _refuses_tools(exc):
             return (
                 f"model 'openai:{name}': {where} does not accept tool calls for this model "
-                f"(HTTP {exc.status_code}: {error_line(exc)}); choose a model with tool "
+                f"(HTTP {exc.status_code}: {_server_says(exc)}); choose a model with tool "
                 "support, or start the server with it (vLLM: --enable-auto-tool-choice "
                 "--tool-call-parser hermes; llama.cpp: --jinja)"
             )
         if isinstance(exc, ModelHTTPError):
+            said = "sent an error in its stream" if exc.in_stream else "answered"
             return (
-                f"model 'openai:{name}': {where} answered HTTP {exc.status_code}: {error_line(exc)}"
+                f"model 'openai:{name}': {where} {said} (HTTP {exc.status_code}): "
+                f"{_server_says(exc)}"
             )
         if isinstance(exc, ModelAPIError):
             return (
@@ -200,6 +215,36 @@ def _cause_line(exc: BaseException) -> str:
 
     cause = next((e for e in _causes(exc) if isinstance(e, httpx2.TransportError)), exc)
     return error_line(cause) or type(cause).__name__
+
+
+def _server_says(exc: ModelHTTPError) -> str:
+    """The server's own message out of its error body (``{"error": {"message": …}}``,
+    ``{"error": "…"}`` as Ollama writes it, ``{"message": …}``, or text), in one line;
+    Pydantic AI's ``status_code: …, model_name: …, body: {…}`` otherwise."""
+    body = exc.body
+    if isinstance(body, dict) and "error" in body:
+        body = body["error"]
+    if isinstance(body, dict):
+        body = body.get("message") or body.get("detail")
+    if isinstance(body, str) and body.strip():
+        return " ".join(body.split()).rstrip(".")
+    return error_line(exc)
+
+
+def _context_exceeded(exc: ModelHTTPError) -> bool:
+    """llama.cpp's ``exceed_context_size_error`` (ggml-org/llama.cpp#15780: "the request
+    exceeds the available context size…", HTTP 400 or 500, or in the stream), vLLM's
+    "maximum context length", LM Studio's MLX "Context size has been exceeded"."""
+    text = f"{exc.provider_error_type} {_server_says(exc)}".lower()
+    return any(
+        words in text
+        for words in (
+            "exceed_context_size",
+            "context size",
+            "maximum context length",
+            "context length",
+        )
+    )
 
 
 def _refuses_tools(exc: ModelHTTPError) -> bool:

@@ -260,6 +260,30 @@ def error_body_with_200(handler: BaseHTTPRequestHandler) -> None:
     handler.wfile.write(body)
 
 
+def _json_error(status: int, error: dict[str, Any]) -> Fault:
+    def fault(handler: BaseHTTPRequestHandler) -> None:
+        body = json.dumps({"error": error}).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json; charset=utf-8")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return fault
+
+
+_CONTEXT_EXCEEDED = {
+    "code": 400,
+    "message": "the request exceeds the available context size. try increasing the context "
+    "size or enable context shift",
+    "type": "exceed_context_size_error",
+    "n_prompt_tokens": 2484,
+    "n_ctx": 2048,
+}
+"""llama.cpp's error for a prompt over its context (ggml-org/llama.cpp#15780; sent with
+HTTP 400, or inside a 200 stream: oobabooga/textgen#7257, ggml-org/llama.cpp#14566)."""
+
+
 def _streamed(chunks: list[Chunk]) -> Fault:
     def fault(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
@@ -289,6 +313,12 @@ FAULTS: dict[str, Fault] = {
     # text, and streamed tool_calls whose arguments are not JSON yet; vLLM keeps "length"
     # on a cut streamed call (vllm-project/vllm#46303), and clients learned not to run
     # it (XpressAI/xaibo#33, jaseci-labs/jac#6766).
+    # llama-server --api-key without the key: 401 and its authentication_error.
+    "api-key-refused": _json_error(
+        401, {"code": 401, "message": "Invalid API Key", "type": "authentication_error"}
+    ),
+    "context-exceeded": _json_error(400, _CONTEXT_EXCEEDED),
+    "context-exceeded-in-stream": _streamed([{"error": _CONTEXT_EXCEEDED}]),
     "cut-answer": _streamed(content(CUT_ANSWER, finish="length")),
     "cut-call-as-text": _streamed(content(CUT_CALL, finish="length")),
     "cut-tool-call-arguments": _streamed(

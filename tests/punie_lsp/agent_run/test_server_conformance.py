@@ -112,6 +112,11 @@ FAULT_ERRORS = {
     "closed-mid-answer": "closed its stream before the reply ended",
     "closed-mid-chunked-answer": "broke while it answered (peer closed connection",
     "error-body-with-200": "answered with an error instead of a stream: The model `qwen-coder`",
+    "api-key-refused": "refused the API key (HTTP 401: Invalid API Key); set OPENAI_API_KEY",
+    "context-exceeded": "cannot fit the prompt in its context window (HTTP 400: the request "
+    "exceeds the available context size. try increasing the context size or enable context "
+    "shift); start the server with a larger context",
+    "context-exceeded-in-stream": "cannot fit the prompt in its context window",
     "cut-answer": "the model's reply reached {max_tokens} (2048 tokens) before it ended",
     "cut-call-as-text": "the model's reply reached {max_tokens} (2048 tokens) before it ended",
     "cut-tool-call-arguments": "the model's reply reached {max_tokens} (2048 tokens)",
@@ -124,6 +129,9 @@ KEPT = {
     "closed-mid-answer": PARTIAL,
     "closed-mid-chunked-answer": PARTIAL,
     "error-body-with-200": "",
+    "api-key-refused": "",
+    "context-exceeded": "",
+    "context-exceeded-in-stream": "",
     "cut-answer": CUT_ANSWER,
     "cut-call-as-text": CUT_CALL,
     "cut-tool-call-arguments": "",
