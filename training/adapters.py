@@ -88,8 +88,10 @@ class FinetuneConfig:
     """Steps whose gradients are summed before one update."""
     mask_prompt: bool = True
     """Score only the last assistant turn, not the prompt that leads to it."""
-    max_seq_length: int = 2048
-    """Longer rows are truncated."""
+    max_seq_length: int = 4096
+    """Tokens a row may have. A longer row is refused before training starts (mlx-lm
+    would cut its end, the answer it teaches, and say so only on the stdout it prints
+    to); this agent's rows open with ~2,400 tokens of instructions and tool schema."""
     seed: int = 0
     """Seeds mlx and numpy (batch order, LoRA init)."""
     save_every: int = 100

@@ -138,6 +138,17 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     # mlx-lm's stubs give load() a union of 2- and 3-tuples; without return_config it is 2.
     loaded: Any = load_model(config.model)
     model, tokenizer = loaded
+
+    def chat(rows: list[dict[str, Any]], name: str) -> CacheDataset:
+        data = CacheDataset(ChatDataset(rows, tokenizer, mask_prompt=config.mask_prompt))
+        _check_lengths(data, config.max_seq_length, config.data / name)
+        return data
+
+    # Tokenized (and cached for the trainer) before anything is written, so a row too
+    # long for --max-seq-length stops the run with --output untouched.
+    train_data = chat(train_rows, "train.jsonl")
+    use_valid = len(valid_rows) >= config.batch_size
+    valid_data = chat(valid_rows, "valid.jsonl") if use_valid else None
     layers = len(model.layers)
     num_layers = layers if config.num_layers < 0 else min(config.num_layers, layers)
     model.freeze()
@@ -166,11 +177,6 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
         result.seconds = time.perf_counter() - started
         return result
 
-    def chat(rows: list[dict[str, Any]]) -> CacheDataset:
-        data = ChatDataset(rows, tokenizer, mask_prompt=config.mask_prompt)
-        return CacheDataset(data)
-
-    use_valid = len(valid_rows) >= config.batch_size
     save_every = max(1, config.save_every)
     bar = _Bar(config.iters, start, config.progress)
 
@@ -230,8 +236,8 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
             train(
                 model=model,
                 optimizer=optim.Adam(learning_rate=_schedule(config, start)),
-                train_dataset=chat(train_rows),
-                val_dataset=chat(valid_rows) if use_valid else None,
+                train_dataset=train_data,
+                val_dataset=valid_data,
                 args=args,
                 iterate_batches=batches,
                 training_callback=Recorder(),
@@ -244,6 +250,24 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     )
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _check_lengths(data: Any, max_seq_length: int, path: Path) -> None:
+    """Refuse rows longer than ``max_seq_length`` tokens (``ValueError`` naming the flag).
+
+    mlx-lm's batching cuts such a row to the limit and only warns on stdout. The cut
+    part is the row's end, the answer it teaches: with the prompt masked a row left
+    with no answer token makes the loss NaN, and without the mask it teaches a
+    conversation that stops mid-way. Either way the run exits 0 having learnt nothing.
+    """
+    lengths = [len(data[index][0]) for index in range(len(data))]
+    long = [n for n in lengths if n > max_seq_length]
+    if long:
+        raise ValueError(
+            f"{path}: {len(long)} of {len(lengths)} rows are longer than --max-seq-length "
+            f"{max_seq_length} tokens (the longest {max(long)}) and would lose their answers "
+            f"to truncation; raise --max-seq-length to {max(long)} or more"
+        )
 
 
 def _schedule(config: FinetuneConfig, start: int) -> Any:

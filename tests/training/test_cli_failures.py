@@ -289,3 +289,65 @@ def test_data_generate_without_a_source_uses_the_shipped_sample_project(tmp_path
     rows = (tmp_path / "data" / "train.jsonl").read_text().splitlines()
     assert rows
     assert any("pkg/" in row for row in rows)  # the sample project's package
+
+
+def test_paths_that_cannot_work_are_named_before_any_work_and_nothing_is_written_over(
+    tmp_path: Path,
+) -> None:
+    """Found by a fresh user's pass: ``fuse --output`` wrote its model files into an
+    existing folder (a base model's config.json replaced), a second ``finetune`` without
+    ``--resume`` replaced a trained adapter, ``eval --output`` failed only after the
+    whole suite had run, and other folders of the wrong kind were named by an errno or
+    blamed on ``--model``."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep")
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    (adapter / "adapters.safetensors").write_bytes(b"trained")
+    data = tmp_path / "data"
+    data.mkdir()
+    not_adapter = tmp_path / "not_adapter"
+    not_adapter.mkdir()
+    a_file = tmp_path / "file.json"
+    a_file.write_text("{}")
+    m, d, a = str(model), str(data), str(adapter)
+    cases = [
+        (("fuse", "--model", m, "--adapter", a, "--output", str(precious)), "already exists"),
+        (("quantize", "--model", m, "--output", str(precious)), "already exists"),
+        (("finetune", "--model", m, "--data", d, "--output", "o"), "no train.jsonl there"),
+        (
+            ("fuse", "--model", m, "--adapter", str(not_adapter), "--output", "new"),
+            "not an adapter folder (no adapter_config.json)",
+        ),
+        (("quantize", "--model", str(data), "--output", "q"), "not an mlx-lm model folder"),
+        (("eval", "--model", "mlx:x", "--output", str(tmp_path)), "is a folder; name the file"),
+        (("eval", "--model", "mlx:x", "--output", f"{a_file}/x/run.json"), "cannot write there"),
+        (("report", str(a_file), "--output", str(tmp_path)), "is a folder; name the file"),
+    ]
+    for args, said in cases:
+        done = train(*args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        assert said in one_line(done), args
+    (data / "train.jsonl").write_text("")  # what follows needs a dataset
+    cases = [
+        (
+            ("finetune", "--model", m, "--data", d, "--output", str(adapter)),
+            "holds a trained adapter; add --resume",
+        ),
+        (
+            ("finetune", "--model", m, "--data", d, "--output", str(a_file)),
+            "is a file; name a folder",
+        ),
+    ]
+    for args, said in cases:
+        done = train(*args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        assert said in one_line(done), args
+    assert (precious / "notes.txt").read_text() == "keep"
+    assert sorted(p.name for p in precious.iterdir()) == ["notes.txt"]
+    assert (adapter / "adapters.safetensors").read_bytes() == b"trained"

@@ -165,3 +165,19 @@ def test_a_run_saved_under_the_earlier_field_names_is_checked_by_them(
     assert "fine_tune_type 'full' -> 'lora'" in capsys.readouterr().err
     log = read_log(adapter)
     assert log is not None and log.step == 12
+
+
+def test_rows_longer_than_max_seq_length_stop_the_run_before_anything_is_written(
+    tiny_model: Path, dataset: Path, tmp_path: Path
+) -> None:
+    """mlx-lm cut such rows to the limit and said so only on its (quieted) stdout: with
+    the prompt masked every answer was cut away, the loss was NaN and the run exited 0.
+    This agent's own rows (~2,400 tokens of instructions) overran the old default 2048."""
+    adapter = tmp_path / "adapter"
+    short = replace(config(tiny_model, dataset, adapter), max_seq_length=16)
+    with pytest.raises(ValueError, match=r"train.jsonl: \d+ of \d+ rows are longer than") as raised:
+        finetune(short)
+    assert "--max-seq-length 16 tokens" in str(raised.value)
+    assert "raise --max-seq-length to" in str(raised.value)
+    assert not adapter.exists()
+    assert FinetuneConfig(model="m", data=dataset, output=adapter).max_seq_length >= 4096
