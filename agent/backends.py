@@ -217,7 +217,7 @@ def _cause_line(exc: BaseException) -> str:
     return error_line(cause) or type(cause).__name__
 
 
-def _server_says(exc: ModelHTTPError) -> str:
+def _server_says(exc: ModelAPIError) -> str:
     """The server's own message out of its error body (``{"error": {"message": …}}``,
     ``{"error": "…"}`` as Ollama writes it, ``{"message": …}``, or text), in one line;
     Pydantic AI's ``status_code: …, model_name: …, body: {…}`` otherwise."""
