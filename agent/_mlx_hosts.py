@@ -53,6 +53,11 @@ class Host(Protocol):
 
     def close(self) -> None: ...
 
+    @property
+    def exited(self) -> bool:
+        """Whether it can run nothing more: closed, or its worker process ended."""
+        ...
+
 
 class ThreadHost:
     """The engine on one worker thread of this process."""
@@ -60,6 +65,11 @@ class ThreadHost:
     def __init__(self, engine: MlxEngine) -> None:
         self.engine = engine
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlx")
+        self._closed = False
+
+    @property
+    def exited(self) -> bool:
+        return self._closed
 
     def load(self) -> Future[None]:
         return self._executor.submit(self.engine.load)
@@ -79,6 +89,7 @@ class ThreadHost:
         self._executor.submit(self.engine.reset, conversation_id)
 
     def close(self) -> None:
+        self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -97,6 +108,10 @@ class ProcessHost:
     def pid(self) -> int | None:
         """The worker's process id once started."""
         return self._process.pid if self._process is not None else None
+
+    @property
+    def exited(self) -> bool:
+        return self._exited is not None
 
     def load(self) -> Future[None]:
         return self._ask("load")

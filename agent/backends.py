@@ -25,7 +25,14 @@ from pydantic_ai.exceptions import (
 from pydantic_ai.models import Model
 from pydantic_ai.models.test import TestModel
 
-from agent.config import SETTING_NAMES, AgentConfig, Backend, ModelSpecError, parse_model
+from agent.config import (
+    SETTING_NAMES,
+    AgentConfig,
+    Backend,
+    ModelSpecError,
+    error_line,
+    parse_model,
+)
 
 __all__ = [
     "Backend",
@@ -252,8 +259,3 @@ def _refuses_tools(exc: ModelHTTPError) -> bool:
     return exc.status_code in (400, 422, 500, 501) and (
         "tool" in text or "--jinja" in text or "function" in text
     )
-
-
-def error_line(exc: BaseException) -> str:
-    """The error as one line: users get one line of error, never a dump."""
-    return " ".join(str(exc).split())

@@ -33,6 +33,7 @@ __all__ = [
     "Settings",
     "Surface",
     "bounds",
+    "error_line",
     "parse_model",
     "resolve_settings",
     "setting_problems",
@@ -51,13 +52,18 @@ class ModelSpecError(ValueError):
     """The model setting cannot be used as written; the message says how to fix it."""
 
 
+def error_line(exc: BaseException) -> str:
+    """The error as one line: users get one line of error, never a dump."""
+    return " ".join(str(exc).split())
+
+
 def parse_model(model: str) -> tuple[Backend, str]:
     """Split ``backend:name``; a string without a known backend prefix is refused by name."""
     prefix, sep, name = model.partition(":")
     backend = _BACKENDS.get(prefix)
     if not sep or backend is None:
         raise ModelSpecError(
-            f"unknown model {model!r}: write mlx:<hf-repo-or-path> (in-process), "
+            f"unknown model {model!r}: write mlx:<hf-repo-or-path> (mlx-lm on this machine), "
             "openai:<name> with a base URL (an OpenAI-compatible server) or test:"
         )
     if backend != "test" and not name:

@@ -167,9 +167,15 @@ class MlxModel(Model):
 
     @property
     def loaded(self) -> bool:
-        """Ready to generate."""
-        future = self._load_future
-        return future is not None and future.done() and future.exception() is None
+        """Ready to generate: loaded, and its worker still there."""
+        future, host = self._load_future, self._host_
+        return (
+            host is not None
+            and not host.exited
+            and future is not None
+            and future.done()
+            and not _failed(future)
+        )
 
     @property
     def loading(self) -> bool:
@@ -179,7 +185,7 @@ class MlxModel(Model):
 
     @property
     def load_error(self) -> str | None:
-        """Why loading failed, if it did. A failed model stays failed: make a new one to retry."""
+        """Why the last load failed, if it did; the next ``ensure_loaded`` tries again."""
         future = self._load_future
         if future is None or not future.done() or future.cancelled():
             return None
@@ -202,14 +208,28 @@ class MlxModel(Model):
         """Load once; every caller awaits the same load, off the event loop.
 
         A caller cancelled while waiting does not cancel the load the others await.
-        Raises ``MlxModelLoadError`` naming the model when it cannot be loaded.
+        Raises ``MlxModelLoadError`` naming the model when it cannot be loaded; its
+        worker then exits. After a failed load (a path fixed since, weights downloaded
+        since) or a worker that ended (killed, out of memory), the next call starts a
+        new worker and loads again: a model is never left failed for good, as the
+        language server's ty is restarted. Conversations' KV caches start afresh then.
         """
-        host = self._host()
         with self._lock:
-            if self._load_future is None:
-                self._load_future = host.load()
-            future = self._load_future
-        await asyncio.shield(asyncio.wrap_future(future))
+            host, future = self._host_, self._load_future
+            if host is not None and (host.exited or (future is not None and _failed(future))):
+                host.close()
+                host = future = None
+            if host is None:
+                host = self._host_ = self._make_host()
+            if future is None:
+                future = self._load_future = host.load()
+        try:
+            await asyncio.shield(asyncio.wrap_future(future))
+        except Exception:
+            with self._lock:
+                if self._host_ is host:
+                    host.close()  # a worker that could not load holds memory for nothing
+            raise
 
     def reset_conversation(self, conversation_id: str | None = None) -> None:
         """Drop one conversation's KV cache (``punie.resetConversation``), or all with ``None``."""
@@ -288,6 +308,11 @@ class MlxModel(Model):
 
 
 _DONE = object()
+
+
+def _failed(future: Future[Any]) -> bool:
+    """A done load that raised or was cancelled."""
+    return future.done() and (future.cancelled() or future.exception() is not None)
 
 
 class _Generation:

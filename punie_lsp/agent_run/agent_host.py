@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from agent.config import AgentConfig, Settings, parse_model
+from agent.config import AgentConfig, Settings, error_line, parse_model
 from agent.deps import AgentDeps
 from agent.result import AgentResult, ModelStatus
 from punie_lsp.agent_run.delivery import EditDelivery, snapshot
@@ -69,7 +69,13 @@ class AgentHost:
         self._delivery = EditDelivery(session)
         self._agent: PunieAgent | None = None
         self._config: AgentConfig | None = None
-        self._building: asyncio.Task[PunieAgent] | None = None
+        """The config ``_agent`` was built for."""
+        self._building: asyncio.Future[PunieAgent] | None = None
+        self._building_config: AgentConfig | None = None
+        self._build_error: str | None = None
+        """Why the agent for the current settings could not be built (``punie.status``)."""
+        self._runs: dict[PunieAgent, int] = {}
+        """Runs in progress per agent: a replaced agent is closed when its last run ends."""
 
     # -- the agent -----------------------------------------------------------------------
 
@@ -89,34 +95,53 @@ class AgentHost:
         return PunieAgent(config, model=model, tools=self.session.code_mode_tools)
 
     async def agent(self) -> PunieAgent:
-        """The agent for the current settings (built in a thread; rebuilt on change)."""
+        """The agent for the current settings (built in a thread; rebuilt on change).
+
+        Raises what building raised (``ModelSpecError``: a model string that cannot be
+        used as written); the next call builds again. The agent it replaces is closed
+        once its runs end (an ``mlx:`` model's worker holds the weights in memory).
+        """
         config = await asyncio.to_thread(self._wanted_config)
         if self._agent is not None and self._config == config:
             return self._agent
-        if self._building is None or self._config != config:
-            self._config = config
+        if self._building is None or self._building_config != config:
+            self._building_config = config
             self._building = asyncio.ensure_future(asyncio.to_thread(self._build, config))
         building = self._building
-        agent = await asyncio.shield(building)
+        try:
+            agent = await asyncio.shield(building)
+        except Exception as exc:
+            if building is self._building:
+                self._building = None  # built again next time: the user may fix it
+                self._build_error = error_line(exc)
+            raise
         if building is self._building:
-            self._agent = agent
+            self._building, self._build_error = None, None
+            self._replace(agent, config)
         return agent
+
+    def _replace(self, agent: PunieAgent, config: AgentConfig) -> None:
+        old, self._agent, self._config = self._agent, agent, config
+        if old is not None and not self._runs.get(old):
+            old.close()
 
     def status(self) -> ModelStatus:
         """The model's state, without building the agent (``punie.status`` must not wait)."""
-        if self._agent is None:
+        wanted = self._wanted_config()
+        if self._agent is None or self._config != wanted:
             model = self.session.settings.model
             return ModelStatus(
                 model=model,
                 backend=parse_model(model)[0],
                 loaded=False,
                 loading=self._building is not None and not self._building.done(),
+                error=self._build_error,
             )
         return self._agent.status()
 
     def close(self) -> None:
-        if self._agent is not None:
-            self._agent.close()
+        for agent in {*self._runs, *filter(None, [self._agent])}:
+            agent.close()
 
     def reset(self, conversation_id: str) -> bool:
         return self._agent.reset(conversation_id) if self._agent is not None else False
@@ -126,21 +151,27 @@ class AgentHost:
     async def run(self, request: Request) -> CommandResult:
         session = self.session
         before = snapshot(session)
+        started = time.monotonic()
         async with WorkDone(session, request.title) as progress:
             progress.report("starting the model…")
-            agent = await self.agent()
+            try:
+                agent = await self.agent()
+            except Exception as exc:  # the settings name a model that cannot be built
+                return self._not_built(request, exc, started)
             if not agent.status().loaded:
                 session.router.log_to_client(3, f"punie-lsp: loading model {agent.config.model}")
             ctx = session.tool_context(request.root)
             streamer = Streamer(session, progress, request.conversation_id)
             deps = _deps(ctx, session, progress, streamer)
             started = time.monotonic()
+            self._runs[agent] = self._runs.get(agent, 0) + 1
             try:
                 result = await agent.ask(
                     request.prompt, deps, conversation_id=request.conversation_id
                 )
             finally:
                 streamer.flush()
+                self._run_ended(agent)
             if result.outcome == "model_error":
                 session.router.log_to_client(1, f"punie-lsp: {result.error}")
             try:
@@ -155,6 +186,25 @@ class AgentHost:
         if session.settings.capture_traces:
             append_trace(request, outcome, agent.conversations.history(result.conversation_id))
         return outcome
+
+    def _run_ended(self, agent: PunieAgent) -> None:
+        left = self._runs.pop(agent) - 1
+        if left:
+            self._runs[agent] = left
+        elif agent is not self._agent:
+            agent.close()  # replaced while it ran: its model goes now
+
+    def _not_built(self, request: Request, exc: Exception, started: float) -> CommandResult:
+        """A run whose agent could not be built: a result naming why, as a model that
+        cannot load gets (never a JSON-RPC error carrying an exception's class)."""
+        error = error_line(exc)
+        self.session.router.log_to_client(1, f"punie-lsp: {error}")
+        result = AgentResult(
+            conversation_id=request.conversation_id, answer="", outcome="model_error", error=error
+        )
+        if not self.session.client.punie_messages:
+            self._show_answer(result)
+        return CommandResult.of(result, seconds=round(time.monotonic() - started, 3))
 
     def _show_answer(self, result: AgentResult) -> None:
         """For editors that ignore ``punie/message`` and command results (Helix, LSP4IJ, Zed)."""

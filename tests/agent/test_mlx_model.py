@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import itertools
 import os
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,11 +89,27 @@ def answered_tool(prompt: str) -> list[ModelMessage]:
     ]
 
 
+LONG_PROMPT = " ".join(f"word{i}" for i in range(2000))
+"""About 11,000 tokens: the tiny model prefills them for ~10 s on 2 busy cores."""
+
+
+async def busy(worker: psutil.Process, cpu_seconds: float = 1.0) -> None:
+    """Wait until ``worker`` has spent ``cpu_seconds`` more CPU time: it is at work."""
+    start = sum(worker.cpu_times()[:2])
+    deadline = time.monotonic() + 60
+    while sum(worker.cpu_times()[:2]) - start < cpu_seconds:
+        assert time.monotonic() < deadline, "the worker never started working"
+        await asyncio.sleep(0.05)
+
+
 def workers() -> set[int]:
-    """Process ids of this process's mlx worker children."""
-    return {
-        p.pid for p in psutil.Process().children() if "agent._mlx_worker" in " ".join(p.cmdline())
-    }
+    """Process ids of this process's live mlx worker children (not those that exited)."""
+    found = set()
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):  # gone, or a zombie not reaped yet
+            if "agent._mlx_worker" in " ".join(child.cmdline()):
+                found.add(child.pid)
+    return found
 
 
 async def test_loads_once_in_a_worker_process_while_the_loop_runs(model_dir: Path) -> None:
@@ -132,15 +150,29 @@ async def test_loads_once_in_a_worker_process_while_the_loop_runs(model_dir: Pat
         psutil.Process(pid).wait(timeout=10)  # closing the model ends its worker
 
 
-async def test_a_worker_that_dies_fails_requests_with_its_exit_code(model_dir: Path) -> None:
+async def test_a_worker_that_dies_fails_its_request_and_the_next_one_gets_a_new_worker(
+    model_dir: Path,
+) -> None:
+    """Killed mid-request (out of memory, a user's ``kill``): that request fails with the
+    exit code; the next one starts a new worker, as ty is restarted, instead of every
+    later request failing until the editor restarts."""
     mlx = MlxModel(str(model_dir), temperature=0.0, max_tokens=64)
     await mlx.ensure_loaded()
     host = mlx._host_
     assert isinstance(host, ProcessHost) and host.pid is not None
-    psutil.Process(host.pid).kill()  # reaped by the model's reader, which reads the code
+    worker = psutil.Process(host.pid)
+    request = asyncio.ensure_future(mlx.request(asked(LONG_PROMPT), None, PARAMS))
+    await busy(worker)
+    worker.kill()  # reaped by the model's reader, which reads the code
 
     with pytest.raises(MlxWorkerExited, match="exited with code -9"):
-        await asyncio.wait_for(mlx.request(answered_tool("still there?"), None, PARAMS), 30)
+        await asyncio.wait_for(request, 30)
+    assert not mlx.loaded
+
+    reply = await asyncio.wait_for(mlx.request(answered_tool("still there?"), None, PARAMS), 60)
+    assert reply.parts == [TextPart(ANSWER)]
+    assert mlx.loaded
+    assert isinstance(mlx._host_, ProcessHost) and mlx._host_.pid not in (None, worker.pid)
     mlx.close()
 
 
@@ -370,9 +402,14 @@ async def test_a_dataset_row_renders_to_the_same_tokens(model: MlxModel) -> None
     assert rendered == model.render_prompt(row, [EXECUTE_CODE_TOOL])
 
 
-async def test_a_missing_directory_is_named(tmp_path: Path) -> None:
+async def test_a_missing_directory_is_named_and_loaded_once_it_is_there(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    """The user fixes what the error named (copies the model there, downloads it): the
+    next request loads it, without restarting the editor; the failed worker is gone."""
     missing = tmp_path / "no-model-here"
-    mlx = MlxModel(str(missing))
+    mlx = MlxModel(str(missing), temperature=0.0, max_tokens=64)
+    before = workers()
 
     with pytest.raises(MlxModelLoadError, match="no such directory") as error:
         await mlx.ensure_loaded()
@@ -380,6 +417,17 @@ async def test_a_missing_directory_is_named(tmp_path: Path) -> None:
     assert str(missing) in str(error.value)
     assert mlx.load_error == str(error.value)
     assert not mlx.loaded
+    failed = mlx._host_
+    assert isinstance(failed, ProcessHost) and failed.pid is None  # closed: it exits
+    deadline = time.monotonic() + 30
+    while workers() - before:  # the failed worker leaves, not at shutdown
+        assert time.monotonic() < deadline, "the worker that failed to load is still there"
+        await asyncio.sleep(0.05)
+
+    shutil.copytree(model_dir, missing)
+    reply = await mlx.request(answered_tool("there now?"), None, PARAMS)
+    assert reply.parts == [TextPart(ANSWER)]
+    assert (mlx.loaded, mlx.load_error) == (True, None)
     mlx.close()
 
 

@@ -1,0 +1,130 @@
+"""The model in a long editor session: settings change, models fail, workers die.
+
+A user changes ``punie.model`` mid-session (and back), names a model that cannot be
+built or loaded, fixes what the error said, or loses the model's worker (killed, out of
+memory). Each run must use the model the settings name now, report a failure as a
+result (never a JSON-RPC error carrying an exception's class), try again once the cause
+may be gone, and leave no worker of a replaced model behind. A real server, pygls
+client and tiny mlx-lm model; ``test:`` models where the model's words do not matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import time
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from lsprotocol import types
+
+from tests.agent.tiny_model import tiny_model_dir
+from tests.conftest import Client, initialize_params, make_client
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@asynccontextmanager
+async def editor(project: Path, punie: dict[str, Any]) -> AsyncGenerator[Client]:
+    client = make_client()
+    client.root = project
+    env = {k: v for k, v in os.environ.items() if k != "PUNIE_LSP_MODEL_FACTORY"}
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio", env=env)
+    await client.initialize_session(initialize_params("neovim", project, {"punie": punie}))
+    try:
+        yield client
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+def configure(client: Client, punie: dict[str, Any]) -> None:
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"punie": punie})
+    )
+
+
+async def command(client: Client, name: str, argument: dict[str, Any]) -> dict[str, Any]:
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=name, arguments=[argument])
+    )
+    assert isinstance(result, dict), result
+    return result
+
+
+async def ask(client: Client) -> dict[str, Any]:
+    return await command(client, "punie.ask", {"prompt": "hi"})
+
+
+def mlx_workers() -> list[psutil.Process]:
+    """The live mlx workers among this test's descendants (the server's children)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        with suppress(psutil.Error):  # gone, or a zombie not reaped yet
+            if "agent._mlx_worker" in " ".join(child.cmdline()):
+                found.append(child)
+    return found
+
+
+async def until(what: str, predicate: Any, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_model_that_cannot_be_built_is_a_result_and_never_an_older_model(
+    project: Path,
+) -> None:
+    async with editor(project, {"model": "test:the first model"}) as client:
+        assert (await ask(client))["answer"] == "the first model"
+
+        configure(client, {"model": "openai:some-model"})  # no baseUrl: cannot be built
+        for _ in range(2):  # and the second time is not the first model's answer either
+            failed = await ask(client)
+            assert failed["outcome"] == "model_error", failed
+            assert "needs a base URL (punie.baseUrl)" in failed["error"]
+            assert "ModelSpecError" not in failed["error"]
+            assert failed.get("answer", "") == ""
+        model = (await command(client, "punie.status", {}))["model"]
+        assert model["model"] == "openai:some-model"
+        assert "needs a base URL" in model["error"]
+
+        configure(client, {"model": "test:the second model"})
+        assert (await ask(client))["answer"] == "the second model"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="mlx[cpu] on Linux; psutil's view of workers")
+async def test_a_failed_or_dead_mlx_model_is_loaded_again_and_replaced_workers_leave(
+    project: Path, tmp_path: Path
+) -> None:
+    later = tmp_path / "model-copied-later"
+    punie = {"model": f"mlx:{later}", "temperature": 0, "maxTokens": 8}
+    async with editor(project, punie) as client:
+        missing = await ask(client)
+        assert missing["outcome"] == "model_error"
+        assert "no such directory" in missing["error"]
+        await until("the worker that failed to load to leave", lambda: not mlx_workers())
+
+        shutil.copytree(tiny_model_dir(), later)  # the user fixes what the error named
+        loaded = await ask(client)
+        assert loaded["outcome"] != "model_error", loaded
+        assert loaded["usage"]["outputTokens"] > 0
+        [worker] = mlx_workers()
+
+        worker.kill()  # out of memory, or the user's kill
+        worker.wait(10)
+        again = await ask(client)
+        assert again["outcome"] != "model_error", again
+        [restarted] = mlx_workers()
+        assert restarted.pid != worker.pid
+
+        configure(client, {"model": "test:another model"})
+        assert (await ask(client))["answer"] == "another model"
+        await until("the replaced model's worker to leave", lambda: not mlx_workers())
