@@ -56,7 +56,8 @@ class MlxRequestStats:
     shared_prefix_tokens: int
     """Of ``reused_tokens``, those copied from the instructions prefix all conversations share."""
     prefilled_tokens: int
-    """Prompt tokens run through the model: ``prompt_tokens - reused_tokens``."""
+    """Prompt tokens run through the model: ``prompt_tokens - reused_tokens``, fewer when
+    stopped while reading the prompt."""
     generated_tokens: int
     """Tokens sampled, the stop token included."""
     finish_reason: str | None
@@ -165,45 +166,58 @@ class MlxEngine:
     ) -> MlxRequestStats:
         """Render, pick the cache, generate; ``emit`` gets the reply in batches.
 
-        ``stop`` ends the generation at the next token (``finish_reason`` None).
+        ``stop`` ends the run at the next token, or at the next prefill chunk
+        (``PREFILL_STEP`` tokens) while the prompt is read (``finish_reason`` None).
         """
         start = time.perf_counter()
         loaded = self._require_loaded()
         prompt = self.render_prompt(job.chat, job.tools)
         taken = self._caches.take(job.conversation, prompt)
         entry, reused, start_at = taken.entry, taken.reused, taken.reused
+        fed = 0
         if reused == 0 and self._caches.shares_prefixes:
             end = self._instructions_end(job, prompt)
             if end > 0:
                 # The first conversation with these instructions: prefill them on their
                 # own, keep that cache to share, then go on from there.
-                self._prefill(entry.cache, prompt[:end])
-                entry.tokens = list(prompt[:end])
-                self._caches.keep_prefix(entry)
+                fed = self._prefill(entry.cache, prompt[:end], stop)
+                if fed == end:
+                    entry.tokens = list(prompt[:end])
+                    self._caches.keep_prefix(entry)
                 start_at = end
+        # The prompt but its last token, in chunks a stop ends between (a long selection
+        # takes minutes on a CPU); mlx-lm's own prefill cannot be stopped, and drops its
+        # progress callback with a draft model. Generation starts from the last token.
+        if not stop.is_set():
+            fed += self._prefill(entry.cache, prompt[start_at:-1], stop)
         splitter = ReplySplitter(loaded.machine, loaded.tokenizer.tool_call_end)
         batch = _Batch(emit, self.batch_seconds)
         generated: list[int] = []
         finish: str | None = None
         first_token = 0.0
-        for token, text, finish in self._generate(job, prompt[start_at:], entry.cache):
-            if not generated:
-                first_token = time.perf_counter()
-            generated.append(token)
-            batch.add(self._outputs(splitter.feed(text), job) if text else [])
-            if stop.is_set():
-                finish = None
-                break
+        if not stop.is_set():
+            fed += 1
+            for token, text, finish in self._generate(job, prompt[-1:], entry.cache):
+                if not generated:
+                    first_token = time.perf_counter()
+                generated.append(token)
+                batch.add(self._outputs(splitter.feed(text), job) if text else [])
+                if stop.is_set():
+                    finish = None
+                    break
         batch.add(self._outputs(splitter.finish(finish), job))
         batch.flush()
-        entry.settle([*prompt, *generated])
-        self._caches.put(taken.key, entry)
+        if fed == len(prompt) - reused:
+            entry.settle([*prompt, *generated])
+            self._caches.put(taken.key, entry)
+        # else stopped while prefilling: the main and draft caches may hold different
+        # lengths, so the entry is dropped and the next turn starts from a prefix again.
         return MlxRequestStats(
             conversation=job.conversation,
             prompt_tokens=len(prompt),
             reused_tokens=reused,
             shared_prefix_tokens=taken.shared_prefix,
-            prefilled_tokens=len(prompt) - reused,
+            prefilled_tokens=fed,
             generated_tokens=len(generated),
             finish_reason=finish,
             prefill_seconds=(first_token or time.perf_counter()) - start,
@@ -264,19 +278,29 @@ class MlxEngine:
             return 0
         return min(common_prefix_len(head, prompt), len(prompt) - 1)
 
-    def _prefill(self, cache: list[Any], tokens: list[int]) -> None:
-        """Run ``tokens`` through the model (and draft) into ``cache``, in mlx-lm's chunks."""
+    def _prefill(self, cache: list[Any], tokens: list[int], stop: threading.Event) -> int:
+        """Run ``tokens`` through the model (and draft) into ``cache``, in mlx-lm's chunks;
+        how many went in before ``stop`` was set (checked before each chunk)."""
         import mlx.core as mx
 
+        if not tokens:
+            return 0
         loaded = self._require_loaded()
         parts = [(loaded.model, cache[: loaded.main_layers])]
         if loaded.draft is not None:
             parts.append((loaded.draft, cache[loaded.main_layers :]))
         inputs = mx.array(tokens)
+        fed = 0
         for model, layers in parts:
             for start in range(0, len(tokens), PREFILL_STEP):
+                if stop.is_set():
+                    return min(fed, start)
                 model(inputs[start : start + PREFILL_STEP][None], cache=layers)
                 mx.eval([c.state for c in layers])
+                mx.clear_cache()
+                if model is loaded.model:
+                    fed = min(start + PREFILL_STEP, len(tokens))
+        return fed
 
 
 class _Batch:

@@ -309,6 +309,9 @@ class MlxModel(Model):
 
 _DONE = object()
 
+STOP_WAIT_SECONDS = 0.5
+"""How long a stopped generation waits for the host to acknowledge before it leaves."""
+
 
 def _failed(future: Future[Any]) -> bool:
     """A done load that raised or was cancelled."""
@@ -344,11 +347,16 @@ class _Generation:
         return self._future.result()
 
     async def aclose(self) -> None:
-        """Stop generating (a consumer that leaves early) and wait for the host to let go."""
+        """Stop generating (a consumer that leaves early) and wait for the host to let go,
+        at most ``STOP_WAIT_SECONDS``: a cancelled run ends within a second even while
+        the host finishes a prefill chunk (a big model on a CPU takes longer per chunk).
+        The host runs one job at a time, so the next request still waits its turn."""
         if not self._future.done():
             self._stop()
-        with suppress(Exception):
-            await asyncio.shield(asyncio.wrap_future(self._future))
+        waiting = asyncio.wrap_future(self._future)
+        # Its outcome is read here or by the stats callback: never "never retrieved".
+        waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
+        await asyncio.wait({waiting}, timeout=STOP_WAIT_SECONDS)
 
 
 _FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length"}

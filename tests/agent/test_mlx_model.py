@@ -176,6 +176,35 @@ async def test_a_worker_that_dies_fails_its_request_and_the_next_one_gets_a_new_
     mlx.close()
 
 
+@pytest.mark.parametrize("process", [True, False], ids=["worker", "thread"])
+async def test_a_request_cancelled_while_its_long_prompt_prefills_ends_at_once(
+    model_dir: Path, process: bool
+) -> None:
+    """A big selection makes a prompt the model reads for minutes on a CPU; cancelling
+    (the editor's cancel, through Pydantic AI) must end the request within a second, and
+    the engine must stop reading too, so the next request is not stuck behind it."""
+    mlx = MlxModel(str(model_dir), temperature=0.0, max_tokens=8, process=process)
+    await mlx.ensure_loaded()
+    host = mlx._host_
+    me = psutil.Process()
+    worker = psutil.Process(host.pid) if isinstance(host, ProcessHost) and host.pid else me
+    request = asyncio.ensure_future(mlx.request(asked(LONG_PROMPT), None, PARAMS))
+    await busy(worker)
+    cancelled_at = time.perf_counter()
+    request.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await request
+    assert time.perf_counter() - cancelled_at < 1.0
+
+    reply = await asyncio.wait_for(mlx.request(answered_tool("next"), None, PARAMS), 60)
+    assert reply.parts == [TextPart(ANSWER)]
+    stopped, answered = list(mlx.requests)[-2:]
+    assert (stopped.generated_tokens, stopped.finish_reason) == (0, None)
+    assert 0 < stopped.prefilled_tokens < stopped.prompt_tokens - stopped.reused_tokens
+    assert answered.finish_reason == "stop"
+    mlx.close()
+
+
 async def test_a_thread_host_gives_the_same_reply(model_dir: Path, model: MlxModel) -> None:
     here = MlxModel(str(model_dir), temperature=0.0, max_tokens=64, process=False)
     try:
