@@ -27,6 +27,7 @@ __all__ = [
     "CUT_CALL",
     "FAULTS",
     "SHAPES",
+    "Chunk",
     "Fault",
     "Shape",
     "ShapeServer",
@@ -336,7 +337,20 @@ def ollama_empty_finish_reason(code: str) -> list[Chunk]:
     ]
 
 
+def punie_compact_xml(code: str) -> list[Chunk]:
+    """A Punie-tuned model served without a tool parser (Ollama, LM Studio): the call as
+    Punie's datasets write it (pauleveritt/punie ``data/phase33_merged``), the tags run
+    together with no newlines between them, after a sentence of prose."""
+    tags = (
+        "<tool_call><function=execute_code><parameter=code>",
+        "</parameter></function></tool_call>",
+    )
+    call = f"{tags[0]}\n{code}\n{tags[1]}"
+    return content(f"I'll handle that using the appropriate tool.\n\n{call}")
+
+
 SHAPES["ollama-empty-finish-reason"] = ollama_empty_finish_reason
+SHAPES["punie-compact-xml"] = punie_compact_xml
 
 
 class ShapeServer(ThreadingHTTPServer):
@@ -348,6 +362,9 @@ class ShapeServer(ThreadingHTTPServer):
         self.fault: Fault | None = None
         self.usage = True
         """Send the usage chunk at the end of each stream (some servers do not)."""
+        self.script: list[list[Chunk]] | None = None
+        """Replies in turn instead of the shape: the one after the Nth tool result is
+        ``script[N]`` (a recorded conversation replayed)."""
         self.bodies: list[dict[str, Any]] = []
 
     @property
@@ -383,8 +400,11 @@ class _Handler(BaseHTTPRequestHandler):
         if server.fault is not None:
             server.fault(self)
             return
-        answered = any(m.get("role") == "tool" for m in body["messages"])
-        chunks = content(ANSWER) if answered else server.shape(CODE)
+        answered = sum(m.get("role") == "tool" for m in body["messages"])
+        if server.script is not None:
+            chunks = server.script[answered]
+        else:
+            chunks = content(ANSWER) if answered else server.shape(CODE)
         usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")

@@ -13,6 +13,7 @@ prefilling them on this CPU takes minutes).
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -35,6 +36,9 @@ from tests.model_servers import (
     PARTIAL,
     SHAPES,
     ShapeServer,
+    content,
+    punie_compact_xml,
+    qwen3_coder_as_text,
     shape_server,
     silent_server,
 )
@@ -250,3 +254,62 @@ def test_a_server_that_reports_no_usage_is_said_once_without_a_python_warning(
     assert ANSWER in done.stdout
     assert "Warning" not in done.stderr and "warnings.warn" not in done.stderr, done.stderr
     assert "[2 model turns, tokens not reported by the server, 0 tool calls]" in done.stderr
+
+
+PUNIE_PROGRAMS = [
+    # Written here in the style of Punie's rows (data/phase33_merged: a typed tool, its
+    # ``success`` verdict, fields printed in f-strings), for the sample project.
+    'result = typecheck("pkg/")\n'
+    "if result.success:\n"
+    '    print("No type errors")\n'
+    "else:\n"
+    '    print(f"Found {result.error_count} errors")\n'
+    "    for error in result.errors[:3]:\n"
+    '        print(f"  {error.file}:{error.line} {error.code} - {error.message}")',
+    'result = goto_definition("pkg/app.py", 4, 28, "Square")\n'
+    "if result.success:\n"
+    "    loc = result.locations[0]\n"
+    '    print(f"Square is defined in {loc.file} at line {loc.line}")\n'
+    "else:\n"
+    '    print("Definition not found")',
+]
+
+
+def test_a_punie_conversation_is_replayed_and_reads_what_each_program_printed(
+    server: ShapeServer, workspace: Path
+) -> None:
+    """Two programs in turn (Punie's compact XML, then Qwen3-Coder's spaced form), then an
+    answer: both run as written, and each tool result the model reads is exactly what
+    the program prints when ``punie-lsp run-code`` runs it on the same workspace (Punie's
+    contract: "when a program prints, the model reads exactly what it printed", less the
+    final newline)."""
+    server.script = [
+        punie_compact_xml(PUNIE_PROGRAMS[0]),
+        qwen3_coder_as_text(PUNIE_PROGRAMS[1]),
+        content(ANSWER),
+    ]
+
+    status, out, err = ask(
+        "Type-check pkg and find Square", workspace, "--model", "openai:punie", "--base-url",
+        server.base_url,
+    )  # fmt: skip
+
+    assert status == 0, err
+    assert ANSWER in out
+    assert server.codes_sent_back()[-2:] == PUNIE_PROGRAMS
+    printed = []
+    for program in PUNIE_PROGRAMS:
+        done = subprocess.run(
+            [sys.executable, "-m", "punie_lsp", "run-code", "-", "--workspace", str(workspace)],
+            input=program,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        printed.append(json.loads(done.stdout)["stdout"])
+    assert "Found 1 errors" in printed[0] and "pkg/app.py:" in printed[0]
+    assert printed[1] == "Square is defined in pkg/shapes.py at line 20\n"
+    # The final newline is dropped, as in Punie's rows (``<tool_response>\n…\n</tool_response>``).
+    last = server.bodies[-1]["messages"]
+    assert [m["content"] for m in last if m["role"] == "tool"] == [p.rstrip("\n") for p in printed]
