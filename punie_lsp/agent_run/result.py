@@ -96,3 +96,7 @@ class PunieMessage(WireModel):
     ``answer``."""
     text: str
     """The words, the program, the call, the result or the answer."""
+    token: str | int | None = None
+    """The work-done token of the command whose run sent it (the editor's, or the one the
+    server created; None when there is no progress): tells apart two runs at once, even
+    two in one conversation (the second starts while the first delivers its edits)."""

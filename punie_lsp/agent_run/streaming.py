@@ -73,5 +73,10 @@ class Streamer:
         self._progress.report(lines[-1] if lines else "…")
 
     def _send(self, kind: ProgressKind, text: str) -> None:
-        message = PunieMessage(conversation_id=self._conversation_id, kind=kind, text=text)
-        self._session.lsp.protocol.notify("punie/message", message.model_dump())
+        message = PunieMessage(
+            conversation_id=self._conversation_id,
+            kind=kind,
+            text=text,
+            token=self._progress.token,
+        )
+        self._session.lsp.protocol.notify("punie/message", message.model_dump(exclude_none=True))

@@ -237,3 +237,22 @@ def test_a_failed_run_shows_the_servers_reason(project: Path, tmp_path: Path) ->
     assert f"**Error:** {result['error']}" in results["lines"]
     errors = [n["message"] for n in results["notified"] if n["level"] == results["error_level"]]
     assert errors == [f"Punie punie.ask failed: {result['error']}"]
+
+
+@pytest.mark.timeout(120)
+def test_two_runs_at_once_each_stream_under_their_own_heading(
+    project: Path, tmp_path: Path
+) -> None:
+    """An ask and an explanation streaming at the same time: each one's words go under its
+    own heading, whole and in order, not interleaved into one line under the last."""
+    spaced = {"PUNIE_TEST_CHUNK_DELAY": "0.075"}
+    results = run_nvim(project, "two_runs", tmp_path, model="hello", env=spaced)
+    assert results["both_running"] is True
+    lines = results["lines"]
+    headings = [i for i, line in enumerate(lines) if line.startswith("## ")]
+    assert [lines[i] for i in headings] == ["## first question", "## Explaining pkg/app.py:8"]
+    for i in headings:
+        assert (
+            lines[i + 1].strip() == "Hello from Punie: origin_distance returns the norm of a Point."
+        ), lines
+        assert lines[i + 2] == "_ok; 0 edits_"

@@ -10,6 +10,7 @@ export interface PunieMessage {
   conversationId?: string;
   kind: "text" | "code" | "toolResult" | "toolCall" | "answer" | string;
   text: string;
+  token?: string | number;
 }
 
 interface Entry {

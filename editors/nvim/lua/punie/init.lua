@@ -47,8 +47,13 @@ M.state = {
 }
 
 local tokens = 0
-local streamed = false -- whether 'text' arrived since the last block of another kind
-local answered = false -- whether this run's answer is in the window already
+local NS = vim.api.nvim_create_namespace('punie-answers')
+--- Each run's part of the answer window, by work-done token: its last line (an extmark,
+--- so runs going at once each grow under their own heading), whether 'text' arrived since
+--- the last block of another kind, whether its answer is shown already.
+local sections = {}
+local latest = nil -- the token of the run started last (messages without a token go there)
+local progress_of = {} -- work-done token -> its latest progress message
 
 -- -- the answer window --------------------------------------------------------------
 
@@ -123,31 +128,49 @@ local function refresh_footer()
   end
 end
 
-local function scroll_to_end()
+local function scroll_to(row)
   local win = M.state.win
   if win and vim.api.nvim_win_is_valid(win) then
-    vim.api.nvim_win_set_cursor(win, { vim.api.nvim_buf_line_count(M.state.buf), 0 })
+    vim.api.nvim_win_set_cursor(win, { row + 1, 0 })
   end
 end
 
---- Append `text` to the answer buffer; `join` continues its last line (streamed text).
-local function write(text, join)
+--- The last line of `section` (0-based), or nil when its mark is gone (:PunieReset).
+local function section_end(buf, section)
+  if not section or not section.mark then
+    return nil
+  end
+  local at = vim.api.nvim_buf_get_extmark_by_id(buf, NS, section.mark, {})
+  return at[1]
+end
+
+--- Append `text` to the answer buffer; `join` continues the last line (streamed text).
+--- With `section`, the text goes at the end of that run's part, not of the buffer.
+local function write(text, join, section)
   local buf = answer_buf()
   local lines = vim.split(text, '\n', { plain = true })
   local count = vim.api.nvim_buf_line_count(buf)
   local first = vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1]
   local empty = count == 1 and first == ''
-  if join and not empty then
-    local last = vim.api.nvim_buf_get_lines(buf, count - 1, count, false)[1]
-    lines[1] = last .. lines[1]
-    vim.api.nvim_buf_set_lines(buf, count - 1, count, false, lines)
-  elseif empty then
+  local last = section_end(buf, section) or (count - 1)
+  local row -- the last line written
+  if empty then
     vim.api.nvim_buf_set_lines(buf, 0, 1, false, lines)
+    row = #lines - 1
+  elseif join then
+    local line = vim.api.nvim_buf_get_lines(buf, last, last + 1, false)[1]
+    lines[1] = line .. lines[1]
+    vim.api.nvim_buf_set_lines(buf, last, last + 1, false, lines)
+    row = last + #lines - 1
   else
-    vim.api.nvim_buf_set_lines(buf, count, count, false, lines)
+    vim.api.nvim_buf_set_lines(buf, last + 1, last + 1, false, lines)
+    row = last + #lines
+  end
+  if section then
+    section.mark = vim.api.nvim_buf_set_extmark(buf, NS, row, 0, { id = section.mark })
   end
   M.open()
-  scroll_to_end()
+  scroll_to(row)
 end
 
 --- Lines of the answer buffer (for tests and for copying an answer).
@@ -155,30 +178,35 @@ function M.lines()
   return vim.api.nvim_buf_get_lines(answer_buf(), 0, -1, false)
 end
 
---- Show one `punie/message {conversationId, kind, text}`.
+--- Show one `punie/message {conversationId, kind, text, token}` in its run's part.
 function M.show(message)
   local kind, text = message.kind, message.text or ''
+  local token = message.token
+  local section = sections[token ~= vim.NIL and token or latest] or sections[latest]
+  if not section then
+    section = { streamed = false, answered = false }
+  end
   if kind == 'text' then
-    write(text, streamed)
-    streamed, answered = true, true
+    write(text, section.streamed, section)
+    section.streamed, section.answered = true, true
     return
   end
   if kind == 'answer' then
-    answered = true
-    if not streamed then
-      write('', false)
-      write(text, false)
+    section.answered = true
+    if not section.streamed then
+      write('', false, section)
+      write(text, false, section)
     end
   elseif kind == 'code' then
-    write('```python\n' .. vim.trim(text) .. '\n```', false)
+    write('```python\n' .. vim.trim(text) .. '\n```', false, section)
   elseif kind == 'toolCall' then
-    write('→ ' .. vim.trim(text), false)
+    write('→ ' .. vim.trim(text), false, section)
   elseif kind == 'toolResult' then
-    write('← ' .. vim.trim(text), false)
+    write('← ' .. vim.trim(text), false, section)
   else
-    write(text, false)
+    write(text, false, section)
   end
-  streamed = false
+  section.streamed = false
 end
 
 -- -- the client -------------------------------------------------------------------------
@@ -215,8 +243,8 @@ function M.run(command, args, on_done)
   tokens = tokens + 1
   local token = 'punie-nvim-' .. tokens
   M.state.running[token] = command
-  streamed, answered = false, false
-  write('', false)
+  local section = { streamed = false, answered = false }
+  sections[token], latest = section, token
   local label = args.prompt
   if not label then
     local where = args.uri and vim.fn.fnamemodify(vim.uri_to_fname(args.uri), ':.') or ''
@@ -225,17 +253,26 @@ function M.run(command, args, on_done)
     end
     label = (AGENT[command] or command):gsub('^%l', string.upper) .. ' ' .. where
   end
+  -- At the end of the window, after a blank line (none in an empty window); its
+  -- messages then go under this heading, whatever other runs write meanwhile.
+  write('', false)
   write('## ' .. label, false)
+  local buf = answer_buf()
+  section.mark = vim.api.nvim_buf_set_extmark(buf, NS, vim.api.nvim_buf_line_count(buf) - 1, 0, {})
   if M.config.notify then
     vim.notify('Punie: ' .. (AGENT[command] or command) .. '…', vim.log.levels.INFO)
   end
   local params = { command = command, arguments = { args }, workDoneToken = token }
   local function done(err, result)
     M.state.running[token] = nil
-    M.state.progress = nil
+    progress_of[token] = nil
+    M.state.progress = select(2, next(progress_of))
     refresh_footer()
+    local function say(text)
+      write(text, false, section)
+    end
     if err then
-      write('**Error:** ' .. (err.message or vim.inspect(err)), false)
+      say('**Error:** ' .. (err.message or vim.inspect(err)))
       vim.notify('Punie ' .. command .. ' failed: ' .. (err.message or ''), vim.log.levels.ERROR)
     else
       result = result or {}
@@ -243,9 +280,9 @@ function M.run(command, args, on_done)
       if command == 'punie.ask' and result.conversationId then
         M.state.conversation_id = result.conversationId
       end
-      if not answered and result.answer and result.answer ~= '' then
+      if not section.answered and result.answer and result.answer ~= '' then
         -- nothing streamed: show the answer the result carries
-        write(result.answer, false)
+        say(result.answer)
       end
       local edits = result.edits and #result.edits or 0
       local note = ('_%s; %d edit%s%s_'):format(
@@ -254,16 +291,17 @@ function M.run(command, args, on_done)
         edits == 1 and '' or 's',
         result.applied and ' applied' or (result.reason and (': ' .. result.reason) or '')
       )
-      write(note, false)
+      say(note)
       if result.error and result.outcome ~= 'ok' then
         -- a failed run: the server's own words (what failed and what to do), not just the outcome
-        write('**Error:** ' .. result.error, false)
+        say('**Error:** ' .. result.error)
         local level = result.outcome == 'cancelled' and vim.log.levels.WARN or vim.log.levels.ERROR
         vim.notify('Punie ' .. command .. ' failed: ' .. result.error, level)
       elseif M.config.notify then
         vim.notify('Punie: ' .. (result.outcome or 'done'), vim.log.levels.INFO)
       end
     end
+    sections[token] = nil
     if on_done then
       on_done(err, result)
     end
@@ -361,6 +399,7 @@ function M.reset()
   local client = M.client()
   local id = M.state.conversation_id
   M.state.conversation_id = nil
+  vim.api.nvim_buf_clear_namespace(answer_buf(), NS, 0, -1)
   vim.api.nvim_buf_set_lines(answer_buf(), 0, -1, false, {})
   if client and id then
     client:request('workspace/executeCommand', { command = 'punie.resetConversation', arguments = { { conversationId = id } } }, function() end)
@@ -419,12 +458,13 @@ local function on_progress(ev)
   end
   local params = ev.data.params or {}
   local value = params.value or {}
+  local token = params.token or ''
   if value.kind == 'end' then
-    M.state.progress = nil
-  elseif value.message then
-    M.state.progress = value.message
-  elseif value.title then
-    M.state.progress = value.title
+    progress_of[token] = nil
+    M.state.progress = select(2, next(progress_of))
+  elseif value.message or value.title then
+    progress_of[token] = value.message or value.title
+    M.state.progress = progress_of[token]
   end
   refresh_footer()
   vim.cmd.redrawstatus({ bang = true })
