@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import difflib
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from pydantic import ValidationError
 
 from agent.config import DEFAULT_MODEL, AgentConfig, Settings, setting_problems
 from agent.deps import AgentDeps, ProgressEvent
+from agent.stop_signals import cancelled_by_stop_signals
 from typed_tools.lines import read_exact, split_keepends
 
 __all__ = ["main"]
@@ -154,9 +154,8 @@ async def _ask(args: argparse.Namespace, config: AgentConfig, out: TextIO, err: 
     agent = PunieAgent(config)
     terminal = _Terminal(out, err)
     cancel = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGINT, cancel.set)
+    stop_signals = contextlib.ExitStack()
+    stop_signals.enter_context(cancelled_by_stop_signals(cancel))
     # Our own ty for the workspace, so typecheck and navigation see proposed edits.
     # Per-file diagnostics: ty's workspace mode did not answer after an overlay edit.
     ty = TyClient(root, workspace_diagnostics=False)
@@ -177,8 +176,7 @@ async def _ask(args: argparse.Namespace, config: AgentConfig, out: TextIO, err: 
         spinner.cancel()
         terminal.clear_spinner()
         await ty.stop()
-        with contextlib.suppress(NotImplementedError):
-            loop.remove_signal_handler(signal.SIGINT)
+        stop_signals.close()
     if not terminal.at_line_start:
         out.write("\n")
     for edit in result.edits:

@@ -2,16 +2,15 @@
 
 The same thing as the editor's ``punie.runCode``, without an editor: the result JSON
 (``{stdout, value, error?, calls}``) goes to stdout, each tool call to stderr as it
-happens. Ctrl-C cancels the run (it stops within a second). Exit codes: 0 when the
-code ran without error, 1 when it failed (the result says why), 2 on misuse.
+happens. Ctrl-C, SIGTERM (``kill``, ``timeout``) and SIGHUP cancel the run: it stops
+within a second, its worker processes with it. Exit codes: 0 when the code ran without
+error, 1 when it failed (the result says why), 2 on misuse.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent.config import SandboxSettings, bounds
+from agent.stop_signals import cancelled_by_stop_signals
 from typed_tools.cli import number_in
 
 __all__ = ["main"]
@@ -68,9 +68,6 @@ async def _run(code: str, root: Path, args: argparse.Namespace, err: TextIO) -> 
 
     started = time.monotonic()
     cancel = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError):  # no signal handlers off the main thread
-        loop.add_signal_handler(signal.SIGINT, cancel.set)
 
     async def on_call(name: str, call_args: dict[str, Any]) -> None:
         shown = ", ".join(f"{k}={trace_value(v)!r}" for k, v in call_args.items())
@@ -84,15 +81,19 @@ async def _run(code: str, root: Path, args: argparse.Namespace, err: TextIO) -> 
         max_tool_calls=args.max_tool_calls,
     )
     pool = SandboxPool()
-    try:
-        return await run_code(
-            code, ctx, pool=pool, limits=limits, cancel=cancel, type_check=not args.no_type_check
-        )
-    finally:
-        await pool.stop()
-        await default_pool().stop_all()
-        with contextlib.suppress(NotImplementedError):
-            loop.remove_signal_handler(signal.SIGINT)
+    with cancelled_by_stop_signals(cancel):
+        try:
+            return await run_code(
+                code,
+                ctx,
+                pool=pool,
+                limits=limits,
+                cancel=cancel,
+                type_check=not args.no_type_check,
+            )
+        finally:
+            await pool.stop()
+            await default_pool().stop_all()
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:

@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -192,6 +193,30 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(runner.serve_stdio(ty_command=ty_command, trust_all=args.trust))
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during a subcommand, raised where Ctrl-C's KeyboardInterrupt is."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+def _raise_stopped(number: int, frame: object) -> None:
+    raise Stopped(number)
+
+
+def _stop_like_ctrl_c() -> None:
+    """A subcommand ends on SIGTERM (``kill``, ``timeout``) and SIGHUP (its terminal
+    closed) as on Ctrl-C: its ``finally`` blocks and ``asyncio.run``'s cancellation run,
+    so the processes it started (``ty check``, ruff, git, sandbox workers) are stopped.
+    With the default action the process vanished at once and they ran on, orphaned, to
+    their own limits. ``run-code`` and ``ask`` take these signals on their event loop
+    instead (``agent.stop_signals``) and report the run as cancelled."""
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(number) is signal.SIG_DFL:  # an ignored one stays ignored
+            signal.signal(number, _raise_stopped)
+
+
 def entry() -> None:
     """The ``punie-lsp`` script: ``main``, then end the process with its status.
 
@@ -204,6 +229,8 @@ def entry() -> None:
     by then (the server stopped ty, the sandbox and the model before returning). Test:
     ``tests/punie_lsp/test_cli.py::test_a_model_that_cannot_load_exits_1_without_aborting``.
     """
+    if sys.argv[1:2] and sys.argv[1] in SUBCOMMANDS:
+        _stop_like_ctrl_c()
     try:
         status = main()
         sys.stdout.flush()
@@ -212,6 +239,9 @@ def entry() -> None:
         # can reach it, and the interpreter's own flush at exit must not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         status = 1
+    except Stopped as stopped:
+        print(f"punie-lsp: stopped by {signal.Signals(stopped.number).name}", file=sys.stderr)
+        status = 128 + stopped.number
     except KeyboardInterrupt:  # Ctrl-C in a terminal: the user's choice, not a failure
         print("punie-lsp: interrupted", file=sys.stderr)
         status = 130

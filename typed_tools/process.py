@@ -2,17 +2,20 @@
 
 The child is killed when the caller's time limit expires or the run is cancelled (the
 sandbox timed out, the editor cancelled the request): an abandoned ``ty check`` or test
-run would otherwise keep a core busy after nobody wants its answer.
+run would otherwise keep a core busy after nobody wants its answer. On Linux it also
+dies with the process that started it (``PR_SET_PDEATHSIG``), so a ``punie-lsp`` killed
+outright (SIGKILL, the OOM killer) leaves no ``ty check`` running on, orphaned.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +143,7 @@ async def run(
             stderr=asyncio.subprocess.PIPE,
             env=_environment(os.environ if base_env is None else base_env, env),
             start_new_session=contain is not None,
+            preexec_fn=_dying_with_parent(signal.SIGTERM if contain else signal.SIGKILL),
         )
     except OSError as exc:
         raise ToolFailure(f"cannot run {argv[0]}: {exc}") from exc
@@ -169,3 +173,21 @@ async def run(
 
 
 _REAPER = Path(__file__).with_name("_reaper.py")
+
+_PR_SET_PDEATHSIG = 1
+"""From ``<linux/prctl.h>``."""
+
+
+def _dying_with_parent(number: signal.Signals) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking the kernel to send the child ``number`` when the thread
+    that started it ends (Linux only; None elsewhere). The child of a tool call is
+    awaited on that thread's event loop, so the thread outlives it unless the process
+    dies. A contained command's reaper gets SIGTERM, on which it kills its whole tree."""
+    if sys.platform != "linux":
+        return None
+
+    def arm() -> None:  # pragma: no cover - runs in the forked child
+        with contextlib.suppress(Exception):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(number), 0, 0, 0)
+
+    return arm
