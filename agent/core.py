@@ -67,18 +67,25 @@ class PunieAgent:
         *,
         model: Model | None = None,
         tools: CodeModeTools | None = None,
+        conversations: ConversationHistories | None = None,
     ) -> None:
         """Build the agent; cheap (no weights loaded, no network).
 
         ``model`` overrides ``config.model`` (tests inject a ``FunctionModel``). A bad
-        model string raises ``ModelSpecError`` here, naming the fix.
+        model string raises ``ModelSpecError`` here, naming the fix. ``conversations``:
+        the histories to continue (the editor's server passes the ones the agent this
+        one replaces kept, so a settings change loses no conversation); new ones if None.
         """
         self.config = config or AgentConfig()
         self._injected = model is not None
         self.model: Model = model if model is not None else build_model(self.config)
         self.tools = tools or CodeModeTools.load()
         self.instructions = render_instructions(self.tools.stubs)
-        self.conversations = ConversationHistories(self.config.history_tokens)
+        self.conversations = (
+            conversations
+            if conversations is not None
+            else ConversationHistories(self.config.history_tokens)
+        )
         self._last_error: str | None = None
         self._agent = self._build()
 

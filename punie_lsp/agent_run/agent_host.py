@@ -35,6 +35,7 @@ from typed_tools import ToolContext
 
 if TYPE_CHECKING:
     # agent.core imports Pydantic AI (seconds): the agent is built in a thread on first use.
+    from agent.conversations import ConversationHistories
     from agent.core import PunieAgent
 
 __all__ = ["AgentHost", "agent_config", "new_conversation_id"]
@@ -76,6 +77,10 @@ class AgentHost:
         """Why the agent for the current settings could not be built (``punie.status``)."""
         self._runs: dict[PunieAgent, int] = {}
         """Runs in progress per agent: a replaced agent is closed when its last run ends."""
+        self._conversations: ConversationHistories | None = None
+        """Every conversation's history, kept across the agents built for new settings."""
+        self._answered: set[str] = set()
+        """Conversation ids this server has run (and returned), whatever the outcome."""
 
     # -- the agent -----------------------------------------------------------------------
 
@@ -85,6 +90,7 @@ class AgentHost:
     def _build(self, config: AgentConfig) -> PunieAgent:
         """In a worker thread: importing Pydantic AI takes seconds, so ``agent.core`` is
         imported here, on the first agent command, not when the server starts."""
+        from agent.conversations import ConversationHistories
         from agent.core import PunieAgent
 
         factory = os.environ.get(MODEL_FACTORY_ENV)
@@ -92,7 +98,16 @@ class AgentHost:
         if factory:
             module, _, name = factory.partition(":")
             model = getattr(importlib.import_module(module), name)()
-        return PunieAgent(config, model=model, tools=self.session.code_mode_tools)
+        if self._conversations is None:
+            self._conversations = ConversationHistories(config.history_tokens)
+        return PunieAgent(
+            config,
+            model=model,
+            tools=self.session.code_mode_tools,
+            # One store for every agent built here: a settings change (another model, a
+            # temperature) rebuilds the agent, and lost every conversation's history.
+            conversations=self._conversations,
+        )
 
     async def agent(self) -> PunieAgent:
         """The agent for the current settings (built in a thread; rebuilt on change).
@@ -160,6 +175,9 @@ class AgentHost:
                 return self._not_built(request, exc, started)
             if not agent.status().loaded:
                 session.router.log_to_client(3, f"punie-lsp: loading model {agent.config.model}")
+            if request.continues and request.conversation_id not in self._answered:
+                self._tell_conversation_unknown(request.conversation_id)
+            self._answered.add(request.conversation_id)
             ctx = session.tool_context(request.root)
             streamer = Streamer(session, progress, request.conversation_id)
             deps = _deps(ctx, session, progress, streamer)
@@ -187,6 +205,19 @@ class AgentHost:
             append_trace(request, outcome, agent.conversations.history(result.conversation_id))
         return outcome
 
+    def _tell_conversation_unknown(self, conversation_id: str) -> None:
+        """A follow-up in a conversation this server never ran (it restarted since): the
+        model would answer without the earlier turns and nobody would know. It goes ahead
+        as a new conversation under that id, and says so."""
+        message = (
+            f"Punie: conversation {conversation_id} is not known to this punie-lsp (it "
+            "restarted since): this prompt starts it again, without the earlier turns"
+        )
+        self.session.router.log_to_client(2, message)
+        self.session.lsp.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Warning, message=message)
+        )
+
     def _run_ended(self, agent: PunieAgent) -> None:
         left = self._runs.pop(agent) - 1
         if left:
@@ -198,6 +229,7 @@ class AgentHost:
         """A run whose agent could not be built: a result naming why, as a model that
         cannot load gets (never a JSON-RPC error carrying an exception's class)."""
         error = error_line(exc)
+        self._answered.add(request.conversation_id)  # the editor may continue it
         self.session.router.log_to_client(1, f"punie-lsp: {error}")
         result = AgentResult(
             conversation_id=request.conversation_id, answer="", outcome="model_error", error=error

@@ -21,4 +21,6 @@ class Request:
     title: str
     root: Path
     conversation_id: str
+    continues: bool = False
+    """The editor passed ``conversation_id`` (a follow-up), rather than punie-lsp making it."""
     may_edit: bool = True

@@ -83,6 +83,7 @@ async def ask(host: AgentHost, args: AskArguments | None = None) -> CommandResul
         title="Punie: answering",
         root=root,
         conversation_id=args.conversation_id or new_conversation_id(),
+        continues=args.conversation_id is not None,
     )
     return await host.run(request)
 
@@ -111,6 +112,7 @@ async def fix(host: AgentHost, args: FixArguments | None = None) -> CommandResul
         title="Punie: fixing",
         root=root,
         conversation_id=args.conversation_id or new_conversation_id(),
+        continues=args.conversation_id is not None,
     )
     return await host.run(request)
 
@@ -130,6 +132,7 @@ async def explain(host: AgentHost, args: ExplainArguments | None = None) -> Comm
         title="Punie: explaining",
         root=root,
         conversation_id=args.conversation_id or new_conversation_id(),
+        continues=args.conversation_id is not None,
         may_edit=False,
     )
     return await host.run(request)
@@ -152,6 +155,7 @@ async def write_tests(host: AgentHost, args: WriteTestsArguments | None = None) 
         title="Punie: writing tests",
         root=root,
         conversation_id=args.conversation_id or new_conversation_id(),
+        continues=args.conversation_id is not None,
     )
     return await host.run(request)
 

@@ -25,7 +25,19 @@ import pytest
 from lsprotocol import types
 
 from tests.agent.tiny_model import tiny_model_dir
-from tests.conftest import Client, initialize_params, make_client
+from tests.conftest import FIXTURE_PROJECT, Client, initialize_params, make_client
+from tests.model_servers import ANSWER, Chunk, content, shape_server
+
+
+def warnings(client: Client) -> list[types.ShowMessageParams]:
+    """What the server showed as warnings (answers are shown as Info: no Punie plug-in)."""
+    return [m for m in client.messages if m.type == types.MessageType.Warning]
+
+
+def content_answer(code: str) -> list[Chunk]:
+    """A server shape that answers in words at once (no tool call)."""
+    return content(ANSWER)
+
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -128,3 +140,39 @@ async def test_a_failed_or_dead_mlx_model_is_loaded_again_and_replaced_workers_l
         configure(client, {"model": "test:another model"})
         assert (await ask(client))["answer"] == "another model"
         await until("the replaced model's worker to leave", lambda: not mlx_workers())
+
+
+async def test_a_conversation_survives_a_settings_change_and_a_stale_id_is_told(
+    tmp_path: Path,
+) -> None:
+    """A follow-up after the temperature changed kept its earlier turns (the agent rebuilt
+    for the new settings started with no history, so the model answered without them and
+    nobody was told); a follow-up with an id this server never ran (the editor kept it
+    across a restart of punie-lsp) goes ahead under that id with a warning saying the
+    earlier turns are gone, never silently."""
+    project = Path(shutil.copytree(FIXTURE_PROJECT, tmp_path / "project"))
+    with shape_server() as server:
+        server.shape = content_answer  # plain answers: only the history matters here
+        punie = {"model": "openai:scripted", "baseUrl": server.base_url}
+        async with editor(project, punie) as client:
+            first = await command(client, "punie.ask", {"prompt": "Remember the word teal."})
+            configure(client, {**punie, "temperature": 0.7})
+            follow = {"prompt": "Which word?", "conversationId": first["conversationId"]}
+            second = await command(client, "punie.ask", follow)
+            assert not warnings(client)  # a known conversation: no warning
+            stale = {"prompt": "And now?", "conversationId": "from-before-a-restart"}
+            third = await command(client, "punie.ask", stale)
+
+    assert [r["outcome"] for r in (first, second, third)] == ["ok", "ok", "ok"]
+    assert second["conversationId"] == first["conversationId"]
+    rebuilt = server.bodies[1]
+    assert rebuilt["temperature"] == 0.7  # the agent was rebuilt for the new setting
+    said = [m["content"] for m in rebuilt["messages"] if m["role"] == "user"]
+    assert said == ["Remember the word teal.", "Which word?"]
+    assert third["conversationId"] == "from-before-a-restart"
+    assert [m["content"] for m in server.bodies[2]["messages"] if m["role"] == "user"] == [
+        "And now?"
+    ]
+    [warning] = warnings(client)
+    assert "conversation from-before-a-restart is not known to this punie-lsp" in warning.message
+    assert "without the earlier turns" in warning.message
