@@ -196,15 +196,22 @@ class Session:
         if not uris and workspace is not None and workspace.root_uri:
             uris = [workspace.root_uri]
         folders = [Path(path) for u in uris if (path := to_fs_path(u))]
+        # The workspace is the tools' boundary, so it is never guessed from a file's own
+        # folder (a file in ~ would open all of ~ to the model): the user is told instead.
+        hint = (
+            "the agent reads and edits only inside one; open the file from its project's "
+            "folder (Neovim takes the nearest folder with pyproject.toml, setup.py or .git)"
+        )
         if uri is None:
             if folders:
                 return folders[0]
-            raise ValueError("the editor opened no workspace folder")
+            raise ValueError(f"the editor opened no workspace folder: {hint}")
         target = Path(to_fs_path(uri) or uri)
         for folder in folders:
             if target.is_relative_to(folder):
                 return folder
-        raise ValueError(f"{uri} is not inside a workspace folder")
+        opened = ", ".join(map(str, folders)) or "the editor opened none"
+        raise ValueError(f"{uri} is not inside a workspace folder ({opened}): {hint}")
 
     def command_root(self, command: str, uri: str | None) -> Path:
         """``workspace_root`` for a command's ``uri`` argument (a string: pygls checked

@@ -237,6 +237,8 @@ def test_a_failed_run_shows_the_servers_reason(project: Path, tmp_path: Path) ->
     assert f"**Error:** {result['error']}" in results["lines"]
     errors = [n["message"] for n in results["notified"] if n["level"] == results["error_level"]]
     assert errors == [f"Punie punie.ask failed: {result['error']}"]
+    [status] = [n["message"] for n in results["notified"] if n["message"].startswith("punie-lsp ")]
+    assert status.endswith(f"· model openai:qwen (failed: {result['error']})"), status
 
 
 @pytest.mark.timeout(120)

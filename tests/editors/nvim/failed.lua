@@ -14,6 +14,11 @@ H.run(function()
   H.wait('the failed run', 60000, function()
     return punie.state.last_result ~= nil
   end)
+  -- :PunieStatus says why the model failed, not only that it is not loaded.
+  vim.cmd('PunieStatus')
+  H.wait('the status', 20000, function()
+    return punie.state.last_status ~= nil
+  end)
   H.record('result', punie.state.last_result)
   H.record('lines', punie.lines())
   H.record('notified', notified)

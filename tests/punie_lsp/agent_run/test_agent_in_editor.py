@@ -343,6 +343,14 @@ async def test_misuse_is_named(project: Path) -> None:
             ("punie.ask", {}, "Invalid Params: punie.ask: 'prompt' is required"),
             ("punie.fix", {"uri": app}, "Invalid Params: punie.fix: 'range' (the selection) or"),
             ("punie.fix", "app.py", "Invalid Params: punie.fix: the argument must be an object"),
+            # A file opened outside the project (``nvim /tmp/scratch.py``): say what to do.
+            (
+                "punie.ask",
+                {"prompt": "hi", "uri": "file:///tmp/scratch.py"},
+                "punie.ask: file:///tmp/scratch.py is not inside a workspace "
+                f"folder ({project}): the agent reads and edits only inside one; open the "
+                "file from its project's folder",
+            ),
         ]:
             with pytest.raises(JsonRpcInvalidParams) as refused:
                 await command(client, name, argument)

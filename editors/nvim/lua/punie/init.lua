@@ -420,15 +420,23 @@ function M.status()
     M.state.last_status = result
     local ty = result.ty or {}
     local model = result.model or {}
+    local state = ''
+    if type(model.error) == 'string' then
+      state = ' (failed: ' .. model.error .. ')' -- why it could not load, or its last failure
+    elseif model.loading then
+      state = ' (loading…)'
+    elseif model.loaded == false then
+      state = ' (not loaded yet)'
+    end
     vim.notify(
       ('punie-lsp %s · ty %s (%s) · model %s%s'):format(
         result.version or '?',
         ty.version or '?',
         ty.state or '?',
         model.name or model.model or '?',
-        model.loaded == false and ' (not loaded yet)' or ''
+        state
       ),
-      vim.log.levels.INFO
+      type(model.error) == 'string' and vim.log.levels.WARN or vim.log.levels.INFO
     )
   end)
 end
