@@ -88,3 +88,21 @@ def test_writer() -> FunctionModel:
 def chatterbox() -> FunctionModel:
     """A long answer, word by word: stays busy while a test cancels or races it."""
     return scripted("chatterbox", [" ".join(["word"] * 400)])
+
+
+def echo() -> FunctionModel:
+    """Answers with the prompt it was given (the last user turn), to check what it saw."""
+
+    async def stream(
+        messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[str | dict[int, DeltaToolCall]]:
+        prompts = [
+            p.content
+            for m in messages
+            if isinstance(m, ModelRequest)
+            for p in m.parts
+            if p.part_kind == "user-prompt"
+        ]
+        yield str(prompts[-1])
+
+    return FunctionModel(stream_function=stream, model_name="echo")

@@ -35,6 +35,12 @@ __all__ = ["COMMANDS"]
 
 DEFAULT_SELECTION_QUESTION = "What does this code do, and is anything wrong with it?"
 
+SELECTION_CHARS = 16_000
+"""Most characters of a selection put into a prompt (about 4,000 tokens): its first lines,
+then a note naming the lines left out and how to read them. A whole file selected
+(``ggVG``) would otherwise be a prompt of a megabyte, which a local model reads for many
+minutes and past its context; the model can still ``read_file`` what it needs."""
+
 
 def _line_span(range_: types.Range) -> tuple[int, int]:
     start, end = range_.start.line, range_.end.line
@@ -57,10 +63,22 @@ def _where(
         raise JsonRpcInvalidParams(f"{command}: cannot read {relative}")
     lines = split_lines(text)
     first, last = _line_span(range_)
-    numbered = "\n".join(
-        f"{n + 1:>4} | {lines[n]}" for n in range(first, min(last + 1, len(lines)))
-    )
-    return root, relative, numbered
+    last = min(last, len(lines) - 1)
+    shown: list[str] = []
+    size = 0
+    for n in range(first, last + 1):
+        line = f"{n + 1:>4} | {lines[n]}"
+        if len(line) > SELECTION_CHARS:  # one minified line can be a megabyte too
+            line = line[:SELECTION_CHARS] + " … (the rest of this line is left out)"
+        if shown and size + len(line) + 1 > SELECTION_CHARS:
+            shown.append(
+                f"… lines {n + 1}-{last + 1} of the selection are left out (too long for "
+                f'one prompt); read them with read_file("{relative}") if you need them'
+            )
+            break
+        shown.append(line)
+        size += len(line) + 1
+    return root, relative, "\n".join(shown)
 
 
 async def ask(host: AgentHost, args: AskArguments | None = None) -> CommandResult:

@@ -367,6 +367,43 @@ async def test_misuse_is_named(project: Path) -> None:
         assert await command(client, "punie.resetConversation", {"conversationId": "nope"}) is None
 
 
+async def test_a_huge_selection_reaches_the_model_cut_with_a_note(project: Path) -> None:
+    """``ggVG`` on a long file, then explain: the prompt holds the selection's first lines
+    up to a bound and says which lines are left out and how to read them, instead of a
+    megabyte prompt a local model reads for many minutes (and past its context)."""
+    path = project / "pkg" / "big.py"
+    lines = [f"def f{i}(x: int) -> int:\n    return x + {i}\n" for i in range(20000)]
+    path.write_text("".join(lines))
+    async with session(project, "echo") as client:
+        uri = path.as_uri()
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="python", version=0, text=path.read_text()
+                )
+            )
+        )
+        everything = {"start": {"line": 0, "character": 0}, "end": {"line": 40000, "character": 0}}
+        for name in ("punie.explain", "punie.ask", "punie.writeTests", "punie.fix"):
+            argument = {"uri": uri, "range": everything, "prompt": "what is it?"}
+            prompt = (await command(client, name, argument))["answer"]
+            assert len(prompt) < 20_000, (name, len(prompt))
+            assert "   1 | def f0(x: int) -> int:" in prompt
+            assert "40000 | " not in prompt
+            assert re.search(r"lines \d+-40000 of the selection are left out", prompt), prompt[
+                -400:
+            ]
+            assert 'read_file("pkg/big.py")' in prompt
+        minified = project / "pkg" / "min.py"
+        minified.write_text("x = [" + "1, " * 500_000 + "]\n")
+        one_line = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 9}}
+        argument = {"uri": minified.as_uri(), "range": one_line}
+        prompt = (await command(client, "punie.explain", argument))["answer"]
+        assert len(prompt) < 20_000
+        assert prompt.count("1, 1, ") > 1000
+        assert "the rest of this line is left out" in prompt
+
+
 async def test_editors_without_a_plugin_get_the_answer_as_a_message(project: Path) -> None:
     async with session(project, "hello") as client:
         await command(client, "punie.ask", {"prompt": "Is my code fine?"})
