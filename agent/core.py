@@ -46,6 +46,7 @@ from agent.instructions import render_instructions
 from agent.mlx_model import MlxModelSettings
 from agent.recognising_model import ReplyCut, ToolCallRecognition
 from agent.result import AgentResult, Edit, ModelStatus, Outcome, Usage
+from agent.tool_calls import unreadable_call
 from sandbox import SandboxSession
 
 # Pydantic AI warns (a Python warning with its file and line, on the terminal of
@@ -104,12 +105,24 @@ class PunieAgent:
         agent.tool(retries=self.config.code_retries)(execute_code)
 
         @agent.output_validator
-        async def _answer_in_words(output: str) -> str:
-            # An empty answer after tool calls usually means the model stopped mid-thought.
+        async def _answer_in_words(ctx: RunContext[RunState], output: str) -> str:
             # Async because Pydantic AI runs a sync validator on a worker thread: a thread
             # hop per answer, holding the GIL a forwarded hover waits for.
             if not output.strip():
+                # An empty answer after tool calls usually means the model stopped
+                # mid-thought (or the prompt overflowed the server's context: LM Studio
+                # then streams nothing, lmstudio-ai/lmstudio-bug-tracker#2339).
+                ctx.deps.rejected.append("an empty reply")
                 raise ModelRetry("Answer the user in plain text, or call execute_code.")
+            if unreadable_call(output):
+                # Call markup the recogniser could not read (agent.tool_calls): shown as
+                # the answer, it was an ``ok`` run whose answer was half a call.
+                ctx.deps.rejected.append("a tool call that could not be read")
+                raise ModelRetry(
+                    "Your reply has a tool call that could not be read (unfinished or "
+                    "malformed). Call execute_code again with the whole program, or answer "
+                    "in plain text without tool-call tags."
+                )
             return output
 
         return agent
@@ -205,6 +218,8 @@ class PunieAgent:
             except UnexpectedModelBehavior as exc:
                 outcome = "code_failed" if "execute_code" in str(exc) else "model_error"
                 error = f"the model could not finish: {exc}"
+                if "output retries" in str(exc):
+                    error = _describe_rejected(run.rejected, usage.requests)
             except SandboxFailure as exc:  # not the model's doing: named as what failed
                 outcome = "error"
                 error = (
@@ -278,6 +293,19 @@ class PunieAgent:
         # Same overlay dict (a shallow copy): the run's writes land in the caller's overlay.
         run.context = dataclasses.replace(deps.tools, on_call=on_call)
         return run
+
+
+def _describe_rejected(rejected: list[str], tries: int) -> str:
+    """Pydantic AI's "Exceeded maximum output retries": every reply was sent back and the
+    last was still unusable. Why, in the user's words: the reasons ``_answer_in_words``
+    recorded, or a reply with neither text nor a call (Pydantic AI retries those itself)."""
+    reasons = sorted(set(rejected), key=rejected.index) or ["a reply with no text and no call"]
+    return (
+        f"the model gave no usable answer in {tries} tries ({' or '.join(reasons)}); what "
+        "it wrote is kept. Ask again; if it recurs, check the server's log (a prompt over "
+        "its context window can give empty replies) or use a model that follows the "
+        "tool-call format"
+    )
 
 
 def _call_line(name: str, args: dict[str, object]) -> str:

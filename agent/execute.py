@@ -65,6 +65,8 @@ class RunState:
     """Typed-tool calls made by those programs, in order."""
     text: list[str] = field(default_factory=list)
     """Text streamed by the model so far (what the user saw)."""
+    rejected: list[str] = field(default_factory=list)
+    """Why each final answer the model gave was sent back to it, in order (``core``)."""
 
     def report(self, kind: Any, text: str) -> None:
         """Send one progress event to the caller's reporter."""

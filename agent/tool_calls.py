@@ -46,6 +46,7 @@ __all__ = [
     "parse_tool_text",
     "protect_qwen3_markers",
     "recognise_text",
+    "unreadable_call",
 ]
 
 CODE_TOOL = "execute_code"
@@ -373,3 +374,10 @@ def hold_from(text: str) -> tuple[int, bool] | None:
             if text.endswith(marker[:size]):
                 return len(text) - size, False
     return None
+
+
+def unreadable_call(answer: str) -> bool:
+    """Whether a final answer (text the recogniser read no call from) still holds call
+    markup: ``<tool_call>`` or ``<function=execute_code``, as a model writes when it is cut
+    or garbles the form. Such a reply is not an answer; JSON-looking text may be one."""
+    return TAG_START in answer or f"{XML_START}{CODE_TOOL}" in answer

@@ -349,6 +349,13 @@ def punie_compact_xml(code: str) -> list[Chunk]:
     return content(f"I'll handle that using the appropriate tool.\n\n{call}")
 
 
+def garbled_call(code: str) -> list[Chunk]:
+    """A call a small model garbled: its markup opened, the program lost. What the tiny
+    test model (``tests/agent/tiny_model.py``) wrote in-process for "What is six times
+    seven?" at temperature 0 with the agent's whole instructions."""
+    return content("<tool_call>\n<function=execute_code>\n)print(6) answer")
+
+
 SHAPES["ollama-empty-finish-reason"] = ollama_empty_finish_reason
 SHAPES["punie-compact-xml"] = punie_compact_xml
 
@@ -363,8 +370,8 @@ class ShapeServer(ThreadingHTTPServer):
         self.usage = True
         """Send the usage chunk at the end of each stream (some servers do not)."""
         self.script: list[list[Chunk]] | None = None
-        """Replies in turn instead of the shape: the one after the Nth tool result is
-        ``script[N]`` (a recorded conversation replayed)."""
+        """Replies in turn instead of the shape: the Nth request gets ``script[N]`` (a
+        recorded conversation replayed; the last reply repeats)."""
         self.bodies: list[dict[str, Any]] = []
 
     @property
@@ -402,7 +409,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         answered = sum(m.get("role") == "tool" for m in body["messages"])
         if server.script is not None:
-            chunks = server.script[answered]
+            chunks = server.script[min(len(server.bodies), len(server.script)) - 1]
         else:
             chunks = content(ANSWER) if answered else server.shape(CODE)
         usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}

@@ -35,8 +35,12 @@ from tests.model_servers import (
     FAULTS,
     PARTIAL,
     SHAPES,
+    Chunk,
+    Shape,
     ShapeServer,
     content,
+    garbled_call,
+    ollama_tool_calls,
     punie_compact_xml,
     qwen3_coder_as_text,
     shape_server,
@@ -313,3 +317,54 @@ def test_a_punie_conversation_is_replayed_and_reads_what_each_program_printed(
     # The final newline is dropped, as in Punie's rows (``<tool_response>\n…\n</tool_response>``).
     last = server.bodies[-1]["messages"]
     assert [m["content"] for m in last if m["role"] == "tool"] == [p.rstrip("\n") for p in printed]
+
+
+def test_a_garbled_call_is_sent_back_to_the_model_not_shown_as_its_answer(
+    server: ShapeServer, workspace: Path
+) -> None:
+    """Call markup the recogniser cannot read was the run's answer with outcome ``ok``;
+    now the model is told its call could not be read, and its next reply counts."""
+    server.script = [garbled_call(CODE), ollama_tool_calls(CODE), content(ANSWER)]
+
+    status, out, err = ask(
+        "What is six times seven?", workspace, "--model", "openai:small", "--base-url",
+        server.base_url,
+    )  # fmt: skip
+
+    assert status == 0, err
+    assert out.rstrip().endswith(ANSWER)
+    assert server.codes_sent_back()[-1] == CODE
+    retry = server.bodies[1]["messages"][-1]
+    assert "tool call that could not be read" in str(retry["content"]), retry
+
+
+def empty_reply(code: str) -> list[Chunk]:
+    """A reply with no text and no call (LM Studio, a prompt over its context:
+    lmstudio-ai/lmstudio-bug-tracker#2339, "200 with zero content deltas")."""
+    return content("")
+
+
+@pytest.mark.parametrize(
+    ("shape", "reason"),
+    [
+        (garbled_call, "a tool call that could not be read"),
+        (empty_reply, "a reply with no text and no call"),
+    ],
+)
+def test_a_model_with_no_usable_answer_ends_naming_why(
+    shape: Shape, reason: str, server: ShapeServer, workspace: Path
+) -> None:
+    """A model whose every reply is unreadable (or empty) fails in words that say so,
+    not "Exceeded maximum output retries (3)"."""
+    server.shape = shape
+
+    status, out, err = ask(
+        "What is six times seven?", workspace, "--model", "openai:small", "--base-url",
+        server.base_url,
+    )  # fmt: skip
+
+    assert status == 1, (out, err)
+    error = err.splitlines()[-1]
+    assert error.startswith(f"error: the model gave no usable answer in 4 tries ({reason})")
+    assert "retries" not in error
+    assert len(server.bodies) == 4
