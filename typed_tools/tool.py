@@ -100,6 +100,18 @@ def _describe(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
+def _workspace_gone(ctx: ToolContext) -> str | None:
+    """The one message for a workspace folder deleted or moved under a session (or a
+    run): without it each tool said something else, blaming git ("cannot run
+    /usr/bin/git: No such file …"), a ``cwd`` nobody passed, or a bare errno."""
+    if ctx.root.is_dir():
+        return None
+    return (
+        f"the workspace folder {ctx.root} no longer exists (deleted or moved); "
+        "reopen the project where it is now"
+    )
+
+
 def tool(function: Callable[..., Awaitable[R]] | Callable[..., R]) -> Callable[..., Awaitable[R]]:
     """Wrap ``async def name(ctx, ...) -> Model`` into a typed tool (see module docstring).
 
@@ -145,6 +157,9 @@ def tool(function: Callable[..., Awaitable[R]] | Callable[..., R]) -> Callable[.
             return _failed(model, f"{name}: {oversized}")
         if ctx.on_call is not None:
             await ctx.on_call(name, dict(list(bound.arguments.items())[1:]))
+        prefix = f"{name}: " if model is str else ""
+        if (gone := _workspace_gone(ctx)) is not None:
+            return _failed(model, prefix + gone, FileNotFoundError)
         timeout = ctx.timeouts.get(name, ctx.timeout_seconds)
         try:
             # Blocking work (off_loop threads) sees the deadline and stops just before the
@@ -178,12 +193,13 @@ def tool(function: Callable[..., Awaitable[R]] | Callable[..., R]) -> Callable[.
             return result
         except ToolArgumentError:
             raise
-        except ToolFailure as exc:
-            prefix = f"{name}: " if model is str else ""
-            return _failed(model, prefix + str(exc), exc.exception)
-        except (TimeoutError, DeadlineExceeded):
+        except (TimeoutError, DeadlineExceeded):  # before OSError: TimeoutError is one
             return _failed(model, f"{name} did not finish within {timeout:g} s", TimeoutError)
-        except OSError as exc:
+        except (ToolFailure, OSError) as exc:
+            if (gone := _workspace_gone(ctx)) is not None:  # it went away during the call
+                return _failed(model, prefix + gone, FileNotFoundError)
+            if isinstance(exc, ToolFailure):
+                return _failed(model, prefix + str(exc), exc.exception)
             return _failed(model, f"{name}: {exc}", type(exc))
         except Exception as exc:
             # A bug in the tool itself: logged in full for us, reported briefly to the model.
