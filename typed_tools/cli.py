@@ -24,6 +24,7 @@ import pydantic
 
 from typed_tools.base import ToolArgumentError, ToolContext, ToolResult
 from typed_tools.registry import ToolSpec, call_tool, json_schema, load_tools, stubs
+from typed_tools.tool import describe_type
 from typed_tools.ty_pool import default_pool
 
 __all__ = ["main", "number_in"]
@@ -107,7 +108,10 @@ def _tool_parser(spec: ToolSpec) -> argparse.ArgumentParser:
     for p in spec.parameters:
         required = p.default is inspect.Parameter.empty
         option = "--" + p.name.replace("_", "-")
-        help_text = getattr(p.annotation, "__name__", str(p.annotation))
+        help_text = describe_type(p.annotation)
+        if "list" in help_text:
+            help_text += ', as JSON: \'["-rn", "TODO"]\''
+
         if not required:
             help_text += f" (default: {p.default!r})"
         if _is_bool(p.annotation):

@@ -36,7 +36,7 @@ from typed_tools.containment import (
 )
 from typed_tools.workspace import ToolFailure
 
-__all__ = ["ToolFunction", "result_model", "tool", "tool_parameters"]
+__all__ = ["ToolFunction", "describe_type", "result_model", "tool", "tool_parameters"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def _short_repr(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _describe(annotation: Any) -> str:
+def describe_type(annotation: Any) -> str:
     """``int``, ``int from 1 to 10000 or None``: a parameter's type as an error names it."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
@@ -89,14 +89,16 @@ def _describe(annotation: Any) -> str:
         for item in annotation.__metadata__:
             low = getattr(item, "ge", low)
             high = getattr(item, "le", high)
-        base = _describe(typing.get_args(annotation)[0])
+        base = describe_type(typing.get_args(annotation)[0])
         if low is not None and high is not None:
             return f"{base} from {low} to {high}"
         return f"{base} of at least {low}" if low is not None else base
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(arg) for arg in typing.get_args(annotation))
+        return " or ".join(describe_type(arg) for arg in typing.get_args(annotation))
     if annotation is type(None):
         return "None"
+    if origin is list:
+        return f"a list of {describe_type(typing.get_args(annotation)[0])}"
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
@@ -147,7 +149,7 @@ def tool(function: Callable[..., Awaitable[R]] | Callable[..., R]) -> Callable[.
             try:
                 bound.arguments[pname] = adapters[pname].validate_python(value)
             except pydantic.ValidationError:
-                expected = _describe(checked.get(pname, parameters[pname].annotation))
+                expected = describe_type(checked.get(pname, parameters[pname].annotation))
                 raise ToolArgumentError(
                     f"{name}: argument {pname!r} must be {expected}, "
                     f"got {type(value).__name__} {_short_repr(value)}"

@@ -312,3 +312,14 @@ def test_a_misspelt_subcommand_is_named(word: str, said: str) -> None:
     done = run(word, "--list")
     assert done.returncode == 2
     assert said in done.stderr.strip().splitlines()[-1]
+
+
+def test_each_tool_option_says_its_type_in_words(capsys: pytest.CaptureFixture[str]) -> None:
+    """``tool hover --help`` said "--column COLUMN  Optional" and ``--args`` said
+    "list[str] | None" without saying a list is written as JSON."""
+    assert tool_cli.main(["hover", "--help"]) == 0
+    hover_help = " ".join(capsys.readouterr().out.split())
+    assert "--column COLUMN int or None" in hover_help and "Optional" not in hover_help
+    assert tool_cli.main(["run_command", "--help"]) == 0
+    command_help = " ".join(capsys.readouterr().out.split())
+    assert '--args ARGS a list of str or None, as JSON: \'["-rn", "TODO"]\'' in command_help
