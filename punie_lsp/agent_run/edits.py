@@ -27,7 +27,14 @@ from pygls.uris import to_fs_path
 
 from punie_lsp.session.documents import document_key
 from typed_tools import PositionEncoding
-from typed_tools.lines import content_hash, read_exact, split_keepends, units
+from typed_tools.lines import (
+    content_hash,
+    line_content,
+    line_ending,
+    read_exact,
+    split_keepends,
+    units,
+)
 
 __all__ = [
     "OpenDocument",
@@ -169,12 +176,21 @@ def text_edits(old: str, new: str, encoding: PositionEncoding) -> list[types.Tex
     edits = []
     matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag != "equal":
-            edits.append(
-                types.TextEdit(
-                    range=types.Range(start=at(i1), end=at(i2)), new_text="".join(b[j1:j2])
-                )
+        if tag == "equal":
+            continue
+        start, new_text = at(i1), "".join(b[j1:j2])
+        last = len(a) - 1
+        if i1 == last and last > 0 and a[last] == "":
+            # Starting on the empty "line" after the document's final line break (an
+            # append at the end): Neovim has no buffer line there and appended the text's
+            # lines plus an empty one, a blank line more on :write. Start instead before
+            # that final line break and write it first: the same text in every editor.
+            ending = line_ending(a[last - 1])
+            start = types.Position(
+                line=last - 1, character=units(line_content(a[last - 1]), encoding)
             )
+            new_text = ending + new_text
+        edits.append(types.TextEdit(range=types.Range(start=start, end=at(i2)), new_text=new_text))
     return edits
 
 

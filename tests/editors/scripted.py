@@ -60,3 +60,16 @@ def hello() -> FunctionModel:
 def fixer() -> FunctionModel:
     """Proposes pkg/app.py with broken() returning an int, then says so."""
     return _script("fixer", FIX, "Fixed: broken() now returns 0, an int.")
+
+
+APPEND = (
+    'text = read_file("pkg/app.py")\n'
+    'write_file("pkg/app.py", text + "\\n\\ndef added() -> int:\\n    return 1\\n")\n'
+    'write_file("pkg/crlf.py", read_file("pkg/crlf.py") + "y = 2\\r\\n")'
+)
+
+
+def appender() -> FunctionModel:
+    """Appends a function to pkg/app.py and a line to pkg/crlf.py: edits at the end of a
+    file that ends with a line break (the most common edit: a new function, a new test)."""
+    return _script("appender", APPEND, "Added added() at the end.")

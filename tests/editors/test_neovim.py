@@ -258,3 +258,22 @@ def test_two_runs_at_once_each_stream_under_their_own_heading(
             lines[i + 1].strip() == "Hello from Punie: origin_distance returns the norm of a Point."
         ), lines
         assert lines[i + 2] == "_ok; 0 edits_"
+
+
+@pytest.mark.timeout(120)
+def test_an_edit_at_the_end_of_a_file_is_saved_as_proposed(project: Path, tmp_path: Path) -> None:
+    """Appending after a file's last line break: Neovim's buffer has no line after it, and
+    an edit starting there gained an empty line (a blank line at the end on :write)."""
+    app, crlf = project / "pkg" / "app.py", project / "pkg" / "crlf.py"
+    crlf.write_bytes(b"x = 1\r\n")
+    expected = {
+        "app.py": app.read_bytes() + b"\n\ndef added() -> int:\n    return 1\n",
+        "crlf.py": b"x = 1\r\ny = 2\r\n",
+    }
+    results = run_nvim(
+        project, "append", tmp_path, model="appender", settings={"punie": {"edits": "auto"}}
+    )
+    assert results["result"]["applied"] is True
+    out = tmp_path / "append.json"
+    for name, text in expected.items():
+        assert Path(f"{out}.{name}").read_bytes() == text, name

@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from punie_lsp.agent_run.edits import OpenDocument, Snapshot, plan, stale
+from punie_lsp.agent_run.edits import OpenDocument, Snapshot, plan, stale, text_edits
 from punie_lsp.session.documents import document_key
+from tests.punie_lsp.session.test_lsp_lines import PIECES
+from typed_tools.lines import offset_at, split_keepends
 
 OLD = "x = 1\r\n"
 NEW = "x = 2\r\n"
@@ -101,3 +105,27 @@ def test_a_document_open_through_a_symbolic_link_is_the_files(tmp_path: Path) ->
     opened_since = Snapshot({document_key(uri): OpenDocument(0, "typed\r\n", 2, uri)})
     assert stale([from_disk], opened_since) == {real.as_uri(): "edited"}
     assert stale([from_disk], Snapshot({document_key(uri): OpenDocument(0, OLD, 2, uri)})) == {}
+
+
+texts = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, texts, st.sampled_from(["any", "append", "prepend"]))
+def test_edits_turn_the_text_read_into_the_text_proposed_never_from_after_the_end(
+    old: str, new: str, how: str
+) -> None:
+    """Applied as LSP says, the edits give exactly the proposed text; and none starts on
+    the empty "line" after a final line break, which Neovim's buffer does not have (an
+    edit starting there left a blank line more: ``test_neovim.py``, end of a file)."""
+    new = {"any": new, "append": old + new, "prepend": new + old}[how]
+    edits = text_edits(old, new, "utf-16")
+    text = old
+    for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character))[::-1]:
+        start = offset_at(text, edit.range.start.line, edit.range.start.character, "utf-16")
+        end = offset_at(text, edit.range.end.line, edit.range.end.character, "utf-16")
+        text = text[:start] + edit.new_text + text[end:]
+    assert text == new
+    lines = split_keepends(old)
+    if len(lines) > 1 and lines[-1] == "":
+        assert all(e.range.start.line < len(lines) - 1 for e in edits)
