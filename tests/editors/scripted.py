@@ -65,11 +65,13 @@ def fixer() -> FunctionModel:
 APPEND = (
     'text = read_file("pkg/app.py")\n'
     'write_file("pkg/app.py", text + "\\n\\ndef added() -> int:\\n    return 1\\n")\n'
-    'write_file("pkg/crlf.py", read_file("pkg/crlf.py") + "y = 2\\r\\n")'
+    'write_file("pkg/crlf.py", read_file("pkg/crlf.py") + "y = 2\\r\\n")\n'
+    'write_file("pkg/new_module.py", "def new() -> int:\\n    return 2\\n")'
 )
 
 
 def appender() -> FunctionModel:
-    """Appends a function to pkg/app.py and a line to pkg/crlf.py: edits at the end of a
-    file that ends with a line break (the most common edit: a new function, a new test)."""
+    """Appends a function to pkg/app.py and a line to pkg/crlf.py, and creates
+    pkg/new_module.py: edits at the end of a file that ends with a line break and a new
+    file (the most common edits: a new function, a new test file)."""
     return _script("appender", APPEND, "Added added() at the end.")

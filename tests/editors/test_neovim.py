@@ -263,12 +263,15 @@ def test_two_runs_at_once_each_stream_under_their_own_heading(
 @pytest.mark.timeout(120)
 def test_an_edit_at_the_end_of_a_file_is_saved_as_proposed(project: Path, tmp_path: Path) -> None:
     """Appending after a file's last line break: Neovim's buffer has no line after it, and
-    an edit starting there gained an empty line (a blank line at the end on :write)."""
+    an edit starting there gained an empty line (a blank line at the end on :write). A new
+    file too: Neovim's empty buffer is one empty line, so inserting the whole text left
+    it at the end (the plug-in takes it back, ``editors/nvim``)."""
     app, crlf = project / "pkg" / "app.py", project / "pkg" / "crlf.py"
     crlf.write_bytes(b"x = 1\r\n")
     expected = {
         "app.py": app.read_bytes() + b"\n\ndef added() -> int:\n    return 1\n",
         "crlf.py": b"x = 1\r\ny = 2\r\n",
+        "new_module.py": b"def new() -> int:\n    return 2\n",
     }
     results = run_nvim(
         project, "append", tmp_path, model="appender", settings={"punie": {"edits": "auto"}}

@@ -10,7 +10,7 @@ H.run(function()
   end)
   H.record('result', punie.state.last_result)
   -- What the user gets on :write.
-  for _, name in ipairs({ 'app.py', 'crlf.py' }) do
+  for _, name in ipairs({ 'app.py', 'crlf.py', 'new_module.py' }) do
     vim.api.nvim_buf_call(vim.fn.bufnr('pkg/' .. name), function()
       vim.cmd('silent write! ' .. vim.fn.fnameescape(os.getenv('PUNIE_TEST_OUT') .. '.' .. name))
     end)

@@ -478,6 +478,33 @@ local function on_progress(ev)
   vim.cmd.redrawstatus({ bang = true })
 end
 
+--- `workspace/applyEdit` as Neovim applies it, then one fix: Neovim holds an empty buffer
+--- as one empty line (sent as "\n" with 'eol'), so a file punie creates (CreateFile, then
+--- its whole text inserted) kept that line after the text: a blank line more on :write.
+--- A created file whose inserted text ends with a line break loses that last empty line.
+local function apply_edit(err, params, ctx, config)
+  local result = vim.lsp.handlers['workspace/applyEdit'](err, params, ctx, config)
+  if not (result and result.applied and params and params.edit) then
+    return result
+  end
+  local created = {}
+  for _, change in ipairs(params.edit.documentChanges or {}) do
+    if change.kind == 'create' then
+      created[change.uri] = true
+    elseif change.textDocument and created[change.textDocument.uri] then
+      local edits = change.edits or {}
+      local text = edits[#edits] and edits[#edits].newText or ''
+      local buf = vim.uri_to_bufnr(change.textDocument.uri)
+      local count = vim.api.nvim_buf_line_count(buf)
+      local last = vim.api.nvim_buf_get_lines(buf, count - 1, count, false)[1]
+      if count > 1 and last == '' and text:match('[\r\n]$') and vim.bo[buf].eol then
+        vim.api.nvim_buf_set_lines(buf, count - 1, count, false, {})
+      end
+    end
+  end
+  return result
+end
+
 --- Code actions carry punie's commands; run them here so they stream like the commands.
 local function code_action_command(command, ctx)
   local args = vim.deepcopy((command.arguments or {})[1] or {})
@@ -581,7 +608,7 @@ function M.setup(opts)
     -- Merged into Neovim's own capabilities: tells punie-lsp this client shows
     -- `punie/message`, so it does not also send answers as window/showMessage.
     capabilities = { experimental = { punieMessages = true } },
-    handlers = { ['punie/message'] = on_message },
+    handlers = { ['punie/message'] = on_message, ['workspace/applyEdit'] = apply_edit },
   })
   vim.lsp.enable(NAME)
   local group = vim.api.nvim_create_augroup('punie', { clear = true })
