@@ -179,6 +179,15 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
                 f"{names['base_url']} is the server's OpenAI-compatible API (usually …/v1)"
             )
     if backend == "mlx":
+        # Loaded already: the model was built from agent.mlx_model, so this costs nothing.
+        from agent.mlx_model import MlxWorkerExited
+
+        if isinstance(exc, MlxWorkerExited):
+            return (
+                f"model 'mlx:{name}' stopped: {error_line(exc).rstrip('.')}; ask again: the "
+                "next command starts it again (if it ran out of memory, choose a smaller "
+                f"model in {names['model']})"
+            )
         return (
             f"model 'mlx:{name}' could not be used: {error_line(exc).rstrip('.')}. Check the "
             f"Hugging Face repo or local path in {names['model']}, or use an OpenAI-compatible "

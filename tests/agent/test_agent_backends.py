@@ -83,6 +83,8 @@ async def test_mlx_models_are_built_lazily_and_load_failures_are_named(
 ) -> None:
     fake = types.ModuleType("agent.mlx_model")
     monkeypatch.setattr(fake, "MlxModel", FailingMlx, raising=False)
+    worker_exited = type("MlxWorkerExited", (RuntimeError,), {})  # as the real module has
+    monkeypatch.setattr(fake, "MlxWorkerExited", worker_exited, raising=False)
     monkeypatch.setitem(sys.modules, "agent.mlx_model", fake)
     config = AgentConfig(
         model="mlx:org/missing", draft_model="mlx:org/tiny", adapter="/adapters/mine"
@@ -108,3 +110,17 @@ async def test_mlx_models_are_built_lazily_and_load_failures_are_named(
     assert "mlx:org/missing" in result.error
     assert "no such repo: org/missing" in result.error
     assert agent.status().error == "no such repo: org/missing"
+
+
+def test_an_mlx_worker_that_died_is_named_as_such_with_what_to_do() -> None:
+    """Killed or out of memory mid-run: not a wrong path or repo; the next command starts
+    a new worker (``MlxModel.ensure_loaded``), so the user is told to ask again."""
+    from agent.backends import describe_model_error
+    from agent.mlx_model import MlxWorkerExited
+
+    config = AgentConfig(model="mlx:org/some-model")
+    died = MlxWorkerExited("the mlx model's worker process exited with code -9")
+    message = describe_model_error(config, died)
+    assert message.startswith("model 'mlx:org/some-model' stopped: the mlx model's worker")
+    assert "ask again" in message and "punie.model" in message
+    assert "Hugging Face" not in message
