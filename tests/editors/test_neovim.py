@@ -280,3 +280,26 @@ def test_an_edit_at_the_end_of_a_file_is_saved_as_proposed(project: Path, tmp_pa
     out = tmp_path / "append.json"
     for name, text in expected.items():
         assert Path(f"{out}.{name}").read_bytes() == text, name
+
+
+@pytest.mark.timeout(120)
+def test_trust_is_per_project(project: Path, tmp_path: Path) -> None:
+    """``trusted = { folder }`` in setup trusts the projects there, and only them: the
+    README's "trust that project" in Neovim, where ``settings`` are the same for all. A
+    second project open in the same Neovim stays untrusted."""
+    other = tmp_path / "other"
+    for root in (project, other):
+        (root / "tests").mkdir(parents=True)
+        (root / "tests" / "test_ok.py").write_text("def test_ok():\n    assert True\n")
+    (other / "pyproject.toml").write_text('[project]\nname = "other"\nversion = "0"\n')
+    env = {
+        "PUNIE_TEST_TRUSTED": json.dumps([str(project)]),
+        "PUNIE_TEST_OTHER": str(other / "tests" / "test_ok.py"),
+    }
+    results = run_nvim(project, "trust", tmp_path, env=env)
+    run = results["pytest"]
+    assert run["success"] is True and run["passed"] == 1, run
+    assert results["other_is_another_client"] is True
+    refused = results["other_pytest"]
+    assert refused["success"] is False
+    assert "not trusted" in refused["error"]

@@ -10,4 +10,5 @@ require('punie').setup({
   settings = lua_settings and assert(loadstring('return ' .. lua_settings))()
     or vim.json.decode(os.getenv('PUNIE_TEST_SETTINGS') or '{"punie": {}, "ty": {}}'),
   notify = true,
+  trusted = vim.json.decode(os.getenv('PUNIE_TEST_TRUSTED') or '[]'),
 })

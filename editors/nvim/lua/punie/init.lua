@@ -27,6 +27,10 @@ local defaults = {
   root_markers = { 'pyproject.toml', 'setup.py', 'setup.cfg', 'requirements.txt', '.git' },
   --- Sent as initializationOptions and answered to workspace/configuration.
   settings = { punie = {}, ty = {} },
+  --- Folders whose projects punie may run the code of (`pytest_run`): a project whose
+  --- root is one of them, or inside one, gets `punie.trust` (README, "Containment and
+  --- trust"). `settings.punie.trust = true` would trust every project you open.
+  trusted = {},
   --- Buffer-local mappings on attach (normal and visual mode); false for none.
   keys = { ask = '<leader>pa', fix = '<leader>pf', explain = '<leader>pe', write_tests = '<leader>pt' },
   --- The answer window, as fractions of the editor.
@@ -568,6 +572,25 @@ local function user_commands()
   end, { desc = 'Punie: show the answer window' })
 end
 
+--- Whether `root` (a client's root folder) is one of `config.trusted` or inside one.
+local function trusted(root)
+  if not root then
+    return false
+  end
+  local function real(path)
+    path = vim.fs.normalize(vim.fn.fnamemodify(vim.fn.expand(path), ':p'))
+    return (vim.uv.fs_realpath(path) or path):gsub('/$', '')
+  end
+  local here = real(root)
+  for _, folder in ipairs(M.config.trusted or {}) do
+    local top = real(folder)
+    if here == top or here:sub(1, #top + 1) == top .. '/' then
+      return true
+    end
+  end
+  return false
+end
+
 --- Settings are JSON objects at every depth, but Lua cannot tell an empty table from an
 --- empty list and vim.json sends `{}` as `[]` (ty then drops its whole section, as it
 --- did for `ty = { inlayHints = {} }`). Every empty table becomes vim.empty_dict(); a
@@ -604,6 +627,20 @@ function M.setup(opts)
     root_markers = M.config.root_markers,
     settings = settings,
     init_options = settings,
+    -- Trust is per project: only the client of a trusted root gets `punie.trust`. Each
+    -- client has its own copy of this config (vim.lsp.enable copies it), and its
+    -- `settings` are what Neovim sends after `initialize` and answers
+    -- workspace/configuration with.
+    before_init = function(params, config)
+      if trusted(config.root_dir) then
+        for _, options in ipairs({ config.settings, params.initializationOptions }) do
+          if type(options) == 'table' then
+            options.punie = options.punie or {}
+            options.punie.trust = true
+          end
+        end
+      end
+    end,
     commands = commands,
     -- Merged into Neovim's own capabilities: tells punie-lsp this client shows
     -- `punie/message`, so it does not also send answers as window/showMessage.
