@@ -303,3 +303,14 @@ def test_trust_is_per_project(project: Path, tmp_path: Path) -> None:
     refused = results["other_pytest"]
     assert refused["success"] is False
     assert "not trusted" in refused["error"]
+
+
+@pytest.mark.timeout(120)
+def test_a_server_that_dies_mid_run_ends_the_run_saying_so(project: Path, tmp_path: Path) -> None:
+    """Neovim drops a request whose server died without calling back: the run showed as
+    running for good (statusline, :PunieCancel), its window section without an end."""
+    slow = {"PUNIE_TEST_CHUNK_DELAY": "0.3"}
+    results = run_nvim(project, "server_dies", tmp_path, model="hello", env=slow)
+    assert results["statusline"] == ""
+    assert any(line.startswith("**Error:** punie-lsp stopped") for line in results["lines"])
+    assert any("before it answered" in n for n in results["notified"]), results["notified"]

@@ -58,6 +58,10 @@ local NS = vim.api.nvim_create_namespace('punie-answers')
 local sections = {}
 local latest = nil -- the token of the run started last (messages without a token go there)
 local progress_of = {} -- work-done token -> its latest progress message
+--- Running commands' ends, by token: `{ client = id, done = fn }`. Neovim drops a request
+--- whose server died (crashed, killed, out of memory) without calling back, so the run
+--- would show as running for good: `on_exit` ends them with the reason instead.
+local pending = {}
 
 -- -- the answer window --------------------------------------------------------------
 
@@ -267,7 +271,13 @@ function M.run(command, args, on_done)
     vim.notify('Punie: ' .. (AGENT[command] or command) .. '…', vim.log.levels.INFO)
   end
   local params = { command = command, arguments = { args }, workDoneToken = token }
+  local finished = false
   local function done(err, result)
+    if finished then
+      return
+    end
+    finished = true
+    pending[token] = nil
     M.state.running[token] = nil
     progress_of[token] = nil
     M.state.progress = select(2, next(progress_of))
@@ -310,6 +320,7 @@ function M.run(command, args, on_done)
       on_done(err, result)
     end
   end
+  pending[token] = { client = client.id, done = done }
   client:request('workspace/executeCommand', params, function(err, result)
     -- after the punie/message callbacks already queued, so the answer comes last
     vim.schedule(function()
@@ -461,6 +472,20 @@ local function on_message(_, message)
       M.show(message)
     end)
   end
+end
+
+--- The server is gone: every command it was running ends now, saying so.
+local function on_exit(code, signal, client_id)
+  vim.schedule(function()
+    for _, run in pairs(vim.deepcopy(pending)) do
+      if run.client == client_id then
+        run.done({
+          message = ('punie-lsp stopped (exit code %d, signal %d) before it answered: the run is lost; '
+            .. 'see the log (:checkhealth vim.lsp), then ask again'):format(code, signal),
+        })
+      end
+    end
+  end)
 end
 
 local function on_progress(ev)
@@ -646,6 +671,7 @@ function M.setup(opts)
     -- `punie/message`, so it does not also send answers as window/showMessage.
     capabilities = { experimental = { punieMessages = true } },
     handlers = { ['punie/message'] = on_message, ['workspace/applyEdit'] = apply_edit },
+    on_exit = on_exit,
   })
   vim.lsp.enable(NAME)
   local group = vim.api.nvim_create_augroup('punie', { clear = true })
