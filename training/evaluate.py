@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from training.projects import copy_project
 from training.suites import EvalCase
 
 __all__ = [
@@ -127,7 +128,7 @@ def summarise(cases: Sequence[CaseResult]) -> dict[str, CategoryScore]:
     }
 
 
-_NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "__pycache__", "node_modules", ".*_cache")
+_NOT_COPIED = (".git", ".venv", "__pycache__", "node_modules", ".*_cache")
 """A workspace's own history and environments stay out of the copy: it gets a fresh repo."""
 
 
@@ -137,7 +138,7 @@ def prepare_workspace(source: Path, into: Path) -> Path:
     The source's own ``.git`` is not copied (a clean repository would otherwise leave
     nothing to commit), and an empty project still gets its commit.
     """
-    root = Path(shutil.copytree(source, into / source.name, ignore=_NOT_COPIED))
+    root = copy_project(source, into / source.name, leave_out=_NOT_COPIED)
     git = shutil.which("git")
     if git is None:
         return root

@@ -13,6 +13,7 @@ import importlib.util
 import os
 import random
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Generator, Sequence
@@ -20,7 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PreparedProject", "Target", "package_source", "prepare_project", "prepared_projects"]
+__all__ = [
+    "PreparedProject",
+    "Target",
+    "copy_project",
+    "package_source",
+    "prepare_project",
+    "prepared_projects",
+]
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,33 @@ _BUGS = [
 _NAMES = ["label", "count", "total", "width", "score", "limit", "offset", "title", "ratio"]
 
 
+def copy_project(source: Path, into: Path, *, leave_out: Sequence[str] = ()) -> Path:
+    """Copy a project for training or evaluation without leaving it or hanging.
+
+    Symbolic links are copied as links, never followed: following them (copytree's
+    default) copied whatever a link named, ``/`` or a file such as ``~/.ssh/id_rsa``,
+    into the copy the tools then read and the dataset records. In the copy a link out
+    of the workspace is refused by the tools' containment, as in the editor. FIFOs,
+    sockets and devices are left out: opening a FIFO to copy it waited forever.
+    ``leave_out`` holds glob patterns of names not copied (``.git``, ``__pycache__``).
+    """
+    patterns = shutil.ignore_patterns(*leave_out)
+
+    def not_copied(folder: str, names: list[str]) -> set[str]:
+        skipped = set(patterns(folder, names))
+        for name in names:
+            try:
+                mode = os.lstat(os.path.join(folder, name)).st_mode
+            except OSError:  # gone since the listing
+                skipped.add(name)
+                continue
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+                skipped.add(name)
+        return skipped
+
+    return Path(shutil.copytree(source, into, symlinks=True, ignore=not_copied))
+
+
 def _git(root: Path, *args: str) -> None:
     env = {**os.environ, **_GIT_ENV}
     subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
@@ -84,7 +119,7 @@ def prepare_project(
     The planted errors are what check-and-fix examples repair; the uncommitted change
     gives ``git_status``/``git_diff`` something to report.
     """
-    shutil.copytree(source, into, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".git"))
+    copy_project(source, into, leave_out=("__pycache__", "*.pyc", ".git"))
     package = next((p for p in sorted(into.iterdir()) if (p / "__init__.py").exists()), into)
     buggy: list[tuple[str, str, str]] = []
     for index in range(bugs):
@@ -144,7 +179,7 @@ def prepared_projects(
             staging = Path(tmp) / f"src-{index}"
             if (source / "__init__.py").exists():
                 staging.mkdir()
-                shutil.copytree(source, staging / source.name)
+                copy_project(source, staging / source.name)
             else:
                 staging = source
             prepared.append(prepare_project(staging, Path(tmp) / f"project-{index}", rng=rng))

@@ -6,6 +6,7 @@ traceback and never a garbage row."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.training.test_traces import _trace
 from training import cli as train_cli
 from training.datasets_cli import main
 from training.finetune import load_rows
+from training.projects import copy_project
 
 BOM = "\ufeff"
 
@@ -203,3 +205,55 @@ def test_odd_paths_for_in_and_out_are_named(
     a_file = Path(_punie_file(tmp_path))
     assert main([step, str(a_file), "--out", str(a_file)]) == 2
     assert f"--out {a_file} is a file; name a folder" in capsys.readouterr().err
+
+
+@pytest.fixture
+def hostile_source(tmp_path: Path) -> Path:
+    """A project with what a real checkout can hold: a link to a secret outside it, a
+    link to ``/``, a symlink loop, a FIFO, a folder linked from inside."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "id_rsa").write_text("-----TOPSECRET-----\n")
+    source = tmp_path / "project"
+    (source / "pkg").mkdir(parents=True)
+    (source / "pkg" / "__init__.py").write_text("")
+    (source / "pkg" / "app.py").write_text("def total(n: int) -> int:\n    return n\n")
+    (source / "key").symlink_to(outside / "id_rsa")
+    (source / "everything").symlink_to("/")
+    (source / "loop_a").symlink_to("loop_b")
+    (source / "loop_b").symlink_to("loop_a")
+    (source / "pkg_link").symlink_to(source / "pkg")
+    os.mkfifo(source / "pipe")
+    return source
+
+
+def _regular_files(root: Path) -> list[Path]:
+    found = []
+    for folder, _, names in os.walk(root):  # os.walk does not follow links
+        found += [Path(folder) / n for n in names if (Path(folder) / n).is_file()]
+    return [p for p in found if not p.is_symlink()]
+
+
+def test_a_project_copy_keeps_links_as_links_and_leaves_fifos_out(
+    hostile_source: Path, tmp_path: Path
+) -> None:
+    """copytree's default followed every link: ``/`` was copied whole, a link to a key
+    outside became a file holding the key (then read into rows), and the FIFO blocked
+    the copy forever."""
+    copy = copy_project(hostile_source, tmp_path / "copy", leave_out=(".git",))
+    assert (copy / "key").is_symlink() and (copy / "everything").is_symlink()
+    assert (copy / "loop_a").is_symlink() and not (copy / "pipe").exists()
+    assert not any("TOPSECRET" in p.read_text() for p in _regular_files(copy))
+    assert (copy / "pkg" / "app.py").is_file()
+
+
+@pytest.mark.timeout(120)
+def test_generate_on_a_hostile_project_finishes_and_records_nothing_from_outside(
+    hostile_source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "data"
+    args = ["generate", "--out", str(out), "--source", str(hostile_source), "--per-category", "1"]
+    assert main(args) == 0
+    assert "wrote 7 rows" in capsys.readouterr().out
+    text = "".join((out / f"{split}.jsonl").read_text() for split in ("train", "valid", "test"))
+    assert "TOPSECRET" not in text
