@@ -70,11 +70,27 @@ def _server_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _LogFile(logging.FileHandler):
+    """``--log-file``: a log write that fails (a full disk, the file's volume gone) is
+    said once, in one line on stderr, and the file is not written again. logging's own
+    ``handleError`` printed a traceback to stderr (the editor's log) for every record."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # logging's name
+        error = sys.exc_info()[1]
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        with contextlib.suppress(Exception):
+            print(
+                f"punie-lsp: cannot write the log file {self.baseFilename} ({reason}); "
+                "logging to it stops",
+                file=sys.stderr,
+                flush=True,
+            )
+        logging.getLogger().removeHandler(self)
+
+
 def _configure_logging(level: str, log_file: str | None) -> None:
     handler: logging.Handler = (
-        logging.FileHandler(log_file, encoding="utf-8")
-        if log_file
-        else logging.StreamHandler(sys.stderr)
+        _LogFile(log_file, encoding="utf-8") if log_file else logging.StreamHandler(sys.stderr)
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

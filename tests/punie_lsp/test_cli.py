@@ -116,6 +116,18 @@ def test_a_log_file_in_a_missing_folder_is_named() -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_log_file_that_cannot_be_written_is_said_once() -> None:
+    """A full disk: logging printed "--- Logging error ---" and a traceback on stderr
+    (the editor's log) for every record."""
+    done = run("--stdio", "--log-file", "/dev/full")  # stdin ends at once: a short session
+    assert "Traceback" not in done.stderr and "Logging error" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "punie-lsp: cannot write the log file /dev/full (No space left on device); "
+        "logging to it stops"
+    ]
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [
