@@ -314,3 +314,32 @@ def test_a_server_that_dies_mid_run_ends_the_run_saying_so(project: Path, tmp_pa
     assert results["statusline"] == ""
     assert any(line.startswith("**Error:** punie-lsp stopped") for line in results["lines"])
     assert any("before it answered" in n for n in results["notified"]), results["notified"]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("answer", [1, 2], ids=["yes", "no"])
+def test_a_fix_the_user_declines_is_reported_as_not_applied(
+    project: Path, tmp_path: Path, answer: int
+) -> None:
+    """With ``edits = 'ask'`` Neovim asks before applying; it answered the server
+    ``applied: true`` when the user said No, and the window said "1 edit applied"."""
+    results = run_nvim(
+        project,
+        "fix_ask",
+        tmp_path,
+        model="fixer",
+        settings={"punie": {"edits": "ask"}, "ty": {}},
+        env={"PUNIE_TEST_CONFIRM": str(answer)},
+    )
+    assert len(results["asked"]) == 1 and "Apply all changes?" in results["asked"][0]
+    result = results["result"]
+    if answer == 1:
+        assert results["line13"] == "    return 0"
+        assert result["applied"] is True
+        assert "_ok; 1 edit applied_" in results["lines"]
+    else:
+        assert results["line13"] == '    return "not an int"'
+        assert results["modified"] is False
+        assert result["applied"] is False, result
+        assert "declined" in result["reason"]
+        assert "_ok; 1 edit applied_" not in results["lines"]

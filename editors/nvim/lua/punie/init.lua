@@ -507,14 +507,51 @@ local function on_progress(ev)
   vim.cmd.redrawstatus({ bang = true })
 end
 
---- `workspace/applyEdit` as Neovim applies it, then one fix: Neovim holds an empty buffer
---- as one empty line (sent as "\n" with 'eol'), so a file punie creates (CreateFile, then
---- its whole text inserted) kept that line after the text: a blank line more on :write.
---- A created file whose inserted text ends with a line break loses that last empty line.
+--- The buffers an edit targets, with their change ticks (-1: not loaded yet).
+local function targets(edit)
+  local ticks = {}
+  local function add(uri)
+    local buf = vim.fn.bufnr(vim.uri_to_fname(uri))
+    ticks[uri] = (buf > 0 and vim.api.nvim_buf_is_loaded(buf)) and vim.api.nvim_buf_get_changedtick(buf) or -1
+  end
+  for _, change in ipairs(edit.documentChanges or {}) do
+    if change.textDocument and change.edits and #change.edits > 0 then
+      add(change.textDocument.uri)
+    end
+  end
+  for uri, edits in pairs(edit.changes or {}) do
+    if #edits > 0 then
+      add(uri)
+    end
+  end
+  return ticks
+end
+
+--- `workspace/applyEdit` as Neovim applies it, then two fixes:
+--- - Neovim answers `applied: true` when the user declined its "Apply all changes?"
+---   (edits that need confirmation): an edit that changed none of its buffers was not
+---   applied, and punie is told so (else it reported "1 edit applied");
+--- - Neovim holds an empty buffer as one empty line (sent as "\n" with 'eol'), so a file
+---   punie creates (CreateFile, then its whole text inserted) kept that line after the
+---   text: a blank line more on :write. A created file whose inserted text ends with a
+---   line break loses that last empty line.
 local function apply_edit(err, params, ctx, config)
+  local before = params and params.edit and targets(params.edit) or {}
   local result = vim.lsp.handlers['workspace/applyEdit'](err, params, ctx, config)
   if not (result and result.applied and params and params.edit) then
     return result
+  end
+  if next(before) then
+    local changed = false
+    for uri, tick in pairs(before) do
+      local buf = vim.fn.bufnr(vim.uri_to_fname(uri))
+      if buf > 0 and vim.api.nvim_buf_get_changedtick(buf) ~= tick then
+        changed = true
+      end
+    end
+    if not changed then
+      return { applied = false, failureReason = 'declined' }
+    end
   end
   local created = {}
   for _, change in ipairs(params.edit.documentChanges or {}) do
