@@ -343,3 +343,22 @@ def test_a_fix_the_user_declines_is_reported_as_not_applied(
         assert result["applied"] is False, result
         assert "declined" in result["reason"]
         assert "_ok; 1 edit applied_" not in results["lines"]
+
+
+@pytest.mark.timeout(120)
+def test_declined_edits_to_files_not_open_are_reported_as_not_applied(
+    project: Path, tmp_path: Path
+) -> None:
+    """Files the user has not opened (and a new one): Neovim loads them to ask, so a
+    change tick alone would count a declined edit as applied."""
+    (project / "pkg" / "crlf.py").write_bytes(b"x = 1\r\n")
+    results = run_nvim(
+        project,
+        "decline_all",
+        tmp_path,
+        model="appender",
+        settings={"punie": {"edits": "ask"}, "ty": {}},
+    )
+    assert results["modified"] == []
+    assert results["result"]["applied"] is False, results["result"]
+    assert "declined" in results["result"]["reason"]

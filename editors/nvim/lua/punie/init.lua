@@ -545,8 +545,12 @@ local function apply_edit(err, params, ctx, config)
     local changed = false
     for uri, tick in pairs(before) do
       local buf = vim.fn.bufnr(vim.uri_to_fname(uri))
-      if buf > 0 and vim.api.nvim_buf_get_changedtick(buf) ~= tick then
-        changed = true
+      -- A buffer Neovim loaded for the edit changed if the edit made it modified.
+      if buf > 0 and vim.api.nvim_buf_is_loaded(buf) then
+        local now = vim.api.nvim_buf_get_changedtick(buf)
+        if (tick == -1 and vim.bo[buf].modified) or (tick ~= -1 and now ~= tick) then
+          changed = true
+        end
       end
     end
     if not changed then
