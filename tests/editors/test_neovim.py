@@ -362,3 +362,17 @@ def test_declined_edits_to_files_not_open_are_reported_as_not_applied(
     assert results["modified"] == []
     assert results["result"]["applied"] is False, results["result"]
     assert "declined" in results["result"]["reason"]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("how", ["q", "close"])
+def test_q_closes_the_answer_window_for_the_rest_of_the_run(
+    project: Path, tmp_path: Path, how: str
+) -> None:
+    """``q`` (or ``:close``) closed the window only until the next streamed word reopened it."""
+    slow = {"PUNIE_TEST_CHUNK_DELAY": "0.1", "PUNIE_TEST_CLOSE": how}
+    results = run_nvim(project, "dismiss", tmp_path, model="hello", env=slow)
+    assert results["closed"] is True
+    assert results["open_after_run"] is False
+    assert any("Hello from Punie" in line for line in results["lines"])  # still written
+    assert results["reopened"] is True

@@ -51,6 +51,7 @@ M.state = {
 }
 
 local tokens = 0
+local dismissed = false -- the user closed the window during the runs going on now
 local NS = vim.api.nvim_create_namespace('punie-answers')
 --- Each run's part of the answer window, by work-done token: its last line (an extmark,
 --- so runs going at once each grow under their own heading), whether 'text' arrived since
@@ -113,7 +114,18 @@ function M.open()
   if f then
     win_config.footer, win_config.footer_pos = f, 'left'
   end
-  M.state.win = vim.api.nvim_open_win(buf, false, win_config)
+  local win = vim.api.nvim_open_win(buf, false, win_config)
+  M.state.win = win
+  -- Closed any way (q, :close, <C-w>o elsewhere): as M.close, it stays closed this run.
+  vim.api.nvim_create_autocmd('WinClosed', {
+    pattern = tostring(win),
+    once = true,
+    callback = function()
+      if M.state.win == win then
+        dismissed, M.state.win = true, nil
+      end
+    end,
+  })
   vim.wo[M.state.win].wrap = true
   vim.wo[M.state.win].linebreak = true
   -- markdown flags snake_case words as errors: plain text in this window
@@ -121,7 +133,10 @@ function M.open()
   return M.state.win
 end
 
+--- Close the answer window; it stays closed while the runs going on now stream (they
+--- still write to it: `:PunieAnswers` shows them) and opens again with the next run.
 function M.close()
+  dismissed = true
   if M.state.win and vim.api.nvim_win_is_valid(M.state.win) then
     vim.api.nvim_win_close(M.state.win, true)
   end
@@ -177,7 +192,9 @@ local function write(text, join, section)
   if section then
     section.mark = vim.api.nvim_buf_set_extmark(buf, NS, row, 0, { id = section.mark })
   end
-  M.open()
+  if not dismissed then
+    M.open()
+  end
   scroll_to(row)
 end
 
@@ -253,6 +270,7 @@ function M.run(command, args, on_done)
   M.state.running[token] = command
   local section = { streamed = false, answered = false }
   sections[token], latest = section, token
+  dismissed = false
   local label = args.prompt
   if not label then
     local where = args.uri and vim.fn.fnamemodify(vim.uri_to_fname(args.uri), ':.') or ''
@@ -634,6 +652,7 @@ local function user_commands()
   cmd('PunieReset', M.reset, { desc = 'Punie: start a new conversation' })
   cmd('PunieCancel', M.cancel, { desc = 'Punie: cancel running commands' })
   cmd('PunieAnswers', function()
+    dismissed = false
     M.open()
   end, { desc = 'Punie: show the answer window' })
 end
