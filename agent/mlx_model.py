@@ -169,13 +169,8 @@ class MlxModel(Model):
     def loaded(self) -> bool:
         """Ready to generate: loaded, and its worker still there."""
         future, host = self._load_future, self._host_
-        return (
-            host is not None
-            and not host.exited
-            and future is not None
-            and future.done()
-            and not _failed(future)
-        )
+        alive = host is not None and not host.exited
+        return alive and future is not None and future.done() and not _failed(future)
 
     @property
     def loading(self) -> bool:
@@ -189,8 +184,7 @@ class MlxModel(Model):
         future = self._load_future
         if future is None or not future.done() or future.cancelled():
             return None
-        error = future.exception()
-        return str(error) if error is not None else None
+        return str(error) if (error := future.exception()) is not None else None
 
     def _make_host(self) -> Host:
         """The worker process, or a thread with ``process=False``; tests may script it."""
@@ -347,15 +341,13 @@ class _Generation:
         return self._future.result()
 
     async def aclose(self) -> None:
-        """Stop generating (a consumer that leaves early) and wait for the host to let go,
-        at most ``STOP_WAIT_SECONDS``: a cancelled run ends within a second even while
-        the host finishes a prefill chunk (a big model on a CPU takes longer per chunk).
-        The host runs one job at a time, so the next request still waits its turn."""
+        """Stop generating and wait for the host to let go, at most ``STOP_WAIT_SECONDS``:
+        a cancelled run ends within a second even mid-prefill-chunk (the host runs one
+        job at a time, so the next request still waits its turn)."""
         if not self._future.done():
             self._stop()
         waiting = asyncio.wrap_future(self._future)
-        # Its outcome is read here or by the stats callback: never "never retrieved".
-        waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
+        waiting.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved
         await asyncio.wait({waiting}, timeout=STOP_WAIT_SECONDS)
 
 
