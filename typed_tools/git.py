@@ -139,7 +139,7 @@ class GitLogResult(ToolResult):
 async def _git(ctx: ToolContext, *args: str, check: bool = True) -> str:
     completed = await run_git(args, cwd=resolve(ctx, "."))
     if check and completed.returncode != 0:
-        raise ToolFailure(f"git {args[0]} failed: {completed.stderr.strip()}")
+        raise ToolFailure(f"git {args[0]} failed: {completed.error_line('git')}")
     return completed.stdout
 
 
@@ -152,7 +152,7 @@ async def _prefix(ctx: ToolContext) -> str:
                 "the workspace is not in a git repository (git_status, git_diff and git_log "
                 "need one; `git init` makes it one)"
             )
-        raise ToolFailure(f"git rev-parse failed: {completed.stderr.strip()}")
+        raise ToolFailure(f"git rev-parse failed: {completed.error_line('git')}")
     return completed.stdout.strip()
 
 

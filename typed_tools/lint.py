@@ -64,7 +64,7 @@ async def _ruff(ctx: ToolContext, args: list[str], stdin: str | None = None) -> 
         stdin=stdin,
     )
     if completed.returncode != 0:
-        raise ToolFailure(f"ruff failed: {completed.stderr.strip()[:2000]}")
+        raise ToolFailure(f"ruff failed: {completed.error_line('ruff')}")
     return completed.stdout
 
 

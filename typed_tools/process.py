@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -34,6 +35,40 @@ class Completed:
     """Everything written to stdout, decoded as UTF-8 (invalid bytes replaced)."""
     stderr: str
     """Everything written to stderr, for error messages."""
+
+    def error_line(self, program: str, limit: int = 2000) -> str:
+        """What the child said was wrong, in one line (``limit`` characters at most).
+
+        ruff and ty print a chain of causes over several lines, with source frames and
+        warnings between them (``ruff failed`` / ``Cause: Failed to parse …`` / ``1 |
+        [tool.ruff`` / ``unclosed table``); the chain is joined with ``: `` and the
+        frames and warnings dropped, so a broken ``pyproject.toml`` reads
+        ``Failed to parse …/pyproject.toml: TOML parse error at line 1, column 11:
+        unclosed table, expected `]```. Falls back to stdout, then the exit status.
+        """
+        parts: list[str] = []
+        in_warning = False
+        for raw in (self.stderr.strip() or self.stdout.strip()).splitlines():
+            line = raw.strip()
+            if not line:
+                continue
+            if line.startswith("warning:"):
+                in_warning = True
+                continue
+            if in_warning and raw[:1].isspace() and not line.startswith("Cause:"):
+                continue  # the warning's own continuation lines
+            in_warning = False
+            if _SOURCE_FRAME.match(line):
+                continue
+            line = line.removeprefix("Cause:").strip().removeprefix("error:").strip()
+            if line and line != f"{program} failed":
+                parts.append(line)
+        said = ": ".join(parts) or f"exit status {self.returncode}"
+        return said if len(said) <= limit else said[: limit - 1] + "…"
+
+
+_SOURCE_FRAME = re.compile(r"^\d*\s*\|")
+"""A line of a source excerpt in a Rust tool's error (``  |``, ``1 | [tool.ruff``)."""
 
 
 def _environment(

@@ -120,12 +120,7 @@ async def _via_cli(ctx: ToolContext, targets: list[Path]) -> list[TypeCheckError
     # 2 is also what ty exits with when a file could not be read (not UTF-8): its report
     # still lists that file (code ``io``) and every other file's diagnostics.
     if completed.returncode not in (0, 1, 2) or not completed.stdout.strip().startswith("["):
-        reason = (
-            completed.stderr.strip()
-            or completed.stdout.strip()
-            or f"exit status {completed.returncode}"
-        )
-        raise ToolFailure(f"ty check failed: {reason[:2000]}")
+        raise ToolFailure(f"ty check failed: {completed.error_line('ty')}")
     return parse_gitlab_json(ctx, completed.stdout, root)
 
 

@@ -178,3 +178,26 @@ async def test_a_file_that_is_not_utf8_is_reported_and_the_rest_checked(
     assert found == {("demo/calc.py", "invalid-assignment"), ("demo/latin1.py", "io")}
     [io] = [e for e in result.errors if e.code == "io"]
     assert io.message.startswith("Failed to read file:") and "UTF-8" in io.message
+
+
+async def test_a_broken_pyproject_is_one_line_naming_the_cause(
+    ctx: ToolContext, tmp_path: Path
+) -> None:
+    """ruff and ty print a chain of causes with a source frame; the result said
+    "ruff failed: ruff failed\\n  Cause: …\\n  |\\n1 | [tool.ruff\\n  |           ^\\n…"."""
+    (ctx.root / "pyproject.toml").write_text("[tool.ruff\nselect = \n")
+    for result in (
+        await ruff_check(ctx, "demo"),
+        await ruff_fix(ctx, "demo"),
+        await typecheck(ctx, "demo"),
+    ):
+        assert result.success is False
+        error = result.error or ""
+        assert "\n" not in error and "  |" not in error and "failed: ruff failed" not in error
+        assert "pyproject.toml" in error
+        assert error.endswith(
+            ": TOML parse error at line 1, column 11: unclosed table, expected `]`"
+        ), error
+    (ctx.root / "pyproject.toml").write_text('[tool.ruff]\nselect = ["XYZ999"]\n')
+    error = (await ruff_check(ctx, "demo")).error or ""
+    assert error.startswith("ruff failed: Unknown rule selector `XYZ999`"), error  # no warning
