@@ -100,6 +100,26 @@ def pytest_runtest_logreport(report):
         entry["traceback"] = report.longreprtext
 
 
+def _progress(record):
+    """One line of ``PUNIE_PYTEST_PROGRESS``, written as it happens: if the process ends
+    before ``pytest_sessionfinish`` (a test calls ``os._exit``, crashes the interpreter,
+    or is killed), the tests that finished and the one that was running are known."""
+    path = os.environ.get("PUNIE_PYTEST_PROGRESS")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+def pytest_runtest_protocol(item, nextitem):
+    if _visible(item.path):
+        _progress({"started": item.nodeid})
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    if nodeid in _results:
+        _progress({"finished": _results[nodeid]})
+
+
 def pytest_collectreport(report):
     if report.failed:
         _hide_outside_frames(report)

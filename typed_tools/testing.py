@@ -42,13 +42,45 @@ def workspace_python(root: Path) -> str:
     return sys.executable
 
 
-def _read_report(report: Path, completed: Completed) -> dict[str, Any]:
-    """The plugin's JSON; its absence means pytest never reached the end of a session."""
-    if not report.exists():
+def _read_report(report: Path, progress: Path, completed: Completed) -> dict[str, Any]:
+    """The plugin's JSON; without it pytest never reached the end of its session.
+
+    Then the tests it finished are taken from the plugin's progress lines, and the test
+    that was running when the process ended is reported as an error saying so: a test
+    calling ``os._exit`` or crashing the interpreter lost every result before it, and
+    the message was pytest's unrelated warnings with "internal error".
+    """
+    if report.exists():
+        return json.loads(report.read_text(encoding="utf-8"))
+    finished: dict[str, dict[str, Any]] = {}
+    running: str | None = None
+    if progress.exists():
+        for line in progress.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if "started" in record:
+                running = record["started"]
+            else:
+                finished[record["finished"]["name"]] = record["finished"]
+                running = None if running == record["finished"]["name"] else running
+    if running is None and not finished:
         reason = _EXIT_MEANING.get(completed.returncode, "pytest did not run")
         detail = (completed.stderr or completed.stdout).strip()[-2000:]
         raise ToolFailure(f"{reason} (exit {completed.returncode}): {detail}")
-    return json.loads(report.read_text(encoding="utf-8"))
+    tests = list(finished.values())
+    if running is not None:
+        tests.append(
+            {
+                "name": running,
+                "outcome": "error",
+                "duration": 0.0,
+                "message": (
+                    f"the test process ended during this test (exit {completed.returncode}) "
+                    "before pytest could report it; tests after it did not run"
+                ),
+                "traceback": None,
+            }
+        )
+    return {"exitstatus": 1, "duration": 0.0, "tests": tests}
 
 
 @tool
@@ -66,7 +98,7 @@ async def pytest_run(ctx: ToolContext, path: str = ".", keyword: str | None = No
         raise ToolFailure(f"no such file or folder: {display_path(ctx, target)}")
     with tempfile.TemporaryDirectory(prefix="punie-pytest-") as scratch:
         shutil.copy(Path(__file__).with_name("_pytest_plugin.py"), Path(scratch, f"{_PLUGIN}.py"))
-        report = Path(scratch, "report.json")
+        report, progress = Path(scratch, "report.json"), Path(scratch, "progress.jsonl")
         argv = [
             workspace_python(root), "-m", "pytest", str(target),
             "-p", _PLUGIN, "-p", "no:cacheprovider", "-q", "--color=no",
@@ -80,6 +112,7 @@ async def pytest_run(ctx: ToolContext, path: str = ".", keyword: str | None = No
             contain=Contained(memory_mb=ctx.process_memory_mb, cpu_seconds=cpu_seconds),
             env={
                 "PUNIE_PYTEST_REPORT": str(report),
+                "PUNIE_PYTEST_PROGRESS": str(progress),
                 "PUNIE_PYTEST_VISIBLE": os.pathsep.join([str(root), *library_roots(root)]),
                 "PYTHONPATH": os.pathsep.join(
                     filter(None, [scratch, os.environ.get("PYTHONPATH")])
@@ -87,7 +120,7 @@ async def pytest_run(ctx: ToolContext, path: str = ".", keyword: str | None = No
                 "PYTHONDONTWRITEBYTECODE": "1",
             },
         )
-        data = _read_report(report, completed)
+        data = _read_report(report, progress, completed)
     if data["exitstatus"] in _EXIT_MEANING:
         raise ToolFailure(
             f"{_EXIT_MEANING[data['exitstatus']]}: {completed.stderr.strip()[-2000:]}"

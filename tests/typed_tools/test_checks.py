@@ -201,3 +201,24 @@ async def test_a_broken_pyproject_is_one_line_naming_the_cause(
     (ctx.root / "pyproject.toml").write_text('[tool.ruff]\nselect = ["XYZ999"]\n')
     error = (await ruff_check(ctx, "demo")).error or ""
     assert error.startswith("ruff failed: Unknown rule selector `XYZ999`"), error  # no warning
+
+
+async def test_a_test_that_ends_the_test_process_is_named_and_earlier_results_kept(
+    ctx: ToolContext,
+) -> None:
+    """A test calling ``os._exit`` (or crashing the interpreter): the result was "pytest
+    hit an internal error (exit 3)" with pytest's unrelated warnings as the reason, and
+    the tests that had passed before it were lost."""
+    (ctx.root / "tests" / "test_zexit.py").write_text(
+        "import os\n\n\ndef test_first():\n    assert True\n\n\n"
+        "def test_ends_the_process():\n    os._exit(3)\n\n\ndef test_never_runs():\n    pass\n"
+    )
+    result = await pytest_run(ctx, "tests/test_zexit.py")
+    assert result.error is None and not result.success
+    assert [(t.name, t.outcome) for t in result.tests] == [
+        ("tests/test_zexit.py::test_first", "passed"),
+        ("tests/test_zexit.py::test_ends_the_process", "error"),
+    ]
+    assert (result.passed, result.errors) == (1, 1)
+    message = result.tests[1].message or ""
+    assert message.startswith("the test process ended during this test (exit 3)")
