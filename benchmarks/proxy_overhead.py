@@ -502,12 +502,16 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"{ms(p50):>9} {ms(pct(p, 0.95)):>9} {ms(p50 - t50):>9} {ratio:9.2f} "
                 f"{ms(r50):>9} {ms(r50 - t50):>10} {ms(p50 - r50):>11}{verdict}"
             )
+
+        def medians(label: str, other: str) -> tuple[float, float, float]:
+            """ty's, punie's and ``other``'s p50 for ``label``."""
+            ty50, punie50, other50 = (times[(label, n)] for n in ("ty", "punie", other))
+            return statistics.median(ty50), statistics.median(punie50), statistics.median(other50)
+
         if args.before is not None:
             print(f"before: punie-lsp from {args.before} (PYTHONPATH), same run, interleaved")
             for label, *_ in table:
-                t50 = statistics.median(times[(label, "ty")])
-                p50 = statistics.median(times[(label, "punie")])
-                b50 = statistics.median(times[(label, "before")])
+                t50, p50, b50 = medians(label, "before")
                 print(
                     f"  {label:22} before p50 {ms(b50)} adds {ms(b50 - t50)}; "
                     f"now adds {ms(p50 - t50)}; now/before {p50 / b50:.2f}"
@@ -516,9 +520,7 @@ async def main_async(args: argparse.Namespace) -> None:
             floor = shlex.join(ROUTING_RELAY)
             print(f"routing relay (the floor of a Python proxy that routes): {floor}")
             for label, *_ in table:
-                t50 = statistics.median(times[(label, "ty")])
-                p50 = statistics.median(times[(label, "punie")])
-                r50 = statistics.median(times[(label, "routing relay")])
+                t50, p50, r50 = medians(label, "routing relay")
                 print(
                     f"  {label:22} routing relay adds {ms(r50 - t50)}; "
                     f"punie - routing relay {ms(p50 - r50)}"
