@@ -8,8 +8,9 @@ see it: ty's diagnostic in the Problems panel and as a squiggle, hover, go to de
 *Punie: Status* and VS Code's workspace trust reaching the server (the folder opens in
 Restricted Mode, then is trusted), *Punie: Ask* streaming into the Punie panel, *Punie:
 Fix* landing an undoable edit after asking first (``punie.edits: ask``: VS Code's
-Refactor Preview), a failed run showing the server's reason, and ty resolving imports in
-the environment selected in VS Code's Python extension. Everything is real but the model,
+Refactor Preview), a failed run showing the server's reason, ty resolving imports in
+the environment selected in VS Code's Python extension, and the extension's own settings
+of the wrong type named while the server still starts. Everything is real but the model,
 a scripted OpenAI-compatible server (tests/editors/scripted_openai.py) that punie-lsp
 reaches through its ``openai:`` backend, and the Python extension (``ms-python.python``,
 which needs the marketplace): a FAKE stand-in, tests/editors/vscode/fake-python-extension,
@@ -582,3 +583,41 @@ def test_a_new_selection_in_the_python_extension_reaches_ty(vscode: VSCode) -> N
         machine.write_text(json.dumps({**settings, "python.defaultInterpreterPath": selected}))
     expect(assigned.first).to_contain_text("[Ln 3, Col 14]")
     expect(unresolved).to_have_count(0)
+
+
+def test_extension_settings_of_the_wrong_type_are_named_and_the_server_still_starts(
+    vscode: VSCode,
+) -> None:
+    """A hand-edited settings.json with ``server.extraArgs`` as one string (not a list)
+    and ``interpreter`` as a number: each is named in one error message and its default
+    used, and punie-lsp restarts and answers. (Before, the string was spread into one
+    argument per character, which punie-lsp's argument parser refused, and the number
+    threw in the extension: no server, no reason.)"""
+    from playwright.sync_api import expect
+
+    page = vscode.page
+    machine = vscode.project.parent / "data" / "Machine" / "settings.json"
+    settings = json.loads(machine.read_text())
+    bad = {
+        **settings,
+        "punie-lsp.server.extraArgs": "--log-level DEBUG",
+        "punie-lsp.interpreter": 3,
+        "punie-lsp.server.path": str(Path(sys.executable).parent / "punie-lsp"),
+    }
+    toasts = page.locator(".notifications-toasts .notification-toast")
+    try:
+        machine.write_text(json.dumps(bad))
+        expect(
+            toasts.filter(has_text="punie-lsp.server.extraArgs must be a list of strings").first
+        ).to_be_visible()
+        expect(
+            toasts.filter(has_text="punie-lsp.interpreter must be a string").first
+        ).to_be_visible()
+        vscode.shot("11-bad-extension-settings")
+        vscode.run_command("Punie: Status")
+        expect(
+            toasts.filter(has_text="punie-lsp").filter(has_text="ty running").first
+        ).to_be_visible()
+    finally:
+        machine.write_text(json.dumps(settings))
+    page.keyboard.press("Escape")

@@ -196,10 +196,40 @@ export async function deactivate(): Promise<void> {
   client = undefined;
 }
 
+/**
+ * One of the extension's own settings (`punie-lsp.<key>`), or `fallback` when it is unset
+ * (`null` too) or of the wrong type, which one error message names. settings.json is
+ * edited by hand and VS Code does not enforce the schema: a string in `server.extraArgs`
+ * would otherwise be spread into one argument per character, and a number in
+ * `interpreter` would throw on `.trim()`, leaving no server and no reason.
+ */
+function setting<T>(
+  config: vscode.WorkspaceConfiguration,
+  key: string,
+  fallback: T,
+  valid: (value: unknown) => value is T,
+  shape: string,
+): T {
+  const value: unknown = config.get(key);
+  if (value === undefined || value === null) {
+    return fallback;
+  }
+  if (valid(value)) {
+    return value;
+  }
+  void vscode.window.showErrorMessage(
+    `Punie: punie-lsp.${key} must be ${shape}, not ${JSON.stringify(value)}; using ${JSON.stringify(fallback)}`,
+  );
+  return fallback;
+}
+
+const isString = (value: unknown): value is string => typeof value === "string";
+const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
+
 function serverOptions(): ServerOptions {
   const config = vscode.workspace.getConfiguration("punie-lsp");
-  const extra = config.get<string[]>("server.extraArgs", []);
-  const interpreter = config.get<string>("interpreter", "").trim();
+  const extra = setting(config, "server.extraArgs", [] as string[], isStrings, "a list of strings");
+  const interpreter = setting(config, "interpreter", "", isString, "a string").trim();
   const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   if (interpreter) {
     // -P: the workspace (the working directory) is not put on sys.path, so a project's
@@ -210,7 +240,7 @@ function serverOptions(): ServerOptions {
       options: { cwd },
     };
   }
-  const command = config.get<string>("server.path", "punie-lsp").trim() || "punie-lsp";
+  const command = setting(config, "server.path", "punie-lsp", isString, "a string").trim() || "punie-lsp";
   return { command, args: ["--stdio", ...extra], options: { cwd } };
 }
 
