@@ -169,8 +169,11 @@ class ProcessHost:
 
     def _start(self) -> subprocess.Popen[bytes]:
         """Spawn the worker (with ``_lock`` held) and its reader thread."""
+        # -P: the working directory (editors start punie-lsp in the workspace folder) is
+        # not put first on sys.path, so a project's own `types.py` or `agent/` cannot
+        # shadow the standard library's or ours (the worker exited with code 1 in them).
         process = subprocess.Popen(
-            [sys.executable, "-m", "agent._mlx_worker"],
+            [sys.executable, "-P", "-m", "agent._mlx_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             start_new_session=True,  # an editor's Ctrl-C is not the model's

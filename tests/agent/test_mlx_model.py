@@ -150,6 +150,26 @@ async def test_loads_once_in_a_worker_process_while_the_loop_runs(model_dir: Pat
         psutil.Process(pid).wait(timeout=10)  # closing the model ends its worker
 
 
+async def test_a_workspace_module_named_like_the_standard_librarys_does_not_break_the_worker(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """punie-lsp runs in the workspace folder (editors start it there): the worker must not
+    import the project's ``types.py`` (or its own ``agent/``) instead of the real ones, as
+    ``python -m`` would with the working directory first on ``sys.path``. Found in VS Code:
+    the model's worker exited with code 1 in a project with a ``types.py``."""
+    (tmp_path / "types.py").write_text('raise ImportError("the workspace\'s types.py")\n')
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "agent" / "__init__.py").write_text('raise ImportError("the workspace\'s agent")\n')
+    monkeypatch.chdir(tmp_path)
+    mlx = MlxModel(str(model_dir), temperature=0.0, max_tokens=8)
+    try:
+        await mlx.ensure_loaded()
+        assert (mlx.loaded, mlx.load_error) == (True, None)
+        assert isinstance(mlx._host_, ProcessHost)
+    finally:
+        mlx.close()
+
+
 async def test_a_worker_that_dies_fails_its_request_and_the_next_one_gets_a_new_worker(
     model_dir: Path,
 ) -> None:
