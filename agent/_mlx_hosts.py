@@ -15,8 +15,10 @@ in the order they were asked for.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
+import logging
 import subprocess
 import sys
 import threading
@@ -26,6 +28,8 @@ from typing import Any, Protocol
 
 from agent._mlx_engine import MlxEngine, MlxJob, MlxRequestStats, Output
 from agent._mlx_worker import read_frame, write_frame
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Host", "MlxWorkerExited", "ProcessHost", "ThreadHost"]
 
@@ -103,6 +107,7 @@ class ProcessHost:
         self._pending: dict[int, tuple[Future[Any], OnOutput | None]] = {}
         self._ids = itertools.count(1)
         self._exited: MlxWorkerExited | None = None
+        self._stderr: collections.deque[str] = collections.deque(maxlen=20)
 
     @property
     def pid(self) -> int | None:
@@ -176,15 +181,32 @@ class ProcessHost:
             [sys.executable, "-P", "-m", "agent._mlx_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             start_new_session=True,  # an editor's Ctrl-C is not the model's
         )
         assert process.stdin is not None
         write_frame(process.stdin, ("config", self._config))
         self._process = process
-        threading.Thread(target=self._read, args=(process,), name="mlx-reader", daemon=True).start()
+        stderr = threading.Thread(
+            target=self._read_stderr, args=(process,), name="mlx-stderr", daemon=True
+        )
+        stderr.start()
+        threading.Thread(
+            target=self._read, args=(process, stderr), name="mlx-reader", daemon=True
+        ).start()
         return process
 
-    def _read(self, process: subprocess.Popen[bytes]) -> None:
+    def _read_stderr(self, process: subprocess.Popen[bytes]) -> None:
+        """The worker's stderr into punie-lsp's log (``--log-file`` included, where an
+        inherited stderr would not go), its last lines kept for the exit message."""
+        assert process.stderr is not None
+        for raw in process.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                self._stderr.append(line)
+                logger.info("mlx worker: %s", line)
+
+    def _read(self, process: subprocess.Popen[bytes], stderr: threading.Thread) -> None:
         assert process.stdout is not None
         try:
             while True:
@@ -203,10 +225,15 @@ class ProcessHost:
         except (EOFError, OSError):
             pass
         code = process.wait()
+        stderr.join(timeout=5)
+        last = self._stderr[-1] if self._stderr else None
+        if code != 0 and self._stderr:
+            logger.warning("mlx worker exited with code %s:\n%s", code, "\n".join(self._stderr))
         with self._lock:
             self._exited = self._exited or MlxWorkerExited(
-                f"the mlx model's worker process exited with code {code} "
-                "(its error, if any, is in punie-lsp's log)"
+                f"the mlx model's worker process exited with code {code}"
+                + (f": {last}" if last else "")
+                + " (its output is in punie-lsp's log)"
             )
             pending, self._pending = self._pending, {}
         for future, _ in pending.values():

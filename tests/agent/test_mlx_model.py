@@ -170,6 +170,24 @@ async def test_a_workspace_module_named_like_the_standard_librarys_does_not_brea
         mlx.close()
 
 
+async def test_a_worker_that_fails_to_start_says_why(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's last stderr line (its exception) is in the error the editor shows, and
+    its output in punie-lsp's log: with ``--log-file`` an inherited stderr went elsewhere,
+    and the message pointed at a log that did not have it."""
+    # A module the worker imports before it can report anything over its pipe.
+    (tmp_path / "types.py").write_text('raise ImportError("a broken install")\n')
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    mlx = MlxModel(str(model_dir), temperature=0.0, max_tokens=8)
+    try:
+        with pytest.raises(Exception, match="code 1: ImportError: a broken install"):
+            await mlx.ensure_loaded()
+        assert mlx.load_error is not None and "a broken install" in mlx.load_error
+    finally:
+        mlx.close()
+
+
 async def test_a_worker_that_dies_fails_its_request_and_the_next_one_gets_a_new_worker(
     model_dir: Path,
 ) -> None:
