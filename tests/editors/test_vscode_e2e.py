@@ -605,6 +605,7 @@ def test_extension_settings_of_the_wrong_type_are_named_and_the_server_still_sta
         "punie-lsp.server.path": str(Path(sys.executable).parent / "punie-lsp"),
     }
     toasts = page.locator(".notifications-toasts .notification-toast")
+    page.locator(".editor-instance .squiggly-error").first.wait_for()  # the server is up
     try:
         machine.write_text(json.dumps(bad))
         expect(
@@ -621,3 +622,26 @@ def test_extension_settings_of_the_wrong_type_are_named_and_the_server_still_sta
     finally:
         machine.write_text(json.dumps(settings))
     page.keyboard.press("Escape")
+
+
+def test_a_changed_ty_setting_takes_effect_at_once(vscode: VSCode) -> None:
+    """ty reads its settings when it starts (it has no handler for
+    ``workspace/didChangeConfiguration``): turning a rule off in settings.json mid-session
+    restarts the server, and the diagnostic goes; turning it back on brings it back."""
+    from playwright.sync_api import expect
+
+    machine = vscode.project.parent / "data" / "Machine" / "settings.json"
+    settings = json.loads(machine.read_text())
+    vscode.open_file("pkg/app.py")
+    vscode.run_command("Problems: Focus on Problems View")
+    problems = vscode.page.locator(".markers-panel")
+    row = problems.locator(".monaco-list-row", has_text="invalid-explicit-return")
+    expect(row.first).to_be_visible()
+    rules = {"rules": {"invalid-explicit-return": "ignore"}}
+    try:
+        machine.write_text(json.dumps({**settings, "ty": {"configuration": rules}}))
+        expect(row).to_have_count(0)
+        vscode.shot("12-ty-rule-off")
+    finally:
+        machine.write_text(json.dumps(settings))
+    expect(row.first).to_be_visible()

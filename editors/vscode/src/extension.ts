@@ -165,9 +165,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   }
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((event) => {
-      if (event.affectsConfiguration("punie-lsp.server") || event.affectsConfiguration("punie-lsp.interpreter")) {
+      // ty reads its settings when it starts (ty 0.0.x has no handler for
+      // workspace/didChangeConfiguration): a changed `ty` section restarts the server.
+      if (
+        event.affectsConfiguration("punie-lsp.server") ||
+        event.affectsConfiguration("punie-lsp.interpreter") ||
+        event.affectsConfiguration("ty")
+      ) {
         void restart();
-      } else if (event.affectsConfiguration("punie") || event.affectsConfiguration("ty")) {
+      } else if (event.affectsConfiguration("punie")) {
         sendSettings();
       }
     }),
