@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import os
 import re
 import signal
@@ -213,16 +214,26 @@ _PR_SET_PDEATHSIG = 1
 """From ``<linux/prctl.h>``."""
 
 
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl``, looked up once here in the parent: the forked child only calls
+    it (a ``dlopen`` in a child forked from a process with threads can deadlock)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
 def _dying_with_parent(number: signal.Signals) -> Callable[[], None] | None:
     """A ``preexec_fn`` asking the kernel to send the child ``number`` when the thread
     that started it ends (Linux only; None elsewhere). The child of a tool call is
     awaited on that thread's event loop, so the thread outlives it unless the process
     dies. A contained command's reaper gets SIGTERM, on which it kills its whole tree."""
-    if sys.platform != "linux":
+    prctl = _prctl() if sys.platform == "linux" else None
+    if prctl is None:
         return None
 
     def arm() -> None:  # pragma: no cover - runs in the forked child
-        with contextlib.suppress(Exception):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(number), 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, int(number), 0, 0, 0)
 
     return arm

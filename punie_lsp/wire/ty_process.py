@@ -74,9 +74,21 @@ def launch(command: list[str] | None) -> tuple[list[str], dict[str, str]]:
     return command or ty_command(), ty_process_environment()
 
 
+def _libc_prctl() -> Callable[..., int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl() if sys.platform == "linux" else None
+"""libc's ``prctl``, looked up here in the parent: the forked child only calls it (a
+``dlopen`` in a child forked from a process with threads can deadlock)."""
+
+
 def die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class TyProcess(asyncio.SubprocessProtocol):
