@@ -265,24 +265,24 @@ def test_started_by_hand_in_a_terminal_it_says_what_it_is() -> None:
         proc.communicate(timeout=30)
 
 
-@pytest.mark.parametrize("closed", ["stdin", "stdout"])
-def test_a_closed_stdin_or_stdout_is_one_usage_line(closed: str) -> None:
-    """``punie-lsp --stdio <&-`` (or ``>&-``) ended in an AttributeError traceback."""
-    fd = 0 if closed == "stdin" else 1
-    script = (
-        "import os, subprocess, sys; "
-        f"os.close({fd}); "
-        f"sys.exit(subprocess.call({[*PUNIE, '--stdio']!r}, stdin=None, stdout=None))"
-    )
-    done = subprocess.run(
+def _with_fd_closed(fd: int, argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` from a parent that closed ``fd`` first (``<&-`` or ``>&-`` in a shell)."""
+    script = f"import os, subprocess, sys; os.close({fd}); sys.exit(subprocess.call({argv!r}))"
+    return subprocess.run(
         [sys.executable, "-c", script],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
+
+
+@pytest.mark.parametrize("closed", ["stdin", "stdout"])
+def test_a_closed_stdin_or_stdout_is_one_usage_line(closed: str) -> None:
+    """``punie-lsp --stdio <&-`` (or ``>&-``) ended in an AttributeError traceback."""
+    done = _with_fd_closed(0 if closed == "stdin" else 1, [*PUNIE, "--stdio"], timeout=60)
     assert done.returncode == 2, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"punie-lsp: error: {closed} closed: --stdio speaks LSP")
@@ -294,19 +294,7 @@ def test_a_closed_stdin_or_stdout_is_one_usage_line(closed: str) -> None:
 )
 def test_subcommands_take_a_closed_stdin_or_stdout(closed: int, args: list[str]) -> None:
     """``run-code - <&-`` and ``tool --list >&-`` ended in AttributeError tracebacks."""
-    script = (
-        f"import os, subprocess, sys; os.close({closed}); "
-        f"sys.exit(subprocess.call({[*PUNIE, *args]!r}))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _with_fd_closed(closed, [*PUNIE, *args], timeout=120)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0
 

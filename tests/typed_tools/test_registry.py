@@ -184,6 +184,17 @@ def test_every_number_argument_of_a_builtin_tool_has_bounds() -> None:
     assert unbounded == []
 
 
+def _tool(project: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """``punie-lsp tool ARGS --workspace PROJECT``, as a user types it."""
+    return subprocess.run(
+        [sys.executable, "-m", "punie_lsp", "tool", *args, "--workspace", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
@@ -206,13 +217,7 @@ def test_a_number_outside_its_range_is_one_error_line(
     project: Path, args: list[str], said: str
 ) -> None:
     """``punie-lsp tool git_log --count -5`` used to answer ``success: true`` with no commits."""
-    done = subprocess.run(
-        [sys.executable, "-m", "punie_lsp", "tool", *args, "--workspace", str(project)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _tool(project, args)
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("error: ") and said in line
@@ -243,13 +248,7 @@ def test_an_option_that_does_not_parse_names_itself_once(
 ) -> None:
     """It said "argument --args: --args: Input should be a valid array" (found by a fresh
     user's pass)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "punie_lsp", "tool", *args, "--workspace", str(project)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _tool(project, args)
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert said in last
