@@ -12,7 +12,10 @@ one generated workspace:
   definition are also sent in Neovim's key order (``method``, ``params``, ``jsonrpc``,
   ``id``: the id comes last), the others in VS Code's (``jsonrpc``, ``id``, ``method``,
   ``params``); both compact, as editors write them. Target (issue 20): hover and
-  definition at most 0.06 ms over ty's p50 and a p50 ratio <= 1.3;
+  definition at most 0.06 ms over ty's p50 and a p50 ratio <= 1.3. ``--native-floor``
+  makes that relay the same splice loop in C (``splice_relay.c``, built with the
+  machine's ``cc``), the floor without an interpreter; ``--python-floor`` adds a
+  minimal routing relay in Python, the floor of a Python proxy that routes;
 * large responses (a ~200 KB documentSymbol and completion), where a proxy that decoded
   and re-encoded JSON would show;
 * cold start: spawn to the initialize result, median of several (target <= 0.5 s);
@@ -28,6 +31,7 @@ cost is tiny and identical for both. Usage::
 
     uv run python benchmarks/proxy_overhead.py [--iterations 200] [--modules 30]
         [--sections latency,shutdown,keystroke,differential]
+        [--python-floor] [--native-floor]
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import statistics
 import sys
 import tempfile
@@ -852,6 +857,33 @@ def routing_relay(argv: list[str]) -> int:
     return child.wait()
 
 
+def native_relay() -> str:
+    """``splice_relay.c`` built with the machine's C compiler; its path.
+
+    Raises ``SystemExit`` with one line when there is no compiler or the build fails.
+    """
+    import subprocess
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise SystemExit("--native-floor needs a C compiler (cc or gcc) on PATH")
+    import atexit
+
+    folder = tempfile.mkdtemp(prefix="punie-relay-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    binary = Path(folder) / "splice_relay"
+    source = Path(__file__).with_name("splice_relay.c")
+    built = subprocess.run(
+        [compiler, "-O2", "-pthread", "-o", str(binary), str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if built.returncode != 0:
+        raise SystemExit(f"cannot build {source.name}: {built.stderr.strip()}")
+    return str(binary)
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--relay"]:
         raise SystemExit(relay(sys.argv[2:]))
@@ -874,6 +906,11 @@ def main() -> None:
         help="also measure a minimal routing relay in Python (the floor of a Python proxy)",
     )
     parser.add_argument(
+        "--native-floor",
+        action="store_true",
+        help="the relay that parses nothing in C (benchmarks/splice_relay.c, built with cc)",
+    )
+    parser.add_argument(
         "--sections",
         default=",".join(SECTIONS),
         help=f"comma-separated, from {', '.join(SECTIONS)} (default: all)",
@@ -887,6 +924,8 @@ def main() -> None:
         help="a package folder to compare ty and punie on (default: installed cattrs)",
     )
     args = parser.parse_args()
+    if args.native_floor:
+        RELAY[:] = [native_relay(), *TY]
     sections = set(args.sections.split(","))
     if unknown := sections - set(SECTIONS):
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
