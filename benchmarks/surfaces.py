@@ -18,14 +18,17 @@ competes with the event loop for the GIL, the choice the worker process was meas
 against. ``--model server`` runs the same tiny model in ``mlx_lm server`` (the
 ``openai:`` backend), with ``--server-nice 10`` at the worker's lower priority.
 ``--model scripted`` uses the test-only scripted model instead (a
-``FunctionModel`` streaming words), which isolates the agent's own overhead from mlx's.
+``FunctionModel`` streaming words), which isolates the agent's own overhead from mlx's;
+``--model tools`` a scripted model whose runs call typed tools (ruff, ty's check, the
+editor's ty for a large file's symbols, git, a file read) before answering: hover while
+the agent works rather than while it writes.
 
 The machine is shared and p95 is noisy: the load average is printed at the start and
 the end, and ``--rounds`` repeats the idle/busy alternation so each round's ratio shows
 how much of the pooled ratio is noise. Usage::
 
     uv run python -m benchmarks.surfaces [--iterations 200] [--rounds 1]
-        [--model mlx|mlx-thread|server|scripted] [--server-nice 10]
+        [--model mlx|mlx-thread|server|scripted|tools] [--server-nice 10]
 """
 
 from __future__ import annotations
@@ -54,6 +57,11 @@ def model_settings(kind: str, base_url: str = "") -> tuple[dict[str, Any], dict[
         from tests.agent.tiny_model import tiny_model_dir
 
         return {"model": f"openai:{tiny_model_dir()}", "baseUrl": base_url, "maxTokens": 64}, {}
+    if kind == "tools":
+        return {}, {
+            "PUNIE_LSP_MODEL_FACTORY": "tests.scripted_models:tool_user",
+            "PUNIE_TEST_CHUNK_DELAY": "0.02",
+        }
     if kind == "scripted":
         env = {
             "PUNIE_LSP_MODEL_FACTORY": "tests.scripted_models:chatterbox",
@@ -175,6 +183,14 @@ async def measure(args: argparse.Namespace, base_url: str) -> None:
         if "error" in warm:
             raise RuntimeError(f"punie.ask failed: {warm['error']}")
         load_seconds = time.perf_counter() - started
+        first = warm.get("result") or {}
+        calls = ", ".join(
+            f"{call['tool']} {call['durationMs']:.0f} ms" for call in first.get("calls", [])
+        )
+        print(
+            f"first run: outcome {first.get('outcome')}, {first.get('turns')} model turn(s)"
+            + (f"; tool calls: {calls}" if calls else "")
+        )
 
         idle: list[float] = []
         busy: list[float] = []
@@ -217,6 +233,7 @@ async def measure(args: argparse.Namespace, base_url: str) -> None:
         "mlx-thread": "tiny mlx-lm model, on a thread of punie's process",
         "server": "the same model in mlx_lm server, another process",
         "scripted": "scripted model",
+        "tools": "scripted model calling typed tools",
     }[args.model]
     print(f"command: {shlex.join(sys.argv)}")
     print(
@@ -253,7 +270,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument(
-        "--model", choices=["mlx", "mlx-thread", "server", "scripted"], default="mlx"
+        "--model", choices=["mlx", "mlx-thread", "server", "scripted", "tools"], default="mlx"
     )
     parser.add_argument(
         "--server-nice",

@@ -90,6 +90,25 @@ def chatterbox() -> FunctionModel:
     return scripted("chatterbox", [" ".join(["word"] * 400)])
 
 
+def tool_user() -> FunctionModel:
+    """Calls typed tools on ``benchmarks.proxy_overhead.make_workspace``'s workspace, then
+    answers: an agent at work rather than writing (``benchmarks/surfaces.py --model tools``)."""
+    return scripted(
+        "tool-user",
+        [
+            Code(
+                'r = ruff_check(".")\n'
+                't = typecheck(".")\n'
+                's = document_symbols("pkg/big.py")\n'
+                'g = git_status(".")\n'
+                'f = read_file("pkg/big.py")\n'
+                "print(r.violation_count, t.error_count, s.symbol_count, g.success, len(f))"
+            ),
+            "Checked the workspace.",
+        ],
+    )
+
+
 def echo() -> FunctionModel:
     """Answers with the prompt it was given (the last user turn), to check what it saw."""
 
