@@ -11,8 +11,9 @@ CLI validates its flags against the same fields.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 from urllib.parse import urlsplit
 
 import annotated_types
@@ -27,11 +28,14 @@ __all__ = [
     "SETTING_NAMES",
     "AgentConfig",
     "Backend",
+    "BadModel",
     "EditsMode",
     "ModelSpecError",
+    "ResolvedSettings",
     "SandboxSettings",
     "Settings",
     "Surface",
+    "bad_model",
     "bounds",
     "error_line",
     "parse_model",
@@ -311,34 +315,88 @@ def setting_problems(
     return out
 
 
-def resolve_settings(raw: Any, section: str = "punie") -> tuple[Settings, list[str]]:
+class BadModel(NamedTuple):
+    """A ``model`` setting that cannot be used as written."""
+
+    written: str
+    """The value as the user wrote it (JSON text when it is not a string)."""
+    error: str
+    """One line naming the setting and the value, and what to write instead."""
+
+
+class ResolvedSettings(NamedTuple):
+    """A ``punie`` section resolved: the settings, what was dropped, and the model's fault."""
+
+    settings: Settings
+    problems: list[str]
+    """One line per dropped value (an unknown key, a wrong type, a value outside its
+    range or choices), in the order the user wrote them: its default is used."""
+    bad_model: BadModel | None = None
+    """The ``model`` setting when it cannot be used, else None (valid or unset). The one
+    setting whose default is never used instead: a typo must not turn into a multi-GB
+    download of the default model, or another model answering. ``settings.model`` then
+    holds the default, which nothing runs."""
+
+
+def bad_model(value: Any, setting: str) -> BadModel | None:
+    """``value`` as a ``BadModel`` when it cannot be the model setting (of the wrong type,
+    empty, with an unknown prefix, naming no model), else None; ``setting`` is how the
+    error names it (``'punie.model'``)."""
+    if isinstance(value, str):
+        try:
+            parse_model(value)
+        except ModelSpecError as exc:
+            return BadModel(value, f"invalid {setting}: {exc}")
+        return None
+    written = json.dumps(value, ensure_ascii=False, default=repr)
+    if len(written) > 80:
+        written = written[:79] + "…"
+    return BadModel(
+        written,
+        f"invalid {setting}: expected a string (mlx:<hf-repo-or-path>, openai:<name> or "
+        f"test:), got {written}",
+    )
+
+
+def resolve_settings(raw: Any, section: str = "punie") -> ResolvedSettings:
     """A raw settings section resolved into ``Settings`` and the problems found in it.
 
     Field by field: an unknown key, a value of the wrong JSON type, or one outside its
     field's range or choices is dropped and named (in the order the user wrote them),
     and its default used, so one typo never costs the user the rest of their settings,
-    and no command ever fails because of a setting. ``None`` and ``[]`` (an empty Lua
+    and no command fails because of such a setting. ``None`` and ``[]`` (an empty Lua
     table) are an empty section.
+
+    The exception is ``model``: a value that cannot be used (of the wrong type, empty,
+    with an unknown prefix, naming no model) is not replaced by the default but returned
+    as ``bad_model``, which agent commands report (outcome ``model_error``) until the
+    user fixes it.
     """
     if raw is None or raw == []:
-        return Settings(), []
+        return ResolvedSettings(Settings(), [])
     if not isinstance(raw, Mapping):
-        return Settings(), [f"the '{section}' settings must be an object"]
+        return ResolvedSettings(Settings(), [f"the '{section}' settings must be an object"])
     data: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
     order = {key: n for n, key in enumerate(data)}
     problems: list[tuple[int, str]] = []
+    model = bad_model(data["model"], f"'{section}.model'") if "model" in data else None
+    if model is not None:
+        del data["model"]
 
     def name(loc: tuple[int | str, ...]) -> str:
         return "'" + ".".join([section, *map(str, loc)]) + "'"
 
+    def resolved(settings: Settings) -> ResolvedSettings:
+        return ResolvedSettings(settings, [p for _, p in sorted(problems, key=_first)], model)
+
     for _ in range(3):  # each round drops every field named; the next checks what is left
         try:
-            return Settings.model_validate(data), [p for _, p in sorted(problems, key=_first)]
+            return resolved(Settings.model_validate(data))
         except ValidationError as exc:
             for loc, problem in setting_problems(exc, Settings, name):
                 problems.append((order.get(str(loc[0]), len(order)), problem))
                 _drop(data, loc)
-    return Settings(), [p for _, p in sorted(problems, key=_first)]
+    return resolved(Settings())
 
 
 def _first(item: tuple[int, str]) -> int:

@@ -73,8 +73,9 @@ class ModelStatus(WireModel):
 
     model: str
     """The configured model string."""
-    backend: Literal["mlx", "openai", "test", "injected"]
-    """Which backend runs it."""
+    backend: Literal["mlx", "openai", "test", "injected"] | None
+    """Which backend runs it; None (absent on the wire) when the ``model`` setting cannot
+    be used as written (``error`` says why)."""
     loaded: bool
     """Ready to answer without loading (always true for servers and test models)."""
     loading: bool

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from agent.config import AgentConfig, Settings, error_line, parse_model
+from agent.config import AgentConfig, ModelSpecError, Settings, error_line, parse_model
 from agent.deps import AgentDeps
 from agent.result import AgentResult, ModelStatus
 from punie_lsp.agent_run.delivery import EditDelivery, snapshot
@@ -86,6 +86,10 @@ class AgentHost:
     # -- the agent -----------------------------------------------------------------------
 
     def _wanted_config(self) -> AgentConfig:
+        """The config the settings in force ask for; ``ModelSpecError`` when their
+        ``model`` cannot be used (never the default model in its place)."""
+        if self.session.bad_model is not None:
+            raise ModelSpecError(self.session.bad_model.error)
         return agent_config(self.session.settings)
 
     def _build(self, config: AgentConfig) -> PunieAgent:
@@ -149,7 +153,14 @@ class AgentHost:
             old.close()
 
     def status(self) -> ModelStatus:
-        """The model's state, without building the agent (``punie.status`` must not wait)."""
+        """The model's state, without building the agent (``punie.status`` must not wait).
+
+        A ``model`` setting that cannot be used is reported as such: not loaded, its
+        one-line reason as ``error``, no backend."""
+        if (bad := self.session.bad_model) is not None:
+            return ModelStatus(
+                model=bad.written, backend=None, loaded=False, loading=False, error=bad.error
+            )
         wanted = self._wanted_config()
         if self._agent is None or self._config != wanted:
             model = self.session.settings.model

@@ -28,6 +28,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from agent.code_mode import CodeModeTools
+from agent.config import BadModel
 from punie_lsp.session.documents import current_workspace, document_key, open_document
 from punie_lsp.session.semantic import EditorTyConnection, PrivateTyPool
 from punie_lsp.session.settings import Settings, resolve, split_initialization_options
@@ -93,7 +94,11 @@ class Session:
         """``punie-lsp --trust``: every workspace may run its own code, whatever the setting."""
         self.settings = Settings()
         self.settings_problems: list[str] = []
-        self._shown_problems: list[str] = []
+        self.bad_model: BadModel | None = None
+        """The ``model`` setting in force when it cannot be used, else None: agent
+        commands then answer ``model_error`` naming it and nothing runs, rather than the
+        default model (``agent.config.resolve_settings``)."""
+        self._shown_problems: tuple[list[str], BadModel | None] = ([], None)
         self.client = ClientSupport()
         """Resolved once, at ``initialize``."""
         self.position_encoding: PositionEncoding = "utf-16"
@@ -116,25 +121,35 @@ class Session:
         encoding = self.router.capabilities.get("positionEncoding")
         self.position_encoding = encoding if encoding in ("utf-8", "utf-32") else "utf-16"
         punie, _, problems = split_initialization_options(params.get("initializationOptions"))
-        self.settings, self.settings_problems = resolve(punie, problems)
+        self.settings, self.settings_problems, self.bad_model = resolve(punie, problems)
 
     def apply_settings(self, raw: Any, *, source: str) -> None:
         """Resolve a ``punie`` section; name every problem in one message."""
-        self.settings, problems = resolve(raw)
+        self.settings, problems, self.bad_model = resolve(raw)
         self.show_problems(problems, source)
 
     def show_problems(self, problems: list[str], source: str) -> None:
-        """Name the settings' problems in one message, once: Neovim sends the same section
-        as initializationOptions, didChangeConfiguration and workspace/configuration, and
-        one typo must not pop up three times. A different set of problems is shown again."""
-        if problems == self._shown_problems:
-            if problems:
+        """Name the settings' problems (and ``bad_model``) in one message, once: Neovim
+        sends the same section as initializationOptions, didChangeConfiguration and
+        workspace/configuration, and one typo must not pop up three times. A different
+        set of problems is shown again."""
+        shown = (list(problems), self.bad_model)
+        if shown == self._shown_problems:
+            if problems or self.bad_model:
                 logger.debug("settings from %s: the same problems as already shown", source)
             return
-        self._shown_problems = list(problems)
-        if not problems:
+        self._shown_problems = shown
+        parts = []
+        if self.bad_model:
+            parts.append(
+                f"{self.bad_model.error} (in {source}; agent commands fail until it is "
+                "fixed, no other model is used)"
+            )
+        if problems:
+            parts.append(f"ignored in {source} (defaults used): " + "; ".join(problems))
+        if not parts:
             return
-        text = f"punie-lsp: ignored in {source} (defaults used): " + "; ".join(problems)
+        text = "punie-lsp: " + "; ".join(parts)
         logger.warning("%s", text)
         self.lsp.window_show_message(
             types.ShowMessageParams(type=types.MessageType.Warning, message=text)

@@ -3,7 +3,8 @@
 The model is ``agent.config.Settings`` (one Pydantic model for the editor, the CLI and
 the agent: camelCase from Pydantic's alias generator, ranges and choices on its fields).
 This module adds what only an editor needs: resolving a section field by field (every
-bad value named, the rest kept; ``agent.config.resolve_settings``) and splitting
+bad value named, the rest kept, a bad ``model`` never replaced by the default;
+``agent.config.resolve_settings``) and splitting
 ``initializationOptions`` into punie's and ty's sections.
 
 Lua (Neovim) cannot tell an empty object from an empty list and sends ``[]``: where
@@ -16,18 +17,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agent.config import SandboxSettings, Settings, resolve_settings
+from agent.config import ResolvedSettings, SandboxSettings, Settings, resolve_settings
 
-__all__ = ["SandboxSettings", "Settings", "resolve", "split_initialization_options"]
+__all__ = [
+    "ResolvedSettings",
+    "SandboxSettings",
+    "Settings",
+    "resolve",
+    "split_initialization_options",
+]
 
 
-def resolve(raw: Any, problems: list[str] | None = None) -> tuple[Settings, list[str]]:
-    """Resolve a raw ``punie`` section into ``Settings``; ``problems`` gains one line per
-    dropped value (an unknown key, a wrong type, a value outside its range or choices)."""
-    problems = [] if problems is None else problems
-    settings, found = resolve_settings(raw, "punie")
-    problems.extend(found)
-    return settings, problems
+def resolve(raw: Any, problems: list[str] | None = None) -> ResolvedSettings:
+    """Resolve a raw ``punie`` section; ``problems`` (found before, e.g. in the shape of
+    ``initializationOptions``) come first, then one line per dropped value (an unknown
+    key, a wrong type, a value outside its range or choices). A ``model`` that cannot be
+    used is ``model_error``, not a dropped value (``agent.config.resolve_settings``)."""
+    resolved = resolve_settings(raw, "punie")
+    return resolved._replace(problems=[*(problems or []), *resolved.problems])
 
 
 def split_initialization_options(options: Any) -> tuple[Any, Any, list[str]]:

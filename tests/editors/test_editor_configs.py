@@ -21,8 +21,8 @@ ZED = EDITORS / "zed"
 def accepted(options: Any) -> None:
     """``options`` as initializationOptions: resolved by the server with no problem named."""
     punie, ty, problems = split_initialization_options(options)
-    _, problems = resolve(punie, problems)
-    assert problems == []
+    _, problems, bad_model = resolve(punie, problems)
+    assert problems == [] and bad_model is None
     assert isinstance(ty, dict)
 
 

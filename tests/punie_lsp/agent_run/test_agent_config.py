@@ -46,7 +46,9 @@ async def test_what_the_first_build_imported_is_frozen_once(monkeypatch) -> None
     from punie_lsp.agent_run.agent_host import MODEL_FACTORY_ENV, AgentHost
 
     monkeypatch.setenv(MODEL_FACTORY_ENV, "tests.scripted_models:hello")
-    session = SimpleNamespace(settings=Settings(), code_mode_tools=CodeModeTools.load())
+    session = SimpleNamespace(
+        settings=Settings(), bad_model=None, code_mode_tools=CodeModeTools.load()
+    )
     host = AgentHost(session)  # ty: ignore[invalid-argument-type]  # the fields _build reads
     gc.unfreeze()
     try:

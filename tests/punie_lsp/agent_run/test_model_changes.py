@@ -112,6 +112,44 @@ async def test_a_model_that_cannot_be_built_is_a_result_and_never_an_older_model
         assert (await ask(client))["answer"] == "the second model"
 
 
+async def test_a_bad_model_setting_is_refused_by_name_and_never_the_default_model(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo in ``punie.model`` fell back to the default 7B model: a surprise multi-GB
+    download, then another model answering. The model is the one setting whose default is
+    never used instead: the warning names it, ``punie.status`` shows it unusable, agent
+    commands fail naming it, and no model runs until the user fixes it."""
+    # Offline, so the default model (what the bad value used to become) can never download.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    typo = "mxl:mlx-community/Qwen2.5-Coder-1.5B-Instruct-4bit"
+    async with editor(project, {"model": typo, "maxTokens": 0}) as client:
+        await until("the settings warning", lambda: warnings(client))
+        [warning] = warnings(client)
+        assert f"invalid 'punie.model': unknown model {typo!r}" in warning.message
+        assert "agent commands fail until it is fixed" in warning.message
+        assert "'punie.maxTokens'" in warning.message  # the other settings keep the rule
+        status = (await command(client, "punie.status", {}))["model"]
+        assert status["model"] == typo and status["loaded"] is False
+        assert "backend" not in status
+        assert status["error"].startswith(f"invalid 'punie.model': unknown model {typo!r}")
+
+        for bad, named in [(typo, repr(typo)), (5, "got 5"), ("", "unknown model ''")]:
+            configure(client, {"model": bad})
+            failed = await ask(client)
+            assert failed["outcome"] == "model_error", failed
+            assert failed["error"].startswith("invalid 'punie.model': "), failed
+            assert named in failed["error"]
+            assert "\n" not in failed["error"] and failed.get("answer", "") == ""
+            assert not mlx_workers()  # nothing loaded, nothing downloaded
+        named_again = [w for w in warnings(client) if "until it is fixed" in w.message]
+        assert len(named_again) == 4  # each new set of problems named once more
+
+        configure(client, {"model": "test:fixed"})  # the user fixes the setting
+        assert (await ask(client))["answer"] == "fixed"
+        status = (await command(client, "punie.status", {}))["model"]
+        assert status["model"] == "test:fixed" and status.get("error") is None
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="mlx[cpu] on Linux; psutil's view of workers")
 async def test_a_failed_or_dead_mlx_model_is_loaded_again_and_replaced_workers_leave(
     project: Path, tmp_path: Path

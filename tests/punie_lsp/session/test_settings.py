@@ -69,7 +69,6 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
         {
             "temperature": 5,
             "maxTokens": -5,
-            "model": "nonsense",
             "baseUrl": "localhost:8080",
             "sandbox": {"timeoutSeconds": -1, "memoryMb": 0},
             "edits": "never",
@@ -78,7 +77,6 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
         [
             "invalid 'punie.temperature': must be at least 0 and at most 2, got 5",
             "invalid 'punie.maxTokens': must be at least 1 and at most 131072, got -5",
-            "invalid 'punie.model': unknown model 'nonsense'",
             "invalid 'punie.baseUrl': must be an http:// or https:// URL",
             "invalid 'punie.sandbox.timeoutSeconds': must be above 0 and at most 3600, got -1",
             "invalid 'punie.sandbox.memoryMb': must be at least 16 and at most 65536, got 0",
@@ -90,7 +88,6 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
         Settings(sandbox=SandboxSettings(memory_mb=16), temperature=2.0, max_tokens=1),
         ["invalid 'punie.sandbox.timeoutSeconds': must be above 0"],
     ),
-    ("a model without a name", {"model": "mlx:"}, Settings(), ["invalid 'punie.model'"]),
     (
         "nested problems keep the good siblings",
         {"sandbox": {"memoryMb": 32, "timeoutSeconds": "soon", "cpu": 2}},
@@ -124,11 +121,40 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
     ("raw", "expected", "problems"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_resolve(raw: Any, expected: Settings, problems: list[str]) -> None:
-    settings, found = resolve(raw)
+    settings, found, bad_model = resolve(raw)
     assert settings == expected
+    assert bad_model is None
     assert len(found) == len(problems)
     for message, start in zip(found, problems, strict=True):
         assert message.startswith(start)
+
+
+@pytest.mark.parametrize(
+    ("model", "written", "error"),
+    [
+        ("nonsense", "nonsense", "invalid 'punie.model': unknown model 'nonsense': write mlx:"),
+        ("mxl:org/model", "mxl:org/model", "invalid 'punie.model': unknown model 'mxl:org/model'"),
+        ("", "", "invalid 'punie.model': unknown model ''"),
+        ("mlx:", "mlx:", "invalid 'punie.model': model 'mlx:' names no model after 'mlx:'"),
+        (7, "7", "invalid 'punie.model': expected a string (mlx:<hf-repo-or-path>, "),
+        (None, "null", "invalid 'punie.model': expected a string"),
+        ({"name": "x"}, '{"name": "x"}', "invalid 'punie.model': expected a string"),
+    ],
+    ids=["unknown", "a typo in the prefix", "empty", "no name", "a number", "null", "an object"],
+)
+def test_a_model_that_cannot_be_used_is_named_and_never_replaced_by_the_default(
+    model: Any, written: str, error: str
+) -> None:
+    """The one exception to "named, and its default used": the default model would be a
+    multi-GB download, or another model answering. The other settings keep the rule."""
+    settings, problems, bad_model = resolve({"model": model, "maxTokens": 0, "edits": "never"})
+    assert bad_model is not None
+    assert bad_model.written == written
+    assert bad_model.error.startswith(error), bad_model.error
+    assert written in bad_model.error and "\n" not in bad_model.error
+    assert settings.edits == "never"  # the rest of the section is kept
+    assert problems == ["invalid 'punie.maxTokens': must be at least 1 and at most 131072, got 0"]
+    assert resolve({"model": "test:fine"}).bad_model is None
 
 
 @pytest.mark.parametrize(
