@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from punie_lsp.agent_run.agent_host import (
@@ -29,6 +28,7 @@ from punie_lsp.features.arguments import (
     WriteTestsArguments,
     absent,
 )
+from punie_lsp.session.session import invalid_argument
 from typed_tools.lines import split_lines
 
 __all__ = ["COMMANDS"]
@@ -60,7 +60,7 @@ def _where(
         return root, relative, ""
     text = host.session.document_text(uri)
     if text is None:
-        raise JsonRpcInvalidParams(f"{command}: cannot read {relative}")
+        raise invalid_argument(f"{command}: cannot read {relative}")
     lines = split_lines(text)
     first, last = _line_span(range_)
     last = min(last, len(lines) - 1)

@@ -26,6 +26,7 @@ from lsprotocol import types
 from pydantic.alias_generators import to_camel
 from pygls.exceptions import JsonRpcInvalidParams
 
+from punie_lsp.session.session import invalid_argument
 from sandbox import WireModel
 from typed_tools.lsp_converter import converter as lsp_converter
 
@@ -261,7 +262,7 @@ ARGUMENT_CLASSES: tuple[type[CommandArguments], ...] = (
 def absent(cls: type[CommandArguments]) -> JsonRpcInvalidParams:
     """The refusal of a command sent without ``arguments`` at all (pygls then calls the
     handler with none, so the handler raises this), worded as pygls words the others."""
-    return JsonRpcInvalidParams.of(ValueError(f"{cls.COMMAND}: needs one object argument"))
+    return invalid_argument(f"{cls.COMMAND}: needs one object argument")
 
 
 def _wire_json(model: WireModel) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException
 
 from agent.code_mode import run_code
 from agent.config import EditsMode, SandboxSettings
@@ -23,7 +23,7 @@ from punie_lsp.agent_run.agent_host import AgentHost
 from punie_lsp.features import agent_commands
 from punie_lsp.features.arguments import RunCodeArguments, ToolArguments, absent
 from punie_lsp.session.progress import WorkDone
-from punie_lsp.session.session import Session  # at run time: the server reads the hints
+from punie_lsp.session.session import Session, invalid_argument  # Session: the server reads hints
 from punie_lsp.wire.ty_child import ChildState
 from sandbox import PoolHealth, RunResult, WireModel
 from typed_tools import ToolArgumentError, call_tool
@@ -115,13 +115,13 @@ async def tool(session: Session, args: ToolArguments | None = None) -> str | dic
     if args is None or args.name not in tools:
         known = ", ".join(sorted(tools))
         name = args.name if args is not None else None
-        raise JsonRpcInvalidParams(f"punie.tool: unknown tool {name!r}; known tools: {known}")
+        raise invalid_argument(f"punie.tool: unknown tool {name!r}; known tools: {known}")
     root = session.command_root(args.COMMAND, args.uri)
     try:
         result = await call_tool(args.name, session.tool_context(root), args.args, tools)
     except ToolArgumentError as exc:
         said = str(exc).removeprefix(f"{args.name}: ")  # named once: "punie.tool git_log: …"
-        raise JsonRpcInvalidParams(f"punie.tool {args.name}: {said}") from None
+        raise invalid_argument(f"punie.tool {args.name}: {said}") from None
     except OSError as exc:
         raise JsonRpcException(
             message=f"punie.tool {exc}", code=int(types.LSPErrorCodes.RequestFailed)

@@ -32,15 +32,24 @@ from agent.config import BadModel
 from punie_lsp.session.documents import current_workspace, document_key, open_document
 from punie_lsp.session.semantic import EditorTyConnection, PrivateTyPool
 from punie_lsp.session.settings import Settings, resolve, split_initialization_options
+from punie_lsp.wire.jsonrpc import invalid_params
 from punie_lsp.wire.router import Router
 from punie_lsp.wire.ty_child import TyChild
 from sandbox import SandboxLimits, SandboxPool
 from typed_tools import PositionEncoding, ToolContext
 from typed_tools.lines import read_exact
 
-__all__ = ["ClientSupport", "Session"]
+__all__ = ["ClientSupport", "Session", "invalid_argument"]
 
 logger = logging.getLogger(__name__)
+
+
+def invalid_argument(problem: str) -> JsonRpcInvalidParams:
+    """The error a handler raises for an argument it refuses (``punie.tool: unknown tool
+    'x'``): the editor gets ``Invalid Params: <problem>`` in one line, the shape of
+    pygls's own refusals and the router's (``punie_lsp.wire.jsonrpc.invalid_params``).
+    A handler never builds ``JsonRpcInvalidParams`` itself (a test checks)."""
+    return JsonRpcInvalidParams(invalid_params(problem))
 
 
 @dataclass(frozen=True)
@@ -234,7 +243,7 @@ class Session:
         try:
             return self.workspace_root(uri)
         except ValueError as exc:
-            raise JsonRpcInvalidParams(f"{command}: {exc}") from None
+            raise invalid_argument(f"{command}: {exc}") from None
 
     def open_document(self, uri: str) -> TextDocument | None:
         """The editor's open document at ``uri`` (however encoded), or None."""

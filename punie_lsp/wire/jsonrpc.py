@@ -26,6 +26,7 @@ __all__ = [
     "SERVER_NOT_INITIALIZED",
     "Envelope",
     "error_body",
+    "invalid_params",
     "read_envelope",
     "result_body",
     "valid_id",
@@ -53,6 +54,15 @@ NOTIFICATIONS = FORWARDED_NOTIFICATIONS | {
     "textDocument/publishDiagnostics",
 }
 """LSP notification methods: a message naming one with an ``id`` is an invalid request."""
+
+
+def invalid_params(problem: str) -> str:
+    """The message of every ``InvalidParams`` error punie-lsp writes: ``Invalid Params:
+    <problem>``, one line, as pygls words the ones it raises (``JsonRpcInvalidParams.of``:
+    a command's argument that does not structure), so an editor sees one shape for a bad
+    argument whoever found it: the router, pygls or a handler
+    (``punie_lsp.session.session.invalid_argument``; ty's own, forwarded, are ty's)."""
+    return f"Invalid Params: {' '.join(problem.split())}"
 
 
 def valid_id(value: object) -> bool:

@@ -52,6 +52,7 @@ from punie_lsp.wire.jsonrpc import (
     REQUEST_FAILED,
     SERVER_NOT_INITIALIZED,
     error_body,
+    invalid_params,
     read_envelope,
     result_body,
     valid_id,
@@ -261,7 +262,7 @@ class Router:
         params = message.get("params")
         if params is not None and not isinstance(params, dict | list):
             if has_id:
-                self.send_error(msg_id, INVALID_PARAMS, "Invalid params: not an object or array")
+                self.send_error(msg_id, INVALID_PARAMS, invalid_params("not an object or array"))
             return
         if has_id:
             self._client_request(msg_id, method, message, body)
@@ -278,7 +279,8 @@ class Router:
             if self.raw_initialize_params is not None:
                 self.send_error(msg_id, INVALID_REQUEST, "Server is already initialized")
             elif not isinstance(message.get("params"), dict):
-                self.send_error(msg_id, INVALID_PARAMS, "initialize needs an object of params")
+                error = invalid_params("initialize needs an object of params")
+                self.send_error(msg_id, INVALID_PARAMS, error)
             else:
                 self.raw_initialize_params = message["params"]
                 self._early = []

@@ -335,9 +335,13 @@ async def test_code_actions_merge_punie_and_ty_without_running_the_model(project
 
 
 async def test_misuse_is_named(project: Path) -> None:
-    """pygls refuses a bad argument before the handler runs: InvalidParams, one line."""
+    """pygls refuses a bad argument before the handler runs: InvalidParams, one line. What
+    a handler refuses itself (a file outside the workspace or unreadable, an unknown tool
+    or its bad argument) has the same shape: it lacked pygls's "Invalid Params:" prefix."""
     async with session(project, "hello") as client:
         app = (project / "pkg/app.py").as_uri()
+        gone = (project / "pkg/gone.py").as_uri()
+        lines = {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}
         for name, argument, message in [
             ("punie.explain", {"uri": app}, "Invalid Params: punie.explain: 'range' is required"),
             ("punie.ask", {}, "Invalid Params: punie.ask: 'prompt' is required"),
@@ -347,9 +351,25 @@ async def test_misuse_is_named(project: Path) -> None:
             (
                 "punie.ask",
                 {"prompt": "hi", "uri": "file:///tmp/scratch.py"},
-                "punie.ask: file:///tmp/scratch.py is not inside a workspace "
+                "Invalid Params: punie.ask: file:///tmp/scratch.py is not inside a workspace "
                 f"folder ({project}): the agent reads and edits only inside one; open the "
                 "file from its project's folder",
+            ),
+            (
+                "punie.runCode",
+                {"code": "1", "uri": "file:///tmp/scratch.py"},
+                "Invalid Params: punie.runCode: file:///tmp/scratch.py is not inside",
+            ),
+            (
+                "punie.explain",
+                {"uri": gone, "range": lines},
+                "Invalid Params: punie.explain: cannot read pkg/gone.py",
+            ),
+            ("punie.tool", {"name": "nope"}, "Invalid Params: punie.tool: unknown tool 'nope'"),
+            (
+                "punie.tool",
+                {"name": "read_file", "args": {"path": 3}},
+                "Invalid Params: punie.tool read_file: ",
             ),
         ]:
             with pytest.raises(JsonRpcInvalidParams) as refused:

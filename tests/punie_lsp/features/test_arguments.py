@@ -4,13 +4,16 @@ is refused before any handler runs, in one line naming the command and the key."
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, get_type_hints
 
 import attrs
 import pytest
 from lsprotocol import types
 from pydantic.alias_generators import to_camel
+from pygls.exceptions import JsonRpcInvalidParams
 
+import punie_lsp
 from punie_lsp.features.arguments import (
     ARGUMENT_CLASSES,
     AskArguments,
@@ -24,7 +27,9 @@ from punie_lsp.features.arguments import (
     converter,
 )
 from punie_lsp.features.commands import COMMANDS
+from punie_lsp.session.session import invalid_argument
 from punie_lsp.wire.code_actions import punie_actions
+from punie_lsp.wire.jsonrpc import invalid_params
 from tests.editors.conftest import EDITORS
 
 RANGE = {"start": {"line": 3, "character": 0}, "end": {"line": 5, "character": 0}}
@@ -156,3 +161,22 @@ def test_the_vscode_extensions_arguments_are_fields_of_the_classes() -> None:
 
 def _wire_names(cls: type[CommandArguments]) -> set[str]:
     return {to_camel(f.name) for f in attrs.fields(cls)}
+
+
+def test_every_invalid_params_error_has_pygls_shape() -> None:
+    """One shape for a refused argument, whoever refuses it: pygls's converter, a handler
+    (``invalid_argument``) or the router (``invalid_params``). Handlers built
+    ``JsonRpcInvalidParams(message)`` themselves and lost pygls's "Invalid Params:"."""
+    assert invalid_params("punie.tool: unknown tool 'x'") == (
+        JsonRpcInvalidParams.of(ValueError("punie.tool: unknown tool 'x'")).message
+    )
+    assert invalid_argument("a\nb").message == "Invalid Params: a b"  # one line
+    package = Path(punie_lsp.__file__).parent
+    built = [
+        f"{path.relative_to(package)}:{n}"
+        for path in package.rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if "JsonRpcInvalidParams(" in line
+        and "return JsonRpcInvalidParams(invalid_params(" not in line
+    ]
+    assert built == []
