@@ -182,6 +182,7 @@ class PunieAgent:
                 )
                 run.sandbox.prewarm()
             usage = RunUsage()
+            uncounted = 0  # model responses the run stopped on that Pydantic AI did not count
             token = CancellationToken()
             watcher = asyncio.create_task(_cancel_on(deps.cancel, token))
             outcome: Outcome = "ok"
@@ -213,8 +214,14 @@ class PunieAgent:
             except UsageLimitExceeded as exc:
                 outcome = "usage_limit"
                 error = f"the run stopped at a usage limit: {exc}"
-            except ReplyCut:
+            except ReplyCut as cut:
                 outcome, error = "usage_limit", self._describe_cut()
+                # A turn is Pydantic AI's ``requests``: one model response, including one
+                # the run stopped on at a limit. A cut reply nothing of which was streamed
+                # is such a response too, but Pydantic AI counts an interrupted one only
+                # when it streamed a part: ``openai:`` (mlx_lm server holding back a cut
+                # call) said 0 turns where ``mlx:`` said 1 for the same reply.
+                uncounted = 0 if cut.streamed else 1
             except UnexpectedModelBehavior as exc:
                 outcome = "code_failed" if "execute_code" in str(exc) else "model_error"
                 error = f"the model could not finish: {exc}"
@@ -251,12 +258,12 @@ class PunieAgent:
                 code=run.code,
                 calls=run.calls,
                 usage=Usage(
-                    requests=usage.requests,
+                    requests=usage.requests + uncounted,
                     input_tokens=usage.input_tokens,
                     output_tokens=usage.output_tokens,
                     unmeasured_requests=usage.unmeasured_requests,
                 ),
-                turns=usage.requests,
+                turns=usage.requests + uncounted,
             )
 
     def _describe_cut(self) -> str:

@@ -59,6 +59,14 @@ class ReplyCut(Exception):
     """The model's reply reached ``max_tokens`` before it ended (``finish_reason: "length"``)
     and holds no whole tool call: what it wrote was streamed as text, and nothing runs."""
 
+    def __init__(self, message: str, *, streamed: bool) -> None:
+        super().__init__(message)
+        self.streamed = streamed
+        """Whether any part of the reply was streamed. Pydantic AI commits an interrupted
+        response, and counts it in ``usage.requests``, only then; a server that held the
+        whole reply back (``mlx_lm server`` keeps a call's markup until it is whole) cut
+        it before anything was streamed, and the response went uncounted."""
+
 
 class ToolCallRecognition(WrapperModel):
     """Wraps a model so tool calls are recognised the same way whatever serves it."""
@@ -208,7 +216,10 @@ class RecognisedStreamedResponse(StreamedResponse):
             yield out
         self._usage = self._inner.usage
         if self._inner.finish_reason == "length" and not self._whole_calls:
-            raise ReplyCut("the reply reached max_tokens before it ended")
+            raise ReplyCut(
+                "the reply reached max_tokens before it ended",
+                streamed=bool(self._parts_manager.get_parts()),
+            )
         self.canonical_system = self._inner.canonical_system
         self.provider_response_id = self._inner.provider_response_id
         self.provider_details = self._inner.provider_details

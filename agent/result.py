@@ -34,7 +34,8 @@ class Usage(WireModel):
     """What the run cost the model (as the backend reports it; estimates for some)."""
 
     requests: int = 0
-    """Model requests made (one per model turn)."""
+    """Model responses in the run, one per model turn (Pydantic AI's ``requests``; a reply
+    cut at ``max_tokens`` counts, whether or not any of it was streamed)."""
     input_tokens: int = 0
     """Prompt tokens over all requests."""
     output_tokens: int = 0
@@ -65,7 +66,8 @@ class AgentResult(WireModel):
     usage: Usage = Field(default_factory=Usage)
     """Model requests and tokens."""
     turns: int = 0
-    """Model turns in this run (requests, including retries after failed code)."""
+    """Model turns in this run: ``usage.requests``, one per model response (retries after
+    failed code and a reply cut at ``max_tokens`` included), the same on every backend."""
 
 
 class ModelStatus(WireModel):

@@ -71,7 +71,7 @@ class CommandResult(WireModel):
     usage: Usage = Field(default_factory=Usage)
     """Model requests and tokens."""
     turns: int = 0
-    """Model turns in this run."""
+    """Model turns in this run: one per model response (``agent.result.AgentResult.turns``)."""
     seconds: float = 0.0
     """How long the run took, model and checks included, in seconds."""
 

@@ -18,7 +18,9 @@ from pydantic_ai import Agent, models
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
+from agent import AgentConfig, AgentDeps, PunieAgent
 from agent.recognising_model import ToolCallRecognition
+from sandbox import SandboxPool
 from tests.agent.tiny_model import (
     ANSWER,
     TOOL_CODE,
@@ -26,6 +28,7 @@ from tests.agent.tiny_model import (
     stop_mlx_server,
     tiny_model_dir,
 )
+from typed_tools import ToolContext
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -65,3 +68,34 @@ async def test_the_openai_backend_runs_code_through_mlx_lm_server(
 
     assert ran == [TOOL_CODE]
     assert result.output == ANSWER
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("backend", ["mlx", "openai"])
+async def test_a_reply_cut_at_max_tokens_is_one_model_turn_on_either_backend(
+    backend: str, server: tuple[Path, str], workspace: Path, pool: SandboxPool
+) -> None:
+    """The same tiny model, cut at 8 tokens mid tool call: ``openai:`` (``mlx_lm server``,
+    which holds back a call's markup until it is whole, so nothing was streamed) reported
+    0 model turns where ``mlx:`` (which streamed the markup as text) reported 1. A turn is
+    Pydantic AI's ``requests``, one model response; a reply stopped at ``maxTokens`` is a
+    response the run stopped on at a limit, and counts as one whatever was streamed."""
+    model_dir, base_url = server
+    config = AgentConfig(
+        model=f"{backend}:{model_dir}",
+        base_url=base_url if backend == "openai" else None,
+        temperature=0.0,
+        max_tokens=8,
+    )
+    agent = PunieAgent(config)
+    try:
+        result = await agent.ask(
+            "Count to one hundred, in words.",
+            AgentDeps(tools=ToolContext(root=workspace), pool=pool),
+        )
+    finally:
+        agent.close()
+
+    assert result.outcome == "usage_limit", result
+    assert result.usage.output_tokens == 8
+    assert (result.turns, result.usage.requests) == (1, 1)
