@@ -6,14 +6,23 @@ from a clean copy with ``npm ci``, ``tsc`` and ``vsce package``, against the rea
 ``@types/vscode`` and vscode-languageclient, is test_vscode_e2e's, which also checks the
 compiled command table): palette commands against
 ``punie_lsp.wire.initialize.PUNIE_COMMANDS``, the settings schema against
-``agent.config.Settings`` (field names, types, defaults, enums).
+``agent.config.Settings`` (field names, types, defaults, enums). The extension's own unit
+tests (``npm test``: what it sends the server, in ``src/settings.ts``) run here with
+Node's test runner, on the Node that ``tests/editors/vscode/install.sh`` installs (CI) or
+the one on ``PATH``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from punie_lsp.wire.initialize import PUNIE_COMMANDS
 from tests.editors.conftest import AGENT_COMMANDS, EDITORS, server_bounds, server_settings
@@ -134,3 +143,39 @@ def test_server_is_started_with_stdio() -> None:
     assert '"--stdio"' in EXTENSION_TS
     assert '"-m", "punie_lsp"' in EXTENSION_TS
     assert PACKAGE["main"] == "./out/extension.js"
+
+
+def _node_path() -> str:
+    """``PATH`` with a Node that has ``npm``: install.sh's (CI), else the one on PATH; skips
+    (fails under CI=true, which installs it) when there is none."""
+    install = Path(__file__).parent / "vscode" / "install.sh"
+    found = subprocess.run(
+        ["bash", str(install), "--paths"], capture_output=True, text=True, timeout=60
+    )
+    path = os.environ["PATH"]
+    if found.returncode == 0:
+        return os.pathsep.join([str(Path(json.loads(found.stdout)["node"]).parent), path])
+    if shutil.which("npm") is None:
+        reason = f"no npm: {found.stderr.strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.mark.timeout(300)
+def test_the_extensions_unit_tests_pass(tmp_path: Path) -> None:
+    """``npm ci`` and ``npm test`` on a copy of the extension: ``src/test/*.test.ts``,
+    among them the ``ty`` section a selected interpreter is added to (a ``ty`` value that
+    is not an object was dropped without a word; now the server names it)."""
+    build = tmp_path / "vscode"
+    shutil.copytree(VSCODE, build, ignore=shutil.ignore_patterns("node_modules", "out"))
+    env = {**os.environ, "PATH": _node_path()}
+    for command in (["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"], ["npm", "test"]):
+        done = subprocess.run(
+            command, cwd=build, env=env, capture_output=True, text=True, timeout=240
+        )
+        assert done.returncode == 0, f"{command}:\n{done.stdout}\n{done.stderr}"
+    # Node's summary (TAP "# pass 5" on Node 20, "ℹ pass 5" on Node 24): some ran, none failed.
+    assert re.search(r"^\S+ pass [1-9]", done.stdout, re.MULTILINE), done.stdout
+    assert re.search(r"^\S+ fail 0$", done.stdout, re.MULTILINE), done.stdout

@@ -26,6 +26,7 @@ import * as lsp from "vscode-languageclient/node";
 
 import table from "./commands.json";
 import { AnswerView, PunieMessage } from "./answerView";
+import { tyWithPython } from "./settings";
 
 /** Arguments of the agent commands, as DESIGN.md's LSP contract names them. */
 interface AgentArgs {
@@ -111,29 +112,9 @@ async function activePython(api: PythonExtensionApi | undefined): Promise<string
   }
 }
 
-/** `value` when it is a JSON object, else an empty one. */
-function record(value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
-
-/**
- * The `ty` section as ty is sent it: the user's own, with `configuration.environment.python`
- * (ty's inline configuration, README "How it works") set to the interpreter selected in the
- * Python extension unless the user set it there, so ty resolves imports in the environment
- * the user chose, as with ty's own VS Code extension. Only that key is added: never an
- * empty `pythonExtension: {}`, on which ty 0.0.105 panics.
- */
+/** The `ty` section as ty is sent it, with the selected interpreter (./settings.ts). */
 function tySettings(raw: unknown): unknown {
-  const section = record(raw);
-  const configuration = record(section.configuration);
-  const environment = record(configuration.environment);
-  if (selectedPython === undefined || (typeof environment.python === "string" && environment.python.trim())) {
-    return raw ?? {};
-  }
-  return {
-    ...section,
-    configuration: { ...configuration, environment: { ...environment, python: selectedPython } },
-  };
+  return tyWithPython(raw, selectedPython);
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
