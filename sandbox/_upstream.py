@@ -54,6 +54,27 @@ the day that test starts failing.
    been finished')`` or a like message. The checker and the runner treat it as the
    sandbox's fault: the check or the program starts again, once, in a fresh session
    (``SessionLost`` in ``sandbox._errors``). Tests: ``tests/sandbox/test_lost_sessions.py``.
+
+7. **A worker busy in a program outlives a host killed outright** (SIGKILL, the OOM
+   killer). Not worked around; the gap is bounded and stated here. The Rust pool spawns
+   ``monty subprocess`` itself (``binary_path``, empty environment, no ``pre_exec`` hook
+   for us), so nothing of ours runs in the child before ``exec``. An idle worker, and
+   one waiting on the host (a tool call, a sleep), reads end of input and leaves at
+   once; one running a CPU-bound program reads nothing until the feed ends, so it runs
+   on to the feed's own limit (``max_feed_duration_secs`` = ``sandbox.timeoutSeconds``,
+   30 s by default), then finds its pipe closed and exits. Measured and not kept: a
+   ``binary_path`` wrapper that arms ``PR_SET_PDEATHSIG`` (``setpriv --pdeathsig
+   KILL``) and execs monty does kill the orphan, but the kernel sends that signal when
+   the *thread* that spawned the worker ends, and the spawn happens on a thread of
+   pydantic-monty's tokio runtime (its threads come and go: of eight threads, three were
+   left after 20 s idle here), so a healthy worker would die whenever upstream spawns from a
+   thread that later ends; a supervisor process per worker (watching the host process
+   itself, arming the signal for its one-threaded self) would be a process and an
+   interpreter start more per worker, and would have to mirror monty's exit statuses
+   (65: memory) that the pool reads. The fix belongs upstream (the pool arming the
+   signal from a thread that lives as long as the pool, or the worker watching its
+   input while it runs).
+   Test: ``test_a_busy_worker_outlives_a_killed_host_until_its_own_time_limit``.
 """
 
 from __future__ import annotations
