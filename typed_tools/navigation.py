@@ -56,10 +56,11 @@ class HoverResult(ToolResult):
     symbol: str = ""
     """The symbol asked about (the name at the position when no symbol was given)."""
     content: str = ""
-    """The hover text; empty when the server has nothing to say."""
+    """The hover text, ty's plain text as Punie's tool had it: the signature or type, then
+    a line of dashes and the docstring as written; empty when the server has nothing to say."""
     language: str | None = None
-    """The content's format as the server labels it: ``markdown``, ``plaintext`` or a
-    MarkedString's language (``python``); None when there is no content."""
+    """The content's format as the server labels it: ``plaintext`` from ty (``markdown``
+    or a MarkedString's language from other servers); None when there is no content."""
 
 
 @tool

@@ -172,8 +172,11 @@ class TyClient:
                 workspace=types.WorkspaceClientCapabilities(configuration=True),
                 text_document=types.TextDocumentClientCapabilities(
                     diagnostic=types.DiagnosticClientCapabilities(),
+                    # Plain text, as Punie's client got (it declared no format): ty's
+                    # markdown fences the signature and escapes the docstring (`\\_`,
+                    # `-&gt;`, `&nbsp;`), which is not what Punie-tuned models read.
                     hover=types.HoverClientCapabilities(
-                        content_format=[types.MarkupKind.Markdown, types.MarkupKind.PlainText]
+                        content_format=[types.MarkupKind.PlainText]
                     ),
                     document_symbol=types.DocumentSymbolClientCapabilities(
                         hierarchical_document_symbol_support=True

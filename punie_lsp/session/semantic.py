@@ -94,6 +94,14 @@ class EditorTyConnection:
     async def request(self, method: str, params: Any) -> Any:
         text_document = params.get("textDocument") if isinstance(params, dict) else None
         uri = text_document.get("uri") if isinstance(text_document, dict) else None
+        if method == "textDocument/hover" and uri is not None and uri not in self._synced:
+            # The editor's ty answers hovers in the editor's format (markdown: a fenced
+            # signature, an escaped docstring); the hover tool returns ty's plain text, as
+            # Punie's did. The private ty speaks it: show it the editor's buffers first.
+            buffers = await asyncio.to_thread(self._buffers_under_root)
+            text = self.open_document_text(uri)
+            if text is not None:
+                await self.sync_documents({**buffers, uri: text})
         if uri in self._synced:
             private = await self._private()
             return await private.request(method, params)

@@ -66,6 +66,34 @@ async def test_references_and_hover(nav_ctx: ToolContext) -> None:
     assert info.success and "A square." in info.content and "Square" in info.content
 
 
+async def test_hover_is_plain_text_as_punies_was(tmp_path: Path) -> None:
+    """Punie's ty client declared no hover format, so ty answered plain text: the signature
+    as code and the docstring as written. Markdown fenced the one and escaped the other
+    (``raw\\_size -&gt; int``), which a Punie-tuned model never saw."""
+    files = {
+        "pyproject.toml": '[project]\nname = "doc"\nversion = "0"\n',
+        "doc.py": (
+            "def scale(raw_size: int) -> int:\n"
+            '    """Turn raw_size -> pixels.\n\n'
+            "    Example:\n"
+            '        <example> & more.\n    """\n'
+            "    return raw_size * 2\n"
+        ),
+    }
+    root = write_tree(tmp_path / "doc", files)
+    pool = TyClientPool()
+    try:
+        ctx = ToolContext(root=root, ty=await pool.get(root))
+        info = await hover(ctx, "doc.py", symbol="scale")
+    finally:
+        await pool.stop_all()
+    assert info.success and info.language == "plaintext", info
+    assert info.content.startswith("def scale(raw_size: int) -> int"), info.content
+    assert "Turn raw_size -> pixels." in info.content
+    assert "Example:\n    <example> & more." in info.content
+    assert "```" not in info.content
+
+
 async def test_symbols(nav_ctx: ToolContext) -> None:
     outline = await document_symbols(nav_ctx, "nav/shapes.py")
     assert [(s.name, s.kind, s.kind_name, s.line) for s in outline.symbols] == [
@@ -165,7 +193,7 @@ async def test_nothing_found_is_no_success_but_no_error(agents_ctx: ToolContext)
     hover_on_blank = await hover(agents_ctx, "agents/core.py", line=3, column=1)
     assert not hover_on_blank.success and hover_on_blank.error is None
     info = await hover(agents_ctx, "agents/core.py", symbol="Agent", line=9)
-    assert info.success and info.language == "markdown" and "Agent" in info.content
+    assert info.success and info.language == "plaintext" and "Agent" in info.content
 
 
 async def test_a_slightly_wrong_position_finds_the_named_symbol(agents_ctx: ToolContext) -> None:

@@ -81,6 +81,19 @@ async def test_navigation_sees_the_unsaved_buffer(client: Client) -> None:
     ]
 
 
+async def test_hover_in_an_open_buffer_is_plain_text_as_punies_was(client: Client) -> None:
+    """The editor's ty answers hovers in the editor's format (markdown, with an escaped
+    docstring); the hover tool gives ty's plain text for an open buffer too, as Punie's did."""
+    text = (client.root / "pkg" / "app.py").read_text() + (
+        '\n\ndef scale(raw_size: int) -> int:\n    """raw_size -> pixels."""\n    return raw_size\n'
+    )
+    edit_buffer(client, "pkg/app.py", text)
+    result = await run_tool(client, "hover", file_path="pkg/app.py", symbol="scale")
+    assert result["success"] is True and result["language"] == "plaintext", result
+    assert result["content"].startswith("def scale(raw_size: int) -> int"), result
+    assert "raw_size -> pixels." in result["content"]
+
+
 async def test_read_file_sees_the_unsaved_buffer(client: Client) -> None:
     edit_buffer(client, "pkg/shapes.py", "# only in the editor\n")
     assert await call(client, "read_file", path="pkg/shapes.py") == "# only in the editor\n"
