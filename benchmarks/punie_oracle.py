@@ -111,6 +111,12 @@ KNOWN: dict[str, str] = {
         "entry `dir/` (not a file read_file can open); ours lists its files (`-uall`), so "
         "file_count counts files"
     ),
+    "git: path limits the result": (
+        "deliberate: Punie runs `git status`/`git diff` with the folder as its working "
+        "directory, which still reports the whole repository; ours limits the result to the "
+        "folder, as Punie's datasets' programs expect (`git_diff(\"src\")` for 'what changed "
+        "in src/', then `read_file(f.file)`)"
+    ),
     "git_status: first line loses its leading space": (
         "(b) Punie's parser strips the whole output first, so an unstaged first entry "
         "` M a.py` reads as `M a.py`: staged=True and its file name loses a character"
@@ -564,7 +570,9 @@ async def oracle_pytest(tally: Tally, punie: ModuleType, ctx: ToolContext, path:
     )  # fmt: skip
 
 
-async def oracle_git(tally: Tally, punie: ModuleType, ctx: ToolContext) -> None:
+async def oracle_git(
+    tally: Tally, punie: ModuleType, ctx: ToolContext, package: str | None
+) -> None:
     root = ctx.root
     where = root.name
     # git_status
@@ -618,6 +626,25 @@ async def oracle_git(tally: Tally, punie: ModuleType, ctx: ToolContext) -> None:
             missing_kind=diff_kind,
         )  # fmt: skip
     await oracle_git_log(tally, punie, ctx, 10)
+    if package is not None:
+        await oracle_git_path(tally, punie, ctx, package)
+
+
+async def oracle_git_path(tally: Tally, punie: ModuleType, ctx: ToolContext, path: str) -> None:
+    """``git_status(path)`` and ``git_diff(path)`` for a folder: Punie runs git there (its
+    ``cwd``), ours limits the result to it."""
+    root = ctx.root
+    where = f"{root.name} path={path}"
+    kind = "git: path limits the result"
+    raw = await terminal(["git", "status", "--porcelain"], root / path)
+    theirs = punie.parse_git_status_output(raw).files
+    mine = (await ours(ctx, "git_status", path=path)).files
+    tally.check("git_status", "file_count (path)", len(theirs), len(mine), kind, where)
+    under = [f for f in theirs if f.file.startswith(f"{path}/")]
+    tally.check("git_status", "files under path", len(under), len(theirs), kind, where)
+    theirs_diff = punie.parse_git_diff_output(await terminal(["git", "diff"], root / path)).files
+    mine_diff = (await ours(ctx, "git_diff", path=path)).files
+    tally.check("git_diff", "file_count (path)", len(theirs_diff), len(mine_diff), kind, where)
 
 
 async def oracle_git_log(tally: Tally, punie: ModuleType, ctx: ToolContext, count: int) -> None:
@@ -883,6 +910,8 @@ class Plan:
     """Paths given to typecheck and ruff_check: the root and its first package."""
     tests: str | None
     """The tests folder given to pytest_run, if any."""
+    package: str | None
+    """A folder given to the git tools as their ``path``."""
     sources: list[Path]
     """Up to six non-test modules for the LSP and LibCST tools."""
 
@@ -896,7 +925,8 @@ def _plan(root: Path) -> Plan:
     folders = [root / "tests", *(root / d / "tests" for d in package_dirs)]
     tests = next((f.relative_to(root).as_posix() for f in folders if f.is_dir()), None)
     sources = [p for p in python_files if "tests" not in p.parts][:6]
-    return Plan(python_files, check_paths, tests, sources)
+    package = "src" if (root / "src").is_dir() else next(iter(package_dirs), None)
+    return Plan(python_files, check_paths, tests, package, sources)
 
 
 async def run_workspace(
@@ -915,7 +945,7 @@ async def run_workspace(
         await oracle_ruff(tally, punie, ctx, path)
     if plan.tests:
         await oracle_pytest(tally, punie, ctx, plan.tests)
-    await oracle_git(tally, punie, ctx)
+    await oracle_git(tally, punie, ctx, plan.package)
 
     client = lsp.LSPClient()
     client.root_uri = root.as_uri()  # Punie's client roots at its cwd: the workspace
