@@ -61,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ruff.__main__ import find_ruff_bin
 
-from typed_tools import ToolContext, call_tool, default_pool
+from typed_tools import ToolContext, TyClientPool, call_tool, default_pool
 from typed_tools.ty_environment import ty_environment, ty_executable
 
 SITE = Path(sysconfig.get_paths()["purelib"])
@@ -70,6 +70,8 @@ LIBRARIES = ("attrs", "cattrs", "h11", "httpx2", "certifi", "greenlet")
 """Installed distributions used as workspaces (package folders copied, never edited in place)."""
 PACKAGES = {"attrs": ("attr", "attrs"), "cattrs": ("cattrs", "cattr")}
 """Distributions whose import names differ from the distribution name."""
+SERVER_TY = TyClientPool(workspace_diagnostics=True)
+"""A ty as the server's private one runs (``workspace/diagnostic``), for ``typecheck``."""
 RUFF = find_ruff_bin()
 """The ruff our ``ruff_check`` runs: Punie's ``ruff check`` gets the same binary."""
 RUFF_RULES = '["E", "W", "F", "B", "UP", "SIM", "C4", "RUF"]'
@@ -216,7 +218,7 @@ class Tally:
             total = sum(counts[f"{n}:total"] for n in names)
             parts = ", ".join(f"{n} {counts[f'{n}:agree']}/{counts[f'{n}:total']}" for n in names)
             lines.append(
-                f"  {tool:<18} {agree}/{total} ({100 * agree / max(total, 1):.1f}%): {parts}"
+                f"  {tool:<24} {agree}/{total} ({100 * agree / max(total, 1):.1f}%): {parts}"
             )
         lines.append("")
         lines.append("disagreements by kind:")
@@ -493,17 +495,20 @@ async def oracle_typecheck(tally: Tally, punie: ModuleType, ctx: ToolContext, pa
                  "code": code, "message": message}
             )  # fmt: skip
     theirs = punie.parse_ty_output(json.dumps(shaped) if shaped else "")
+    # The server's path too: its private ty in workspace diagnostic mode, one request.
+    live = ToolContext(root=root, ty=await SERVER_TY.get(root), timeout_seconds=300)
+    through_server = await ours(live, "typecheck", path=path)
     where = f"{root.name}:{path}"
-    tool = "typecheck"
-    for name in ("success", "error_count", "warning_count"):
-        tally.check(tool, name, getattr(theirs, name), getattr(mine, name), "", where)
-    tally.check(tool, "len(errors)", len(theirs.errors), len(mine.errors), "", where)
-    compare_lists(
-        tally, tool, where, theirs.errors, mine.errors,
-        key=lambda e: (e.file, e.line, e.column, e.code, e.message),
-        fields_=("severity",),
-        missing_kind=lambda e, side: f"typecheck: diagnostic {side}",
-    )  # fmt: skip
+    for tool, result in (("typecheck", mine), ("typecheck (server's ty)", through_server)):
+        for name in ("success", "error_count", "warning_count"):
+            tally.check(tool, name, getattr(theirs, name), getattr(result, name), "", where)
+        tally.check(tool, "len(errors)", len(theirs.errors), len(result.errors), "", where)
+        compare_lists(
+            tally, tool, where, theirs.errors, result.errors,
+            key=lambda e: (e.file, e.line, e.column, e.code, e.message),
+            fields_=("severity",),
+            missing_kind=lambda e, side: f"typecheck: diagnostic {side}",
+        )  # fmt: skip
 
 
 async def oracle_ruff(tally: Tally, punie: ModuleType, ctx: ToolContext, path: str) -> None:
@@ -985,6 +990,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 await oracle_history(tally, punie, history_workspace(tmp, args.punie_git))
         finally:
             await default_pool().stop_all()
+            await SERVER_TY.stop_all()
     print(tally.report())
 
 
