@@ -61,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ruff.__main__ import find_ruff_bin
 
-from typed_tools import ToolContext, TyClientPool, call_tool, default_pool
+from typed_tools import ToolContext, TyClientPool, call_tool, default_pool, load_tools
 from typed_tools.ty_environment import ty_environment, ty_executable
 
 SITE = Path(sysconfig.get_paths()["purelib"])
@@ -112,6 +112,17 @@ KNOWN: dict[str, str] = {
         "deliberate: Punie's `git status --porcelain` collapses an untracked folder into one "
         "entry `dir/` (not a file read_file can open); ours lists its files (`-uall`), so "
         "file_count counts files"
+    ),
+    "validators: line where Punie has None": (
+        "deliberate: Punie's ValidationIssue has `line: int | None` and its validators never "
+        "set it; ours gives the 1-based line (an addition; rule, severity, message and "
+        "suggestion agree)"
+    ),
+    "validate_injection_site: a type defined in the file": (
+        "(b) Punie warns `inject-type-must-be-imported` for `Inject[Database]` when "
+        "`Database` is a class of the same file, on its own 'properly-formed' fixture "
+        "(tests/fixtures/cst/valid_service.py; its test asserts nothing about issues); "
+        "ours warns only for a name neither imported nor defined. A warning: `valid` agrees"
     ),
     "git: path limits the result": (
         "deliberate: Punie runs `git status`/`git diff` with the folder as its working "
@@ -263,6 +274,26 @@ def load_punie_cst(src: Path, typed: ModuleType) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+VALIDATORS = (
+    "validate_component", "check_render_tree", "validate_escape_context",
+    "validate_service_registration", "check_dependency_graph", "validate_injection_site",
+    "validate_middleware_chain", "check_di_template_binding", "validate_route_pattern",
+)  # fmt: skip
+
+
+def load_punie_validators(src: Path) -> dict[str, Callable[[str], Any]]:
+    """Punie's nine domain validators (``punie/cst/validators``) by path: ``punie`` and
+    ``punie.cst`` are registered as bare packages over Punie's folders, so their
+    ``__init__`` (Punie's whole agent stack) never runs."""
+    package = src / "src" / "punie"
+    for name, folder in (("punie", package), ("punie.cst", package / "cst")):
+        module = sys.modules.get(name) or ModuleType(name)
+        module.__path__ = [str(folder)]
+        sys.modules[name] = module
+    validators = importlib.import_module("punie.cst.validators")
+    return {name: getattr(validators, name) for name in VALIDATORS}
 
 
 def _environment() -> dict[str, str]:
@@ -453,8 +484,11 @@ def compare_lists(
     key: Callable[[Any], Any],
     fields_: Iterable[str],
     missing_kind: Callable[[Any, str], str],
+    field_kinds: dict[str, str] | None = None,
 ) -> None:
-    """Match items by ``key``; compare ``fields_`` of matched items; file unmatched ones."""
+    """Match items by ``key``; compare ``fields_`` of matched items; file unmatched ones.
+
+    ``field_kinds`` names the kind a field's disagreement is filed under, when known."""
     fields_ = tuple(fields_)
     mine = _by(ours, key)
     theirs = _by(punie, key)
@@ -465,7 +499,8 @@ def compare_lists(
         tally.check(tool, "items matched", len(a), len(b), kind, f"{where} {k}")
         for x, y in zip(a, b, strict=False):
             for name in fields_:
-                tally.check(tool, name, getattr(x, name), getattr(y, name), "", f"{where} {k}")
+                kind = (field_kinds or {}).get(name, "")
+                tally.check(tool, name, getattr(x, name), getattr(y, name), kind, f"{where} {k}")
 
 
 # ---------------------------------------------------------------------------- per tool
@@ -903,6 +938,37 @@ async def oracle_cst(tally: Tally, cst: ModuleType, ctx: ToolContext, files: lis
                 tally.check(tool, name, getattr(theirs, name), getattr(mine, name), "", where)
 
 
+async def oracle_validators(
+    tally: Tally, theirs_by_name: dict[str, Callable[[str], Any]], ctx: ToolContext,
+    files: list[Path],
+) -> None:  # fmt: skip
+    """The nine domain validators, Punie's and ours (the ``punie.tools`` plug-in)."""
+    root = ctx.root
+    tools = load_tools()
+    for path in files:
+        relative = path.relative_to(root).as_posix()
+        for name, validator in theirs_by_name.items():
+            theirs = validator(str(path))
+            mine = await call_tool(name, ctx, {"file_path": relative}, tools)
+            tool, where = name, f"{root.name}:{relative}"
+            for field_name in ("valid", "domain"):
+                a, b = getattr(theirs, field_name), getattr(mine, field_name)
+                tally.check(tool, field_name, a, b, "", where)
+            local = any(i.rule == "inject-type-must-be-imported" for i in theirs.issues)
+            kind = "validate_injection_site: a type defined in the file" if local else ""
+            tally.check(tool, "len(issues)", len(theirs.issues), len(mine.issues), kind, where)
+            compare_lists(
+                tally, tool, where, theirs.issues, mine.issues,
+                key=lambda i: i.rule,
+                fields_=("severity", "message", "suggestion", "line"),
+                missing_kind=lambda i, side: (
+                    "validate_injection_site: a type defined in the file"
+                    if i.rule == "inject-type-must-be-imported" else f"validators: issue {side}"
+                ),
+                field_kinds={"line": "validators: line where Punie has None"},
+            )  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -939,6 +1005,7 @@ async def run_workspace(
     punie: ModuleType,
     lsp: ModuleType,
     cst: ModuleType,
+    validators: dict[str, Callable[[str], Any]],
     root: Path,
     args: argparse.Namespace,
 ) -> None:
@@ -968,6 +1035,8 @@ async def run_workspace(
         samples = await asyncio.to_thread(positions, root, files, args.positions)
         await oracle_navigation(tally, punie, client, ctx, samples)
         await oracle_cst(tally, cst, ctx, files)
+        fixtures = await asyncio.to_thread(lambda: sorted(root.glob("tests/fixtures/cst/*.py")))
+        await oracle_validators(tally, validators, ctx, files + fixtures)
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
@@ -978,6 +1047,7 @@ async def run_workspace(
 async def main_async(args: argparse.Namespace) -> None:
     punie, lsp = load_punie(args.punie_src)
     cst = load_punie_cst(args.punie_src, punie)
+    validators = load_punie_validators(args.punie_src)
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="punie-oracle-") as scratch:
         tmp = Path(scratch)
@@ -985,7 +1055,7 @@ async def main_async(args: argparse.Namespace) -> None:
         roots.append(punie_workspace(tmp, args.punie_src))
         try:
             for root in roots:
-                await run_workspace(tally, punie, lsp, cst, root, args)
+                await run_workspace(tally, punie, lsp, cst, validators, root, args)
             if args.punie_git:
                 await oracle_history(tally, punie, history_workspace(tmp, args.punie_git))
         finally:
