@@ -949,7 +949,7 @@ async def oracle_validators(
         relative = path.relative_to(root).as_posix()
         for name, validator in theirs_by_name.items():
             theirs = validator(str(path))
-            mine = await call_tool(name, ctx, {"file_path": relative}, tools)
+            mine: Any = await call_tool(name, ctx, {"file_path": relative}, tools)
             tool, where = name, f"{root.name}:{relative}"
             for field_name in ("valid", "domain"):
                 a, b = getattr(theirs, field_name), getattr(mine, field_name)
