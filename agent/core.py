@@ -270,7 +270,8 @@ class PunieAgent:
         setting = SETTING_NAMES[self.config.surface]["max_tokens"]
         return (
             f"the model's reply reached {setting} ({self.config.max_tokens} tokens) before it "
-            f"ended; what it wrote is kept as the answer and nothing of it was run: raise "
+            f"ended; the text it wrote before is kept as the answer (an unfinished tool call "
+            f"is not) and nothing of it was run: raise "
             f"{setting}, or ask for less at a time"
         )
 

@@ -16,7 +16,9 @@ A reply the model could not finish (``finish_reason: "length"``: it reached
 ``max_tokens``) with no whole call in it raises ``ReplyCut`` once what it wrote is
 streamed: a cut answer is not an answer, and a cut call (``<tool_call>`` text or
 arguments that are not JSON yet) cannot run (xaibo#33, jac#6766: "report a clear error
-on max_tokens-truncated tool calls").
+on max_tokens-truncated tool calls"). What was held back as a possible call is dropped
+then, never streamed: the run's answer is the prose streamed before the cut, on every
+backend (a server's tool parser holds the same markup back).
 
 Then ``tool_calls.recognise_text`` reads calls written as text (JSON content, hermes
 tags, Qwen3-Coder XML, a fenced program) when the reply made none the standard way.
@@ -257,12 +259,17 @@ class RecognisedStreamedResponse(StreamedResponse):
                 shown = full[: self._emitted]
                 rest = recognised.text[len(shown) :] if recognised.text.startswith(shown) else ""
                 calls = [_Call(name=c.name, args=[c.arguments]) for c in recognised.calls]
-        if rest:
-            events += self._emit(rest)
         # Every call's arguments decoded: a call cut at max_tokens has a string left.
         self._whole_calls = bool(calls) and all(
             isinstance(call.arguments(), dict) for call in calls
         )
+        if rest and (self._whole_calls or self._inner.finish_reason != "length"):
+            # A reply cut at max_tokens with no whole call (``ReplyCut``) keeps only what
+            # was streamed: the held-back rest is an unfinished call (``<tool_call>…``,
+            # ``<function=…``, JSON), noise as an answer. A server's tool parser holds the
+            # same markup back (mlx_lm server sends none of it), so the answer of a cut
+            # reply is the same on every backend.
+            events += self._emit(rest)
         seen: set[str] = set()
         for index, call in enumerate(calls):
             call_id = call.call_id

@@ -31,7 +31,6 @@ from tests.model_servers import (
     ANSWER,
     CODE,
     CUT_ANSWER,
-    CUT_CALL,
     FAULTS,
     PARTIAL,
     SHAPES,
@@ -141,10 +140,13 @@ KEPT = {
     "context-exceeded": "",
     "context-exceeded-in-stream": "",
     "cut-answer": CUT_ANSWER,
-    "cut-call-as-text": CUT_CALL,
+    # An unfinished call is not an answer: the markup was held back as a possible call
+    # and is dropped, as a server's tool parser drops it (mlx_lm server sends none of it).
+    "cut-call-as-text": "",
     "cut-tool-call-arguments": "",
 }
-"""What each fault leaves as the answer: the text the server streamed before it broke."""
+"""What each fault leaves as the answer: the text the server streamed before it broke
+(less markup held back as a possible call, in a reply cut at maxTokens)."""
 
 
 @pytest.mark.parametrize("fault", FAULTS)
