@@ -16,25 +16,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MlxModelLoadError", "load_model"]
+__all__ = ["MlxAdapterLoadError", "MlxModelLoadError", "load_model"]
 
 
 class MlxModelLoadError(RuntimeError):
     """The model, draft model or adapter could not be loaded: the message says which and why."""
 
 
+class MlxAdapterLoadError(MlxModelLoadError):
+    """The LoRA adapter could not be loaded or applied to the model (which itself loaded):
+    the message names the adapter's path. Never the base model answering without it."""
+
+
 def load_model(
     path_or_repo: str, draft_model: str | None, adapter_path: str | None
 ) -> tuple[Any, Any, Any | None]:
     """(model, tokenizer wrapper, draft model or None), or ``MlxModelLoadError``."""
-    if (
-        adapter_path is not None
-        and not (Path(adapter_path).expanduser() / "adapter_config.json").is_file()
-    ):
-        raise MlxModelLoadError(
-            f"LoRA adapter directory {adapter_path!r} has no adapter_config.json: "
-            "pass the folder `mlx_lm lora` wrote (adapter_config.json + adapters.safetensors)"
-        )
+    if adapter_path is not None:
+        _check_adapter(adapter_path)
     model, tokenizer = _load_one(path_or_repo, "model", adapter_path)
     draft = None
     if draft_model is not None:
@@ -45,6 +44,42 @@ def load_model(
                 "speculative decoding needs a draft model with the same tokenizer"
             )
     return model, tokenizer, draft
+
+
+def _check_adapter(adapter_path: str) -> None:
+    """Before any weights load: the adapter folder exists and is one (a typo in the path
+    fails in a second, naming it, rather than after the model has loaded)."""
+    folder = Path(adapter_path).expanduser()
+    where = repr(adapter_path)
+    if not folder.is_absolute():  # relative to punie-lsp's working directory, not the file's
+        where += f" ({folder.absolute()})"
+    if not folder.is_dir():
+        raise MlxAdapterLoadError(
+            f"LoRA adapter directory {where} does not exist: pass the folder `punie-lsp train "
+            "finetune` wrote (adapter_config.json + adapters.safetensors), as an absolute path"
+        )
+    if not (folder / "adapter_config.json").is_file():
+        raise MlxAdapterLoadError(
+            f"LoRA adapter directory {where} has no adapter_config.json: pass the folder "
+            "`mlx_lm lora` wrote (adapter_config.json + adapters.safetensors)"
+        )
+
+
+def _apply_adapter(model: Any, adapter_path: str, path_or_repo: str) -> Any:
+    """mlx-lm's own ``load_adapters``, as ``mlx_lm.load`` calls it, but after the model
+    loaded on its own: a bad adapter is then named as the adapter's fault, not the model's."""
+    from mlx_lm.tuner.utils import load_adapters
+
+    try:
+        model = load_adapters(model, str(Path(adapter_path).expanduser()))
+    except Exception as error:
+        raise MlxAdapterLoadError(
+            f"LoRA adapter {adapter_path!r} could not be applied to mlx model "
+            f"{path_or_repo!r}: {type(error).__name__}: {error} (an adapter fits the base "
+            "model it was trained on)"
+        ) from error
+    model.eval()
+    return model
 
 
 def _load_one(path_or_repo: str, what: str, adapter_path: str | None) -> tuple[Any, Any]:
@@ -59,10 +94,7 @@ def _load_one(path_or_repo: str, what: str, adapter_path: str | None) -> tuple[A
             "(owner/name); pass a model directory or a repo id"
         )
     try:
-        loaded = load(
-            str(local) if local.exists() else path_or_repo,
-            adapter_path=str(Path(adapter_path).expanduser()) if adapter_path else None,
-        )
+        loaded = load(str(local) if local.exists() else path_or_repo)
     except Exception as error:
         if local.exists():
             raise MlxModelLoadError(
@@ -77,4 +109,6 @@ def _load_one(path_or_repo: str, what: str, adapter_path: str | None) -> tuple[A
             "`hf download " + path_or_repo + "`) or pass a local model directory. "
             f"Underlying error: {type(error).__name__}: {error}"
         ) from error
-    return loaded[0], loaded[1]
+    if adapter_path is None:
+        return loaded[0], loaded[1]
+    return _apply_adapter(loaded[0], adapter_path, path_or_repo), loaded[1]

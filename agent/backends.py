@@ -83,14 +83,9 @@ def _openai_model(name: str, config: AgentConfig) -> Model:
     from agent._stream_end import StreamEndCheck  # imports httpx2, as the client does
 
     api_key = config.api_key or os.environ.get("OPENAI_API_KEY")
-    setting = SETTING_NAMES[config.surface]["base_url"]
-    if config.base_url is None and api_key is None:
-        raise ModelSpecError(
-            f"model 'openai:{name}' needs a base URL ({setting}), "
-            "e.g. http://127.0.0.1:8080/v1 for mlx_lm.server"
-        )
     client = AsyncOpenAI(
-        base_url=config.base_url,
+        # Always the user's own: with None the client picks an endpoint itself.
+        base_url=_base_url(name, config),
         # Local servers ignore the key, but the client refuses to start without one.
         api_key=api_key or "not-needed",
         # No retries: a local server that refused a connection is down, and a
@@ -103,6 +98,24 @@ def _openai_model(name: str, config: AgentConfig) -> Model:
     return OpenAIChatModel(name, provider=OpenAIProvider(openai_client=client))
 
 
+def _base_url(name: str, config: AgentConfig) -> str:
+    """The server an ``openai:`` model talks to: ``config.base_url``, never a default.
+
+    Given None, the OpenAI client sends the prompt (and the user's code in it) to
+    ``OPENAI_BASE_URL`` or else api.openai.com: with ``OPENAI_API_KEY`` set for another
+    tool, a model meant for a local server (a ``baseUrl`` left out, or dropped as
+    invalid) answered from OpenAI. So there is no default endpoint; OpenAI itself is
+    ``https://api.openai.com/v1``, written like any other server."""
+    if config.base_url is None:
+        setting = SETTING_NAMES[config.surface]["base_url"]
+        raise ModelSpecError(
+            f"model 'openai:{name}' needs a base URL ({setting}): the server's address with "
+            "its /v1 path, e.g. http://127.0.0.1:8080/v1 for mlx_lm.server, or "
+            "https://api.openai.com/v1 for OpenAI itself; there is no default server"
+        )
+    return config.base_url
+
+
 def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
     """What failed, named by model and URL, and what to change, in the user's own terms.
 
@@ -113,7 +126,7 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
     """
     backend, name = parse_model(config.model)
     names = SETTING_NAMES[config.surface]
-    where = f"the OpenAI-compatible server at {config.base_url or 'api.openai.com'}"
+    where = f"the OpenAI-compatible server at {config.base_url}"
     if backend == "openai":
         if isinstance(exc, ModelTimeoutError):
             timeout = names["request_timeout_seconds"]
@@ -180,7 +193,14 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
             )
     if backend == "mlx":
         # Loaded already: the model was built from agent.mlx_model, so this costs nothing.
-        from agent.mlx_model import MlxWorkerExited
+        from agent.mlx_model import MlxAdapterLoadError, MlxWorkerExited
+
+        if isinstance(exc, MlxAdapterLoadError):
+            return (
+                f"model 'mlx:{name}' with {names['adapter']} {config.adapter!r}: "
+                f"{error_line(exc).rstrip('.')}; fix {names['adapter']}, or remove it to run "
+                "the model without the adapter"
+            )
 
         if isinstance(exc, MlxWorkerExited):
             return (

@@ -21,8 +21,9 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
-from agent.config import DEFAULT_MODEL, AgentConfig, Settings, setting_problems
+from agent.config import DEFAULT_MODEL, AgentConfig, Settings
 from agent.deps import AgentDeps, ProgressEvent
+from agent.settings_resolution import setting_problems
 from agent.stop_signals import cancelled_by_stop_signals
 from typed_tools.lines import read_exact, split_keepends
 

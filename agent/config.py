@@ -5,42 +5,35 @@ agent itself are configured with.
 generator, snake_case in Python; every range and choice on the field itself).
 ``AgentConfig`` is the same settings plus the budgets no user sets (tests, benchmarks
 and training set them). ``agent`` never imports ``punie_lsp``: the server resolves its
-``punie`` section with ``resolve_settings`` and builds the ``AgentConfig`` from it; the
-CLI validates its flags against the same fields.
+``punie`` section with ``agent.settings_resolution.resolve_settings`` and builds the
+``AgentConfig`` from it; the CLI validates its flags against the same fields.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal, NamedTuple, get_args
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import annotated_types
-from pydantic import AfterValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails
 
 from sandbox import SandboxLimits, WireModel
 
 __all__ = [
     "DEFAULT_MODEL",
+    "MODEL_SETTINGS",
     "SETTING_NAMES",
     "AgentConfig",
     "Backend",
-    "BadModel",
     "EditsMode",
     "ModelSpecError",
-    "ResolvedSettings",
     "SandboxSettings",
     "Settings",
     "Surface",
-    "bad_model",
     "bounds",
     "error_line",
     "parse_model",
-    "resolve_settings",
-    "setting_problems",
 ]
 
 DEFAULT_MODEL = "mlx:mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"
@@ -119,6 +112,15 @@ def _http_url(value: str | None) -> str | None:
     )
 
 
+def _adapter_dir(value: str | None) -> str | None:
+    if value is None or value.strip():
+        return value
+    raise ValueError(
+        f"must be a LoRA adapter directory (the folder `punie-lsp train finetune` wrote), "
+        f"got {value!r}: name that folder, or remove the setting for the model alone"
+    )
+
+
 _SETTINGS_CONFIG = ConfigDict(strict=True, extra="forbid")
 """Settings come from JSON a user wrote: no coercion (``"false"`` is not ``False``, ``"3"``
 is not ``3``), and an unknown key is a mistake to name, not to ignore."""
@@ -157,11 +159,17 @@ class Settings(WireModel):
     """``mlx:<hf-repo-or-path>`` runs in-process; ``openai:<name>`` uses ``base_url``;
     ``test:`` is Pydantic AI's test model."""
     base_url: Annotated[str | None, AfterValidator(_http_url)] = None
-    """The OpenAI-compatible server for ``openai:`` models, e.g. ``http://127.0.0.1:8080/v1``."""
+    """The OpenAI-compatible server for ``openai:`` models, e.g. ``http://127.0.0.1:8080/v1``.
+
+    There is no default endpoint: an ``openai:`` model without one is refused (naming
+    this setting), whatever ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` say, so a prompt
+    and the user's code go only where the user wrote (``agent.backends``)."""
     draft_model: str | None = None
     """A smaller model for speculative decoding, ``mlx:`` models only."""
-    adapter: str | None = None
-    """A LoRA adapter directory (``punie-lsp train finetune`` writes one), ``mlx:`` models only."""
+    adapter: Annotated[str | None, AfterValidator(_adapter_dir)] = None
+    """A LoRA adapter directory (``punie-lsp train finetune`` writes one), ``mlx:`` models
+    only; not empty. One that cannot be loaded fails the run naming it, never the base
+    model answering without it (``agent._mlx_load``)."""
     temperature: float = Field(0.2, ge=0, le=2)
     """Sampling temperature of every model turn, 0 to 2 (what OpenAI-compatible servers accept)."""
     max_tokens: int = Field(2048, ge=1, le=131072)
@@ -190,6 +198,17 @@ class Settings(WireModel):
     def _lua_empty_table(cls, value: Any) -> Any:
         # Lua (Neovim) cannot tell an empty object from an empty list and sends [].
         return {} if value == [] else value
+
+
+MODEL_SETTINGS = ("model", "base_url", "adapter")
+"""The settings that decide which model answers and where the user's prompts and code
+go. A bad value of one of these is never replaced by its default
+(``agent.settings_resolution``): the default ``model`` is a multi-GB download or
+another model answering, no ``baseUrl`` would let the OpenAI client pick its own
+endpoint, no ``adapter`` is the base model answering without the user's training. The
+other settings only tune how the model and the tools run (sampling, limits, timeouts,
+the edit policy, traces, trust), and their defaults are the cautious choice, so a bad
+one is named and its default used."""
 
 
 class AgentConfig(Settings):
@@ -249,163 +268,3 @@ def bounds(field: FieldInfo) -> tuple[float | None, float | None, bool]:
         elif isinstance(item, annotated_types.Le):
             high = float(item.le)
     return low, high, low_open
-
-
-_EXPECTED = {
-    "bool_type": "expected true or false",
-    "int_type": "expected an integer",
-    "float_type": "expected a number",
-    "string_type": "expected a string",
-}
-
-
-def _field(top: type[WireModel], loc: tuple[int | str, ...]) -> FieldInfo | None:
-    """The field a validation error's location names (by alias or by name)."""
-    field = None
-    model: type[WireModel] | None = top
-    for key in loc:
-        if model is None:
-            return None
-        fields = {**model.model_fields, **{f.alias: f for f in model.model_fields.values()}}
-        field = fields.get(str(key))
-        if field is None:
-            return None
-        annotation = field.annotation
-        model = (
-            annotation
-            if isinstance(annotation, type) and issubclass(annotation, WireModel)
-            else None
-        )
-    return field
-
-
-def _problem(error: ErrorDetails, field: FieldInfo | None) -> str:
-    kind, value = error["type"], error.get("input")
-    if kind in ("greater_than", "greater_than_equal", "less_than_equal") and field is not None:
-        low, high, low_open = bounds(field)
-        relation = "above" if low_open else "at least"
-        range_ = f"{relation} {low:g}" if low is not None else ""
-        if high is not None:
-            range_ = f"{range_} and at most {high:g}" if range_ else f"at most {high:g}"
-        return f"must be {range_}, got {value!r}"
-    if kind == "literal_error" and field is not None:
-        names = ", ".join(repr(a) for a in get_args(field.annotation))
-        return f"expected one of {names}, got {value!r}"
-    if kind in _EXPECTED:
-        return f"{_EXPECTED[kind]}, got {type(value).__name__}"
-    if kind == "value_error":
-        return str(error.get("ctx", {}).get("error", error["msg"]))
-    return error["msg"]
-
-
-def setting_problems(
-    exc: ValidationError, model: type[WireModel], name: Any
-) -> list[tuple[tuple[int | str, ...], str]]:
-    """Each error as ``(location, one line)``; ``name(location)`` spells the setting as
-    its surface does (``'punie.sandbox.memoryMb'``, ``--memory-mb``)."""
-    out = []
-    for error in exc.errors():
-        loc = error["loc"]
-        if error["type"] == "extra_forbidden":
-            out.append((loc, f"unknown setting {name(loc)}"))
-        elif error["type"] in ("model_type", "dict_type"):
-            out.append((loc, f"{name(loc)} must be an object"))
-        else:
-            out.append((loc, f"invalid {name(loc)}: {_problem(error, _field(model, loc))}"))
-    return out
-
-
-class BadModel(NamedTuple):
-    """A ``model`` setting that cannot be used as written."""
-
-    written: str
-    """The value as the user wrote it (JSON text when it is not a string)."""
-    error: str
-    """One line naming the setting and the value, and what to write instead."""
-
-
-class ResolvedSettings(NamedTuple):
-    """A ``punie`` section resolved: the settings, what was dropped, and the model's fault."""
-
-    settings: Settings
-    problems: list[str]
-    """One line per dropped value (an unknown key, a wrong type, a value outside its
-    range or choices), in the order the user wrote them: its default is used."""
-    bad_model: BadModel | None = None
-    """The ``model`` setting when it cannot be used, else None (valid or unset). The one
-    setting whose default is never used instead: a typo must not turn into a multi-GB
-    download of the default model, or another model answering. ``settings.model`` then
-    holds the default, which nothing runs."""
-
-
-def bad_model(value: Any, setting: str) -> BadModel | None:
-    """``value`` as a ``BadModel`` when it cannot be the model setting (of the wrong type,
-    empty, with an unknown prefix, naming no model), else None; ``setting`` is how the
-    error names it (``'punie.model'``)."""
-    if isinstance(value, str):
-        try:
-            parse_model(value)
-        except ModelSpecError as exc:
-            return BadModel(value, f"invalid {setting}: {exc}")
-        return None
-    written = json.dumps(value, ensure_ascii=False, default=repr)
-    if len(written) > 80:
-        written = written[:79] + "…"
-    return BadModel(
-        written,
-        f"invalid {setting}: expected a string (mlx:<hf-repo-or-path>, openai:<name> or "
-        f"test:), got {written}",
-    )
-
-
-def resolve_settings(raw: Any, section: str = "punie") -> ResolvedSettings:
-    """A raw settings section resolved into ``Settings`` and the problems found in it.
-
-    Field by field: an unknown key, a value of the wrong JSON type, or one outside its
-    field's range or choices is dropped and named (in the order the user wrote them),
-    and its default used, so one typo never costs the user the rest of their settings,
-    and no command fails because of such a setting. ``None`` and ``[]`` (an empty Lua
-    table) are an empty section.
-
-    The exception is ``model``: a value that cannot be used (of the wrong type, empty,
-    with an unknown prefix, naming no model) is not replaced by the default but returned
-    as ``bad_model``, which agent commands report (outcome ``model_error``) until the
-    user fixes it.
-    """
-    if raw is None or raw == []:
-        return ResolvedSettings(Settings(), [])
-    if not isinstance(raw, Mapping):
-        return ResolvedSettings(Settings(), [f"the '{section}' settings must be an object"])
-    data: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
-    order = {key: n for n, key in enumerate(data)}
-    problems: list[tuple[int, str]] = []
-    model = bad_model(data["model"], f"'{section}.model'") if "model" in data else None
-    if model is not None:
-        del data["model"]
-
-    def name(loc: tuple[int | str, ...]) -> str:
-        return "'" + ".".join([section, *map(str, loc)]) + "'"
-
-    def resolved(settings: Settings) -> ResolvedSettings:
-        return ResolvedSettings(settings, [p for _, p in sorted(problems, key=_first)], model)
-
-    for _ in range(3):  # each round drops every field named; the next checks what is left
-        try:
-            return resolved(Settings.model_validate(data))
-        except ValidationError as exc:
-            for loc, problem in setting_problems(exc, Settings, name):
-                problems.append((order.get(str(loc[0]), len(order)), problem))
-                _drop(data, loc)
-    return resolved(Settings())
-
-
-def _first(item: tuple[int, str]) -> int:
-    return item[0]
-
-
-def _drop(data: dict[str, Any], loc: tuple[int | str, ...]) -> None:
-    parent: Any = data
-    for key in loc[:-1]:
-        parent = parent.get(key) if isinstance(parent, dict) else None
-    if isinstance(parent, dict):
-        parent.pop(str(loc[-1]), None)

@@ -50,9 +50,10 @@ from pydantic_ai.usage import RequestUsage
 from agent._mlx_chat import chat_messages, chat_tools
 from agent._mlx_engine import BATCH_SECONDS, MlxEngine, MlxJob, MlxRequestStats, Output
 from agent._mlx_hosts import Host, MlxWorkerExited, ProcessHost, ThreadHost
-from agent._mlx_load import MlxModelLoadError
+from agent._mlx_load import MlxAdapterLoadError, MlxModelLoadError
 
 __all__ = [
+    "MlxAdapterLoadError",
     "MlxModel",
     "MlxModelLoadError",
     "MlxModelSettings",

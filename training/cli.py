@@ -329,7 +329,8 @@ def _agent_flag_problems(args: argparse.Namespace) -> list[str]:
     """The agent's flags checked against the settings' own ranges, named as flags."""
     from pydantic import ValidationError
 
-    from agent.config import AgentConfig, setting_problems
+    from agent.config import AgentConfig
+    from agent.settings_resolution import setting_problems
 
     try:
         AgentConfig(

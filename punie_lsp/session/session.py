@@ -28,7 +28,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from agent.code_mode import CodeModeTools
-from agent.config import BadModel
+from agent.settings_resolution import BadModel
 from punie_lsp.session.documents import current_workspace, document_key, open_document
 from punie_lsp.session.semantic import EditorTyConnection, PrivateTyPool
 from punie_lsp.session.settings import Settings, resolve, split_initialization_options
@@ -104,9 +104,11 @@ class Session:
         self.settings = Settings()
         self.settings_problems: list[str] = []
         self.bad_model: BadModel | None = None
-        """The ``model`` setting in force when it cannot be used, else None: agent
-        commands then answer ``model_error`` naming it and nothing runs, rather than the
-        default model (``agent.config.resolve_settings``)."""
+        """The model settings in force when one cannot be used (``model``, ``baseUrl``,
+        ``adapter``: ``agent.config.MODEL_SETTINGS``), else None: agent commands then
+        answer ``model_error`` naming it and nothing runs, rather than the default model,
+        another server or the base model without its adapter
+        (``agent.settings_resolution.resolve_settings``)."""
         self._shown_problems: tuple[list[str], BadModel | None] = ([], None)
         self.client = ClientSupport()
         """Resolved once, at ``initialize``."""
@@ -152,7 +154,7 @@ class Session:
         if self.bad_model:
             parts.append(
                 f"{self.bad_model.error} (in {source}; agent commands fail until it is "
-                "fixed, no other model is used)"
+                "fixed, no other model or server is used)"
             )
         if problems:
             parts.append(f"ignored in {source} (defaults used): " + "; ".join(problems))

@@ -4,7 +4,7 @@ The model is ``agent.config.Settings`` (one Pydantic model for the editor, the C
 the agent: camelCase from Pydantic's alias generator, ranges and choices on its fields).
 This module adds what only an editor needs: resolving a section field by field (every
 bad value named, the rest kept, a bad ``model`` never replaced by the default;
-``agent.config.resolve_settings``) and splitting
+``agent.settings_resolution.resolve_settings``) and splitting
 ``initializationOptions`` into punie's and ty's sections.
 
 Lua (Neovim) cannot tell an empty object from an empty list and sends ``[]``: where
@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agent.config import ResolvedSettings, SandboxSettings, Settings, resolve_settings
+from agent.config import SandboxSettings, Settings
+from agent.settings_resolution import ResolvedSettings, resolve_settings
 
 __all__ = [
     "ResolvedSettings",
@@ -31,8 +32,9 @@ __all__ = [
 def resolve(raw: Any, problems: list[str] | None = None) -> ResolvedSettings:
     """Resolve a raw ``punie`` section; ``problems`` (found before, e.g. in the shape of
     ``initializationOptions``) come first, then one line per dropped value (an unknown
-    key, a wrong type, a value outside its range or choices). A ``model`` that cannot be
-    used is ``model_error``, not a dropped value (``agent.config.resolve_settings``)."""
+    key, a wrong type, a value outside its range or choices). A model setting that cannot
+    be used (``model``, ``baseUrl``, ``adapter``) is ``bad_model``, not a dropped value
+    (``agent.settings_resolution.resolve_settings``)."""
     resolved = resolve_settings(raw, "punie")
     return resolved._replace(problems=[*(problems or []), *resolved.problems])
 

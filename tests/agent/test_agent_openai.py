@@ -140,12 +140,23 @@ async def test_an_endpoint_that_does_not_answer_is_named(
     assert agent.status().error == result.error
 
 
-def test_openai_without_a_base_url_or_key_says_what_to_set(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("key", [None, "sk-set-for-another-tool"])
+def test_openai_without_a_base_url_is_refused_whatever_the_environment_says(
+    key: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    with pytest.raises(ModelSpecError, match=r"needs a base URL"):
+    """With ``OPENAI_API_KEY`` set, an ``openai:`` model without a base URL was built with
+    the OpenAI client's own endpoint (``OPENAI_BASE_URL``, else api.openai.com): a model
+    meant for a local server sent the prompt and the user's code to OpenAI. There is no
+    default server: it is refused naming the setting, whatever the environment holds."""
+    if key is None:
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    else:
+        monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    with pytest.raises(ModelSpecError, match=r"needs a base URL \(punie.baseUrl\).*no default"):
         PunieAgent(AgentConfig(model="openai:qwen"))
+    with pytest.raises(ModelSpecError, match=r"needs a base URL \(--base-url\)"):
+        PunieAgent(AgentConfig(model="openai:qwen", surface="cli"))
 
 
 @pytest.mark.parametrize("url", ["localhost:11434", "http://", "ftp://host/v1"])

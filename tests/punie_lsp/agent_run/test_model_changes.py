@@ -150,6 +150,101 @@ async def test_a_bad_model_setting_is_refused_by_name_and_never_the_default_mode
         assert status["model"] == "test:fixed" and status.get("error") is None
 
 
+async def test_a_bad_base_url_is_refused_by_name_and_nothing_goes_to_another_server(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``baseUrl`` that is not an http(s) URL was dropped as "its default used": none.
+    With ``OPENAI_API_KEY`` in the editor's environment the OpenAI client then picked its
+    own endpoint (``OPENAI_BASE_URL``, else api.openai.com) and the prompt, with the user's
+    code, went there instead of the local server the user meant. api.openai.com cannot be
+    reached here, so ``OPENAI_BASE_URL`` points the client's own choice at a local
+    listener, ``elsewhere``: it must never hear a word, and neither must it when
+    ``baseUrl`` is left out (there is no default server)."""
+    with shape_server() as elsewhere, shape_server() as meant:
+        elsewhere.shape = meant.shape = content_answer
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-the-users-own-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", elsewhere.base_url)
+        wrong = "127.0.0.1:8080/v1"  # no scheme: the usual slip
+        async with editor(project, {"model": "openai:coder", "baseUrl": wrong}) as client:
+            await until("the settings warning", lambda: warnings(client))
+            [warning] = warnings(client)
+            assert (
+                f"invalid 'punie.baseUrl': must be an http:// or https:// URL, got {wrong!r}"
+                in (warning.message)
+            )
+            assert "no other model or server is used" in warning.message
+            status = (await command(client, "punie.status", {}))["model"]
+            assert status["model"] == "openai:coder" and status["loaded"] is False
+            assert status["error"].startswith("invalid 'punie.baseUrl'")
+
+            for url, named in [
+                (wrong, repr(wrong)),
+                (8080, "got 8080"),
+                ("ftp://127.0.0.1/v1", "'ftp://127.0.0.1/v1'"),
+            ]:
+                configure(client, {"model": "openai:coder", "baseUrl": url})
+                failed = await ask(client)
+                assert failed["outcome"] == "model_error", failed
+                assert failed["error"].startswith("invalid 'punie.baseUrl': "), failed
+                assert named in failed["error"] and "\n" not in failed["error"]
+                assert failed.get("answer", "") == ""
+            configure(client, {"model": "openai:coder"})  # left out: no default server either
+            failed = await ask(client)
+            assert failed["outcome"] == "model_error", failed
+            assert "needs a base URL (punie.baseUrl)" in failed["error"]
+            assert "there is no default server" in failed["error"]
+            assert elsewhere.bodies == []
+
+            configure(client, {"model": "openai:coder", "baseUrl": meant.base_url})
+            assert (await ask(client))["answer"] == ANSWER
+        assert elsewhere.bodies == [] and len(meant.bodies) == 1
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="mlx[cpu] on Linux; psutil's view of workers")
+async def test_an_adapter_that_cannot_be_used_is_refused_by_name_never_the_base_model(
+    project: Path, tmp_path: Path
+) -> None:
+    """``punie.adapter`` decides which model answers: a bad one (a number) was dropped and
+    the base model answered without the user's training; a missing folder was named as
+    ``punie.model``'s fault, and an adapter that does not fit its model as a broken model
+    directory. Each is one ``model_error`` naming ``punie.adapter`` and the path."""
+    tiny = tiny_model_dir()
+    punie = {"model": f"mlx:{tiny}", "temperature": 0, "maxTokens": 4}
+    async with editor(project, {**punie, "adapter": 5}) as client:
+        await until("the settings warning", lambda: warnings(client))
+        assert "invalid 'punie.adapter': expected a string or null, got 5" in (
+            warnings(client)[0].message
+        )
+        failed = await ask(client)
+        assert failed["outcome"] == "model_error", failed
+        assert failed["error"].startswith("invalid 'punie.adapter': "), failed
+        assert failed.get("answer", "") == "" and not mlx_workers()  # no model ran
+
+        missing = tmp_path / "adapters" / "my-project"  # a typo, or not trained yet
+        not_fitting = tmp_path / "not-fitting"  # a folder, but no adapter of this model
+        not_fitting.mkdir()
+        (not_fitting / "adapter_config.json").write_text('{"fine_tune_type": "lora"}')
+        for adapter, says in [
+            (missing, "does not exist"),
+            (not_fitting, "could not be applied to mlx model"),
+        ]:
+            configure(client, {**punie, "adapter": str(adapter)})
+            failed = await ask(client)
+            assert failed["outcome"] == "model_error", failed
+            error = failed["error"]
+            assert f"with punie.adapter {str(adapter)!r}" in error, error
+            assert says in error and "fix punie.adapter" in error and "\n" not in error
+            assert "punie.model" not in error  # the model is fine
+            assert failed.get("answer", "") == "" and failed["turns"] == 0
+            status = (await command(client, "punie.status", {}))["model"]
+            assert status["loaded"] is False and str(adapter) in status["error"]
+
+        configure(client, punie)  # the user removes the adapter: the base model, as asked
+        answered = await ask(client)
+        assert answered["outcome"] in ("ok", "usage_limit"), answered
+        assert answered["turns"] == 1
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="mlx[cpu] on Linux; psutil's view of workers")
 async def test_a_failed_or_dead_mlx_model_is_loaded_again_and_replaced_workers_leave(
     project: Path, tmp_path: Path

@@ -69,7 +69,6 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
         {
             "temperature": 5,
             "maxTokens": -5,
-            "baseUrl": "localhost:8080",
             "sandbox": {"timeoutSeconds": -1, "memoryMb": 0},
             "edits": "never",
         },
@@ -77,7 +76,6 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
         [
             "invalid 'punie.temperature': must be at least 0 and at most 2, got 5",
             "invalid 'punie.maxTokens': must be at least 1 and at most 131072, got -5",
-            "invalid 'punie.baseUrl': must be an http:// or https:// URL",
             "invalid 'punie.sandbox.timeoutSeconds': must be above 0 and at most 3600, got -1",
             "invalid 'punie.sandbox.memoryMb': must be at least 16 and at most 65536, got 0",
         ],
@@ -155,6 +153,58 @@ def test_a_model_that_cannot_be_used_is_named_and_never_replaced_by_the_default(
     assert settings.edits == "never"  # the rest of the section is kept
     assert problems == ["invalid 'punie.maxTokens': must be at least 1 and at most 131072, got 0"]
     assert resolve({"model": "test:fine"}).bad_model is None
+
+
+@pytest.mark.parametrize(
+    ("section", "error"),
+    [
+        (
+            {"model": "openai:coder", "baseUrl": "localhost:8080"},
+            "invalid 'punie.baseUrl': must be an http:// or https:// URL, got 'localhost:8080'",
+        ),
+        (
+            {"model": "openai:coder", "baseUrl": 8080},
+            "invalid 'punie.baseUrl': expected a string or null, got 8080",
+        ),
+        (
+            {"model": "openai:coder", "base_url": "ftp://h/v1"},
+            "invalid 'punie.base_url': must be an http",
+        ),
+        (
+            {"model": "mlx:org/m", "adapter": 5},
+            "invalid 'punie.adapter': expected a string or null, got 5",
+        ),
+        (
+            {"model": "mlx:org/m", "adapter": " "},
+            "invalid 'punie.adapter': must be a LoRA adapter directory",
+        ),
+        (
+            {"model": "mxl:org/m", "adapter": ["a"]},
+            "invalid 'punie.model': unknown model 'mxl:org/m'",
+        ),
+    ],
+    ids=["no scheme", "a number", "snake_case key", "adapter a number", "adapter blank", "both"],
+)
+def test_a_bad_base_url_or_adapter_is_named_and_never_replaced_by_none(
+    section: dict[str, Any], error: str
+) -> None:
+    """``baseUrl`` decides where the user's code goes and ``adapter`` which model answers:
+    no ``baseUrl`` let the OpenAI client choose api.openai.com, no ``adapter`` ran the base
+    model without the user's training. Like ``model``, a bad one is refused by name."""
+    settings, problems, bad_model = resolve({**section, "maxTokens": 0})
+    assert bad_model is not None
+    assert bad_model.written == section["model"]
+    assert bad_model.error.startswith(error), bad_model.error
+    assert "\n" not in bad_model.error
+    if section["model"] == "mxl:org/m":
+        assert bad_model.error.endswith(
+            "invalid 'punie.adapter': expected a string or null, got [\"a\"]"
+        )
+    assert problems == ["invalid 'punie.maxTokens': must be at least 1 and at most 131072, got 0"]
+    assert settings.base_url is None and settings.adapter is None
+    fine = {"baseUrl": "http://127.0.0.1:8080/v1", "adapter": "adapters/x", "model": "test:"}
+    assert resolve(fine).bad_model is None
+    assert resolve({"baseUrl": None, "adapter": None}).bad_model is None  # null: not set
 
 
 @pytest.mark.parametrize(
