@@ -124,6 +124,12 @@ KNOWN: dict[str, str] = {
         "(tests/fixtures/cst/valid_service.py; its test asserts nothing about issues); "
         "ours warns only for a name neither imported nor defined. A warning: `valid` agrees"
     ),
+    "goto_definition: symbol corrects a position not on it": (
+        "deliberate: given a position whose name is not `symbol` (a model's column off by a "
+        "few), ours asks about the symbol's occurrence nearest to the line "
+        "(typed_tools/positions.py); Punie asked at the position verbatim, answering for "
+        "whatever stands there, or nothing"
+    ),
     "git: path limits the result": (
         "deliberate: Punie runs `git status`/`git diff` with the folder as its working "
         "directory, which still reports the whole repository; ours limits the result to the "
@@ -789,6 +795,19 @@ async def oracle_navigation(
             tally.note(
                 "definition/references outside the workspace", f"{where} hover: {mine.error}"
             )
+        # A column off by the name's length, as models give it: Punie asks there verbatim.
+        off = column + len(name) + 1
+        theirs = punie.parse_definition_response(
+            await client.goto_definition(str(path), line, off), name
+        )
+        mine = await ours(
+            ctx, "goto_definition", file_path=relative, line=line, column=off, symbol=name
+        )
+        a = [(rel(root, x.file), x.line, x.column) for x in theirs.locations]
+        b = [(x.file, x.line, x.column) for x in mine.locations]
+        kind = "goto_definition: symbol corrects a position not on it"
+        here = f"{root.name}:{relative}:{line}:{off} {name}"
+        tally.check("goto_definition (column off)", "locations", a, b, kind, here)
 
 
 def _locations(
