@@ -86,6 +86,8 @@ class EditorTyConnection:
         self._current_workspace = workspace
         self.position_encoding: PositionEncoding = position_encoding
         self._synced: set[str] = set()
+        self._buffers_synced = False
+        """Whether the editor's buffers under the root were shown to the private ty."""
         self._real_paths: dict[str, TextDocument] | None = None
 
     async def _private(self) -> TyClient:
@@ -94,14 +96,21 @@ class EditorTyConnection:
     async def request(self, method: str, params: Any) -> Any:
         text_document = params.get("textDocument") if isinstance(params, dict) else None
         uri = text_document.get("uri") if isinstance(text_document, dict) else None
-        if method == "textDocument/hover" and uri is not None and uri not in self._synced:
+        if method == "textDocument/hover":
             # The editor's ty answers hovers in the editor's format (markdown: a fenced
             # signature, an escaped docstring); the hover tool returns ty's plain text, as
-            # Punie's did. The private ty speaks it: show it the editor's buffers first.
-            buffers = await asyncio.to_thread(self._buffers_under_root)
-            text = self.open_document_text(uri)
-            if text is not None:
-                await self.sync_documents({**buffers, uri: text})
+            # Punie's did, whether or not the editor has the file open. The private ty
+            # speaks it: show it the editor's buffers first, once per run.
+            if not self._buffers_synced:
+                buffers = await asyncio.to_thread(self._buffers_under_root)
+                text = self.open_document_text(uri) if isinstance(uri, str) else None
+                if isinstance(uri, str) and text is not None:
+                    buffers[uri] = text
+                if buffers:
+                    await self.sync_documents(buffers)
+                self._buffers_synced = True
+            private = await self._private()
+            return await private.request(method, params)
         if uri in self._synced:
             private = await self._private()
             return await private.request(method, params)

@@ -94,6 +94,21 @@ async def test_hover_in_an_open_buffer_is_plain_text_as_punies_was(client: Clien
     assert "raw_size -> pixels." in result["content"]
 
 
+@pytest.mark.parametrize("client", ["neovim"], indirect=True)
+async def test_hover_in_a_file_the_editor_has_not_opened_is_plain_text_too(
+    client: Client,
+) -> None:
+    """One format whatever the editor has open: a file only on disk was answered by the
+    editor's ty, in the editor's markdown (a fenced signature, ``raw\\_size``)."""
+    (client.root / "pkg" / "units.py").write_text(
+        'def scale(raw_size: int) -> int:\n    """raw_size -> pixels."""\n    return raw_size\n'
+    )
+    result = await run_tool(client, "hover", file_path="pkg/units.py", symbol="scale")
+    assert result["success"] is True and result["language"] == "plaintext", result
+    assert result["content"].startswith("def scale(raw_size: int) -> int"), result
+    assert "raw_size -> pixels." in result["content"] and "```" not in result["content"]
+
+
 async def test_read_file_sees_the_unsaved_buffer(client: Client) -> None:
     edit_buffer(client, "pkg/shapes.py", "# only in the editor\n")
     assert await call(client, "read_file", path="pkg/shapes.py") == "# only in the editor\n"
