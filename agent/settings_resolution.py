@@ -162,14 +162,26 @@ def resolve_settings(raw: Any, section: str = "punie") -> ResolvedSettings:
 
     The exception is the model settings (``MODEL_SETTINGS``): a ``model`` that cannot be
     used (of the wrong type, empty, with an unknown prefix, naming no model), a
-    ``baseUrl`` or an ``adapter`` of the wrong type or form is not replaced by its
-    default but returned in ``bad_model``, which agent commands report (outcome
-    ``model_error``) until the user fixes it.
+    ``baseUrl`` or an ``adapter`` of the wrong type or form, or a section that is not an
+    object (its model settings cannot be read) is not replaced by the defaults but
+    returned in ``bad_model``, which agent commands report (outcome ``model_error``)
+    until the user fixes it.
     """
     if raw is None or raw == []:
         return ResolvedSettings(Settings(), [])
     if not isinstance(raw, Mapping):
-        return ResolvedSettings(Settings(), [f"the '{section}' settings must be an object"])
+        # Nothing in it can be read, the model settings included: never the defaults'
+        # model (``"punie": "openai:coder"`` downloaded and ran the default 7B model).
+        written = _json_text(raw)
+        return ResolvedSettings(
+            Settings(),
+            [],
+            BadModel(
+                written,
+                f"the '{section}' settings must be an object, got {written}: its model "
+                f'settings cannot be read (write {{"model": …}})',
+            ),
+        )
     data: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
     order = {key: n for n, key in enumerate(data)}
     problems: list[tuple[int, str]] = []

@@ -56,7 +56,7 @@ async def editor(project: Path, punie: dict[str, Any]) -> AsyncGenerator[Client]
         await client.stop()
 
 
-def configure(client: Client, punie: dict[str, Any]) -> None:
+def configure(client: Client, punie: Any) -> None:
     client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"punie": punie})
     )
@@ -164,6 +164,7 @@ async def test_a_bad_base_url_is_refused_by_name_and_nothing_goes_to_another_ser
         elsewhere.shape = meant.shape = content_answer
         monkeypatch.setenv("OPENAI_API_KEY", "sk-the-users-own-key")
         monkeypatch.setenv("OPENAI_BASE_URL", elsewhere.base_url)
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the default model can never download
         wrong = "127.0.0.1:8080/v1"  # no scheme: the usual slip
         async with editor(project, {"model": "openai:coder", "baseUrl": wrong}) as client:
             await until("the settings warning", lambda: warnings(client))
@@ -193,6 +194,11 @@ async def test_a_bad_base_url_is_refused_by_name_and_nothing_goes_to_another_ser
             assert failed["outcome"] == "model_error", failed
             assert "needs a base URL (punie.baseUrl)" in failed["error"]
             assert "there is no default server" in failed["error"]
+            configure(client, "openai:coder")  # not an object: nothing in it can be read
+            failed = await ask(client)
+            assert failed["outcome"] == "model_error", failed
+            assert failed["error"].startswith("the 'punie' settings must be an object, got ")
+            assert not mlx_workers()  # and not the default model either
             assert elsewhere.bodies == []
 
             configure(client, {"model": "openai:coder", "baseUrl": meant.base_url})

@@ -111,7 +111,6 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
         ],
     ),
     ("nested not an object", {"sandbox": 3}, Settings(), ["'punie.sandbox' must be an object"]),
-    ("not an object", [1, 2], Settings(), ["the 'punie' settings must be an object"]),
 ]
 
 
@@ -205,6 +204,17 @@ def test_a_bad_base_url_or_adapter_is_named_and_never_replaced_by_none(
     fine = {"baseUrl": "http://127.0.0.1:8080/v1", "adapter": "adapters/x", "model": "test:"}
     assert resolve(fine).bad_model is None
     assert resolve({"baseUrl": None, "adapter": None}).bad_model is None  # null: not set
+
+
+@pytest.mark.parametrize("section", ["openai:coder", [1, 2], 7, True])
+def test_a_section_that_is_not_an_object_is_never_the_default_model(section: Any) -> None:
+    """``"punie": "openai:coder"`` resolved to every default: the default 7B model was
+    downloaded and answered. Its model settings cannot be read, so they are refused."""
+    settings, problems, bad_model = resolve(section)
+    assert problems == [] and settings == Settings()
+    assert bad_model is not None
+    assert bad_model.error.startswith("the 'punie' settings must be an object, got ")
+    assert bad_model.written in bad_model.error
 
 
 @pytest.mark.parametrize(
