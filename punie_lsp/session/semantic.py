@@ -100,12 +100,14 @@ class EditorTyConnection:
             # The editor's ty answers hovers in the editor's format (markdown: a fenced
             # signature, an escaped docstring); the hover tool returns ty's plain text, as
             # Punie's did, whether or not the editor has the file open. The private ty
-            # speaks it: show it the editor's buffers first, once per run.
+            # speaks it: show it the editor's buffers first, once per run, but never over
+            # a text the run proposed (``write_file``'s overlay, synced already).
             if not self._buffers_synced:
                 buffers = await asyncio.to_thread(self._buffers_under_root)
                 text = self.open_document_text(uri) if isinstance(uri, str) else None
                 if isinstance(uri, str) and text is not None:
                     buffers[uri] = text
+                buffers = {u: t for u, t in buffers.items() if u not in self._synced}
                 if buffers:
                     await self.sync_documents(buffers)
                 self._buffers_synced = True

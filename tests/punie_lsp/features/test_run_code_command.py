@@ -127,3 +127,22 @@ async def test_misuse_is_invalid_params(client: Client) -> None:
         await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command="punie.runCode", arguments=[{"code": 3}])
         )
+
+
+@pytest.mark.parametrize("client", ["neovim"], indirect=True)
+async def test_hover_after_write_file_sees_the_proposal_not_the_open_buffer(
+    client: Client,
+) -> None:
+    """The hover tool shows ty the editor's buffers before it asks, but never over a text
+    the run proposed: the proposal, not the editor's buffer, is what the run reads."""
+    open_document(client, client.root / "pkg" / "app.py")
+    code = (
+        'text = read_file("pkg/app.py")\n'
+        'added = "\\n\\ndef proposed(n: int) -> str:\\n    return str(n)\\n"\n'
+        'write_file("pkg/app.py", text + added)\n'
+        'h = hover("pkg/app.py", symbol="proposed")\n'
+        "(h.success, h.content.splitlines()[0] if h.content else '')"
+    )
+    result = await run_code(client, code)
+    assert "error" not in result, result
+    assert result["value"] == [True, "def proposed(n: int) -> str"], result
