@@ -16,11 +16,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MlxAdapterLoadError", "MlxModelLoadError", "load_model"]
+__all__ = ["MlxAdapterLoadError", "MlxDraftLoadError", "MlxModelLoadError", "load_model"]
 
 
 class MlxModelLoadError(RuntimeError):
     """The model, draft model or adapter could not be loaded: the message says which and why."""
+
+
+class MlxDraftLoadError(MlxModelLoadError):
+    """The draft model (speculative decoding) could not be loaded or does not fit the
+    model: the message names it."""
 
 
 class MlxAdapterLoadError(MlxModelLoadError):
@@ -37,9 +42,12 @@ def load_model(
     model, tokenizer = _load_one(path_or_repo, "model", adapter_path)
     draft = None
     if draft_model is not None:
-        draft, draft_tokenizer = _load_one(draft_model, "draft model", None)
+        try:
+            draft, draft_tokenizer = _load_one(draft_model, "draft model", None)
+        except MlxModelLoadError as error:
+            raise MlxDraftLoadError(str(error)) from error
         if draft_tokenizer.vocab_size != tokenizer.vocab_size:
-            raise MlxModelLoadError(
+            raise MlxDraftLoadError(
                 f"draft model {draft_model!r} has a different vocabulary from {path_or_repo!r}: "
                 "speculative decoding needs a draft model with the same tokenizer"
             )

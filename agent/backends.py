@@ -193,13 +193,20 @@ def describe_model_error(config: AgentConfig, exc: BaseException) -> str:
             )
     if backend == "mlx":
         # Loaded already: the model was built from agent.mlx_model, so this costs nothing.
-        from agent.mlx_model import MlxAdapterLoadError, MlxWorkerExited
+        from agent.mlx_model import MlxAdapterLoadError, MlxDraftLoadError, MlxWorkerExited
 
         if isinstance(exc, MlxAdapterLoadError):
             return (
                 f"model 'mlx:{name}' with {names['adapter']} {config.adapter!r}: "
                 f"{error_line(exc).rstrip('.')}; fix {names['adapter']}, or remove it to run "
                 "the model without the adapter"
+            )
+        if isinstance(exc, MlxDraftLoadError):
+            draft = names["draft_model"]
+            return (
+                f"model 'mlx:{name}' with {draft} {config.draft_model!r}: "
+                f"{error_line(exc).rstrip('.')}; fix {draft}, or remove it (a draft model "
+                "only speeds answers up)"
             )
 
         if isinstance(exc, MlxWorkerExited):

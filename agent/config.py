@@ -76,6 +76,7 @@ SETTING_NAMES: dict[Surface, dict[str, str]] = {
         "model": "punie.model",
         "base_url": "punie.baseUrl",
         "adapter": "punie.adapter",
+        "draft_model": "punie.draftModel",
         "request_timeout_seconds": "punie.requestTimeoutSeconds",
         "max_tokens": "punie.maxTokens",
     },
@@ -83,6 +84,7 @@ SETTING_NAMES: dict[Surface, dict[str, str]] = {
         "model": "--model",
         "base_url": "--base-url",
         "adapter": "--adapter",
+        "draft_model": "--draft-model",
         "request_timeout_seconds": "--request-timeout-seconds",
         "max_tokens": "--max-tokens",
     },
@@ -109,6 +111,15 @@ def _http_url(value: str | None) -> str | None:
     raise ValueError(
         f"must be an http:// or https:// URL, got {value!r}: write the server's address "
         "with its /v1 path, e.g. http://127.0.0.1:11434/v1 for Ollama"
+    )
+
+
+def _draft_model(value: str | None) -> str | None:
+    if value is None or value.strip():
+        return value
+    raise ValueError(
+        f"must name a smaller mlx model of the same family (a Hugging Face repo or a "
+        f"folder), got {value!r}"
     )
 
 
@@ -164,8 +175,10 @@ class Settings(WireModel):
     There is no default endpoint: an ``openai:`` model without one is refused (naming
     this setting), whatever ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` say, so a prompt
     and the user's code go only where the user wrote (``agent.backends``)."""
-    draft_model: str | None = None
-    """A smaller model for speculative decoding, ``mlx:`` models only."""
+    draft_model: Annotated[str | None, AfterValidator(_draft_model)] = None
+    """A smaller model for speculative decoding, ``mlx:`` models only; not empty. It only
+    speeds answers up (the model's own tokens are kept), so a bad value is named and none
+    used; one that cannot be loaded fails the run naming it."""
     adapter: Annotated[str | None, AfterValidator(_adapter_dir)] = None
     """A LoRA adapter directory (``punie-lsp train finetune`` writes one), ``mlx:`` models
     only; not empty. One that cannot be loaded fails the run naming it, never the base

@@ -50,10 +50,11 @@ from pydantic_ai.usage import RequestUsage
 from agent._mlx_chat import chat_messages, chat_tools
 from agent._mlx_engine import BATCH_SECONDS, MlxEngine, MlxJob, MlxRequestStats, Output
 from agent._mlx_hosts import Host, MlxWorkerExited, ProcessHost, ThreadHost
-from agent._mlx_load import MlxAdapterLoadError, MlxModelLoadError
+from agent._mlx_load import MlxAdapterLoadError, MlxDraftLoadError, MlxModelLoadError
 
 __all__ = [
     "MlxAdapterLoadError",
+    "MlxDraftLoadError",
     "MlxModel",
     "MlxModelLoadError",
     "MlxModelSettings",

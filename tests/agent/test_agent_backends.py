@@ -87,6 +87,8 @@ async def test_mlx_models_are_built_lazily_and_load_failures_are_named(
     monkeypatch.setattr(fake, "MlxWorkerExited", worker_exited, raising=False)
     adapter_failed = type("MlxAdapterLoadError", (RuntimeError,), {})  # as the real module has
     monkeypatch.setattr(fake, "MlxAdapterLoadError", adapter_failed, raising=False)
+    draft_failed = type("MlxDraftLoadError", (RuntimeError,), {})  # as the real module has
+    monkeypatch.setattr(fake, "MlxDraftLoadError", draft_failed, raising=False)
     monkeypatch.setitem(sys.modules, "agent.mlx_model", fake)
     config = AgentConfig(
         model="mlx:org/missing", draft_model="mlx:org/tiny", adapter="/adapters/mine"

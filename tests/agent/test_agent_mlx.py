@@ -82,3 +82,25 @@ async def test_a_reply_cut_at_max_tokens_is_named_and_its_call_markup_dropped(
     assert result.answer == ""  # no prose before the call it began
     assert result.code == []
     assert result.usage.output_tokens == 3
+
+
+async def test_a_draft_model_that_cannot_be_loaded_is_named_as_the_draft_model(
+    workspace: Path, pool: SandboxPool, tmp_path: Path
+) -> None:
+    """A draft model folder that does not exist failed as "could not load mlx draft model"
+    with "check the path in punie.model": the user fixed the wrong setting. It names
+    ``punie.draftModel`` and its value, and the model is not at fault."""
+    missing = tmp_path / "no-draft-here"
+    config = AgentConfig(model=f"mlx:{tiny_model_dir()}", draft_model=str(missing), max_tokens=3)
+    agent = PunieAgent(config)
+    try:
+        result = await agent.ask(
+            "What is six times seven?", AgentDeps(tools=ToolContext(root=workspace), pool=pool)
+        )
+    finally:
+        agent.close()
+
+    assert result.outcome == "model_error", result
+    assert result.error is not None and "\n" not in result.error
+    assert f"with punie.draftModel {str(missing)!r}: mlx draft model" in result.error
+    assert "fix punie.draftModel" in result.error and "punie.model" not in result.error

@@ -111,6 +111,12 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
         ],
     ),
     ("nested not an object", {"sandbox": 3}, Settings(), ["'punie.sandbox' must be an object"]),
+    (
+        "a blank draft model only loses speed-up: named, none used",
+        {"draftModel": " ", "maxTokens": 9},
+        Settings(max_tokens=9),
+        ["invalid 'punie.draftModel': must name a smaller mlx model of the same family"],
+    ),
 ]
 
 
