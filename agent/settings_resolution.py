@@ -11,6 +11,7 @@ reported in ``ResolvedSettings.bad_model`` until the user fixes them.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from typing import Any, NamedTuple, get_args
@@ -196,6 +197,15 @@ def resolve_settings(raw: Any, section: str = "punie") -> ResolvedSettings:
     def name(loc: tuple[int | str, ...]) -> str:
         return "'" + ".".join([section, *map(str, loc)]) + "'"
 
+    for key, meant in _misspelt_model_settings(data):
+        # ``"modle": "openai:coder"`` or ``"adaptor": …`` left the real one unset: the
+        # default model, or the base model without its adapter, answered.
+        refused.append(f"unknown setting {name((key,))}: did you mean {name((meant,))}?")
+        if meant == "model" and "model" not in data and model is None:
+            value = data[key]
+            written = value if isinstance(value, str) else _json_text(value)
+        del data[key]
+
     def resolved(settings: Settings) -> ResolvedSettings:
         bad = BadModel(str(written), "; ".join(refused)) if refused else None
         return ResolvedSettings(settings, [p for _, p in sorted(problems, key=_first)], bad)
@@ -211,6 +221,32 @@ def resolve_settings(raw: Any, section: str = "punie") -> ResolvedSettings:
                     problems.append((order.get(str(loc[0]), len(order)), problem))
                 _drop(data, loc)
     return resolved(Settings())
+
+
+def _misspelt_model_settings(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(key, meant)`` for each unknown key that is a near miss of a model setting the
+    section leaves unset (``modle``, ``baseURL``, ``adaptor``, ``adapterPath``), by
+    difflib's ratio on lower case (0.75: one transposition or swapped letter in a short
+    name, or a word added to it)."""
+    fields = Settings.model_fields
+    known = {*fields, *(f.alias for f in fields.values())}
+    meant_by = {
+        spelling.lower(): fields[f].alias or f
+        for f in MODEL_SETTINGS
+        for spelling in (f, fields[f].alias or f)
+    }
+    out = []
+    for key in data:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key.lower(), list(meant_by), n=1, cutoff=0.75)
+        if not close:
+            continue
+        meant = meant_by[close[0]]
+        field = next(f for f in MODEL_SETTINGS if (fields[f].alias or f) == meant)
+        if meant not in data and field not in data:
+            out.append((key, meant))
+    return out
 
 
 def _refusal(problem: str, setting: str, value: Any) -> str:

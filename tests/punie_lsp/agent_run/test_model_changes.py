@@ -194,6 +194,13 @@ async def test_a_bad_base_url_is_refused_by_name_and_nothing_goes_to_another_ser
             assert failed["outcome"] == "model_error", failed
             assert "needs a base URL (punie.baseUrl)" in failed["error"]
             assert "there is no default server" in failed["error"]
+            configure(client, {"model": "openai:coder", "baseURL": meant.base_url})
+            failed = await ask(client)  # a misspelt key: named, not ignored
+            assert failed["outcome"] == "model_error", failed
+            assert (
+                "unknown setting 'punie.baseURL': did you mean 'punie.baseUrl'?"
+                in (failed["error"])
+            )
             configure(client, "openai:coder")  # not an object: nothing in it can be read
             failed = await ask(client)
             assert failed["outcome"] == "model_error", failed

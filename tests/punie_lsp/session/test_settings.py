@@ -44,9 +44,9 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
     ("snake_case accepted", {"max_tokens": 9}, Settings(max_tokens=9), []),
     (
         "unknown key",
-        {"modle": "x", "edits": "never"},
+        {"colour": "x", "edits": "never"},  # (a misspelt model setting is refused: below)
         Settings(edits="never"),
-        ["unknown setting 'punie.modle'"],
+        ["unknown setting 'punie.colour'"],
     ),
     (
         "wrong types are not coerced",
@@ -210,6 +210,33 @@ def test_a_bad_base_url_or_adapter_is_named_and_never_replaced_by_none(
     fine = {"baseUrl": "http://127.0.0.1:8080/v1", "adapter": "adapters/x", "model": "test:"}
     assert resolve(fine).bad_model is None
     assert resolve({"baseUrl": None, "adapter": None}).bad_model is None  # null: not set
+
+
+@pytest.mark.parametrize(
+    ("section", "meant", "written"),
+    [
+        ({"modle": "openai:coder"}, "model", "openai:coder"),
+        ({"model": "openai:coder", "baseURL": "http://127.0.0.1:8080/v1"}, "baseUrl", None),
+        ({"adaptor": "/adapters/mine"}, "adapter", None),
+        ({"model": "mlx:org/m", "adapterPath": "/adapters/mine"}, "adapter", None),
+    ],
+    ids=["model", "baseURL", "adaptor", "adapterPath"],
+)
+def test_a_misspelt_model_setting_is_refused_not_ignored(
+    section: dict[str, Any], meant: str, written: str | None
+) -> None:
+    """An unknown key was named and ignored, so the setting it misspelt kept its default:
+    ``"modle": "openai:coder"`` ran the default 7B model, ``"adaptor"`` the base model
+    without the adapter. A near miss of a model setting left unset is refused instead;
+    other unknown keys keep the rule (named and ignored)."""
+    key = next(k for k in section if k != "model")
+    _, problems, bad_model = resolve({**section, "maxToken": 5})
+    assert bad_model is not None
+    assert bad_model.error == f"unknown setting 'punie.{key}': did you mean 'punie.{meant}'?"
+    assert bad_model.written == (written or section.get("model", DEFAULT_MODEL))
+    assert problems == ["unknown setting 'punie.maxToken'"]  # not a model setting: ignored
+    real = "test:" if meant == "model" else None
+    assert resolve({**section, meant: real}).bad_model is None  # the real one is set
 
 
 @pytest.mark.parametrize("section", ["openai:coder", [1, 2], 7, True])
