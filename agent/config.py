@@ -114,24 +114,6 @@ def _http_url(value: str | None) -> str | None:
     )
 
 
-def _draft_model(value: str | None) -> str | None:
-    if value is None or value.strip():
-        return value
-    raise ValueError(
-        f"must name a smaller mlx model of the same family (a Hugging Face repo or a "
-        f"folder), got {value!r}"
-    )
-
-
-def _adapter_dir(value: str | None) -> str | None:
-    if value is None or value.strip():
-        return value
-    raise ValueError(
-        f"must be a LoRA adapter directory (the folder `punie-lsp train finetune` wrote), "
-        f"got {value!r}: name that folder, or remove the setting for the model alone"
-    )
-
-
 _SETTINGS_CONFIG = ConfigDict(strict=True, extra="forbid")
 """Settings come from JSON a user wrote: no coercion (``"false"`` is not ``False``, ``"3"``
 is not ``3``), and an unknown key is a mistake to name, not to ignore."""
@@ -175,14 +157,14 @@ class Settings(WireModel):
     There is no default endpoint: an ``openai:`` model without one is refused (naming
     this setting), whatever ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` say, so a prompt
     and the user's code go only where the user wrote (``agent.backends``)."""
-    draft_model: Annotated[str | None, AfterValidator(_draft_model)] = None
-    """A smaller model for speculative decoding, ``mlx:`` models only; not empty. It only
-    speeds answers up (the model's own tokens are kept), so a bad value is named and none
-    used; one that cannot be loaded fails the run naming it."""
-    adapter: Annotated[str | None, AfterValidator(_adapter_dir)] = None
+    draft_model: str | None = None
+    """A smaller model for speculative decoding, ``mlx:`` models only. It only speeds
+    answers up (the model's own tokens are kept), so a bad value is named and none used;
+    one that cannot be loaded fails the run naming it."""
+    adapter: str | None = None
     """A LoRA adapter directory (``punie-lsp train finetune`` writes one), ``mlx:`` models
-    only; not empty. One that cannot be loaded fails the run naming it, never the base
-    model answering without it (``agent._mlx_load``)."""
+    only. One that cannot be loaded fails the run naming it, never the base model
+    answering without it (``agent._mlx_load``)."""
     temperature: float = Field(0.2, ge=0, le=2)
     """Sampling temperature of every model turn, 0 to 2 (what OpenAI-compatible servers accept)."""
     max_tokens: int = Field(2048, ge=1, le=131072)
@@ -205,6 +187,13 @@ class Settings(WireModel):
     it: opening a repository must not run it. The VS Code extension sets it from VS
     Code's workspace trust; ``punie-lsp --trust`` trusts every workspace it opens.
     """
+
+    @field_validator("base_url", "draft_model", "adapter", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # A settings UI writes "" when the user clears a text box (VS Code for a
+        # string-or-null setting): unset, as null is, not a value to refuse.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("sandbox", mode="before")
     @classmethod

@@ -112,10 +112,17 @@ CASES: list[tuple[str, Any, Settings, list[str]]] = [
     ),
     ("nested not an object", {"sandbox": 3}, Settings(), ["'punie.sandbox' must be an object"]),
     (
-        "a blank draft model only loses speed-up: named, none used",
-        {"draftModel": " ", "maxTokens": 9},
+        # A settings UI writes "" when the user clears a text box (VS Code): unset, as null.
+        "a blank optional string is unset",
+        {"draftModel": " ", "baseUrl": "", "adapter": "", "maxTokens": 9},
         Settings(max_tokens=9),
-        ["invalid 'punie.draftModel': must name a smaller mlx model of the same family"],
+        [],
+    ),
+    (
+        "a draft model only speeds answers up: a bad one is named, none used",
+        {"draftModel": 3, "maxTokens": 9},
+        Settings(max_tokens=9),
+        ["invalid 'punie.draftModel': expected a string, got int"],
     ),
 ]
 
@@ -180,15 +187,22 @@ def test_a_model_that_cannot_be_used_is_named_and_never_replaced_by_the_default(
             "invalid 'punie.adapter': expected a string or null, got 5",
         ),
         (
-            {"model": "mlx:org/m", "adapter": " "},
-            "invalid 'punie.adapter': must be a LoRA adapter directory",
+            {"model": "mlx:org/m", "adapter": {"path": "/a"}},
+            'invalid \'punie.adapter\': expected a string or null, got {"path": "/a"}',
         ),
         (
             {"model": "mxl:org/m", "adapter": ["a"]},
             "invalid 'punie.model': unknown model 'mxl:org/m'",
         ),
     ],
-    ids=["no scheme", "a number", "snake_case key", "adapter a number", "adapter blank", "both"],
+    ids=[
+        "no scheme",
+        "a number",
+        "snake_case key",
+        "adapter a number",
+        "adapter an object",
+        "both",
+    ],
 )
 def test_a_bad_base_url_or_adapter_is_named_and_never_replaced_by_none(
     section: dict[str, Any], error: str
