@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,7 +217,11 @@ class Session:
     # -- workspace folders and documents -------------------------------------------------
 
     def workspace_root(self, uri: str | None = None) -> Path:
-        """The workspace folder holding ``uri`` (else the first one); ValueError if none."""
+        """The workspace folder holding ``uri`` (else the first one); ValueError if none.
+
+        Held means by real path (symlinks and ``..`` resolved on both sides); of nested
+        folders the innermost holds it. A URI in no folder is a ValueError naming them.
+        """
         workspace = current_workspace(self.lsp.protocol)
         uris = [f.uri for f in workspace.folders.values()] if workspace else []
         if not uris and workspace is not None and workspace.root_uri:
@@ -232,10 +237,19 @@ class Session:
             if folders:
                 return folders[0]
             raise ValueError(f"the editor opened no workspace folder: {hint}")
-        target = Path(to_fs_path(uri) or uri)
-        for folder in folders:
-            if target.is_relative_to(folder):
-                return folder
+        # Real paths on both sides: a folder opened through a symlink owns the files its
+        # target holds, and a URI whose `..` or symlink leads out of a folder is not in it
+        # (its text would otherwise reach the model as that folder's). Nested folders: the
+        # innermost owns the file (VS Code's rule for a file of nested folders).
+        path = to_fs_path(uri) or uri
+        target = Path(os.path.realpath(path)) if os.path.isabs(path) else None
+        owners = [
+            (len(real), folder)
+            for folder in folders
+            if target is not None and target.is_relative_to(real := os.path.realpath(folder))
+        ]
+        if owners:
+            return max(owners, key=lambda owner: owner[0])[1]
         opened = ", ".join(map(str, folders)) or "the editor opened none"
         raise ValueError(f"{uri} is not inside a workspace folder ({opened}): {hint}")
 

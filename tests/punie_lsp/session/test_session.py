@@ -6,6 +6,7 @@ Client capabilities are the ones pytest-lsp captured from real editors
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,3 +81,33 @@ def test_before_initialize_the_session_has_defaults_and_no_documents() -> None:
     assert session.open_documents() == [] and session.document_snapshots() == []
     with pytest.raises(ValueError, match="no workspace folder"):
         session.workspace_root()
+
+
+def test_the_folder_of_a_file_is_found_by_real_path_and_the_innermost_wins(
+    tmp_path: Path,
+) -> None:
+    """Several folders, as an editor adds them: the folder a command's ``uri`` names
+    decides where tools read and write. A file of nested folders went to the outer one
+    (listed first); a folder opened through a symlink did not own its own files opened by
+    their real path; and ``other/../secret`` counted as inside ``other``, so its text
+    would reach the model as that folder's."""
+    outer, secret, real = tmp_path / "outer", tmp_path / "secret", tmp_path / "real"
+    inner = outer / "inner"
+    for folder in (inner, secret, real):
+        folder.mkdir(parents=True)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    (outer / "escape.py").symlink_to(secret / "s.py")
+    folders = [outer, inner, link]
+    params = {
+        "capabilities": {},
+        "workspaceFolders": [{"uri": f.as_uri(), "name": f.name} for f in folders],
+    }
+    session = _initialize(None, params).session
+    assert session.workspace_root((inner / "m.py").as_uri()) == inner
+    assert session.workspace_root((outer / "m.py").as_uri()) == outer
+    assert session.workspace_root((real / "m.py").as_uri()) == link
+    assert session.workspace_root((link / "m.py").as_uri()) == link
+    for outside in (f"{outer.as_uri()}/../secret/s.py", (outer / "escape.py").as_uri()):
+        with pytest.raises(ValueError, match="not inside a workspace folder"):
+            session.workspace_root(outside)
