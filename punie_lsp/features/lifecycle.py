@@ -56,8 +56,18 @@ async def did_change_configuration(
         await pull_configuration(session)
 
 
+async def did_change_workspace_folders(
+    session: Session, params: types.DidChangeWorkspaceFoldersParams
+) -> None:
+    """A folder the editor removed stops its private ty (pygls has already dropped it
+    from the workspace; ty itself got the notification too). A private ty starts with the
+    first tool run in a folder, so an added folder needs nothing here."""
+    await session.folders_removed([folder.uri for folder in params.event.removed or []])
+
+
 HANDLERS = {
     types.INITIALIZED: initialized,
     types.WORKSPACE_DID_CHANGE_CONFIGURATION: did_change_configuration,
+    types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS: did_change_workspace_folders,
 }
 """LSP method -> handler; each takes the ``Session`` first."""

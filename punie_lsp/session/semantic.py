@@ -55,6 +55,12 @@ class PrivateTyPool:
             self._clients[root] = client
         return client
 
+    async def stop_folder(self, root: Path) -> None:
+        """Stop the private ty of ``root`` (a workspace folder the editor removed), if any."""
+        client = self._clients.pop(root, None)
+        if client is not None:
+            await client.stop()
+
     async def stop(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:

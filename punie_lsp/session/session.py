@@ -216,17 +216,21 @@ class Session:
 
     # -- workspace folders and documents -------------------------------------------------
 
+    def _folder_paths(self) -> list[Path]:
+        """The workspace folders' paths now (else the root URI's), in the editor's order."""
+        workspace = current_workspace(self.lsp.protocol)
+        uris = [f.uri for f in workspace.folders.values()] if workspace else []
+        if not uris and workspace is not None and workspace.root_uri:
+            uris = [workspace.root_uri]
+        return [Path(path) for u in uris if (path := to_fs_path(u))]
+
     def workspace_root(self, uri: str | None = None) -> Path:
         """The workspace folder holding ``uri`` (else the first one); ValueError if none.
 
         Held means by real path (symlinks and ``..`` resolved on both sides); of nested
         folders the innermost holds it. A URI in no folder is a ValueError naming them.
         """
-        workspace = current_workspace(self.lsp.protocol)
-        uris = [f.uri for f in workspace.folders.values()] if workspace else []
-        if not uris and workspace is not None and workspace.root_uri:
-            uris = [workspace.root_uri]
-        folders = [Path(path) for u in uris if (path := to_fs_path(u))]
+        folders = self._folder_paths()
         # The workspace is the tools' boundary, so it is never guessed from a file's own
         # folder (a file in ~ would open all of ~ to the model): the user is told instead.
         hint = (
@@ -322,6 +326,15 @@ class Session:
         if workspace is None:
             return []
         return [{"uri": f.uri, "name": f.name} for f in workspace.folders.values()]
+
+    async def folders_removed(self, uris: list[str]) -> None:
+        """Stop the private ty of each removed folder (``uris``), unless the editor still
+        has it open (listed twice). Private ty are kept per folder as the editor names it."""
+        still_open = set(self._folder_paths())
+        for uri in uris:
+            path = to_fs_path(uri)
+            if path and Path(path) not in still_open:
+                await self.private_ty.stop_folder(Path(path))
 
     async def stop(self) -> None:
         """Stop the session's workers: the sandbox pool and the private ty processes."""
