@@ -39,7 +39,9 @@ class TyStatus(WireModel):
     pid: int | None = None
     """Its process id while it runs."""
     restarts: int = 0
-    """How many times it was restarted after a crash."""
+    """How many times it was restarted: after a crash, or for new ``ty`` settings."""
+    settings_pending: bool = False
+    """A change of the editor's ``ty`` section waits to settle, or ty restarts with it."""
     last_error: str | None = None
     """Why it last failed."""
     version: str | None = None
@@ -88,6 +90,7 @@ def status(host: AgentHost, *args: object) -> StatusResult:
             state=ty.state,
             pid=ty.pid,
             restarts=ty.restarts,
+            settings_pending=session.router.ty_settings_pending,
             last_error=ty.last_error,
             version=((ty.initialize_result or {}).get("serverInfo") or {}).get("version"),
         ),

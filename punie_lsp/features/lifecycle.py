@@ -1,8 +1,11 @@
 """After ``initialize``: report settings problems and pull configuration.
 
 Settings come first from ``initializationOptions``; when the editor supports
-``workspace/configuration`` the ``punie`` section is pulled after ``initialized`` and
-again on every ``workspace/didChangeConfiguration`` (which ty receives as well).
+``workspace/configuration`` the ``punie`` section is pulled after ``initialized``. A
+``workspace/didChangeConfiguration`` (which ty receives as well, and ignores) carries
+the ``punie`` and ``ty`` sections, or none: then both are pulled. A changed ``ty``
+section restarts ty with it (``Router.change_ty_settings``); the same one restarts
+nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from punie_lsp.session.documents import current_workspace
 from punie_lsp.session.session import Session
 
 __all__ = ["HANDLERS"]
@@ -19,20 +23,32 @@ __all__ = ["HANDLERS"]
 logger = logging.getLogger(__name__)
 
 
-async def pull_configuration(session: Session) -> None:
-    """Ask the editor for the ``punie`` section and apply it."""
+async def pull_configuration(session: Session, *, ty: bool = False) -> None:
+    """Ask the editor for the ``punie`` section (and ``ty``'s, scoped to the first
+    folder as ty asks for it) and apply them."""
     if not session.client.configuration:
         return
+    items = [types.ConfigurationItem(section="punie")]
+    if ty:
+        workspace = current_workspace(session.lsp.protocol)
+        folders = [f.uri for f in workspace.folders.values()] if workspace else []
+        scope = folders[0] if folders else (workspace.root_uri if workspace else None)
+        items.append(types.ConfigurationItem(section="ty", scope_uri=scope))
     try:
         result = await session.lsp.workspace_configuration_async(
-            types.ConfigurationParams(items=[types.ConfigurationItem(section="punie")])
+            types.ConfigurationParams(items=items)
         )
     except Exception as exc:  # an editor that errors here still gets defaults
         logger.warning("workspace/configuration failed: %s", exc)
         return
-    section: Any = result[0] if result else None
+    found: list[Any] = list(result or [])
+    problems = session.apply_ty_settings(found[1]) if ty and len(found) > 1 else []
+    section: Any = found[0] if found else None
+    source = "workspace/configuration"
     if section is not None:
-        session.apply_settings(section, source="workspace/configuration 'punie'")
+        session.apply_settings(section, source=source, problems=problems)
+    else:
+        session.show_problems(problems, source)
 
 
 async def initialized(session: Session, params: types.InitializedParams) -> None:
@@ -50,10 +66,16 @@ async def did_change_configuration(
     session: Session, params: types.DidChangeConfigurationParams
 ) -> None:
     settings = params.settings
-    if isinstance(settings, dict) and "punie" in settings:
-        session.apply_settings(settings["punie"], source="didChangeConfiguration 'punie'")
+    if not isinstance(settings, dict) or ("punie" not in settings and "ty" not in settings):
+        await pull_configuration(session, ty=True)
+        return
+    problems = session.apply_ty_settings(settings["ty"]) if "ty" in settings else []
+    if "punie" in settings:
+        session.apply_settings(
+            settings["punie"], source="didChangeConfiguration", problems=problems
+        )
     else:
-        await pull_configuration(session)
+        session.show_problems(problems, "didChangeConfiguration")
 
 
 async def did_change_workspace_folders(

@@ -36,23 +36,28 @@ class PrivateTyPool:
     """One private ty per workspace folder, for texts the editor's ty must not see."""
 
     def __init__(self) -> None:
-        self._clients: dict[Path, TyClient] = {}
+        self._clients: dict[Path, tuple[TyClient, dict[str, Any]]] = {}
 
     async def get(
         self, root: Path, encoding: PositionEncoding, settings: Mapping[str, Any]
     ) -> TyClient:
-        """The folder's private ty, started with the editor's ty ``settings`` if need be."""
-        client = self._clients.get(root)
-        if client is None or not client.running:
-            client = TyClient(
-                root,
-                position_encodings=[encoding],
-                # Its own diagnostic mode: workspace, so typecheck asks it once.
-                settings={k: v for k, v in settings.items() if k != "diagnosticMode"},
-                workspace_diagnostics=True,
-            )
-            await client.start()
-            self._clients[root] = client
+        """The folder's private ty, started with the editor's ty ``settings`` if need be.
+
+        ty reads its settings only when it starts: a private ty started with other
+        settings (the editor changed them since) is stopped and a new one started.
+        """
+        # Its own diagnostic mode: workspace, so typecheck asks it once.
+        wanted = {k: v for k, v in settings.items() if k != "diagnosticMode"}
+        client, given = self._clients.get(root, (None, None))
+        if client is not None and client.running and given == wanted:
+            return client
+        if client is not None:
+            await client.stop()
+        client = TyClient(
+            root, position_encodings=[encoding], settings=wanted, workspace_diagnostics=True
+        )
+        await client.start()
+        self._clients[root] = (client, wanted)
         return client
 
     async def stop_folder(self, root: Path) -> None:
@@ -63,7 +68,7 @@ class PrivateTyPool:
 
     async def stop(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
+        for client, _ in clients:
             await client.stop()
 
 

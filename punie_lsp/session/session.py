@@ -32,7 +32,12 @@ from agent.code_mode import CodeModeTools
 from agent.settings_resolution import BadModel
 from punie_lsp.session.documents import current_workspace, document_key, open_document
 from punie_lsp.session.semantic import EditorTyConnection, PrivateTyPool
-from punie_lsp.session.settings import Settings, resolve, split_initialization_options
+from punie_lsp.session.settings import (
+    Settings,
+    resolve,
+    split_initialization_options,
+    ty_settings,
+)
 from punie_lsp.wire.jsonrpc import invalid_params
 from punie_lsp.wire.router import Router
 from punie_lsp.wire.ty_child import TyChild
@@ -135,10 +140,19 @@ class Session:
         punie, _, problems = split_initialization_options(params.get("initializationOptions"))
         self.settings, self.settings_problems, self.bad_model = resolve(punie, problems)
 
-    def apply_settings(self, raw: Any, *, source: str) -> None:
-        """Resolve a ``punie`` section; name every problem in one message."""
-        self.settings, problems, self.bad_model = resolve(raw)
+    def apply_settings(self, raw: Any, *, source: str, problems: list[str] | None = None) -> None:
+        """Resolve a ``punie`` section; name every problem (``problems`` first) in one message."""
+        self.settings, problems, self.bad_model = resolve(raw, problems)
         self.show_problems(problems, source)
+
+    def apply_ty_settings(self, raw: Any) -> list[str]:
+        """The editor's ``ty`` section changed (or was sent again): ty is restarted with
+        it when it differs from what ty has (``Router.change_ty_settings``); the problem
+        of a value that is not an object is returned (ty then uses its defaults)."""
+        section, problems = ty_settings(raw)
+        if section is not None:
+            self.router.change_ty_settings(section)
+        return problems
 
     def show_problems(self, problems: list[str], source: str) -> None:
         """Name the settings' problems (and ``bad_model``) in one message, once: Neovim

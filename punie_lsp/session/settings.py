@@ -26,7 +26,10 @@ __all__ = [
     "Settings",
     "resolve",
     "split_initialization_options",
+    "ty_settings",
 ]
+
+TY_NOT_AN_OBJECT = "the 'ty' settings must be an object (ty's own); ty uses its defaults"
 
 
 def resolve(raw: Any, problems: list[str] | None = None) -> ResolvedSettings:
@@ -37,6 +40,21 @@ def resolve(raw: Any, problems: list[str] | None = None) -> ResolvedSettings:
     (``agent.settings_resolution.resolve_settings``)."""
     resolved = resolve_settings(raw, "punie")
     return resolved._replace(problems=[*(problems or []), *resolved.problems])
+
+
+def ty_settings(raw: Any) -> tuple[Mapping[str, Any] | None, list[str]]:
+    """The ``ty`` section as an object (None: not given) and its problem, if any.
+
+    Lua's ``[]`` is ``{}``; any other value that is not an object is named in one
+    problem and ty uses its defaults (``{}``), as at ``initialize``.
+    """
+    if raw is None:
+        return None, []
+    if raw == []:
+        return {}, []
+    if not isinstance(raw, Mapping):
+        return {}, [TY_NOT_AN_OBJECT]
+    return raw, []
 
 
 def split_initialization_options(options: Any) -> tuple[Any, Any, list[str]]:
@@ -58,5 +76,5 @@ def split_initialization_options(options: Any) -> tuple[Any, Any, list[str]]:
         elif isinstance(punie, Mapping):
             punie = {**flat, **punie}
     if ty is not None and ty != [] and not isinstance(ty, Mapping):  # [] is Lua's {}
-        return punie, None, ["the 'ty' settings must be an object (ty's own); ty uses its defaults"]
+        return punie, None, [TY_NOT_AN_OBJECT]
     return punie, ty, []

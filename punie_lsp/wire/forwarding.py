@@ -165,6 +165,8 @@ class Routes:
         self._advertised_commands: frozenset[str] = frozenset()
         self._registrations: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         """ty's live registrations by id: (request methods, executeCommand commands)."""
+        self._registered: dict[str, tuple[Any, Any]] = {}
+        """ty's live registrations by id: (method, registerOptions) as the editor has them."""
 
     def advertise(self, capabilities: Mapping[str, Any]) -> None:
         """ty's ``ServerCapabilities`` from its ``initialize`` result."""
@@ -185,16 +187,20 @@ class Routes:
             for item in params.get("unregisterations") or []:
                 if isinstance(item, Mapping):
                     self._registrations.pop(item.get("id"), None)
+                    self._registered.pop(item.get("id"), None)
             self._reroute()
             return False
         items = [r for r in params.get("registrations") or [] if isinstance(r, Mapping)]
-        ids = [r.get("id") for r in items]
-        if ids and all(i in self._registrations for i in ids):
+        if items and all(
+            self._registered.get(r.get("id")) == (r.get("method"), r.get("registerOptions"))
+            for r in items
+        ):
             return True
         for item in items:
             registration_id, registered = item.get("id"), item.get("method")
             if not isinstance(registration_id, str) or not isinstance(registered, str):
                 continue
+            self._registered[registration_id] = (registered, item.get("registerOptions"))
             options = item.get("registerOptions")
             commands: tuple[str, ...] = ()
             if registered == "workspace/executeCommand" and isinstance(options, Mapping):
@@ -202,6 +208,21 @@ class Routes:
             self._registrations[registration_id] = (registered_requests(registered), commands)
         self._reroute()
         return False
+
+    def changed(self, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The ``Unregistration``s a ``client/registerCapability`` needs first: ids the
+        editor already has with another method or other options (a ty restarted with new
+        settings registers pull diagnostics again under the same id, with
+        ``workspaceDiagnostics`` following ``diagnosticMode``). An editor refuses an id it
+        has, so the old registration goes before the new one is relayed."""
+        stale = []
+        for item in params.get("registrations") or []:
+            if not isinstance(item, Mapping):
+                continue
+            known = self._registered.get(item.get("id"))
+            if known is not None and known != (item.get("method"), item.get("registerOptions")):
+                stale.append({"id": item.get("id"), "method": known[0]})
+        return stale
 
     def _reroute(self) -> None:
         """Recompute what goes to ty (rare: initialize and ty's (un)registrations)."""

@@ -172,14 +172,21 @@ class Forwarded:
                 if not pending.sent:
                     pending.sent = self._ty.send_body(pending.body)
 
-    def crashed(self, reason: str) -> None:
-        """Requests ty was answering are sent again once; a second crash fails them."""
+    def crashed(self, reason: str, *, on_purpose: bool = False) -> None:
+        """Requests ty was answering are sent again once; a second crash fails them.
+
+        ``on_purpose``: ty was replaced (new settings), not lost: what it owed is sent
+        to its successor in the same way, without using up the one resend a crash gets.
+        """
         failed: list[Pending] = []
         with self._lock:
             for ty_id, pending in list(self._pending.items()):
                 if not pending.sent:
                     continue
-                if pending.resent:
+                if on_purpose:
+                    pending.sent = False
+                    self._expire_later(ty_id, pending)
+                elif pending.resent:
                     del self._pending[ty_id]
                     failed.append(pending)
                 else:

@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from msgspec import UNSET
@@ -62,10 +62,17 @@ from punie_lsp.wire.transport import FrameWriter
 from punie_lsp.wire.ty_child import TyChild
 from punie_lsp.wire.ty_requests import TyRequests
 
-__all__ = ["THREAD_PATH_MAX_BYTES", "PunieServer", "Router"]
+__all__ = ["THREAD_PATH_MAX_BYTES", "TY_SETTINGS_SETTLE_SECONDS", "PunieServer", "Router"]
+
+_UNANSWERED = object()
+"""ty has not had the editor's answer to its ``workspace/configuration`` yet."""
 
 EXIT_FLUSH_SECONDS = 2.0
 """At ``exit``, how long answers still owed may take before the process ends anyway."""
+TY_SETTINGS_SETTLE_SECONDS = 0.5
+"""How long the editor's ``ty`` section must stay unchanged before ty is restarted with
+it: a burst of changes (a settings file reloaded on every save) restarts ty once, with
+the last."""
 THREAD_PATH_MAX_BYTES = 64 * 1024
 """Larger messages (a big file's didOpen or didChange) are left to the loop: pygls must
 decode them there anyway, and two decodes at once (the thread's check, the loop's
@@ -168,8 +175,23 @@ class Router:
         self._loop: asyncio.AbstractEventLoop | None = None
         with contextlib.suppress(RuntimeError):  # no running loop: set on the first message
             self._loop = asyncio.get_running_loop()
+        self._ty_wanted: dict[str, Any] | None = None
+        """The editor's ``ty`` section, once it changed it after ``initialize``."""
+        self._ty_given: Any = None
+        """The ``initializationOptions`` the current ty was started with."""
+        self._ty_answered: Any = _UNANSWERED
+        """The editor's answer to the current ty's ``workspace/configuration`` for ``ty``."""
+        self._ty_settle: asyncio.TimerHandle | None = None
+        self._ty_replaced = False
+        """The ty now starting replaces one for new settings (diagnostics to refresh)."""
+        self._published: set[str] = set()
+        """Documents ty has pushed diagnostics for, not since cleared."""
         self.ty_requests = TyRequests(
-            self.ty, self.routes, to_client=self._to_client, ty_settings=self.ty_settings
+            self.ty,
+            self.routes,
+            to_client=self._to_client,
+            ty_settings=self.ty_settings,
+            on_ty_section=self._ty_section_answered,
         )
         with contextlib.suppress(RuntimeError):  # no running loop: prepared on first start
             self.ty.prepare()
@@ -395,18 +417,101 @@ class Router:
     # -- initialize ----------------------------------------------------------------------
 
     def ty_settings(self) -> dict[str, Any]:
-        """The editor's ``ty`` section of ``initializationOptions`` (``{}`` when none).
+        """The editor's ``ty`` section now (``{}`` when none): ``initializationOptions``'
+        until the editor changes it (``change_ty_settings``).
 
         punie's own ty processes (``punie_lsp.session.semantic``) start with it, so a
         tool sees the environment and rules the editor chose for ty
         (``environment.python``, …).
         """
+        if self._ty_wanted is not None:
+            return dict(self._ty_wanted)
         return initialize.ty_settings(self.raw_initialize_params)
 
     def _ty_initialize_params(self) -> dict[str, Any]:
         # On a restart the folders may have changed since the editor's initialize.
         folders = self.punie.workspace_folders() if self.punie is not None else None
-        return initialize.ty_initialize_params(self.raw_initialize_params, folders)
+        params = initialize.ty_initialize_params(self.raw_initialize_params, folders)
+        if self._ty_wanted is not None:
+            params["initializationOptions"] = self._ty_wanted
+        self._ty_given = params["initializationOptions"]
+        self._ty_answered = _UNANSWERED
+        return params
+
+    # -- ty's settings changed -------------------------------------------------------------
+
+    def change_ty_settings(self, section: Mapping[str, Any]) -> None:
+        """The editor's ``ty`` section now (an object; Lua's ``[]`` read as ``{}`` here).
+
+        ty 0.0.105 reads its settings only when it starts (``initializationOptions``, and
+        the editor's answer to its one ``workspace/configuration``; the first wins where
+        both set a key) and ignores ``workspace/didChangeConfiguration``
+        (``tests/punie_lsp/wire/test_ty_settings_restart.py`` shows it on ty alone). So
+        when the section differs from what the running ty was given, ty is restarted with
+        it (``TyChild.replace``: the crash path's replay of documents and requests), once
+        the section stayed unchanged for ``TY_SETTINGS_SETTLE_SECONDS``. The same section
+        again (a ``punie``-only change) restarts nothing.
+        """
+        fixed = ty_section(dict(section))
+        self._ty_wanted = dict(fixed) if isinstance(fixed, Mapping) else {}
+        if self._ty_settle is None and self._ty_has_wanted():
+            return  # nothing changed for ty, nothing waiting
+        if self._ty_settle is not None:
+            self._ty_settle.cancel()
+        self._ty_settle = asyncio.get_running_loop().call_later(
+            TY_SETTINGS_SETTLE_SECONDS, self._apply_ty_settings
+        )
+
+    @property
+    def ty_settings_pending(self) -> bool:
+        """A change of the ``ty`` section waits to settle, or ty is restarting with it."""
+        restarting = self.ty.state in ("starting", "restarting")
+        return self._ty_settle is not None or (restarting and not self._ty_has_wanted())
+
+    def _ty_section_answered(self, value: Any) -> None:
+        self._ty_answered = value
+
+    def _ty_has_wanted(self) -> bool:
+        """The running ty has the editor's ``ty`` section: it was started with it, or
+        (started with none) the editor answered its ``workspace/configuration`` with it."""
+        wanted = self._ty_wanted
+        if wanted is None:
+            return True
+        given = self._ty_given if isinstance(self._ty_given, Mapping) else {}
+        return wanted == given or (not given and wanted == self._ty_answered)
+
+    def _apply_ty_settings(self) -> None:
+        self._ty_settle = None
+        if self.shutdown_requested or self._ty_has_wanted():
+            return
+        # Not running (starting, restarting): that start reads the section when it spawns
+        # ty, and ``on_ty_ready`` comes back here if it changed after.
+        if self.ty.replace("ty restarted for new settings", self._ty_lost):
+            self._ty_replaced = True
+            logger.info("ty restarted for new settings")
+            self.log_to_client(3, "punie-lsp: ty restarted for new settings")
+
+    def _ty_lost(self) -> None:
+        """The old ty stops taking messages: what it owed goes to the new one."""
+        self.ty_requests.progress_tokens.clear()
+        self.forwarded_requests.crashed("ty restarted for new settings", on_purpose=True)
+        # Pushed diagnostics are the old settings': cleared, the new ty pushes its own.
+        published, self._published = self._published, set()
+        for uri in sorted(published):
+            params = {"uri": uri, "diagnostics": []}
+            note = {"jsonrpc": "2.0", "method": "textDocument/publishDiagnostics", "params": params}
+            self._to_client(json.dumps(note).encode())
+
+    def _refreshes_diagnostics(self) -> bool:
+        """The editor pulls ty's diagnostics and takes ``workspace/diagnostic/refresh``."""
+        capabilities = (self.raw_initialize_params or {}).get("capabilities")
+        workspace = capabilities.get("workspace") if isinstance(capabilities, dict) else None
+        diagnostics = workspace.get("diagnostics") if isinstance(workspace, dict) else None
+        return (
+            isinstance(diagnostics, dict)
+            and diagnostics.get("refreshSupport") is True
+            and "textDocument/diagnostic" in self.routes.forwarded
+        )
 
     async def _initialize(self, msg_id: int | str) -> None:
         self.ty.cwd = initialize.ty_cwd(self.raw_initialize_params)
@@ -483,7 +588,18 @@ class Router:
         elif method == "$/cancelRequest":
             self.ty_requests.relay_cancel(message)
         else:
+            if method == "textDocument/publishDiagnostics":
+                self._track_published(message.get("params"))
             self._to_client(body)
+
+    def _track_published(self, params: Any) -> None:
+        uri = params.get("uri") if isinstance(params, dict) else None
+        if not isinstance(uri, str):
+            return
+        if params.get("diagnostics"):
+            self._published.add(uri)
+        else:
+            self._published.discard(uri)
 
     def _to_client(self, body: bytes) -> None:
         if self._held is not None:
@@ -515,6 +631,15 @@ class Router:
                     {"jsonrpc": "2.0", "method": "notebookDocument/didOpen", "params": params}
                 )
         self.forwarded_requests.send_queued()
+        if self._ty_replaced:
+            self._ty_replaced = False
+            if self._refreshes_diagnostics():  # pulled ones: the editor asks the new ty
+                self.ty_requests.ask_editor("workspace/diagnostic/refresh", None)
+        if not self._ty_has_wanted() and self._ty_settle is None:
+            # The section changed again after this ty was given it.
+            self._ty_settle = asyncio.get_running_loop().call_later(
+                TY_SETTINGS_SETTLE_SECONDS, self._apply_ty_settings
+            )
 
     def on_ty_crash(self, reason: str) -> None:
         """Requests ty was answering are sent again once; a second crash fails them."""

@@ -430,7 +430,34 @@ class TyChild:
         self._on_crash(reason)
         self._restart_task = asyncio.create_task(self._restart())
 
-    async def _restart(self) -> None:
+    def replace(self, reason: str, on_lost: Callable[[], None]) -> bool:
+        """Restart a running ty on purpose (the editor changed ty's settings).
+
+        The crash path, asked for: in one synchronous step ty stops taking messages
+        (``ready`` clears, so nothing new reaches the old process) and ``on_lost`` runs
+        (the router marks what ty owed for sending again); the old process is then
+        terminated, its last words dropped, and a new one started at once (no backoff)
+        with ``initialize_params`` as they are now; ``on_ready(True)`` replays state, as
+        after a crash. punie's own requests to the old ty fail with ``TyError(reason)``.
+        False, doing nothing, unless ty is running (a restart under way or a start in
+        progress reads the settings when it spawns).
+        """
+        process = self._process
+        if process is None or self.state != "running":
+            return False
+        self._ready.clear()
+        self._process = None
+        self.last_error = reason
+        self._fail_pending(reason)
+        self.state = "restarting"
+        self._failed_starts = 0
+        on_lost()
+        self._restart_task = asyncio.create_task(self._restart(retiring=process))
+        return True
+
+    async def _restart(self, retiring: TyProcess | None = None) -> None:
+        if retiring is not None:  # replaced on purpose: gone before its successor starts
+            await asyncio.shield(self._kill(retiring))
         if self._before_restart is not None:
             await self._before_restart()  # e.g. the documents to replay are known
         while self.state == "restarting":

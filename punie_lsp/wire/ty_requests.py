@@ -39,11 +39,15 @@ class TyRequests:
         *,
         to_client: Callable[[bytes], None],
         ty_settings: Callable[[], dict[str, Any]],
+        on_ty_section: Callable[[Any], None] | None = None,
     ) -> None:
+        """``on_ty_section`` hears the editor's answer for section ``ty`` to the current
+        ty's ``workspace/configuration`` (what that ty now has)."""
         self._ty = ty
         self._routes = routes
         self._to_client = to_client
         self._ty_settings = ty_settings
+        self._on_ty_section = on_ty_section
         self._relayed: dict[str, tuple[int, int | str]] = {}
         """Our id -> (generation of the ty that asked, ty's id)."""
         self._configuration_relays: dict[str, list[Any]] = {}
@@ -59,13 +63,15 @@ class TyRequests:
         params = message.get("params")
         if method == "window/workDoneProgress/create" and isinstance(params, dict):
             self.progress_tokens.add(params.get("token"))
-        elif (
-            method in _REGISTRATION_METHODS
-            and isinstance(params, dict)
-            and self._routes.track(method, params)
-        ):
-            self._ty.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
-            return
+        elif method in _REGISTRATION_METHODS and isinstance(params, dict):
+            stale = self._routes.changed(params) if method == "client/registerCapability" else []
+            if stale:
+                unregister = {"unregisterations": stale}  # the LSP spec's spelling
+                self._routes.track("client/unregisterCapability", unregister)
+                self.ask_editor("client/unregisterCapability", unregister)
+            if self._routes.track(method, params):
+                self._ty.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+                return
         relay_id = f"{RELAY_PREFIX}{next(self._ids)}"
         self._relayed[relay_id] = (self._ty.restarts, message["id"])
         if method == "workspace/configuration":
@@ -73,6 +79,14 @@ class TyRequests:
             sections = [i.get("section") if isinstance(i, dict) else None for i in items or []]
             self._configuration_relays[relay_id] = sections
         self._to_client(json.dumps({**message, "id": relay_id}).encode())
+
+    def ask_editor(self, method: str, params: Any) -> None:
+        """A request of punie's own to the editor, in the relayed ones' order; its answer
+        is dropped (generation -1 is no ty's)."""
+        relay_id = f"{RELAY_PREFIX}{next(self._ids)}"
+        self._relayed[relay_id] = (-1, relay_id)
+        message = {"jsonrpc": "2.0", "id": relay_id, "method": method, "params": params}
+        self._to_client(json.dumps(message).encode())
 
     def relay_cancel(self, message: dict[str, Any]) -> None:
         """ty cancels a request it made of the editor: name it by the id the editor saw."""
@@ -96,6 +110,10 @@ class TyRequests:
             items = message.get("result")
             if isinstance(items, list):  # Lua's [] where ty expects an object
                 message = {**message, "result": [ty_section(item) for item in items]}
+                if "ty" in sections and generation == self._ty.restarts and self._on_ty_section:
+                    index = sections.index("ty")
+                    if index < len(message["result"]):
+                        self._on_ty_section(message["result"][index])
             elif "error" in message:
                 # ty 0.0.105 answers no request again once its workspace/configuration got
                 # an error (tests/punie_lsp/wire/test_workspace_relay.py shows it on ty

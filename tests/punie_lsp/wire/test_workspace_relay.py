@@ -3,7 +3,8 @@
 ty asks the editor for its ``ty`` section (``workspace/configuration``, relayed by
 punie); editors without that capability pass it as ``initializationOptions.ty``.
 Folder changes are forwarded, and a restarted ty is initialized with the current ones.
-(ty 0.0.105 does not re-read its settings on ``didChangeConfiguration``; that the
+(ty 0.0.105 does not re-read its settings on ``didChangeConfiguration``, so punie-lsp
+restarts it with a changed section: ``test_ty_settings_restart.py``; that the
 notification reaches ty is shown in ``test_what_ty_receives.py``.)
 """
 
