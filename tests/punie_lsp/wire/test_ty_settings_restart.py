@@ -232,12 +232,25 @@ async def test_a_changed_ty_section_restarts_ty_once_with_it(project: Path) -> N
         await stop(client)
 
 
-async def test_pushed_diagnostics_follow_the_new_settings(project: Path) -> None:
+async def tool(client: Client, name: str, **args: Any) -> dict[str, Any]:
+    """``punie.tool``: a typed tool as the agent's programs call it, inside the server."""
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="punie.tool", arguments=[{"name": name, "args": args}])
+    )
+    assert isinstance(result, dict), result
+    return result
+
+
+async def test_pushed_diagnostics_and_the_tools_follow_the_new_settings(project: Path) -> None:
     """VS Code 1.65's flow (pushed diagnostics): the rule turned off, app.py's pushed
-    diagnostics lose it, with no restart of punie-lsp."""
+    diagnostics lose it, with no restart of punie-lsp; the agent's ``typecheck`` (a
+    private ty, started before the change) no longer reports it either, and ``hover``
+    (the editor's new ty) still sees the unsaved buffer."""
     client = await start(project, initialize_params("visual-studio-code", project))
     try:
-        uri, _ = open_with_unsaved_change(client)
+        uri, line = open_with_unsaved_change(client)
+        checked = await tool(client, "typecheck", path="pkg/app.py")
+        assert RULE in {e["code"] for e in checked["errors"]}, checked
 
         async def pushed(present: bool) -> None:
             while (RULE in {str(d.code) for d in client.diagnostics.get(uri, [])}) != present:
@@ -248,6 +261,12 @@ async def test_pushed_diagnostics_follow_the_new_settings(project: Path) -> None
         await asyncio.wait_for(pushed(False), 30)
         after = await settled(client, 1)
         assert after["ty"]["restarts"] == 1
+        checked = await tool(client, "typecheck", path="pkg/app.py")
+        assert RULE not in {e["code"] for e in checked["errors"]}, checked
+        hovered = await tool(
+            client, "hover", file_path="pkg/app.py", line=line + 1, column=7, symbol="fresh"
+        )
+        assert "fresh_only_in_buffer" in str(hovered), hovered
     finally:
         await stop(client)
 
