@@ -376,3 +376,20 @@ def test_q_closes_the_answer_window_for_the_rest_of_the_run(
     assert results["open_after_run"] is False
     assert any("Hello from Punie" in line for line in results["lines"])  # still written
     assert results["reopened"] is True
+
+
+def test_a_changed_ty_setting_takes_effect_without_restarting_the_server(
+    project: Path, tmp_path: Path
+) -> None:
+    """The user turns a ty rule off mid-session (the client's ``settings``, then
+    ``workspace/didChangeConfiguration``): the diagnostic goes from the buffer without
+    restarting punie-lsp; ty was restarted once, and hovers the unsaved buffer. Neovim
+    pulls diagnostics only after an edit: the plugin pulls again on punie-lsp's
+    ``workspace/diagnostic/refresh``."""
+    results = run_nvim(project, "ty_settings", tmp_path)
+    assert "invalid-explicit-return" in results["before"]
+    assert "invalid-explicit-return" not in results["after"]
+    assert results["restarts"] == [0, 1]
+    assert results["same_server"] is True
+    assert results["modified"] is True
+    assert "fresh_only_in_buffer" in text_of(results["hover"])

@@ -506,6 +506,23 @@ local function on_exit(code, signal, client_id)
   end)
 end
 
+--- `workspace/diagnostic/refresh`: punie-lsp asks for it when ty restarted with new
+--- settings (say a rule turned off), so pulled diagnostics follow them. Neovim 0.11 and
+--- 0.12 do not handle it (they pull only after an edit): each buffer attached to the
+--- client pulls again, as Neovim does after an edit.
+local function refresh_diagnostics(_, _, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if client then
+    for bufnr in pairs(client.attached_buffers) do
+      if vim.api.nvim_buf_is_loaded(bufnr) then
+        local params = { textDocument = vim.lsp.util.make_text_document_params(bufnr) }
+        client:request('textDocument/diagnostic', params, nil, bufnr)
+      end
+    end
+  end
+  return vim.NIL
+end
+
 local function on_progress(ev)
   local client = vim.lsp.get_client_by_id(ev.data.client_id)
   if not client or client.name ~= NAME then
@@ -728,9 +745,17 @@ function M.setup(opts)
     end,
     commands = commands,
     -- Merged into Neovim's own capabilities: tells punie-lsp this client shows
-    -- `punie/message`, so it does not also send answers as window/showMessage.
-    capabilities = { experimental = { punieMessages = true } },
-    handlers = { ['punie/message'] = on_message, ['workspace/applyEdit'] = apply_edit },
+    -- `punie/message`, so it does not also send answers as window/showMessage, and
+    -- that it pulls diagnostics again on `workspace/diagnostic/refresh`.
+    capabilities = {
+      experimental = { punieMessages = true },
+      workspace = { diagnostics = { refreshSupport = true } },
+    },
+    handlers = {
+      ['punie/message'] = on_message,
+      ['workspace/applyEdit'] = apply_edit,
+      ['workspace/diagnostic/refresh'] = refresh_diagnostics,
+    },
     on_exit = on_exit,
   })
   vim.lsp.enable(NAME)
