@@ -90,7 +90,7 @@ def status(host: AgentHost, *args: object) -> StatusResult:
             state=ty.state,
             pid=ty.pid,
             restarts=ty.restarts,
-            settings_pending=session.router.ty_settings_pending,
+            settings_pending=session.router.ty_section.pending,
             last_error=ty.last_error,
             version=((ty.initialize_result or {}).get("serverInfo") or {}).get("version"),
         ),

@@ -18,10 +18,11 @@ Malformed input never kills the server and never leaves a request unanswered: ba
 is a ``ParseError``, a non-conforming message an ``InvalidRequest``, params pygls cannot
 structure ``InvalidParams``, an unknown method ``MethodNotFound``.
 
-Why over 400 lines (~590): this is the one place that decides, per message and in both directions,
+Why over 400 lines (~650): this is the one place that decides, per message and in both directions,
 and its parts share one session state (initialized yet? ty starting? shutting down?
 messages waiting for ty or for pygls). What needs none of that state lives beside it:
-``jsonrpc``, ``initialize``, ``forwarding.Routes``, ``ty_requests``, ``pending``.
+``jsonrpc``, ``initialize``, ``forwarding.Routes``, ``ty_requests``, ``pending``,
+``ty_settings``.
 """
 
 from __future__ import annotations
@@ -61,18 +62,12 @@ from punie_lsp.wire.pending import Forwarded
 from punie_lsp.wire.transport import FrameWriter
 from punie_lsp.wire.ty_child import TyChild
 from punie_lsp.wire.ty_requests import TyRequests
+from punie_lsp.wire.ty_settings import REASON, TySettings
 
-__all__ = ["THREAD_PATH_MAX_BYTES", "TY_SETTINGS_SETTLE_SECONDS", "PunieServer", "Router"]
-
-_UNANSWERED = object()
-"""ty has not had the editor's answer to its ``workspace/configuration`` yet."""
+__all__ = ["THREAD_PATH_MAX_BYTES", "PunieServer", "Router"]
 
 EXIT_FLUSH_SECONDS = 2.0
 """At ``exit``, how long answers still owed may take before the process ends anyway."""
-TY_SETTINGS_SETTLE_SECONDS = 0.5
-"""How long the editor's ``ty`` section must stay unchanged before ty is restarted with
-it: a burst of changes (a settings file reloaded on every save) restarts ty once, with
-the last."""
 THREAD_PATH_MAX_BYTES = 64 * 1024
 """Larger messages (a big file's didOpen or didChange) are left to the loop: pygls must
 decode them there anyway, and two decodes at once (the thread's check, the loop's
@@ -175,15 +170,12 @@ class Router:
         self._loop: asyncio.AbstractEventLoop | None = None
         with contextlib.suppress(RuntimeError):  # no running loop: set on the first message
             self._loop = asyncio.get_running_loop()
-        self._ty_wanted: dict[str, Any] | None = None
-        """The editor's ``ty`` section, once it changed it after ``initialize``."""
-        self._ty_given: Any = None
-        """The ``initializationOptions`` the current ty was started with."""
-        self._ty_answered: Any = _UNANSWERED
-        """The editor's answer to the current ty's ``workspace/configuration`` for ``ty``."""
-        self._ty_settle: asyncio.TimerHandle | None = None
-        self._ty_replaced = False
-        """The ty now starting replaces one for new settings (diagnostics to refresh)."""
+        self.ty_section = TySettings(
+            self.ty,
+            initial=lambda: initialize.ty_settings(self.raw_initialize_params),
+            on_lost=self._ty_lost,
+            on_replaced=lambda: self.log_to_client(3, f"punie-lsp: {REASON}"),
+        )
         self._published: set[str] = set()
         """Documents ty has pushed diagnostics for, not since cleared."""
         self.ty_requests = TyRequests(
@@ -191,7 +183,7 @@ class Router:
             self.routes,
             to_client=self._to_client,
             ty_settings=self.ty_settings,
-            on_ty_section=self._ty_section_answered,
+            on_ty_section=self.ty_section.answered,
         )
         with contextlib.suppress(RuntimeError):  # no running loop: prepared on first start
             self.ty.prepare()
@@ -325,6 +317,7 @@ class Router:
             # ty answers everything sent before its shutdown first; pygls stops punie's
             # own work and answers the editor once ty has (``PunieLanguageServer.stop``).
             self.shutdown_requested = True
+            self.ty_section.stopped = True
             self.ty.shutdown()
             if self.punie is None and not any("id" in m for m in self._punie_queue):
                 # pygls is still loading and owes no answer: nothing of punie's has run,
@@ -424,77 +417,23 @@ class Router:
         tool sees the environment and rules the editor chose for ty
         (``environment.python``, …).
         """
-        if self._ty_wanted is not None:
-            return dict(self._ty_wanted)
-        return initialize.ty_settings(self.raw_initialize_params)
+        return self.ty_section.current()
 
     def _ty_initialize_params(self) -> dict[str, Any]:
         # On a restart the folders may have changed since the editor's initialize.
         folders = self.punie.workspace_folders() if self.punie is not None else None
         params = initialize.ty_initialize_params(self.raw_initialize_params, folders)
-        if self._ty_wanted is not None:
-            params["initializationOptions"] = self._ty_wanted
-        self._ty_given = params["initializationOptions"]
-        self._ty_answered = _UNANSWERED
-        return params
-
-    # -- ty's settings changed -------------------------------------------------------------
+        return self.ty_section.initialize_params(params)
 
     def change_ty_settings(self, section: Mapping[str, Any]) -> None:
-        """The editor's ``ty`` section now (an object; Lua's ``[]`` read as ``{}`` here).
-
-        ty 0.0.105 reads its settings only when it starts (``initializationOptions``, and
-        the editor's answer to its one ``workspace/configuration``; the first wins where
-        both set a key) and ignores ``workspace/didChangeConfiguration``
-        (``tests/punie_lsp/wire/test_ty_settings_restart.py`` shows it on ty alone). So
-        when the section differs from what the running ty was given, ty is restarted with
-        it (``TyChild.replace``: the crash path's replay of documents and requests), once
-        the section stayed unchanged for ``TY_SETTINGS_SETTLE_SECONDS``. The same section
-        again (a ``punie``-only change) restarts nothing.
-        """
-        fixed = ty_section(dict(section))
-        self._ty_wanted = dict(fixed) if isinstance(fixed, Mapping) else {}
-        if self._ty_settle is None and self._ty_has_wanted():
-            return  # nothing changed for ty, nothing waiting
-        if self._ty_settle is not None:
-            self._ty_settle.cancel()
-        self._ty_settle = asyncio.get_running_loop().call_later(
-            TY_SETTINGS_SETTLE_SECONDS, self._apply_ty_settings
-        )
-
-    @property
-    def ty_settings_pending(self) -> bool:
-        """A change of the ``ty`` section waits to settle, or ty is restarting with it."""
-        restarting = self.ty.state in ("starting", "restarting")
-        return self._ty_settle is not None or (restarting and not self._ty_has_wanted())
-
-    def _ty_section_answered(self, value: Any) -> None:
-        self._ty_answered = value
-
-    def _ty_has_wanted(self) -> bool:
-        """The running ty has the editor's ``ty`` section: it was started with it, or
-        (started with none) the editor answered its ``workspace/configuration`` with it."""
-        wanted = self._ty_wanted
-        if wanted is None:
-            return True
-        given = self._ty_given if isinstance(self._ty_given, Mapping) else {}
-        return wanted == given or (not given and wanted == self._ty_answered)
-
-    def _apply_ty_settings(self) -> None:
-        self._ty_settle = None
-        if self.shutdown_requested or self._ty_has_wanted():
-            return
-        # Not running (starting, restarting): that start reads the section when it spawns
-        # ty, and ``on_ty_ready`` comes back here if it changed after.
-        if self.ty.replace("ty restarted for new settings", self._ty_lost):
-            self._ty_replaced = True
-            logger.info("ty restarted for new settings")
-            self.log_to_client(3, "punie-lsp: ty restarted for new settings")
+        """The editor's ``ty`` section now: ty is restarted with it when it differs from
+        what ty has (``ty_settings.TySettings``: ty reads its settings only at start)."""
+        self.ty_section.change(section)
 
     def _ty_lost(self) -> None:
         """The old ty stops taking messages: what it owed goes to the new one."""
         self.ty_requests.progress_tokens.clear()
-        self.forwarded_requests.crashed("ty restarted for new settings", on_purpose=True)
+        self.forwarded_requests.crashed(REASON, on_purpose=True)
         # Pushed diagnostics are the old settings': cleared, the new ty pushes its own.
         published, self._published = self._published, set()
         for uri in sorted(published):
@@ -631,15 +570,9 @@ class Router:
                     {"jsonrpc": "2.0", "method": "notebookDocument/didOpen", "params": params}
                 )
         self.forwarded_requests.send_queued()
-        if self._ty_replaced:
-            self._ty_replaced = False
-            if self._refreshes_diagnostics():  # pulled ones: the editor asks the new ty
-                self.ty_requests.ask_editor("workspace/diagnostic/refresh", None)
-        if not self._ty_has_wanted() and self._ty_settle is None:
-            # The section changed again after this ty was given it.
-            self._ty_settle = asyncio.get_running_loop().call_later(
-                TY_SETTINGS_SETTLE_SECONDS, self._apply_ty_settings
-            )
+        if self.ty_section.ready() and self._refreshes_diagnostics():
+            # Pulled diagnostics are the old settings': the editor asks the new ty.
+            self.ty_requests.ask_editor("workspace/diagnostic/refresh", None)
 
     def on_ty_crash(self, reason: str) -> None:
         """Requests ty was answering are sent again once; a second crash fails them."""

@@ -11,12 +11,13 @@ without being asked, it is restarted with backoff (immediately, then 0.25 s, 0.5
 up to 60 s; the count resets once a child has lived 30 s) and ``on_ready`` replays
 state (open documents) before anything new is forwarded. A ty that keeps crashing is
 retried for as long as the session lasts, each wait longer up to the cap, and
-``describe`` says so (a ty fixed meanwhile comes back by itself). ``stop`` asks ty to
+``describe`` says so (a ty fixed meanwhile comes back by itself). ``replace`` takes the
+same path on purpose (new settings), without the backoff. ``stop`` asks ty to
 shut down, then terminates and finally kills it. On Linux the child also gets
 ``PR_SET_PDEATHSIG`` so even a SIGKILLed punie-lsp leaves no ty behind (ty also exits
 when its stdin closes).
 
-Why over 400 lines (~450): one state machine (starting, running, restarting, failed, stopping)
+Why over 400 lines (~485): one state machine (starting, running, restarting, failed, stopping)
 that punie's own requests to ty wait on; how the process is found, spawned and read
 is in ``ty_process``.
 """

@@ -627,7 +627,8 @@ def test_extension_settings_of_the_wrong_type_are_named_and_the_server_still_sta
 def test_a_changed_ty_setting_takes_effect_at_once(vscode: VSCode) -> None:
     """ty reads its settings when it starts (it has no handler for
     ``workspace/didChangeConfiguration``): turning a rule off in settings.json mid-session
-    restarts the server, and the diagnostic goes; turning it back on brings it back."""
+    is sent to punie-lsp, which restarts its ty child with it (not the server: the
+    conversations stay), and the diagnostic goes; turning it back on brings it back."""
     from playwright.sync_api import expect
 
     machine = vscode.project.parent / "data" / "Machine" / "settings.json"
@@ -638,6 +639,7 @@ def test_a_changed_ty_setting_takes_effect_at_once(vscode: VSCode) -> None:
     row = problems.locator(".monaco-list-row", has_text="invalid-explicit-return")
     expect(row.first).to_be_visible()
     rules = {"rules": {"invalid-explicit-return": "ignore"}}
+    servers = log_lines(vscode.log, FIRST_TY_START)
     try:
         machine.write_text(json.dumps({**settings, "ty": {"configuration": rules}}))
         expect(row).to_have_count(0)
@@ -645,3 +647,15 @@ def test_a_changed_ty_setting_takes_effect_at_once(vscode: VSCode) -> None:
     finally:
         machine.write_text(json.dumps(settings))
     expect(row.first).to_be_visible()
+    assert log_lines(vscode.log, FIRST_TY_START) == servers  # the same punie-lsp throughout
+    assert log_lines(vscode.log, "ty restarted for new settings") >= 2
+
+
+FIRST_TY_START = re.compile(r"ty started \(pid \d+\)$")
+"""What each punie-lsp process logs once, when its ty first starts."""
+
+
+def log_lines(log: Path, pattern: str | re.Pattern[str]) -> int:
+    """How many lines of punie-lsp's log ``pattern`` matches (searched in each line)."""
+    found = re.compile(re.escape(pattern)) if isinstance(pattern, str) else pattern
+    return sum(1 for line in log.read_text().splitlines() if found.search(line))

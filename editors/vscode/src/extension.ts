@@ -146,15 +146,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   }
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((event) => {
-      // ty reads its settings when it starts (ty 0.0.x has no handler for
-      // workspace/didChangeConfiguration): a changed `ty` section restarts the server.
-      if (
-        event.affectsConfiguration("punie-lsp.server") ||
-        event.affectsConfiguration("punie-lsp.interpreter") ||
-        event.affectsConfiguration("ty")
-      ) {
+      // What starts the server restarts it. A changed `ty` section is only sent: ty reads
+      // its settings when it starts (ty 0.0.x has no handler for
+      // workspace/didChangeConfiguration), so punie-lsp restarts its ty child with them,
+      // keeping the conversations and a running answer.
+      if (event.affectsConfiguration("punie-lsp.server") || event.affectsConfiguration("punie-lsp.interpreter")) {
         void restart();
-      } else if (event.affectsConfiguration("punie")) {
+      } else if (event.affectsConfiguration("punie") || event.affectsConfiguration("ty")) {
         sendSettings();
       }
     }),
