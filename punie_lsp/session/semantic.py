@@ -62,7 +62,7 @@ class PrivateTyPool:
 
     async def stop_folder(self, root: Path) -> None:
         """Stop the private ty of ``root`` (a workspace folder the editor removed), if any."""
-        client = self._clients.pop(root, None)
+        client, _ = self._clients.pop(root, (None, None))
         if client is not None:
             await client.stop()
 
