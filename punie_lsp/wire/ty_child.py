@@ -17,7 +17,7 @@ shut down, then terminates and finally kills it. On Linux the child also gets
 ``PR_SET_PDEATHSIG`` so even a SIGKILLed punie-lsp leaves no ty behind (ty also exits
 when its stdin closes).
 
-Why over 400 lines (~485): one state machine (starting, running, restarting, failed, stopping)
+Why over 400 lines (~500): one state machine (starting, running, restarting, failed, stopping)
 that punie's own requests to ty wait on; how the process is found, spawned and read
 is in ``ty_process``.
 """
@@ -38,7 +38,7 @@ from typing import Any, Literal
 from punie_lsp.wire.transport import frame, peek_response_id
 from punie_lsp.wire.ty_process import TyProcess, die_with_parent, launch, ty_command
 
-__all__ = ["OWN_ID_PREFIX", "ChildState", "TyChild", "TyError", "ty_command"]
+__all__ = ["OWN_ID_PREFIX", "ChildState", "TyChild", "TyError", "TyReplaced", "ty_command"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,10 @@ class TyError(Exception):
         super().__init__(message)
         self.code = code
         self.data = data
+
+
+class TyReplaced(TyError):
+    """The ty a request went to was replaced on purpose (``TyChild.replace``)."""
 
 
 class TyChild:
@@ -317,12 +321,22 @@ class TyChild:
         return self.send_body(json.dumps(message, separators=(",", ":")).encode())
 
     async def request(self, method: str, params: Any, timeout: float = 30.0) -> Any:
-        """Punie's own request to ty (waits for a restart to finish, bounded)."""
-        await self.wait_ready(timeout)
-        process = self._process
-        if process is None:
-            raise TyError("ty is not running")
-        return await asyncio.wait_for(self._send_request(process, method, params), timeout)
+        """Punie's own request to ty (waits for a restart to finish, bounded).
+
+        One that the ty it went to could not answer because it was replaced (``replace``)
+        is sent once more, to its successor, as the editor's requests are.
+        """
+        for attempt in (1, 2):
+            await self.wait_ready(timeout)
+            process = self._process
+            if process is None:
+                raise TyError("ty is not running")
+            try:
+                return await asyncio.wait_for(self._send_request(process, method, params), timeout)
+            except TyReplaced:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def _request_unready(self, method: str, params: Any) -> Any:
         process = self._process
@@ -345,11 +359,11 @@ class TyChild:
             raise TyError("ty's input is closed")
         stdin.write(frame(json.dumps(message, separators=(",", ":")).encode()))
 
-    def _fail_pending(self, reason: str) -> None:
+    def _fail_pending(self, reason: str, error: type[TyError] = TyError) -> None:
         pending, self._pending = self._pending, {}
         for future in pending.values():
             if not future.done():
-                future.set_exception(TyError(reason))
+                future.set_exception(error(reason))
 
     def _on_body_now(self, process: TyProcess, body: bytes) -> bool:
         """On ty's reading thread: route a response to an editor's request now, if it can be.
@@ -439,7 +453,7 @@ class TyChild:
         (the router marks what ty owed for sending again); the old process is then
         terminated, its last words dropped, and a new one started at once (no backoff)
         with ``initialize_params`` as they are now; ``on_ready(True)`` replays state, as
-        after a crash. punie's own requests to the old ty fail with ``TyError(reason)``.
+        after a crash. punie's own requests to the old ty are sent again (``request``).
         False, doing nothing, unless ty is running (a restart under way or a start in
         progress reads the settings when it spawns).
         """
@@ -449,7 +463,7 @@ class TyChild:
         self._ready.clear()
         self._process = None
         self.last_error = reason
-        self._fail_pending(reason)
+        self._fail_pending(reason, TyReplaced)
         self.state = "restarting"
         self._failed_starts = 0
         on_lost()

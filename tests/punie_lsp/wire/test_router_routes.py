@@ -125,3 +125,34 @@ def test_a_cancelled_ty_request_is_named_by_the_id_the_editor_saw() -> None:
         "method": "$/cancelRequest",
         "params": {"id": editor_id},
     }
+
+
+def test_a_registration_again_with_other_options_replaces_the_editors() -> None:
+    """A ty restarted for new settings registers pull diagnostics under the same id, with
+    ``workspaceDiagnostics`` following ``diagnosticMode``: the same options are answered
+    here (the editor has them); other options go to the editor after an unregistration of
+    the old ones (it refuses an id it has), whose answer ty never sees."""
+    router, writer = _router()
+    _from_ty(router, DIAGNOSTIC_REGISTRATION)
+    sent = len(writer.sent)
+    _from_ty(router, {**DIAGNOSTIC_REGISTRATION, "id": 2})
+    assert len(writer.sent) == sent  # the same registration: not relayed again
+    params: Any = DIAGNOSTIC_REGISTRATION["params"]
+    [registration] = params["registrations"]
+    options = {**registration["registerOptions"], "workspaceDiagnostics": True}
+    again = {"registrations": [{**registration, "registerOptions": options}]}
+    _from_ty(router, {**DIAGNOSTIC_REGISTRATION, "id": 3, "params": again})
+    unregister, register = writer.sent[sent:]
+    assert unregister["method"] == "client/unregisterCapability"
+    assert unregister["params"] == {
+        "unregisterations": [
+            {"id": "ty/textDocument/diagnostic", "method": "textDocument/diagnostic"}
+        ]
+    }
+    assert register["method"] == "client/registerCapability"
+    assert register["params"] == again
+    assert "workspace/diagnostic" in router.forwarded
+    router.handle_body(
+        json.dumps({"jsonrpc": "2.0", "id": unregister["id"], "result": None}).encode()
+    )
+    assert writer.sent[sent:] == [unregister, register]  # the answer went nowhere

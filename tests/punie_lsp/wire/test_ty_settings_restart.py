@@ -21,6 +21,7 @@ from lsprotocol import types
 from pytest_lsp import client_capabilities
 from ty import find_ty_bin
 
+from punie_lsp.wire.ty_child import TyChild
 from tests.conftest import SERVER_COMMAND, Client, initialize_params, make_client
 from tests.punie_lsp.wire.test_ty_restart import hover_fresh, open_with_unsaved_change, status
 from tests.rawlsp import Connection
@@ -122,6 +123,44 @@ def test_ty_alone_prefers_initialization_options_to_its_configuration_answer(
         assert RULE in ty.codes()
     finally:
         ty.close()
+
+
+# -- the ty child ------------------------------------------------------------------------
+
+
+async def test_punies_own_request_in_flight_is_answered_by_the_new_ty(project: Path) -> None:
+    """A typed tool's request the old ty was holding (``workspace/diagnostic``, held in
+    ``openFilesOnly`` mode) is sent again to the ty that replaces it, as the editor's
+    requests are, and answered there (in ``workspace`` mode)."""
+    options: dict[str, Any] = {}
+    folders = [{"uri": project.as_uri(), "name": project.name}]
+    child = TyChild(
+        cwd=str(project),
+        initialize_params=lambda: {
+            "processId": None,
+            "rootUri": project.as_uri(),
+            "workspaceFolders": folders,
+            "capabilities": {"textDocument": {"diagnostic": {"dynamicRegistration": False}}},
+            "initializationOptions": dict(options),
+        },
+        on_message=lambda *_: None,
+        on_ready=lambda _: None,
+        on_crash=lambda _: None,
+    )
+    await child.start()
+    try:
+        ask = child.request("workspace/diagnostic", {"previousResultIds": []})
+        held = asyncio.ensure_future(ask)
+        await child.request("workspace/symbol", {"query": "Point"})  # ty has read it
+        assert not held.done()
+        options["diagnosticMode"] = "workspace"
+        assert child.replace("ty restarted for new settings", lambda: None)
+        report = await asyncio.wait_for(held, 30)
+        codes = {d["code"] for item in report["items"] for d in item["items"]}
+        assert RULE in codes
+        assert child.restarts == 1
+    finally:
+        await child.stop()
 
 
 # -- through punie-lsp -------------------------------------------------------------------
