@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -195,15 +196,29 @@ async def pulled(client: Client, uri: str) -> dict[str, types.DiagnosticSeverity
     return {str(d.code): d.severity for d in report.items}
 
 
+async def status_when(
+    client: Client, holds: Callable[[dict[str, Any]], bool], timeout: float = 30
+) -> dict[str, Any]:
+    """``punie.status`` once ``holds`` (punie's commands may overtake a notification's
+    handler: the status is asked until it holds; TimeoutError after ``timeout`` s)."""
+
+    async def asked() -> dict[str, Any]:
+        while not holds(found := await status(client)):
+            pass
+        return found
+
+    return await asyncio.wait_for(asked(), timeout)
+
+
 async def settled(client: Client, restarts: int) -> dict[str, Any]:
     """``punie.status`` once ty has been restarted ``restarts`` times and runs, with no
-    change of its settings waiting (punie's commands may overtake a notification's
-    handler: the status is asked until it holds, or the test's timeout)."""
-    while True:
-        found = await status(client)
+    change of its settings waiting."""
+
+    def holds(found: dict[str, Any]) -> bool:
         ty = found["ty"]
-        if ty["restarts"] >= restarts and ty["state"] == "running" and not ty["settingsPending"]:
-            return found
+        return ty["restarts"] >= restarts and ty["state"] == "running" and not ty["settingsPending"]
+
+    return await status_when(client, holds)
 
 
 async def test_a_changed_ty_section_restarts_ty_once_with_it(project: Path) -> None:
@@ -234,8 +249,7 @@ async def test_a_changed_ty_section_restarts_ty_once_with_it(project: Path) -> N
         before = await status(client)
 
         change(client, {}, punie={"edits": "never"})  # punie's section alone changed
-        while (after_punie := await status(client))["settings"]["edits"] != "never":
-            pass  # the notification's handler has not run yet
+        after_punie = await status_when(client, lambda s: s["settings"]["edits"] == "never")
         assert after_punie["ty"]["settingsPending"] is False
         assert after_punie["ty"]["restarts"] == 0
 
@@ -268,6 +282,21 @@ async def test_a_changed_ty_section_restarts_ty_once_with_it(project: Path) -> N
     finally:
         if held is not None and not held.done():
             held.cancel()
+        await stop(client)
+
+
+async def test_a_change_announced_without_settings_is_asked_for(project: Path) -> None:
+    """An editor that announces a change with ``settings: null`` (the pull model LSP
+    recommends) is asked for the ``ty`` section, and ty follows it."""
+    client = await start(project, initialize_params("neovim", project))
+    try:
+        uri, _ = open_with_unsaved_change(client)
+        assert RULE in await pulled(client, uri)
+        client.set_configuration(IGNORE_RULE, section="ty")
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+        await settled(client, 1)
+        assert RULE not in await pulled(client, uri)
+    finally:
         await stop(client)
 
 
