@@ -18,7 +18,7 @@ Malformed input never kills the server and never leaves a request unanswered: ba
 is a ``ParseError``, a non-conforming message an ``InvalidRequest``, params pygls cannot
 structure ``InvalidParams``, an unknown method ``MethodNotFound``.
 
-Why over 400 lines (~650): this is the one place that decides, per message and in both directions,
+Why over 400 lines (~670): this is the one place that decides, per message and in both directions,
 and its parts share one session state (initialized yet? ty starting? shutting down?
 messages waiting for ty or for pygls). What needs none of that state lives beside it:
 ``jsonrpc``, ``initialize``, ``forwarding.Routes``, ``ty_requests``, ``pending``,
@@ -178,6 +178,8 @@ class Router:
         )
         self._published: set[str] = set()
         """Documents ty has pushed diagnostics for, not since cleared."""
+        self._progress: set[int | str] = set()
+        """Progress tokens ty began and has not ended (``$/progress``)."""
         self.ty_requests = TyRequests(
             self.ty,
             self.routes,
@@ -433,6 +435,7 @@ class Router:
     def _ty_lost(self) -> None:
         """The old ty stops taking messages: what it owed goes to the new one."""
         self.ty_requests.progress_tokens.clear()
+        self._end_progress(REASON)
         self.forwarded_requests.crashed(REASON, on_purpose=True)
         # Pushed diagnostics are the old settings': cleared, the new ty pushes its own.
         published, self._published = self._published, set()
@@ -529,6 +532,8 @@ class Router:
         else:
             if method == "textDocument/publishDiagnostics":
                 self._track_published(message.get("params"))
+            elif method == "$/progress":
+                self._track_progress(message.get("params"))
             self._to_client(body)
 
     def _track_published(self, params: Any) -> None:
@@ -539,6 +544,28 @@ class Router:
             self._published.add(uri)
         else:
             self._published.discard(uri)
+
+    def _track_progress(self, params: Any) -> None:
+        token = params.get("token") if isinstance(params, dict) else None
+        value = params.get("value") if isinstance(params, dict) else None
+        if not isinstance(token, int | str) or not isinstance(value, dict):
+            return
+        if value.get("kind") == "begin":
+            self._progress.add(token)
+        elif value.get("kind") == "end":
+            self._progress.discard(token)
+
+    def _end_progress(self, reason: str) -> None:
+        """End what a lost ty was reporting (``Checking 30%`` would stay on screen)."""
+        progress, self._progress = self._progress, set()
+        for token in sorted(progress, key=str):
+            value = {"kind": "end", "message": reason}
+            note = {
+                "jsonrpc": "2.0",
+                "method": "$/progress",
+                "params": {"token": token, "value": value},
+            }
+            self._to_client(json.dumps(note).encode())
 
     def _to_client(self, body: bytes) -> None:
         if self._held is not None:
@@ -577,6 +604,7 @@ class Router:
     def on_ty_crash(self, reason: str) -> None:
         """Requests ty was answering are sent again once; a second crash fails them."""
         self.ty_requests.progress_tokens.clear()
+        self._end_progress(reason)
         self.forwarded_requests.crashed(reason)
         self.log_to_client(2, f"{reason}; restarting ty")
 

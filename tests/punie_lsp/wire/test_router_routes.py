@@ -156,3 +156,31 @@ def test_a_registration_again_with_other_options_replaces_the_editors() -> None:
         json.dumps({"jsonrpc": "2.0", "id": unregister["id"], "result": None}).encode()
     )
     assert writer.sent[sent:] == [unregister, register]  # the answer went nowhere
+
+
+def test_progress_a_lost_ty_was_reporting_is_ended() -> None:
+    """ty reports ``Checking`` on the editor's token of ``workspace/diagnostic`` (in
+    workspace mode); a ty that dies (or is replaced for new settings) mid-check never
+    ends it, and the editor would show it for good. Ended progress is left alone."""
+    router, writer = _router()
+
+    def progress(token: str, kind: str) -> None:
+        params = {"token": token, "value": {"kind": kind, "title": "Checking"}}
+        _from_ty(router, {"jsonrpc": "2.0", "method": "$/progress", "params": params})
+
+    progress("checking", "begin")
+    progress("done", "begin")
+    progress("done", "end")
+    sent = len(writer.sent)
+    router.on_ty_crash("ty exited with code 9 after 3.0 s")
+    ended = [m for m in writer.sent[sent:] if m.get("method") == "$/progress"]
+    assert ended == [
+        {
+            "jsonrpc": "2.0",
+            "method": "$/progress",
+            "params": {
+                "token": "checking",
+                "value": {"kind": "end", "message": "ty exited with code 9 after 3.0 s"},
+            },
+        }
+    ]
