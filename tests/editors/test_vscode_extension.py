@@ -167,7 +167,9 @@ def _node_path() -> str:
 def test_the_extensions_unit_tests_pass(tmp_path: Path) -> None:
     """``npm ci`` and ``npm test`` on a copy of the extension: ``src/test/*.test.ts``,
     among them the ``ty`` section a selected interpreter is added to (a ``ty`` value that
-    is not an object was dropped without a word; now the server names it)."""
+    is not an object was dropped without a word; now the server names it), and that a
+    changed ``ty`` section is sent, not a restart of the server (which lost the
+    conversations; punie-lsp now restarts its ty child itself)."""
     build = tmp_path / "vscode"
     shutil.copytree(VSCODE, build, ignore=shutil.ignore_patterns("node_modules", "out"))
     env = {**os.environ, "PATH": _node_path()}

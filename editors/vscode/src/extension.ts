@@ -26,7 +26,7 @@ import * as lsp from "vscode-languageclient/node";
 
 import table from "./commands.json";
 import { AnswerView, PunieMessage } from "./answerView";
-import { tyWithPython } from "./settings";
+import { onSettingsChange, tyWithPython } from "./settings";
 
 /** Arguments of the agent commands, as DESIGN.md's LSP contract names them. */
 interface AgentArgs {
@@ -146,13 +146,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   }
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((event) => {
-      // What starts the server restarts it. A changed `ty` section is only sent: ty reads
-      // its settings when it starts (ty 0.0.x has no handler for
-      // workspace/didChangeConfiguration), so punie-lsp restarts its ty child with them,
-      // keeping the conversations and a running answer.
-      if (event.affectsConfiguration("punie-lsp.server") || event.affectsConfiguration("punie-lsp.interpreter")) {
+      // A changed `ty` is sent, not a restart: punie-lsp restarts its ty child with it.
+      const change = onSettingsChange((section) => event.affectsConfiguration(section));
+      if (change === "restart") {
         void restart();
-      } else if (event.affectsConfiguration("punie") || event.affectsConfiguration("ty")) {
+      } else if (change === "send") {
         sendSettings();
       }
     }),

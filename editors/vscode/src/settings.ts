@@ -46,3 +46,18 @@ export function tyWithPython(raw: unknown, python: string | undefined): unknown 
     configuration: { ...configuration, environment: { ...environment, python } },
   };
 }
+
+/**
+ * What a change of VS Code's settings does to the server, given `affects` (VS Code's
+ * `ConfigurationChangeEvent.affectsConfiguration`). What starts the server
+ * (`punie-lsp.server.*`, `punie-lsp.interpreter`) restarts it. A changed `punie` or `ty`
+ * section is only sent: ty reads its settings when it starts (ty 0.0.x has no handler for
+ * workspace/didChangeConfiguration), so punie-lsp restarts its ty child with a changed
+ * `ty`, keeping its conversations and a running answer (README "Configuration").
+ */
+export function onSettingsChange(affects: (section: string) => boolean): "restart" | "send" | "nothing" {
+  if (affects("punie-lsp.server") || affects("punie-lsp.interpreter")) {
+    return "restart";
+  }
+  return affects("punie") || affects("ty") ? "send" : "nothing";
+}

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { tyWithPython } from "../settings";
+import { onSettingsChange, tyWithPython } from "../settings";
 
 const PYTHON = "/work/.venv/bin/python";
 
@@ -45,4 +45,22 @@ test("a value that is not an object reaches the server as written, which names i
 
 test("an empty list is an empty object, as the server reads it (Lua's {})", () => {
   assert.deepEqual(tyWithPython([], PYTHON), { configuration: { environment: { python: PYTHON } } });
+});
+
+/** `affectsConfiguration` for a change of the settings `changed` (dotted keys). */
+function changed(...keys: string[]): (section: string) => boolean {
+  return (section) => keys.some((key) => key === section || key.startsWith(`${section}.`));
+}
+
+test("a changed ty section is sent to the server, not a restart of it", () => {
+  assert.equal(onSettingsChange(changed("ty.configuration")), "send");
+  assert.equal(onSettingsChange(changed("ty")), "send");
+  assert.equal(onSettingsChange(changed("punie.edits")), "send");
+  assert.equal(onSettingsChange(changed("editor.fontSize")), "nothing");
+});
+
+test("what starts the server restarts it", () => {
+  assert.equal(onSettingsChange(changed("punie-lsp.interpreter")), "restart");
+  assert.equal(onSettingsChange(changed("punie-lsp.server.path", "ty.diagnosticMode")), "restart");
+  assert.equal(onSettingsChange(changed("punie-lsp.server.extraArgs")), "restart");
 });
