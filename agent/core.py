@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import warnings
-from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine
 
 from pydantic_ai import Agent, CancellationToken, ModelRetry, RunContext
 from pydantic_ai.exceptions import (
@@ -172,7 +172,15 @@ class PunieAgent:
         second with outcome ``cancelled`` and no edits.
         """
         conversation = self.conversations.get(conversation_id)
-        async with conversation.lock:
+        async with _turn_in(conversation.lock, deps.cancel) as ours:
+            if not ours:
+                return AgentResult(
+                    conversation_id=conversation.id,
+                    answer="",
+                    outcome="cancelled",
+                    error="cancelled by the user while it waited for the previous prompt "
+                    "in this conversation to end",
+                )
             run = self._run_state(deps)
             if self.config.warm_sandbox:
                 # A session for each program, opened while the model writes it, and the
@@ -366,6 +374,30 @@ async def _cancel_on(event: asyncio.Event, token: CancellationToken) -> None:
     """Turn the caller's event into Pydantic AI's cancellation of the run's task."""
     await event.wait()
     token.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _turn_in(lock: asyncio.Lock, cancel: asyncio.Event) -> AsyncIterator[bool]:
+    """Hold ``lock`` for the block (True), or, when ``cancel`` is set before the lock is
+    free, hold nothing (False), at once: a prompt queued behind its conversation's
+    previous one can be cancelled while it waits, not only once it runs."""
+    acquire = asyncio.ensure_future(lock.acquire())
+    waiter = asyncio.create_task(cancel.wait())
+    try:
+        await asyncio.wait({acquire, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        if not acquire.done():
+            acquire.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acquire
+    if acquire.cancelled() or not acquire.done():
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 async def _until_cancelled(work: Coroutine[object, object, None], cancel: asyncio.Event) -> None:

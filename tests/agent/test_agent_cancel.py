@@ -127,3 +127,38 @@ async def test_cancel_while_an_openai_server_streams(
     assert result.outcome == "cancelled"
     assert elapsed < 1.0
     assert result.answer == "Thinking "
+
+
+async def test_a_prompt_waiting_for_its_conversation_is_cancelled_at_once(
+    deps: AgentDeps, code_tools: CodeModeTools, events: list[ProgressEvent]
+) -> None:
+    """Prompts in one conversation run one at a time: a second *Ask* waits for the first.
+    Cancelling the waiting one (its own progress notification in VS Code) must end it at
+    once, not when the first one ends: it waited on the conversation's lock, blind to
+    ``cancel``, for as long as the first one ran (seen in code-server: a minute)."""
+    words = " ".join(f"word{i}" for i in range(40))
+    script = Script([words, "second"], chunk_delay=0.25)  # 10 s for the first
+    agent = make_agent(script, code_tools)
+    first_streams = asyncio.Event()
+    deps.progress = lambda event: first_streams.set()
+    first = asyncio.create_task(agent.ask("Talk", deps, conversation_id="c1"))
+    await asyncio.wait_for(first_streams.wait(), 10)
+    waiting = AgentDeps(tools=deps.tools, pool=deps.pool, limits=deps.limits)
+    second = asyncio.create_task(agent.ask("And?", waiting, conversation_id="c1"))
+    await asyncio.sleep(0)  # it reaches the conversation's lock
+    cancelled_at = time.perf_counter()
+    waiting.cancel.set()
+
+    result = await asyncio.wait_for(second, 5)
+    elapsed = time.perf_counter() - cancelled_at
+
+    assert result.outcome == "cancelled"
+    assert result.error is not None and "previous prompt" in result.error
+    assert elapsed < 1.0
+    assert not first.done()
+    assert len(script.requests) == 1  # the cancelled prompt never reached the model
+    deps.cancel.set()
+    assert (await first).outcome == "cancelled"
+    # The conversation is free again: its next prompt runs.
+    after = AgentDeps(tools=deps.tools, pool=deps.pool, limits=deps.limits)
+    assert (await asyncio.wait_for(agent.ask("Again", after, conversation_id="c1"), 10)).outcome
