@@ -8,8 +8,10 @@ edit — is real; only the model is scripted (a real one cannot run here).
 ``POST /v1/chat/completions`` streams server-sent events the way OpenAI's API does. The
 reply is the step of ``script`` numbered by the tool results since the latest user
 message: a ``Code`` step streams an ``execute_code`` call, a string streams that answer
-word by word, a ``Fail`` step answers with an HTTP error. Every request body is
-recorded in ``bodies``.
+word by word, a ``Fail`` step answers with an HTTP error, a ``Held`` step streams its
+first words and holds the stream open until the test releases it (a run still
+answering), and ``Each`` gives each request reaching it the next of its steps (runs going
+at once answered apart). Every request body is recorded in ``bodies``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,28 @@ class Fail:
 
     status: int
     message: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """A step that streams ``before``, then holds the stream open until ``release`` is set
+    (at most ``HOLD_SECONDS``), then streams ``after`` (words, or a ``Code`` call): a
+    model still answering."""
+
+    before: str
+    after: str | Code
+    release: threading.Event
+
+
+@dataclass(frozen=True)
+class Each:
+    """A step whose n-th request gets ``steps[n]`` (the last one once they run out)."""
+
+    steps: Sequence[Code | Fail | Held | str]
+
+
+HOLD_SECONDS = 60.0
+"""How long a ``Held`` step waits for its release before streaming the rest anyway."""
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -85,8 +109,17 @@ class ScriptedOpenAI(ThreadingHTTPServer):
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.script: Sequence[Code | Fail | str] = ["(no script set)"]
+        self.script: Sequence[Code | Fail | Held | Each | str] = ["(no script set)"]
         self.bodies: list[dict[str, Any]] = []
+        self._each_lock = threading.Lock()
+        self._each_count: dict[int, int] = {}
+
+    def each(self, step: Each) -> Code | Fail | Held | str:
+        """The step of ``step.steps`` this request gets: the next one, in arrival order."""
+        with self._each_lock:
+            n = self._each_count.get(id(step), 0)
+            self._each_count[id(step)] = n + 1
+        return step.steps[min(n, len(step.steps) - 1)]
 
     @property
     def url(self) -> str:
@@ -103,6 +136,8 @@ class _Handler(BaseHTTPRequestHandler):
         turn = _turn(body.get("messages", []))
         script = server.script
         step = script[min(turn, len(script) - 1)]
+        if isinstance(step, Each):
+            step = server.each(step)
         if isinstance(step, Fail):
             error = json.dumps(
                 {"error": {"message": step.message, "type": "invalid_request_error"}}
@@ -117,10 +152,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        for item in [*_chunks(step, turn), {**_chunk({}), "choices": [], "usage": usage}]:
+        if isinstance(step, Held):
+            self._send(_chunks(step.before, turn)[:-1])  # no finish: the reply goes on
+            step.release.wait(HOLD_SECONDS)
+            if isinstance(step.after, Code):
+                self._send(_chunks(step.after, turn))
+            else:
+                self._send([_chunk({"content": word + " "}) for word in step.after.split(" ")])
+                self._send([_chunk({}, finish="stop")])
+        else:
+            self._send(_chunks(step, turn))
+        self._send([{**_chunk({}), "choices": [], "usage": usage}])
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def _send(self, items: list[dict[str, Any]]) -> None:
+        for item in items:
             self.wfile.write(f"data: {json.dumps(item)}\n\n".encode())
             self.wfile.flush()
-        self.wfile.write(b"data: [DONE]\n\n")
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read ``bodies``."""

@@ -6,11 +6,13 @@ The module builds the extension from this checkout the way its README says (``np
 project in chromium through Playwright, and checks what the page shows, as a user would
 see it: ty's diagnostic in the Problems panel and as a squiggle, hover, go to definition,
 *Punie: Status* and VS Code's workspace trust reaching the server (the folder opens in
-Restricted Mode, then is trusted), *Punie: Ask* streaming into the Punie panel, *Punie:
-Fix* landing an undoable edit after asking first (``punie.edits: ask``: VS Code's
-Refactor Preview), a failed run showing the server's reason, ty resolving imports in
-the environment selected in VS Code's Python extension, and the extension's own settings
-of the wrong type named while the server still starts. Everything is real but the model,
+Restricted Mode, then is trusted), *Punie: Ask* streaming into the Punie panel, two
+Asks at once each streaming into its own block, the progress notification's *Cancel*
+stopping an ``openai:`` run, *Punie: Fix* landing an undoable edit after asking first
+(``punie.edits: ask``: VS Code's Refactor Preview), a failed run showing the server's
+reason, ty resolving imports in the environment selected in VS Code's Python extension,
+and the extension's own settings of the wrong type named while the server still starts.
+Everything is real but the model,
 a scripted OpenAI-compatible server (tests/editors/scripted_openai.py) that punie-lsp
 reaches through its ``openai:`` backend, and the Python extension (``ms-python.python``,
 which needs the marketplace): a FAKE stand-in, tests/editors/vscode/fake-python-extension,
@@ -47,7 +49,7 @@ from typing import Any
 import pytest
 
 from tests.editors.conftest import EDITORS
-from tests.editors.scripted_openai import Code, Fail, ScriptedOpenAI, scripted_openai
+from tests.editors.scripted_openai import Code, Each, Fail, Held, ScriptedOpenAI, scripted_openai
 
 pytestmark = [pytest.mark.vscode, pytest.mark.timeout(600)]
 
@@ -263,6 +265,17 @@ class VSCode:
         box = self.page.locator(".quick-input-widget input")
         box.fill(f":{line}:{column}")
         box.press("Enter")
+
+    def ask(self, prompt: str) -> None:
+        """*Punie: Ask* from the palette, ``prompt`` typed into its box."""
+        self.run_command("Punie: Ask")
+        box = self.page.locator(".quick-input-widget input")
+        box.fill(prompt)
+        box.press("Enter")
+
+    def panel(self) -> Any:
+        """The Punie panel's document (a webview: an iframe in an iframe)."""
+        return self.page.frame_locator("iframe.webview.ready").frame_locator("iframe#active-frame")
 
     def editor(self) -> Any:
         return self.page.locator(".editor-instance .monaco-editor .view-lines").first
@@ -498,6 +511,82 @@ def test_ask_streams_into_the_punie_panel(vscode: VSCode) -> None:
     assert body["model"] == "scripted"
     assert body["stream"] is True
     assert "What does origin_distance return?" in json.dumps(body["messages"])
+
+
+def test_two_asks_at_once_each_answer_in_its_own_place(vscode: VSCode) -> None:
+    """Ask twice quickly: both runs stream at once (the scripted model holds both replies
+    open halfway), and each one's words, answer and outcome stay under its own prompt.
+    (Before, the panel appended every ``punie/message`` to one stream whatever run it came
+    from: "First one Second one First two Second two" in one block, each outcome after.)"""
+    from playwright.sync_api import expect
+
+    release = threading.Event()
+    vscode.model.script = [
+        Each(
+            [
+                Held("First-run words", "and its end.", release),
+                Held("Second-run words", "and its end.", release),
+            ]
+        )
+    ]
+    # Prompts in one conversation run one at a time (the second waits for the first):
+    # a new conversation, so both Asks start in it at once.
+    vscode.run_command("Punie: Reset conversation")
+    vscode.open_file("pkg/app.py")
+    runs = vscode.panel().locator("div.run")
+    first = runs.filter(has_text="punie.ask: Which run is this, first?")
+    second = runs.filter(has_text="punie.ask: Which run is this, second?")
+    try:
+        vscode.ask("Which run is this, first?")
+        vscode.ask("Which run is this, second?")
+        # Both stream before either ends; which request the model saw first is not fixed.
+        expect(first).to_contain_text(re.compile(r"(First|Second)-run words"))
+        expect(second).to_contain_text(re.compile(r"(First|Second)-run words"))
+        expect(runs.locator("pre.outcome")).to_have_count(0)  # both still held open
+        vscode.shot("5b-two-asks-streaming")
+    finally:
+        release.set()
+    expect(first.locator("pre.outcome")).to_have_text("ok; 0 edits")
+    expect(second.locator("pre.outcome")).to_have_text("ok; 0 edits")
+    answers = [str(block.locator("pre.answer").inner_text()).strip() for block in (first, second)]
+    assert sorted(answers) == [
+        "First-run words and its end.",
+        "Second-run words and its end.",
+    ], answers
+    vscode.shot("5b-two-asks-done")
+
+
+def test_cancel_from_the_progress_notification_stops_an_openai_run(vscode: VSCode) -> None:
+    """The progress notification's *Cancel* while an ``openai:`` server streams (held
+    open): the run ends within seconds, the panel says cancelled, nothing is shown as an
+    error, and the next Ask answers."""
+    from playwright.sync_api import expect
+
+    release = threading.Event()
+    vscode.model.script = [Held("Thinking about it", "never sent.", release)]
+    vscode.open_file("pkg/app.py")
+    run = vscode.panel().locator("div.run", has_text="punie.ask: Take your time?")
+    toasts = vscode.page.locator(".notifications-toasts .notification-toast")
+    try:
+        vscode.ask("Take your time?")
+        expect(run).to_contain_text("Thinking about it")
+        progress = toasts.filter(has_text="Punie: asking")
+        vscode.shot("5c-cancel-progress")
+        progress.get_by_role("button", name="Cancel").click()
+        clicked = time.monotonic()
+        expect(run.locator("pre.outcome")).to_have_text("cancelled; 0 edits", timeout=10_000)
+        vscode.timings["cancelClickToOutcome"] = round(time.monotonic() - clicked, 2)
+    finally:
+        release.set()
+    expect(run).not_to_contain_text("never sent")
+    # Cancelling is the user's own doing: said in the panel, not raised as an error.
+    expect(toasts.filter(has_text="cancelled")).to_have_count(0)
+    vscode.shot("5c-cancelled")
+    vscode.model.script = [ANSWER]
+    vscode.ask("And now?")
+    after = vscode.panel().locator("div.run", has_text="punie.ask: And now?")
+    expect(after.locator("pre.outcome")).to_have_text("ok; 0 edits")
+    expect(after.locator("pre.answer")).to_contain_text(ANSWER)
 
 
 def test_fix_asks_then_lands_an_undoable_edit(vscode: VSCode) -> None:

@@ -13,15 +13,18 @@ export interface PunieMessage {
   token?: string | number;
 }
 
+/** One line of the panel, and the run it belongs to (the command's work-done token). */
 interface Entry {
   kind: string;
   text: string;
+  run?: string;
 }
 
 export class AnswerView implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private entries: Entry[] = [];
-  private answered = false;
+  /** Runs whose `answer` message came: their result's answer is not shown again. */
+  private answered = new Set<string>();
 
   reveal(preserveFocus = true): void {
     if (this.panel !== undefined) {
@@ -42,50 +45,81 @@ export class AnswerView implements vscode.Disposable {
     }
   }
 
-  begin(command: string, prompt: string | undefined): void {
-    this.answered = false;
-    this.push({ kind: "prompt", text: prompt ? `${command}: ${prompt}` : command });
+  /**
+   * A new run, `run` being its work-done token: everything `punie/message` streams with
+   * that token, and its outcome, goes under this prompt — two runs going at once each
+   * keep their own text, never one interleaved stream.
+   */
+  begin(run: string, command: string, prompt: string | undefined): void {
+    this.push({ kind: "prompt", text: prompt ? `${command}: ${prompt}` : command, run });
   }
 
   append(message: PunieMessage): void {
+    const run = message.token === undefined ? undefined : String(message.token);
     if (message.kind === "answer") {
-      this.answered = true;
+      if (run !== undefined) {
+        this.answered.add(run);
+      }
       // The answer is the text just streamed, whole: it takes the streamed entry's place
       // (the webview does the same), so the panel does not show it twice.
-      const last = this.entries[this.entries.length - 1];
-      if (last?.kind === "text" && last.text.trim() === message.text.trim()) {
-        this.entries.pop();
+      const last = this.lastOf(run);
+      if (last !== undefined && last.kind === "text" && last.text.trim() === message.text.trim()) {
+        this.entries.splice(this.entries.lastIndexOf(last), 1);
+      }
+    } else if (message.kind === "text") {
+      // Streamed text is one entry per run, as the webview shows it.
+      const last = this.lastOf(run);
+      if (last !== undefined && last.kind === "text") {
+        last.text += message.text;
+        void this.panel?.webview.postMessage({ kind: "text", text: message.text, run });
+        this.reveal();
+        return;
       }
     }
-    this.push({ kind: message.kind, text: message.text });
+    this.push({ kind: message.kind, text: message.text, run });
   }
 
-  finish(result: { answer?: string; outcome?: string; error?: string; edits?: unknown[]; reason?: string }): void {
-    if (!this.answered && result.answer) {
-      this.push({ kind: "answer", text: result.answer });
+  finish(
+    run: string,
+    result: { answer?: string; outcome?: string; error?: string; edits?: unknown[]; reason?: string },
+  ): void {
+    if (!this.answered.delete(run) && result.answer) {
+      this.push({ kind: "answer", text: result.answer, run });
     }
     if (result.error) {
-      this.push({ kind: "error", text: result.error });
+      this.push({ kind: "error", text: result.error, run });
     }
     const edits = result.edits?.length ?? 0;
     const reason = result.reason ? ` (${result.reason})` : "";
     this.push({
       kind: "outcome",
       text: `${result.outcome ?? "done"}; ${edits} edit${edits === 1 ? "" : "s"}${reason}`,
+      run,
     });
   }
 
-  fail(text: string): void {
-    this.push({ kind: "error", text });
+  fail(run: string, text: string): void {
+    this.answered.delete(run);
+    this.push({ kind: "error", text, run });
   }
 
   clear(): void {
     this.entries = [];
+    this.answered.clear();
     void this.panel?.webview.postMessage({ kind: "clear", text: "" });
   }
 
   dispose(): void {
     this.panel?.dispose();
+  }
+
+  private lastOf(run: string | undefined): Entry | undefined {
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      if (this.entries[i].run === run) {
+        return this.entries[i];
+      }
+    }
+    return undefined;
   }
 
   private push(entry: Entry): void {
@@ -129,10 +163,25 @@ function html(n: string): string {
 <div id="log"></div>
 <script nonce="${n}">
   const log = document.getElementById("log");
-  let last = null;
+  // Each run (work-done token) has its own block: runs going at once never interleave.
+  const runs = new Map();
+  function blockOf(run) {
+    if (run === undefined) { return log; }
+    let block = runs.get(run);
+    if (block === undefined) {
+      block = document.createElement("div");
+      block.className = "run";
+      block.dataset.run = run;
+      log.appendChild(block);
+      runs.set(run, block);
+    }
+    return block;
+  }
   window.addEventListener("message", (event) => {
-    const { kind, text } = event.data;
-    if (kind === "clear") { log.textContent = ""; last = null; return; }
+    const { kind, text, run } = event.data;
+    if (kind === "clear") { log.textContent = ""; runs.clear(); return; }
+    const block = blockOf(run);
+    const last = block.lastElementChild;
     if (kind === "text" && last !== null && last.dataset.kind === "text") {
       last.textContent += text;
     } else if (kind === "answer" && last !== null && last.dataset.kind === "text"
@@ -145,8 +194,7 @@ function html(n: string): string {
       el.className = kind;
       el.dataset.kind = kind;
       el.textContent = text;
-      log.appendChild(el);
-      last = el;
+      block.appendChild(el);
     }
     window.scrollTo(0, document.body.scrollHeight);
   });

@@ -485,7 +485,7 @@ async function showStatus(): Promise<unknown> {
 async function runAgent(command: string, arg: AgentArgs): Promise<AgentResult | undefined> {
   const c = running();
   const token = `punie-vscode-${++tokens}`;
-  view.begin(command, arg.prompt);
+  view.begin(token, command, arg.prompt);
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Punie: ${TITLES[command] ?? command}`, cancellable: true },
     async (progress, cancel) => {
@@ -506,16 +506,17 @@ async function runAgent(command: string, arg: AgentArgs): Promise<AgentResult | 
         if (result?.conversationId && command === "punie.ask") {
           conversationId = result.conversationId;
         }
-        view.finish(result ?? {});
-        if (result?.error) {
+        view.finish(token, result ?? {});
+        if (result?.error && result.outcome !== "cancelled") {
           // A failed run says why (the model could not load, the endpoint is down, ...):
           // in the panel above, and here, where it is seen without opening the panel.
+          // A cancelled run is the user's own doing: the panel says so, no error pops up.
           void vscode.window.showErrorMessage(`Punie: ${result.error}`);
         }
         return result ?? undefined;
       } catch (error) {
         const text = error instanceof Error ? error.message : String(error);
-        view.fail(text);
+        view.fail(token, text);
         void vscode.window.showErrorMessage(`Punie ${command} failed: ${text}`);
         return undefined;
       } finally {
