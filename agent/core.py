@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine
 
 from pydantic_ai import Agent, CancellationToken, ModelRetry, RunContext
 from pydantic_ai.exceptions import (
@@ -377,7 +377,7 @@ async def _cancel_on(event: asyncio.Event, token: CancellationToken) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _turn_in(lock: asyncio.Lock, cancel: asyncio.Event) -> AsyncIterator[bool]:
+async def _turn_in(lock: asyncio.Lock, cancel: asyncio.Event) -> AsyncGenerator[bool]:
     """Hold ``lock`` for the block (True), or, when ``cancel`` is set before the lock is
     free, hold nothing (False), at once: a prompt queued behind its conversation's
     previous one can be cancelled while it waits, not only once it runs."""

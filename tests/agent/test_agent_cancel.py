@@ -161,4 +161,6 @@ async def test_a_prompt_waiting_for_its_conversation_is_cancelled_at_once(
     assert (await first).outcome == "cancelled"
     # The conversation is free again: its next prompt runs.
     after = AgentDeps(tools=deps.tools, pool=deps.pool, limits=deps.limits)
-    assert (await asyncio.wait_for(agent.ask("Again", after, conversation_id="c1"), 10)).outcome
+    again = await asyncio.wait_for(agent.ask("Again", after, conversation_id="c1"), 10)
+    assert again.outcome == "ok"
+    assert again.answer.strip() == "second"
