@@ -381,7 +381,8 @@ def test_a_refused_request_is_one_log_line_not_a_traceback(
     answers = [server.request("workspace/executeCommand", params) for params in refused]
     assert all(a["error"]["code"] in (-32602, -32803) for a in answers), answers
     assert answers[0]["error"]["message"] == (
-        "punie.tool git_log: argument 'count' must be int from 1 to 10000, got int -5"
+        "Invalid Params: punie.tool git_log: "
+        "argument 'count' must be int from 1 to 10000, got int -5"
     )
     assert server.request("shutdown")["result"] is None
     server.notify("exit")
