@@ -116,6 +116,11 @@ class EditDelivery:
             self.tell(reason)
             return False, reason
         if not applied.applied:
+            # VS Code refuses an edit whose document changed while it asked (the user typed
+            # with the Refactor Preview open) with no failureReason: that is the reason, not
+            # a "declined" the user never gave.
+            if (stale := self._stale(planned)) is not None:
+                return False, stale
             return False, f"the editor did not apply it: {applied.failure_reason or 'declined'}"
         return True, None
 

@@ -19,9 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
 from tests import lsp_client_model as editor
-from tests.conftest import Client, initialize_params, make_client
+from tests.conftest import Client, change_document, initialize_params, make_client, open_document
 from tests.punie_lsp.agent_run.test_agent_in_editor import (
     BROKEN,
     Editor,
@@ -218,6 +219,49 @@ async def test_an_editor_that_errors_on_apply_edit_still_gets_the_answer(project
         assert result["reason"].startswith("not applied: the editor refused workspace/applyEdit")
         assert result["answer"].startswith("Fixed: broken() now returns an int.")
         assert any("refused workspace/applyEdit" in m.message for m in client.messages)
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+def _type_then_refuse(
+    client: Editor, params: types.ApplyWorkspaceEditParams
+) -> types.ApplyWorkspaceEditResult:
+    """VS Code with the edit in its Refactor Preview: the user types in the file, then
+    presses *Apply*; VS Code refuses ("Cannot apply refactoring because 'app.py' has
+    changed in the meantime", a dialog) and the language client answers applied: false
+    with no failureReason."""
+    client.applied.append(params)
+    [change] = [
+        c for c in params.edit.document_changes or [] if isinstance(c, types.TextDocumentEdit)
+    ]
+    uri = change.text_document.uri
+    typed = (Path(to_fs_path(uri) or "")).read_text().replace("def ", "def  ", 1)
+    change_document(client, uri, (change.text_document.version or 0) + 1, typed)
+    return types.ApplyWorkspaceEditResult(applied=False)
+
+
+async def test_an_edit_refused_because_the_user_typed_meanwhile_says_so(project: Path) -> None:
+    """The user typed while VS Code asked to confirm the edit, and VS Code refused it:
+    the result and the warning name the change (the panel said "the editor did not
+    apply it: declined", as if the user had said no)."""
+    client = make_client({types.WORKSPACE_APPLY_EDIT: _type_then_refuse}, Editor)
+    assert isinstance(client, Editor)
+    client.root = project
+    env = {**os.environ, "PUNIE_LSP_MODEL_FACTORY": "tests.scripted_models:fixer"}
+    await client.start_io(sys.executable, "-m", "punie_lsp", "--stdio", env=env)
+    params = initialize_params("visual-studio-code", project, {"punie": {"edits": "ask"}})
+    await client.initialize_session(params)
+    try:
+        path = project / "pkg" / "app.py"
+        uri = open_document(client, path)
+        result = await command(
+            client, "punie.fix", {"uri": uri, "diagnostic": diagnostic_of(project)}
+        )
+        assert len(client.applied) == 1  # asked once, with change annotations
+        assert result["applied"] is False
+        assert result["reason"].startswith("not applied: changed while Punie worked: app.py")
+        assert any("changed while Punie worked" in m.message for m in client.messages)
     finally:
         await client.shutdown_session()
         await client.stop()
