@@ -223,6 +223,7 @@ def require_trust(ctx: ToolContext, tool_name: str) -> None:
     if not ctx.trusted:
         raise ToolFailure(
             f"{tool_name} runs the project's own code, and this workspace is not trusted; "
-            "trust it in the editor (VS Code: workspace trust; other editors: the "
-            "'punie.trust' setting) or pass --trust on the command line"
+            "trust it in the editor (VS Code: workspace trust; Neovim: its folder in "
+            "setup's 'trusted'; other editors: the 'punie.trust' setting) or pass --trust "
+            "on the command line"
         )

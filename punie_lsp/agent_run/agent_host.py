@@ -197,6 +197,7 @@ class AgentHost:
             if request.continues and request.conversation_id not in self._answered:
                 self._tell_conversation_unknown(request.conversation_id)
             self._answered.add(request.conversation_id)
+            await session.folder_trust_settled()
             ctx = session.tool_context(request.root)
             streamer = Streamer(session, progress, request.conversation_id)
             deps = _deps(ctx, session, progress, streamer)

@@ -121,6 +121,7 @@ async def tool(session: Session, args: ToolArguments | None = None) -> str | dic
         raise invalid_argument(f"punie.tool: unknown tool {name!r}; known tools: {known}")
     root = session.command_root(args.COMMAND, args.uri)
     try:
+        await session.folder_trust_settled()
         result = await call_tool(args.name, session.tool_context(root), args.args, tools)
     except ToolArgumentError as exc:
         said = str(exc).removeprefix(f"{args.name}: ")  # named once: "punie.tool git_log: …"
@@ -145,6 +146,7 @@ async def run_code_command(session: Session, args: RunCodeArguments | None = Non
     root = session.command_root(args.COMMAND, args.uri)
     async with WorkDone(session, "Punie: running code") as progress:
         tools = await session.load_code_mode_tools()
+        await session.folder_trust_settled()
         ctx = session.tool_context(root)
 
         async def on_call(name: str, call_args: dict[str, Any]) -> None:

@@ -10,10 +10,13 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
 from punie_lsp.session.documents import current_workspace
 from punie_lsp.session.session import Session
@@ -51,6 +54,31 @@ async def pull_configuration(session: Session, *, ty: bool = False) -> None:
         session.show_problems(problems, source)
 
 
+async def pull_folder_trust(session: Session, folders: list[Path]) -> None:
+    """Ask the editor for the ``punie`` section of each folder (``scopeUri``): its
+    ``trust`` is that folder's (``punie_lsp.session.trust``). Commands wait for the
+    answer (``Session.folder_trust_settled``)."""
+    if not session.client.configuration or not folders:
+        return
+    pull = asyncio.ensure_future(_ask_folder_trust(session, folders))
+    session.trust_pulls.add(pull)
+    pull.add_done_callback(session.trust_pulls.discard)
+    await pull
+
+
+async def _ask_folder_trust(session: Session, folders: list[Path]) -> None:
+    items = [types.ConfigurationItem(scope_uri=f.as_uri(), section="punie") for f in folders]
+    try:
+        result = await session.lsp.workspace_configuration_async(
+            types.ConfigurationParams(items=items)
+        )
+    except Exception as exc:  # folders without an answer keep their default trust
+        logger.warning("workspace/configuration for the folders' trust failed: %s", exc)
+        return
+    for folder, section in zip(folders, result or [], strict=False):
+        session.folder_trust.answered(folder, section)
+
+
 async def initialized(session: Session, params: types.InitializedParams) -> None:
     if session.router.ty_start_error:  # its own message: not a setting that was ignored
         session.lsp.window_show_message(
@@ -60,6 +88,7 @@ async def initialized(session: Session, params: types.InitializedParams) -> None
         )
     session.show_problems(session.settings_problems, "initializationOptions")
     await pull_configuration(session)
+    await pull_folder_trust(session, session.folder_paths())
 
 
 async def did_change_configuration(
@@ -68,23 +97,26 @@ async def did_change_configuration(
     settings = params.settings
     if not isinstance(settings, dict) or ("punie" not in settings and "ty" not in settings):
         await pull_configuration(session, ty=True)
-        return
-    problems = session.apply_ty_settings(settings["ty"]) if "ty" in settings else []
-    if "punie" in settings:
-        session.apply_settings(
-            settings["punie"], source="didChangeConfiguration", problems=problems
-        )
     else:
-        session.show_problems(problems, "didChangeConfiguration")
+        problems = session.apply_ty_settings(settings["ty"]) if "ty" in settings else []
+        if "punie" in settings:
+            session.apply_settings(
+                settings["punie"], source="didChangeConfiguration", problems=problems
+            )
+        else:
+            session.show_problems(problems, "didChangeConfiguration")
+    await pull_folder_trust(session, session.folder_paths())
 
 
 async def did_change_workspace_folders(
     session: Session, params: types.DidChangeWorkspaceFoldersParams
 ) -> None:
     """A folder the editor removed stops its private ty (pygls has already dropped it
-    from the workspace; ty itself got the notification too). A private ty starts with the
-    first tool run in a folder, so an added folder needs nothing here."""
+    from the workspace; ty itself got the notification too). An added folder is asked
+    for its trust; its private ty starts with the first tool run in it."""
     await session.folders_removed([folder.uri for folder in params.event.removed or []])
+    added = [Path(path) for f in params.event.added or [] if (path := to_fs_path(f.uri))]
+    await pull_folder_trust(session, added)
 
 
 HANDLERS = {

@@ -38,6 +38,7 @@ from punie_lsp.session.settings import (
     split_initialization_options,
     ty_settings,
 )
+from punie_lsp.session.trust import FolderTrust
 from punie_lsp.wire.jsonrpc import invalid_params
 from punie_lsp.wire.router import Router
 from punie_lsp.wire.ty_child import TyChild
@@ -46,6 +47,9 @@ from typed_tools import PositionEncoding, ToolContext
 from typed_tools.lines import read_exact
 
 __all__ = ["ClientSupport", "Session", "invalid_argument"]
+
+TRUST_WAIT_SECONDS = 5.0
+"""How long a command waits for the editor to say whether a workspace folder is trusted."""
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +125,10 @@ class Session:
         self.position_encoding: PositionEncoding = "utf-16"
         """The encoding ty negotiated at ``initialize``: every position punie sends uses it."""
         self.private_ty = PrivateTyPool()
+        self.folder_trust = FolderTrust()
+        """Each workspace folder's trust (``trusted_in``)."""
+        self.trust_pulls: set[asyncio.Future[None]] = set()
+        """The editor's answers for folders' trust still awaited (``folder_trust_settled``)."""
         self.sandbox_pool = SandboxPool()
         self._tools_lock = threading.Lock()
         self._code_mode_tools: CodeModeTools | None = None
@@ -139,6 +147,7 @@ class Session:
         self.position_encoding = encoding if encoding in ("utf-8", "utf-32") else "utf-16"
         punie, _, problems = split_initialization_options(params.get("initializationOptions"))
         self.settings, self.settings_problems, self.bad_model = resolve(punie, problems)
+        self.folder_trust.started_with(self.folder_paths())
 
     def apply_settings(self, raw: Any, *, source: str, problems: list[str] | None = None) -> None:
         """Resolve a ``punie`` section; name every problem (``problems`` first) in one message."""
@@ -183,8 +192,24 @@ class Session:
 
     @property
     def trusted(self) -> bool:
-        """Whether tools may run the workspace's code: ``--trust`` or the ``trust`` setting."""
+        """Whether tools may run the workspace's code: ``--trust`` or the ``trust`` setting
+        (the session's; a folder's own is ``trusted_in``)."""
         return self.trust_all or self.settings.trust
+
+    async def folder_trust_settled(self) -> None:
+        """Wait for the editor's answers about folders' trust asked so far, at most
+        ``TRUST_WAIT_SECONDS``: a command sent right after a folder was added must not run
+        before its trust is known (meanwhile the folder counts as untrusted)."""
+        if self.trust_pulls:
+            await asyncio.wait(set(self.trust_pulls), timeout=TRUST_WAIT_SECONDS)
+
+    def trusted_in(self, root: Path) -> bool:
+        """Whether tools may run the code of workspace folder ``root``: ``--trust``, else
+        that folder's trust (``punie_lsp.session.trust``: a folder added later is not trusted
+        because the first one was)."""
+        return self.trust_all or self.folder_trust.trusted(
+            root, setting=self.settings.trust, scoped=self.client.configuration
+        )
 
     def sandbox_limits(self) -> SandboxLimits:
         sandbox = self.settings.sandbox
@@ -226,11 +251,11 @@ class Session:
             ty_settings=self.router.ty_settings,
             workspace=lambda: current_workspace(self.lsp.protocol),
         )
-        return ToolContext(root=root, ty=connection, trusted=self.trusted)
+        return ToolContext(root=root, ty=connection, trusted=self.trusted_in(root))
 
     # -- workspace folders and documents -------------------------------------------------
 
-    def _folder_paths(self) -> list[Path]:
+    def folder_paths(self) -> list[Path]:
         """The workspace folders' paths now (else the root URI's), in the editor's order."""
         workspace = current_workspace(self.lsp.protocol)
         uris = [f.uri for f in workspace.folders.values()] if workspace else []
@@ -244,7 +269,7 @@ class Session:
         Held means by real path (symlinks and ``..`` resolved on both sides); of nested
         folders the innermost holds it. A URI in no folder is a ValueError naming them.
         """
-        folders = self._folder_paths()
+        folders = self.folder_paths()
         # The workspace is the tools' boundary, so it is never guessed from a file's own
         # folder (a file in ~ would open all of ~ to the model): the user is told instead.
         hint = (
@@ -344,10 +369,11 @@ class Session:
     async def folders_removed(self, uris: list[str]) -> None:
         """Stop the private ty of each removed folder (``uris``), unless the editor still
         has it open (listed twice). Private ty are kept per folder as the editor names it."""
-        still_open = set(self._folder_paths())
+        still_open = set(self.folder_paths())
         for uri in uris:
             path = to_fs_path(uri)
             if path and Path(path) not in still_open:
+                self.folder_trust.removed(Path(path))
                 await self.private_ty.stop_folder(Path(path))
 
     async def stop(self) -> None:

@@ -295,6 +295,7 @@ def test_trust_is_per_project(project: Path, tmp_path: Path) -> None:
     env = {
         "PUNIE_TEST_TRUSTED": json.dumps([str(project)]),
         "PUNIE_TEST_OTHER": str(other / "tests" / "test_ok.py"),
+        "PUNIE_TEST_OTHER_ROOT": str(other),
     }
     results = run_nvim(project, "trust", tmp_path, env=env)
     run = results["pytest"]
@@ -303,6 +304,14 @@ def test_trust_is_per_project(project: Path, tmp_path: Path) -> None:
     refused = results["other_pytest"]
     assert refused["success"] is False
     assert "not trusted" in refused["error"]
+    # `vim.lsp.buf.add_workspace_folder()` on the trusted project's client: the added
+    # folder ran its tests with that project's trust (and Neovim sends its files to
+    # that client from then on). Each folder keeps its own.
+    assert results["folders"] == 2
+    refused = results["added_pytest"]
+    assert refused["success"] is False and "not trusted" in refused["error"], refused
+    run = results["pytest_after_add"]
+    assert run["success"] is True and run["passed"] == 1, run
 
 
 @pytest.mark.timeout(120)

@@ -100,3 +100,62 @@ def test_a_removed_folder_stops_its_private_ty_and_tools_stay_in_their_folder(
     server.request("shutdown")
     server.notify("exit")
     assert wait_gone([editors_ty, second_private], 10) == []
+
+
+class _PerFolderTrust(RawServer):
+    """The Neovim plug-in's client of a project in ``trusted = {…}``: its ``punie``
+    settings say ``trust``, and its answer for one folder (``scopeUri``) says whether
+    that folder is ``trusted``."""
+
+    trusted: Path
+
+    def reply(self, request: dict[str, Any]) -> Any:
+        if request.get("method") != "workspace/configuration":
+            return None
+        items = (request.get("params") or {}).get("items") or []
+        return [self._section(item) for item in items]
+
+    def _section(self, item: dict[str, Any]) -> dict[str, Any]:
+        if item.get("section") != "punie":
+            return {}
+        if "scopeUri" not in item:
+            return {"trust": True}
+        return {"trust": item["scopeUri"] == self.trusted.as_uri()}
+
+
+def test_a_folder_added_to_a_trusted_session_has_its_own_trust(tmp_path: Path) -> None:
+    """The ``trust`` setting is one per connection: a folder added later
+    (``vim.lsp.buf.add_workspace_folder()`` on a trusted project's client) ran its own
+    tests with the first folder's trust. Each folder's trust is the editor's scoped
+    answer; an editor that does not answer scoped keeps the setting for every folder."""
+    first = _repository(tmp_path / "first", Path(attr.__file__).parent, "first")
+    second = _repository(tmp_path / "second", Path(h11.__file__).parent, "second")
+    for root in (first, second):
+        (root / "tests").mkdir()
+        (root / "tests" / "test_ok.py").write_text("def test_ok():\n    assert True\n")
+    server = _PerFolderTrust()
+    server.trusted = first
+    try:
+        server.request(
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": first.as_uri(),
+                "workspaceFolders": [{"uri": first.as_uri(), "name": "first"}],
+                "capabilities": {"workspace": {"workspaceFolders": True, "configuration": True}},
+                "initializationOptions": {"punie": {"trust": True}},
+            },
+        )
+        server.notify("initialized", {})
+        args = {"path": "tests/test_ok.py"}
+        ran = _tool(server, "pytest_run", args, (first / "utils.py").as_uri())
+        assert ran["success"] is True and ran["passed"] == 1, ran
+        event = {"added": [{"uri": second.as_uri(), "name": "second"}], "removed": []}
+        server.notify("workspace/didChangeWorkspaceFolders", {"event": event})
+        # Sent at once: the command waits for the editor's answer about the new folder.
+        refused = _tool(server, "pytest_run", args, (second / "utils.py").as_uri())
+        assert refused["success"] is False and "not trusted" in refused["error"], refused
+        ran = _tool(server, "pytest_run", args, (first / "utils.py").as_uri())
+        assert ran["success"] is True, ran
+    finally:
+        server.kill()

@@ -693,6 +693,31 @@ local function trusted(root)
   return false
 end
 
+--- `workspace/configuration` as Neovim answers it (from the client's `settings`), except
+--- the `punie` section asked for one folder (`scopeUri`): its `trust` says whether that
+--- folder is in `trusted`. punie-lsp asks so for each workspace folder, so a folder added
+--- to a trusted project's client (`vim.lsp.buf.add_workspace_folder()`, after which
+--- Neovim also sends that folder's files to the same client) is not trusted with it.
+local function configuration(err, params, ctx, config)
+  local result = vim.lsp.handlers['workspace/configuration'](err, params, ctx, config)
+  if type(result) ~= 'table' then
+    return result
+  end
+  for i, item in ipairs(params.items or {}) do
+    if item.section == 'punie' and type(item.scopeUri) == 'string' then
+      local section = {}
+      if type(result[i]) == 'table' then
+        for key, value in pairs(result[i]) do
+          section[key] = value
+        end
+      end
+      section.trust = trusted(vim.uri_to_fname(item.scopeUri))
+      result[i] = section
+    end
+  end
+  return result
+end
+
 --- Settings are JSON objects at every depth, but Lua cannot tell an empty table from an
 --- empty list and vim.json sends `{}` as `[]` (ty then drops its whole section, as it
 --- did for `ty = { inlayHints = {} }`). Every empty table becomes vim.empty_dict(); a
@@ -755,6 +780,7 @@ function M.setup(opts)
       ['punie/message'] = on_message,
       ['workspace/applyEdit'] = apply_edit,
       ['workspace/diagnostic/refresh'] = refresh_diagnostics,
+      ['workspace/configuration'] = configuration,
     },
     on_exit = on_exit,
   })
