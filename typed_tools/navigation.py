@@ -76,7 +76,15 @@ async def goto_definition(
     params, name = await position_params(ctx, ty, file_path, line, column, symbol)
     answer = await ty.request("textDocument/definition", params)
     locations = await off_loop(to_locations, ctx, ty, answer)
-    return GotoDefinitionResult(success=bool(locations), symbol=name, locations=locations)
+    # ty found it, but only in files outside the workspace (a path dependency, a link
+    # out): said, as hover says it, so "hidden" is not read as "not defined anywhere".
+    hidden = not locations and bool(answer)
+    return GotoDefinitionResult(
+        success=bool(locations),
+        error="the definition is in a file outside the workspace; not shown" if hidden else None,
+        symbol=name,
+        locations=locations,
+    )
 
 
 @tool

@@ -82,6 +82,8 @@ async def test_navigation_hides_the_linked_file_but_not_libraries(root: Path) ->
         assert not leaks(shown)
         definition = await goto_definition(ctx, "app.py", 4, 1)
         assert definition.locations == [] and not leaks(definition)
+        # Said, as hover says it: not "defined nowhere" (a path dependency's definition).
+        assert "outside the workspace" in (definition.error or ""), definition
         references = await find_references(ctx, "app.py", 4, 1)
         assert all("secret" not in r.file and r.file != "link.py" for r in references.references)
         builtin = await goto_definition(ctx, "app.py", 3, 10)
