@@ -92,6 +92,11 @@ class ConversationHistories:
             conversation = self._conversations[key] = ConversationHistory(id=key)
         return conversation
 
+    def busy(self, conversation_id: str | None) -> bool:
+        """Whether a prompt of this conversation is running: the next one waits for it."""
+        conversation = self._conversations.get(conversation_id or "")
+        return conversation is not None and conversation.lock.locked()
+
     def history(self, conversation_id: str) -> list[ModelMessage]:
         """A copy of the stored history (empty for an unknown id)."""
         conversation = self._conversations.get(conversation_id)

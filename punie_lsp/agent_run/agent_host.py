@@ -203,6 +203,10 @@ class AgentHost:
             deps = _deps(ctx, session, progress, streamer)
             started = time.monotonic()
             self._runs[agent] = self._runs.get(agent, 0) + 1
+            if agent.conversations.busy(request.conversation_id):
+                # Prompts of one conversation run one at a time (agent.core): say why
+                # nothing comes yet; cancelling it ends it at once.
+                progress.report("waiting for the previous prompt in this conversation to end…")
             try:
                 result = await agent.ask(
                     request.prompt, deps, conversation_id=request.conversation_id

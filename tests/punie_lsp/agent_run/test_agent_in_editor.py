@@ -226,6 +226,45 @@ async def test_two_runs_at_once(project: Path) -> None:
         assert by_conversation == {"a", "b"}
 
 
+async def test_a_prompt_queued_in_its_conversation_says_so_and_can_be_cancelled(
+    project: Path,
+) -> None:
+    """Two Asks in one conversation run one after the other (VS Code's *Ask* passes the
+    conversation on): the second one's progress says it waits for the first (it said
+    "starting the model…" for as long as the first ran), and cancelling it from the
+    editor ends it at once while the first goes on."""
+    slow = {"PUNIE_TEST_CHUNK_DELAY": "0.3"}
+    async with session(project, "chatterbox", env=slow) as client:
+        first = asyncio.ensure_future(
+            command(client, "punie.ask", {"prompt": "one", "conversationId": "c"}, "one")
+        )
+        while not any(m.get("kind") == "text" for m in client.messages_from_punie):
+            await asyncio.wait_for(client.wait_for_notification("punie/message"), 10)
+        second = asyncio.ensure_future(
+            command(client, "punie.ask", {"prompt": "two", "conversationId": "c"}, "two")
+        )
+
+        def says_it_waits() -> bool:
+            return any(
+                "waiting for the previous prompt" in (getattr(r, "message", None) or "")
+                for r in client.progress_reports.get("two", [])
+            )
+
+        async def until_it_says_it_waits() -> None:
+            while not says_it_waits():
+                await client.wait_for_notification(types.PROGRESS)
+
+        await asyncio.wait_for(until_it_says_it_waits(), 20)
+        cancelled_at = time.monotonic()
+        client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token="two"))
+        result = await asyncio.wait_for(second, 5)
+        assert time.monotonic() - cancelled_at < 1.0
+        assert result["outcome"] == "cancelled"
+        assert not first.done()
+        client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token="one"))
+        assert (await asyncio.wait_for(first, 5))["outcome"] == "cancelled"
+
+
 async def test_edits_ask_without_annotations_asks_by_message(project: Path) -> None:
     # One session is asked three times; the edit goes out only when the user says "Apply"
     # (no answer, as when the message is dismissed, is a no).
