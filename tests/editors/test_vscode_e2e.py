@@ -9,7 +9,8 @@ see it: ty's diagnostic in the Problems panel and as a squiggle, hover, go to de
 Restricted Mode, then is trusted), *Punie: Ask* streaming into the Punie panel, two
 Asks at once each streaming into its own block, the progress notification's *Cancel*
 stopping an ``openai:`` run, *Punie: Fix* landing an undoable edit after asking first
-(``punie.edits: ask``: VS Code's Refactor Preview), a failed run showing the server's
+(``punie.edits: ask``: VS Code's Refactor Preview) and not landing over what the user
+typed while asked, a failed run showing the server's
 reason, ty resolving imports in the environment selected in VS Code's Python extension,
 and the extension's own settings of the wrong type named while the server still starts.
 Everything is real but the model,
@@ -748,3 +749,40 @@ def log_lines(log: Path, pattern: str | re.Pattern[str]) -> int:
     """How many lines of punie-lsp's log ``pattern`` matches (searched in each line)."""
     found = re.compile(re.escape(pattern)) if isinstance(pattern, str) else pattern
     return sum(1 for line in log.read_text().splitlines() if found.search(line))
+
+
+def test_typing_while_the_refactor_preview_asks_keeps_the_typing(vscode: VSCode) -> None:
+    """*Fix* proposes an edit of ``pkg/shapes.py``; while the Refactor Preview asks, the
+    user types in that file, then ticks the change and presses *Apply*. VS Code refuses
+    ("has changed in the meantime"); the typing stays, the edit does not land, and the
+    panel says the file changed (it said "the editor did not apply it: declined").
+    Last: the typing is left in the file."""
+    from playwright.sync_api import expect
+
+    page = vscode.page
+    shapes = (vscode.project / "pkg" / "shapes.py").read_text()
+    proposed = shapes.replace("def norm(self)", "def norm(self)  ", 1)
+    assert proposed != shapes
+    vscode.model.script = [Code(f'write_file("pkg/shapes.py", {proposed!r})'), "Spaced out."]
+    vscode.open_file("pkg/shapes.py")
+    vscode.run_command("Punie: Fix")
+    preview = page.locator(".bulk-edit-panel")
+    expect(preview).to_contain_text("def norm(self)")
+    vscode.open_file("pkg/shapes.py")
+    vscode.editor().click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("# typed while asked")
+    tick = preview.locator('.monaco-list-row[aria-label^="pkg/shapes.py"] .edit-checkbox')
+    tick.click()
+    preview.get_by_role("button", name="Apply", exact=True).click()
+    dialog = page.locator(".monaco-dialog-box")
+    expect(dialog).to_contain_text("has changed in the meantime")
+    vscode.shot("13-typed-while-asked")
+    dialog.get_by_role("button", name="OK").click()
+    run = vscode.panel().locator("div.run").last
+    expect(run.locator("pre.outcome")).to_contain_text(
+        "not applied: changed while Punie worked: shapes.py"
+    )
+    expect(vscode.editor()).to_contain_text(re.compile(r"#\styped\swhile\sasked"))
+    assert "def norm(self)  " not in vscode.editor_text()
+    assert "def norm(self)  " not in (vscode.project / "pkg" / "shapes.py").read_text()
