@@ -52,6 +52,7 @@ from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
+from agent._upstream import qwen3_coder_parser
 from agent.tool_calls import XML_START, ToolParser, call_arguments, hold_from, recognise_text
 
 __all__ = ["ReplyCut", "ToolCallRecognition"]
@@ -111,14 +112,9 @@ class ToolCallRecognition(WrapperModel):
 
 @functools.cache
 def _xml_parser() -> ToolParser | None:
-    """mlx-lm's Qwen3-Coder parser, or ``None`` where mlx-lm cannot be imported."""
-    # On first use, not at the top: ``import mlx_lm`` costs ~1.3 s (more on a loaded
-    # machine), paid only once a reply looks like Qwen3-Coder XML.
-    try:
-        from mlx_lm.tool_parsers import qwen3_coder
-    except ImportError:
-        return None
-    return qwen3_coder.parse_tool_call
+    """mlx-lm's Qwen3-Coder parser, or ``None`` where mlx-lm is not installed: its file
+    alone, never the whole of mlx-lm in the server's process (``agent._upstream``)."""
+    return qwen3_coder_parser()
 
 
 @dataclass
@@ -250,7 +246,7 @@ class RecognisedStreamedResponse(StreamedResponse):
         rest = full[self._emitted :]
         calls = [call for call in self._calls.values() if call.final_name(offered)]
         if not calls and full.strip():
-            # Importing mlx-lm takes a second: off the event loop, once.
+            # Loading the parser's file reads the disk: off the event loop, once.
             parser = await asyncio.to_thread(_xml_parser) if XML_START in full else None
             recognised = recognise_text(
                 full, offered, code_functions=self._code_functions, xml_parser=parser
