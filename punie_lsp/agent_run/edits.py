@@ -132,6 +132,10 @@ def plan(edits: dict[Path, str], snapshot: Snapshot) -> list[PlannedEdit]:
     return [p for p in planned if p.old_text != p.new_text]
 
 
+_EMPTY_BUFFERS = ("", "\n", "\r\n")
+"""An editor's empty buffer: Neovim sends one line ending for it (``'eol'``)."""
+
+
 def stale(planned: list[PlannedEdit], now: Snapshot) -> dict[str, str]:
     """uri -> why, for each edit whose document is not the text it was computed from."""
     changed: dict[str, str] = {}
@@ -146,6 +150,8 @@ def stale(planned: list[PlannedEdit], now: Snapshot) -> dict[str, str]:
                 changed[edit.uri] = "edited"
             continue
         text = current.text if current is not None else _disk_text(edit.path)
+        if edit.old_text is None and text in _EMPTY_BUFFERS and _disk_text(edit.path) is None:
+            text = None  # the empty buffer an editor opens for a new file is no file yet
         if text is None:
             if edit.old_text is not None:
                 changed[edit.uri] = "deleted"

@@ -52,6 +52,11 @@ def test_an_open_document(
         (None, None, None, None),
         (OLD, OLD, OpenDocument(1, OLD, opened=9), None),  # opened since, same text
         (OLD, OLD, OpenDocument(1, "typed\r\n", opened=9), "edited"),
+        # A new file: the editor opened an empty buffer for it (Neovim loads every file of
+        # an edit to ask): still not created; typed into, it was.
+        (None, None, OpenDocument(1, "", opened=9), None),
+        (None, None, OpenDocument(1, "\n", opened=9), None),  # Neovim's empty buffer
+        (None, None, OpenDocument(2, "typed\n", opened=9), "created meanwhile"),
     ],
 )
 def test_a_file_that_was_not_open(
