@@ -37,14 +37,10 @@ async def pull_configuration(session: Session, *, ty: bool = False) -> None:
         folders = [f.uri for f in workspace.folders.values()] if workspace else []
         scope = folders[0] if folders else (workspace.root_uri if workspace else None)
         items.append(types.ConfigurationItem(section="ty", scope_uri=scope))
-    try:
-        result = await session.lsp.workspace_configuration_async(
-            types.ConfigurationParams(items=items)
-        )
-    except Exception as exc:  # an editor that errors here still gets defaults
-        logger.warning("workspace/configuration failed: %s", exc)
+    result = await _configuration(session, items, "")
+    if result is None:  # an editor that errors here still gets defaults
         return
-    found: list[Any] = list(result or [])
+    found: list[Any] = list(result)
     problems = session.apply_ty_settings(found[1]) if ty and len(found) > 1 else []
     section: Any = found[0] if found else None
     source = "workspace/configuration"
@@ -52,6 +48,21 @@ async def pull_configuration(session: Session, *, ty: bool = False) -> None:
         session.apply_settings(section, source=source, problems=problems)
     else:
         session.show_problems(problems, source)
+
+
+async def _configuration(
+    session: Session, items: list[types.ConfigurationItem], purpose: str
+) -> list[Any] | None:
+    """The editor's answer to ``workspace/configuration`` for ``items`` ([] for none), or
+    None when it errs (logged once, naming ``purpose``)."""
+    try:
+        result = await session.lsp.workspace_configuration_async(
+            types.ConfigurationParams(items=items)
+        )
+    except Exception as exc:  # whatever the editor errs with, the caller's defaults hold
+        logger.warning("workspace/configuration%s failed: %s", purpose, exc)
+        return None
+    return list(result or [])
 
 
 async def pull_folder_trust(session: Session, folders: list[Path]) -> None:
@@ -68,14 +79,10 @@ async def pull_folder_trust(session: Session, folders: list[Path]) -> None:
 
 async def _ask_folder_trust(session: Session, folders: list[Path]) -> None:
     items = [types.ConfigurationItem(scope_uri=f.as_uri(), section="punie") for f in folders]
-    try:
-        result = await session.lsp.workspace_configuration_async(
-            types.ConfigurationParams(items=items)
-        )
-    except Exception as exc:  # folders without an answer keep their default trust
-        logger.warning("workspace/configuration for the folders' trust failed: %s", exc)
+    result = await _configuration(session, items, " for the folders' trust")
+    if result is None:  # folders without an answer keep their default trust
         return
-    for folder, section in zip(folders, result or [], strict=False):
+    for folder, section in zip(folders, result, strict=False):
         session.folder_trust.answered(folder, section)
 
 

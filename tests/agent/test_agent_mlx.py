@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic_ai import models
 
-from agent import AgentConfig, AgentDeps, PunieAgent
+from agent import AgentConfig, AgentDeps, AgentResult, PunieAgent
 from agent.mlx_model import MlxModel
 from sandbox import SandboxPool
 from tests.agent.tiny_model import tiny_model_dir
@@ -59,6 +59,17 @@ async def test_conversations_keep_their_own_cache(
     assert model.requests[before].reused_tokens < a_again.reused_tokens
 
 
+async def ask_once(config: AgentConfig, workspace: Path, pool: SandboxPool) -> AgentResult:
+    """One question to a new agent for ``config``, closed after (its mlx worker too)."""
+    agent = PunieAgent(config)
+    try:
+        return await agent.ask(
+            "What is six times seven?", AgentDeps(tools=ToolContext(root=workspace), pool=pool)
+        )
+    finally:
+        agent.close()
+
+
 async def test_a_reply_cut_at_max_tokens_is_named_and_its_call_markup_dropped(
     workspace: Path, pool: SandboxPool
 ) -> None:
@@ -68,13 +79,7 @@ async def test_a_reply_cut_at_max_tokens_is_named_and_its_call_markup_dropped(
     held back as a possible call, they are not the answer either (``openai:`` through
     ``mlx_lm server`` gives ``""`` for the same reply: ``test_mlx_server.py``)."""
     config = AgentConfig(model=f"mlx:{tiny_model_dir()}", temperature=0.0, max_tokens=3)
-    agent = PunieAgent(config)
-    try:
-        result = await agent.ask(
-            "What is six times seven?", AgentDeps(tools=ToolContext(root=workspace), pool=pool)
-        )
-    finally:
-        agent.close()
+    result = await ask_once(config, workspace, pool)
 
     assert result.outcome == "usage_limit", result
     assert result.error is not None
@@ -92,13 +97,7 @@ async def test_a_draft_model_that_cannot_be_loaded_is_named_as_the_draft_model(
     ``punie.draftModel`` and its value, and the model is not at fault."""
     missing = tmp_path / "no-draft-here"
     config = AgentConfig(model=f"mlx:{tiny_model_dir()}", draft_model=str(missing), max_tokens=3)
-    agent = PunieAgent(config)
-    try:
-        result = await agent.ask(
-            "What is six times seven?", AgentDeps(tools=ToolContext(root=workspace), pool=pool)
-        )
-    finally:
-        agent.close()
+    result = await ask_once(config, workspace, pool)
 
     assert result.outcome == "model_error", result
     assert result.error is not None and "\n" not in result.error
