@@ -115,9 +115,6 @@ class EditorTyConnection:
             # a text the run proposed (``write_file``'s overlay, synced already).
             if not self._buffers_synced:
                 buffers = await asyncio.to_thread(self._buffers_under_root)
-                text = self.open_document_text(uri) if isinstance(uri, str) else None
-                if isinstance(uri, str) and text is not None:
-                    buffers[uri] = text
                 buffers = {u: t for u, t in buffers.items() if u not in self._synced}
                 if buffers:
                     await self.sync_documents(buffers)
