@@ -27,7 +27,6 @@ tags, Qwen3-Coder XML, a fenced program) when the reply made none the standard w
 from __future__ import annotations
 
 import asyncio
-import functools
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Collection
 from contextlib import asynccontextmanager
@@ -53,7 +52,7 @@ from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
 from agent._upstream import qwen3_coder_parser
-from agent.tool_calls import XML_START, ToolParser, call_arguments, hold_from, recognise_text
+from agent.tool_calls import XML_START, call_arguments, hold_from, recognise_text
 
 __all__ = ["ReplyCut", "ToolCallRecognition"]
 
@@ -108,13 +107,6 @@ class ToolCallRecognition(WrapperModel):
                 _inner=inner,
                 _code_functions=self.code_functions,
             )
-
-
-@functools.cache
-def _xml_parser() -> ToolParser | None:
-    """mlx-lm's Qwen3-Coder parser, or ``None`` where mlx-lm is not installed: its file
-    alone, never the whole of mlx-lm in the server's process (``agent._upstream``)."""
-    return qwen3_coder_parser()
 
 
 @dataclass
@@ -246,8 +238,9 @@ class RecognisedStreamedResponse(StreamedResponse):
         rest = full[self._emitted :]
         calls = [call for call in self._calls.values() if call.final_name(offered)]
         if not calls and full.strip():
-            # Loading the parser's file reads the disk: off the event loop, once.
-            parser = await asyncio.to_thread(_xml_parser) if XML_START in full else None
+            # mlx-lm's Qwen3-Coder parser, its file alone (``agent._upstream``): loading it
+            # reads the disk, so off the event loop; loaded once.
+            parser = await asyncio.to_thread(qwen3_coder_parser) if XML_START in full else None
             recognised = recognise_text(
                 full, offered, code_functions=self._code_functions, xml_parser=parser
             )
