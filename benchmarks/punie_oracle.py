@@ -735,6 +735,19 @@ def positions(root: Path, files: list[Path], count: int) -> list[tuple[Path, int
     return names[::step][:count]
 
 
+LOCATION_TOOLS = (
+    (
+        "goto_definition",
+        "parse_definition_response",
+        "locations",
+        ("line", "column", "end_line", "end_column"),
+    ),
+    ("find_references", "parse_references_response", "references", ("line", "column")),
+)
+"""The tools answered with locations: the tool (and Punie's client method), Punie's
+parser, the result's list and the fields compared per item."""
+
+
 async def oracle_navigation(
     tally: Tally,
     punie: ModuleType,
@@ -746,42 +759,21 @@ async def oracle_navigation(
     for path, line, column, name in samples:
         relative = path.relative_to(root).as_posix()
         where = f"{root.name}:{relative}:{line}:{column} {name}"
-        # goto_definition
-        theirs = punie.parse_definition_response(
-            await client.goto_definition(str(path), line, column), name
-        )
-        mine = await ours(
-            ctx, "goto_definition", file_path=relative, line=line, column=column, symbol=name
-        )
-        _locations(
-            tally,
-            "goto_definition",
-            root,
-            where,
-            theirs.success,
-            mine.success,
-            theirs.locations,
-            mine.locations,
-            ("line", "column", "end_line", "end_column"),
-        )
-        # find_references
-        theirs = punie.parse_references_response(
-            await client.find_references(str(path), line, column), name
-        )
-        mine = await ours(
-            ctx, "find_references", file_path=relative, line=line, column=column, symbol=name
-        )
-        _locations(
-            tally,
-            "find_references",
-            root,
-            where,
-            theirs.success,
-            mine.success,
-            theirs.references,
-            mine.references,
-            ("line", "column"),
-        )
+        for tool, parser, items, fields in LOCATION_TOOLS:
+            request = getattr(client, tool)  # Punie's LSPClient names its methods as the tools
+            theirs = getattr(punie, parser)(await request(str(path), line, column), name)
+            mine = await ours(ctx, tool, file_path=relative, line=line, column=column, symbol=name)
+            _locations(
+                tally,
+                tool,
+                root,
+                where,
+                theirs.success,
+                mine.success,
+                getattr(theirs, items),
+                getattr(mine, items),
+                fields,
+            )
         # hover
         theirs = punie.parse_hover_response(await client.hover(str(path), line, column), name)
         mine = await ours(ctx, "hover", file_path=relative, line=line, column=column, symbol=name)
